@@ -1,0 +1,81 @@
+using Crt.Tensors;
+using Xunit;
+
+namespace Crt.Tensors.Tests;
+
+public class CoreTests
+{
+    [Fact]
+    public void SameSeedGivesSameNumbers()
+    {
+        var a = new Rng(42).Normal(new[] { 1000 }).ToArray();
+        var b = new Rng(42).Normal(new[] { 1000 }).ToArray();
+        var c = new Rng(43).Normal(new[] { 1000 }).ToArray();
+        Assert.Equal(a, b);
+        Assert.NotEqual(a, c);
+        double mean = a.Average(), var = a.Select(v => (v - mean) * (v - mean)).Average();
+        Assert.InRange(mean, -0.1, 0.1);
+        Assert.InRange(var, 0.9, 1.1);
+    }
+
+    [Fact]
+    public void RngStateRoundTrips()
+    {
+        var r = new Rng(7);
+        r.NextNormal();
+        var state = r.GetState();
+        var expected = r.Normal(new[] { 5 }).ToArray();
+        var r2 = new Rng(0);
+        r2.SetState(state);
+        Assert.Equal(expected, r2.Normal(new[] { 5 }).ToArray());
+    }
+
+    [Fact]
+    public void MultinomialFollowsWeights()
+    {
+        var r = new Rng(3);
+        var counts = new int[3];
+        for (int i = 0; i < 30000; i++) counts[r.SampleIndex(new float[] { 1, 0, 3 })]++;
+        Assert.Equal(0, counts[1]);
+        Assert.InRange(counts[2] / 30000.0, 0.73, 0.77);
+    }
+
+    [Fact]
+    public void ScopeReturnsBuffersAndKeepSurvives()
+    {
+        Tensor temp, kept;
+        float[] buffer;
+        using (TensorScope.Begin())
+        {
+            temp = Tensor.Zeros(17, 3);
+            buffer = temp.Data;
+            kept = Tensor.Full(2f, 4).Keep();
+        }
+        Assert.Throws<ObjectDisposedException>(() => temp.Data);
+        Assert.Equal(2f, kept[3]);
+        using (TensorScope.Begin())
+        {
+            var again = Tensor.Empty(17, 3);
+            Assert.Same(buffer, again.Data); // steady state: the step reuses the returned buffer
+        }
+    }
+
+    [Fact]
+    public void ViewIsReleasedWithItsSource()
+    {
+        Tensor view;
+        using (TensorScope.Begin())
+        {
+            var t = Tensor.Zeros(2, 3);
+            view = t.Detach();
+        }
+        Assert.Throws<ObjectDisposedException>(() => view.Data);
+    }
+
+    [Fact]
+    public void ShapeErrorsNameTheOp()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => ShapeUtil.Broadcast(new[] { 2, 3 }, new[] { 4, 3 }, "add"));
+        Assert.Contains("add: shapes [2,3] and [4,3]", ex.Message);
+    }
+}

@@ -1,0 +1,47 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Reflection;
+using Crt.Bench;
+using Crt.Tensors;
+
+// Usage: Crt.Bench list | Crt.Bench NAME [--seconds S]
+// Prints one JSON line per workload: {"workload":..., "ms":[per-iteration times...]}
+var workloads = Assembly.GetExecutingAssembly().GetTypes()
+    .Where(t => typeof(IWorkload).IsAssignableFrom(t) && !t.IsAbstract && !t.IsInterface)
+    .SelectMany(t => t.GetMethod("All", BindingFlags.Public | BindingFlags.Static) is { } all
+        ? (IEnumerable<IWorkload>)all.Invoke(null, null)!
+        : new[] { (IWorkload)Activator.CreateInstance(t)! })
+    .ToDictionary(w => w.Name);
+
+if (args.Length == 0 || args[0] == "list")
+{
+    foreach (var n in workloads.Keys.Order()) Console.WriteLine(n);
+    return 0;
+}
+double seconds = 1.0;
+for (int i = 1; i < args.Length; i++) if (args[i] == "--seconds") seconds = double.Parse(args[++i], CultureInfo.InvariantCulture);
+if (!workloads.TryGetValue(args[0], out var w))
+{
+    Console.Error.WriteLine($"unknown workload '{args[0]}'; known: {string.Join(", ", workloads.Keys.Order())}");
+    return 2;
+}
+w.Setup();
+// Warm up (JIT tiers, pool) for at least 3 runs or a third of the budget.
+var sw = Stopwatch.StartNew();
+for (int i = 0; i < 3 || sw.Elapsed.TotalSeconds < seconds / 3; i++) Step(w);
+var times = new List<double>();
+sw.Restart();
+while (times.Count < 5 || (sw.Elapsed.TotalSeconds < seconds && times.Count < 1000))
+{
+    var t0 = Stopwatch.GetTimestamp();
+    Step(w);
+    times.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+}
+Console.WriteLine($"{{\"workload\":\"{w.Name}\",\"flops\":{w.Flops.ToString(CultureInfo.InvariantCulture)},\"ms\":[{string.Join(",", times.Select(t => t.ToString("F4", CultureInfo.InvariantCulture)))}]}}");
+return 0;
+
+static void Step(IWorkload w)
+{
+    using var scope = TensorScope.Begin(); // a training step's temporaries return to the pool
+    w.Run();
+}

@@ -13,7 +13,7 @@ public static class Broadcast
     /// <summary>out = a op b, where a and b broadcast to <paramref name="outShape"/>.</summary>
     public static void Binary(BinaryOp op, ReadOnlySpan<float> a, int[] aShape, ReadOnlySpan<float> b, int[] bShape, Span<float> output, int[] outShape)
     {
-        if (ShapeUtil.SameShape(aShape, outShape) && ShapeUtil.SameShape(bShape, outShape)) { Same(op, a, b, output); return; }
+        if (ShapeUtil.SameShape(aShape, outShape) && ShapeUtil.SameShape(bShape, outShape)) { SameParallel(op, a, b, output); return; }
         if (b.Length == 1 && ShapeUtil.SameShape(aShape, outShape)) { WithScalarB(op, a, b[0], output); return; }
         int rank = outShape.Length;
         int inner = rank == 0 ? 1 : outShape[rank - 1];
@@ -88,6 +88,18 @@ public static class Broadcast
         double total = 0;
         for (int i = 0; i < x.Length; i += 1024) total += TensorPrimitives.Sum(x.Slice(i, Math.Min(1024, x.Length - i)));
         return total;
+    }
+
+    /// <summary>Large same-shape inputs are memory-bound: both cores' bandwidth helps.</summary>
+    private static unsafe void SameParallel(BinaryOp op, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> o)
+    {
+        if (o.Length < 1 << 16) { Same(op, a, b, o); return; }
+        fixed (float* pa = a, pb = b, po = o)
+        {
+            nint ia = (nint)pa, ib = (nint)pb, io = (nint)po;
+            Par.ForRange(o.Length, 1, (s, e) => Same(op,
+                new ReadOnlySpan<float>((float*)ia + s, e - s), new ReadOnlySpan<float>((float*)ib + s, e - s), new Span<float>((float*)io + s, e - s)));
+        }
     }
 
     private static float Apply(BinaryOp op, float x, float y) => op switch

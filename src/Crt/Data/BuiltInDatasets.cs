@@ -1,0 +1,68 @@
+namespace Crt.Data;
+
+public enum Split { Train, Validation, Test }
+
+/// <summary>
+/// The datasets that ship with crt under data/. Fashion-MNIST's splits are fixed: train = the first
+/// 55,000 images of the training file, validation = its last 5,000, test = the t10k file.
+/// </summary>
+public static class BuiltInDatasets
+{
+    public const string FashionMnist = "fashion-mnist";
+    public const int FashionMnistValidationSize = 5000;
+
+    public static readonly string[] FashionMnistClasses =
+        { "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot" };
+
+    public static ImageSet LoadFashionMnist(Split split, string? directory = null)
+    {
+        var dir = directory ?? FindDataDirectory(FashionMnist);
+        string prefix = split == Split.Test ? "t10k" : "train";
+        var images = LoadIdxImages(Path.Combine(dir, $"{prefix}-images-idx3-ubyte.gz"), Path.Combine(dir, $"{prefix}-labels-idx1-ubyte.gz"),
+            $"{FashionMnist}-{prefix}", FashionMnistClasses);
+        if (split == Split.Test) return images;
+        int trainCount = images.Count - FashionMnistValidationSize;
+        return split == Split.Train
+            ? images.Range($"{FashionMnist}-train", 0, trainCount)
+            : images.Range($"{FashionMnist}-validation", trainCount, FashionMnistValidationSize);
+    }
+
+    /// <summary>An IDX image file ([N, H, W] bytes) with its IDX label file ([N] bytes).</summary>
+    public static ImageSet LoadIdxImages(string imagesPath, string labelsPath, string name, string[] classNames)
+    {
+        var img = IdxFile.Read(imagesPath);
+        var lab = IdxFile.Read(labelsPath);
+        if (img.Dims.Length != 3) throw new InvalidDataException($"{imagesPath}: expected [N, H, W] images, the file has dimensions [{string.Join(",", img.Dims)}]");
+        if (lab.Dims.Length != 1) throw new InvalidDataException($"{labelsPath}: expected [N] labels, the file has dimensions [{string.Join(",", lab.Dims)}]");
+        if (lab.Dims[0] != img.Dims[0]) throw new InvalidDataException($"{labelsPath}: {lab.Dims[0]} labels for the {img.Dims[0]} images of {imagesPath}");
+        var labels = new int[lab.Values.Length];
+        for (int i = 0; i < labels.Length; i++)
+        {
+            labels[i] = lab.Values[i];
+            if (labels[i] >= classNames.Length) throw new InvalidDataException($"{labelsPath}: label {labels[i]} at index {i} is outside the {classNames.Length} classes");
+        }
+        return new ImageSet(name, 1, img.Dims[1], img.Dims[2], img.Values, labels, classNames);
+    }
+
+    /// <summary>
+    /// data/NAME under $CRT_DATA, or under the first ancestor of the working directory or of the
+    /// program's directory that has it (so it works from the repository and from build outputs).
+    /// </summary>
+    public static string FindDataDirectory(string name)
+    {
+        var env = Environment.GetEnvironmentVariable("CRT_DATA");
+        if (!string.IsNullOrEmpty(env))
+        {
+            var p = Path.Combine(env, name);
+            if (Directory.Exists(p)) return p;
+            throw new DirectoryNotFoundException($"{p}: dataset '{name}' not found under $CRT_DATA ({env})");
+        }
+        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+            for (var d = new DirectoryInfo(start); d is not null; d = d.Parent)
+            {
+                var p = Path.Combine(d.FullName, "data", name);
+                if (Directory.Exists(p)) return p;
+            }
+        throw new DirectoryNotFoundException($"dataset '{name}' not found: looked for data/{name} above {Directory.GetCurrentDirectory()} and {AppContext.BaseDirectory}; set CRT_DATA to the folder that holds it");
+    }
+}

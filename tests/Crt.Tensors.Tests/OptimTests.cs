@@ -320,7 +320,7 @@ public sealed class OptimTests : IDisposable
     [Fact]
     public void SmallMlpLearnsAToyRegressionWithAdamW()
     {
-        // 2 → 32 → 32 → 1 on y = sin(2x₁)·cos(x₂) over 256 points: full-batch AdamW must cut the MSE ≥ 10×.
+        // 2 → 32 → 32 → 1 on y = sin(2x₁)·cos(x₂) over 256 points: full-batch AdamW must cut the MSE ≥ 50× (it falls ≈600×).
         var rng = new Rng(42);
         const int n = 256;
         var x = rng.Uniform(new[] { n, 2 }, -1.5f, 1.5f);
@@ -344,7 +344,7 @@ public sealed class OptimTests : IDisposable
             if (step == 0) first = loss.Item();
             last = loss.Item();
         }
-        Assert.True(last * 10 <= first, $"MSE fell from {first} to {last}, less than 10×");
+        Assert.True(last * 50 <= first, $"MSE fell from {first} to {last}, less than 50×");
     }
 }
 

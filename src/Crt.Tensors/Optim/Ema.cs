@@ -30,13 +30,10 @@ public sealed class Ema
     public void Update(double decay)
     {
         if (!(decay >= 0 && decay <= 1)) throw new ArgumentOutOfRangeException(nameof(decay), $"Ema: decay {decay} is outside [0, 1]");
-        float d = (float)decay, c = (float)(1 - decay);
+        // shadow + (live − shadow)·(1 − decay): one pass, and no cancellation when decay is close to 1.
+        float c = (float)(1 - decay);
         foreach (var (_, live, shadow) in _entries)
-        {
-            var s = shadow.Span;
-            TensorPrimitives.Multiply(s, d, s);
-            TensorPrimitives.MultiplyAdd(live.ReadOnlySpan, c, s, s);
-        }
+            TensorPrimitives.Lerp(shadow.ReadOnlySpan, live.ReadOnlySpan, c, shadow.Span);
         Updates++;
     }
 

@@ -375,4 +375,59 @@ public sealed class NnTests : IDisposable
         Assert.Equal(6.0, z.Take(6).Sum(), 4); // mean 0 before the bias of 1
         Assert.Throws<ArgumentException>(() => ln.Forward(Tensor.Zeros(2, 5)));
     }
+
+    [Fact]
+    public void ConvModuleHonoursStrideAndAsymmetricPadding()
+    {
+        var rng = new Rng(23);
+        // The VQGAN downsampler: pad right/bottom by one, 3x3 stride 2.
+        var conv = new Conv2d(2, 3, 3, 3, stride: 2, new Padding2d(0, 1, 0, 1), rng: rng);
+        var x = rng.Normal(new[] { 1, 2, 6, 6 });
+        var y = conv.Forward(x);
+        Assert.Equal(new[] { 1, 3, 3, 3 }, y.Shape);
+        // Output (o, 2, 2) reads rows/cols 4..6, where 6 is the zero padding.
+        double s = conv.Bias!.Data[1];
+        for (int c = 0; c < 2; c++)
+            for (int i = 0; i < 2; i++)
+                for (int j = 0; j < 2; j++)
+                    s += (double)x[0, c, 4 + i, 4 + j] * conv.Weight[1, c, i, j];
+        Assert.Equal(s, y[0, 1, 2, 2], 4);
+    }
+
+    [Fact]
+    public void BatchNormCountsBatchesAndUpdatesRunningStatsOnlyInTraining()
+    {
+        var bn = new BatchNorm2d(2);
+        var x = new Rng(24).Normal(new[] { 4, 2, 3, 3 }, 1f, 2f);
+        bn.Forward(x);
+        Assert.Equal(1f, bn.NumBatchesTracked.Item());
+        var mean = bn.RunningMean.ToArray();
+        Assert.All(mean, m => Assert.NotEqual(0f, m));
+        bn.Eval();
+        bn.Forward(x);
+        Assert.Equal(1f, bn.NumBatchesTracked.Item());
+        Assert.Equal(mean, bn.RunningMean.ToArray());
+    }
+
+    [Fact]
+    public void EmbeddingGroupNormAndDropoutModulesForward()
+    {
+        var rng = new Rng(25);
+        var emb = new Embedding(7, 4, rng);
+        var e = emb.Forward(new[] { 6, 0, 6, 2, 1, 3 }, 2, 3);
+        Assert.Equal(new[] { 2, 3, 4 }, e.Shape);
+        Assert.Equal(emb.Weight[6, 1], e[1, 0, 1]);
+
+        var gn = new GroupNorm(2, 4, eps: 1e-6f);
+        var x = rng.Normal(new[] { 2, 4, 3, 3 });
+        var y = gn.Forward(x).ToArray();
+        Assert.Equal(0.0, y.Take(18).Sum() / 18, 4); // first group of the first sample has mean 0
+        var z = gn.Forward(x, swish: true).ToArray();
+        for (int i = 0; i < 10; i++) Assert.Equal(y[i] / (1 + Math.Exp(-y[i])), z[i], 4);
+
+        var d = new Dropout(0.5f, new Rng(26));
+        var o = d.Forward(Tensor.Ones(1000)).ToArray();
+        Assert.All(o, v => Assert.True(v == 0f || v == 2f));
+        Assert.InRange(o.Count(v => v == 0f), 400, 600);
+    }
 }

@@ -58,8 +58,9 @@ public sealed class BatchNorm2d : Module, ILayer
 
     public Tensor Forward(Tensor x)
     {
+        var y = Ops.BatchNorm2d(x, Weight, Bias, RunningMean, RunningVar, Training, Momentum, Eps);
         if (Training) NumBatchesTracked.Span[0] += 1;
-        return Ops.BatchNorm2d(x, Weight, Bias, RunningMean, RunningVar, Training, Momentum, Eps);
+        return y;
     }
 }
 

@@ -352,3 +352,26 @@ internal static class TestExtensions
 {
     public static T Also<T>(this T value, Action<T> act) { act(value); return value; }
 }
+
+public class AdamWParityTests
+{
+    [Fact]
+    public void TwoAdamWStepsWithDecayGroupsMatchPyTorch()
+    {
+        var f = Parity.Load("adamw");
+        var w = f["w0"].Clone(); w.RequiresGrad = true;
+        var b = f["b0"].Clone(); b.RequiresGrad = true;
+        var groups = ParamGroup.DecayAndNoDecay(new[] { ("w", w), ("b", b) }, 0.05);
+        var opt = new AdamW(groups, lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8);
+        for (int step = 1; step <= 2; step++)
+        {
+            w.Grad = f[$"gw{step}"].Clone();
+            b.Grad = f[$"gb{step}"].Clone();
+            opt.Step();
+            Parity.AssertClose(f[$"w{step}"], w, 1e-6, $"adamw weight after step {step}");
+            Parity.AssertClose(f[$"b{step}"], b, 1e-6, $"adamw bias after step {step}");
+        }
+        var v = opt.Moments("w")!.Value.ExpAvgSq;
+        Parity.AssertClose(f["w_exp_avg_sq"], Tensor.FromArray(v, 33, 17), 1e-6, "adamw exp_avg_sq");
+    }
+}

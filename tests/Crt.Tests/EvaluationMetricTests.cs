@@ -7,15 +7,7 @@ namespace Crt.Tests;
 
 public class EvaluationMetricTests
 {
-    private static Dictionary<string, Tensor> Fixture()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-        {
-            var f = Path.Combine(d.FullName, "tests", "Crt.Tests", "data", "parity", "eval_metrics.safetensors");
-            if (File.Exists(f)) return SafeTensors.Load(f);
-        }
-        throw new FileNotFoundException("eval_metrics.safetensors (written by tools/parity/make_eval_metrics.py) not found");
-    }
+    private static Dictionary<string, Tensor> Fixture() => SafeTensors.Load(TestData.File("parity/eval_metrics.safetensors"));
 
     private static void Close(float[] expected, double[] actual, double tol)
     {

@@ -1,0 +1,444 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Crt.Tensors.Kernels.Cpu;
+
+/// <summary>
+/// Fused (flash-attention style) scaled dot-product attention on contiguous [BH, T, D] heads.
+/// <para>Forward: for each (head, block of ≤ <see cref="Br"/> queries) stream over blocks of
+/// <see cref="Bc"/> keys with an online softmax; only one Br×Bc block of scores exists at a time.
+/// The per-row logsumexp is saved for the backward.</para>
+/// <para>Backward (FlashAttention-2): Dᵢ = rowsum(dO∘O); for each key block, for each query block
+/// that sees it, recompute P = exp(S − lse), then dV += Pᵀ·dO, dP = dO·Vᵀ, dS = P∘(dP − D),
+/// dQ += dS·K·scale, dK += dSᵀ·Q·scale.</para>
+/// <para>Causal masking is bottom-right aligned: with off = Tk − Tq, query i sees keys j ≤ off + i
+/// (for Tq = Tk this is the usual lower triangle; for Tq &lt; Tk the queries are the last positions).</para>
+/// Inner products run on zero-padded block copies (head dim rounded up to 16), so any D works; the
+/// block matrix products are register-tiled Vector512 FMA loops with a scalar fallback.
+/// </summary>
+public static unsafe class AttentionKernels
+{
+    public const int Br = 64, Bc = 64;
+
+    /// <summary>Tests switch this off to exercise the scalar fallback on AVX-512 machines.</summary>
+    internal static bool UseVector512 { get; set; } = Vector512.IsHardwareAccelerated;
+
+    [ThreadStatic] private static float[]? _scratch;
+
+    private static float[] Scratch(int n)
+    {
+        var s = _scratch;
+        if (s is null || s.Length < n) _scratch = s = new float[Math.Max(n, 1024)];
+        return s;
+    }
+
+    private static int Pad16(int d) => (d + 15) & ~15;
+    private static int Pad4(int n) => (n + 3) & ~3;
+
+    /// <summary>Number of keys of a block (starting at key j0, bc keys) visible to query row i.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Visible(bool causal, int off, int i, int j0, int bc)
+        => causal ? Math.Clamp(off + i - j0 + 1, 0, bc) : bc;
+
+    // ---- forward ----------------------------------------------------------------------------------
+
+    /// <summary>o [bh, tq, d] and lse [bh, tq] from q [bh, tq, d], k and v [bh, tk, d].</summary>
+    public static void Forward(float[] q, float[] k, float[] v, float[] o, float[] lse, int bh, int tq, int tk, int d, bool causal, float scale)
+    {
+        if (bh == 0 || tq == 0) return;
+        int nqb = (tq + Br - 1) / Br;
+        fixed (float* pq = q, pk = k, pv = v, po = o, pl = lse)
+        {
+            nint Q = (nint)pq, K = (nint)pk, V = (nint)pv, O = (nint)po, L = (nint)pl;
+            long work = 4L * Math.Min(Br, tq) * tk * d;
+            Par.For(bh * nqb, work, item =>
+            {
+                int h = item / nqb, qb = item % nqb;
+                ForwardBlock((float*)Q + (long)h * tq * d, (float*)K + (long)h * tk * d, (float*)V + (long)h * tk * d,
+                    (float*)O + (long)h * tq * d, (float*)L + (long)h * tq, qb * Br, Math.Min(Br, tq - qb * Br), tq, tk, d, causal, scale);
+            });
+        }
+    }
+
+    private static void ForwardBlock(float* q, float* k, float* v, float* o, float* lse, int i0, int br, int tq, int tk, int d, bool causal, float scale)
+    {
+        int dp = Pad16(d), brp = Pad4(br), off = tk - tq;
+        // scratch: Qs [Br, dp] | KT [dp, Bc] | Vp [Bc, dp] | S [Br, Bc] | Oacc [Br, dp] | m [Br] | l [Br]
+        int nQs = Br * dp, nKT = dp * Bc, nVp = Bc * dp, nS = Br * Bc, nO = Br * dp;
+        var scratch = Scratch(nQs + nKT + nVp + nS + nO + 2 * Br);
+        fixed (float* sp = scratch)
+        {
+            float* qs = sp, kt = qs + nQs, vp = kt + nKT, s = vp + nVp, oacc = s + nS, m = oacc + nO, l = m + Br;
+            new Span<float>(qs, brp * dp).Clear();
+            for (int r = 0; r < br; r++)
+                TensorPrimitives.Multiply(new ReadOnlySpan<float>(q + (long)(i0 + r) * d, d), scale, new Span<float>(qs + r * dp, d));
+            new Span<float>(oacc, brp * dp).Clear();
+            new Span<float>(m, Br).Fill(float.NegativeInfinity);
+            new Span<float>(l, Br).Clear();
+
+            int kEnd = causal ? Math.Min(tk, off + i0 + br) : tk;
+            for (int j0 = 0; j0 < kEnd; j0 += Bc)
+            {
+                int bc = Math.Min(Bc, kEnd - j0);
+                Transpose(k + (long)j0 * d, bc, d, kt);
+                PadRows(v + (long)j0 * d, bc, d, dp, vp);
+                ScoresAbt(qs, dp, kt, d, brp, s);
+                for (int r = 0; r < br; r++)
+                {
+                    float* sr = s + r * Bc;
+                    int vis = Visible(causal, off, i0 + r, j0, bc);
+                    if (vis == 0) { new Span<float>(sr, bc).Clear(); continue; }
+                    var row = new Span<float>(sr, vis);
+                    float mx = TensorPrimitives.Max(row);
+                    float mNew = Math.Max(m[r], mx);
+                    float alpha = MathF.Exp(m[r] - mNew);
+                    TensorPrimitives.Subtract(row, mNew, row);
+                    TensorPrimitives.Exp(row, row);
+                    if (vis < bc) new Span<float>(sr + vis, bc - vis).Clear();
+                    l[r] = l[r] * alpha + TensorPrimitives.Sum(row);
+                    m[r] = mNew;
+                    if (alpha != 1f)
+                    {
+                        var orow = new Span<float>(oacc + r * dp, d);
+                        TensorPrimitives.Multiply(orow, alpha, orow);
+                    }
+                }
+                for (int r = br; r < brp; r++) new Span<float>(s + r * Bc, bc).Clear();
+                AccumulateAb(s, Bc, vp, dp, brp, bc, oacc);
+            }
+            for (int r = 0; r < br; r++)
+            {
+                TensorPrimitives.Multiply(new ReadOnlySpan<float>(oacc + r * dp, d), 1f / l[r], new Span<float>(o + (long)(i0 + r) * d, d));
+                lse[i0 + r] = m[r] + MathF.Log(l[r]);
+            }
+        }
+    }
+
+    // ---- backward ---------------------------------------------------------------------------------
+
+    /// <summary>dq, dk, dv (overwritten) from the forward's inputs, output o, saved lse and upstream dO.</summary>
+    public static void Backward(float[] q, float[] k, float[] v, float[] o, float[] lse, float[] dout,
+        float[] dq, float[] dk, float[] dv, int bh, int tq, int tk, int d, bool causal, float scale)
+    {
+        if (bh == 0) return;
+        if (tq == 0) { Array.Clear(dk, 0, bh * tk * d); Array.Clear(dv, 0, bh * tk * d); return; }
+        fixed (float* pq = q, pk = k, pv = v, po = o, pl = lse, pg = dout, pdq = dq, pdk = dk, pdv = dv)
+        {
+            nint Q = (nint)pq, K = (nint)pk, V = (nint)pv, O = (nint)po, L = (nint)pl, G = (nint)pg, DQ = (nint)pdq, DK = (nint)pdk, DV = (nint)pdv;
+            long work = 10L * tq * tk * d;
+            Par.For(bh, work, h =>
+            {
+                long qo = (long)h * tq * d, ko = (long)h * tk * d;
+                BackwardHead((float*)Q + qo, (float*)K + ko, (float*)V + ko, (float*)O + qo, (float*)L + (long)h * tq, (float*)G + qo,
+                    (float*)DQ + qo, (float*)DK + ko, (float*)DV + ko, tq, tk, d, causal, scale);
+            });
+        }
+    }
+
+    private static void BackwardHead(float* q, float* k, float* v, float* o, float* lse, float* dO,
+        float* dq, float* dk, float* dv, int tq, int tk, int d, bool causal, float scale)
+    {
+        int dp = Pad16(d), tqp = Pad4(tq), off = tk - tq;
+        // scratch: Qs [tqp, dp] | Gp [tqp, dp] | dQacc [tqp, dp] | Di [tqp] | KT [dp, Bc] | VT [dp, Bc] | Kp [Bc, dp]
+        //          | dKacc [Bc, dp] | dVacc [Bc, dp] | P [Br, Bc] | dS [Br, Bc]
+        int nRows = tqp * dp, nT = dp * Bc, nB = Bc * dp, nS = Br * Bc;
+        var scratch = Scratch(3 * nRows + tqp + 2 * nT + 3 * nB + 2 * nS);
+        fixed (float* sp = scratch)
+        {
+            float* qs = sp, gp = qs + nRows, dqa = gp + nRows, di = dqa + nRows, kt = di + tqp, vt = kt + nT,
+                kp = vt + nT, dka = kp + nB, dva = dka + nB, p = dva + nB, ds = p + nS;
+            new Span<float>(qs, 3 * nRows + tqp).Clear();
+            for (int r = 0; r < tq; r++)
+            {
+                var qr = new ReadOnlySpan<float>(q + (long)r * d, d);
+                var gr = new ReadOnlySpan<float>(dO + (long)r * d, d);
+                TensorPrimitives.Multiply(qr, scale, new Span<float>(qs + (long)r * dp, d));
+                gr.CopyTo(new Span<float>(gp + (long)r * dp, d));
+                di[r] = TensorPrimitives.Dot(gr, new ReadOnlySpan<float>(o + (long)r * d, d));
+            }
+
+            for (int j0 = 0; j0 < tk; j0 += Bc)
+            {
+                int bc = Math.Min(Bc, tk - j0), bcp = Pad4(bc);
+                Transpose(k + (long)j0 * d, bc, d, kt);
+                Transpose(v + (long)j0 * d, bc, d, vt);
+                PadRows(k + (long)j0 * d, bc, d, dp, kp);
+                new Span<float>(dka, 2 * nB).Clear();
+                // first query row that sees key j0 (rows start at a multiple of 4 so padded rows stay inside tqp)
+                int iStart = causal ? Math.Max(0, j0 - off) & ~3 : 0;
+                for (int i0 = iStart; i0 < tq; i0 += Br)
+                {
+                    int br = Math.Min(Br, tq - i0), brp = Pad4(br);
+                    float* qsi = qs + (long)i0 * dp, gpi = gp + (long)i0 * dp;
+                    ScoresAbt(qsi, dp, kt, d, brp, p);
+                    ScoresAbt(gpi, dp, vt, d, brp, ds); // dP
+                    for (int r = 0; r < brp; r++)
+                    {
+                        float* pr = p + r * Bc, dr = ds + r * Bc;
+                        int vis = r < br ? Visible(causal, off, i0 + r, j0, bc) : 0;
+                        if (vis > 0)
+                        {
+                            var prow = new Span<float>(pr, vis);
+                            var drow = new Span<float>(dr, vis);
+                            TensorPrimitives.Subtract(prow, lse[i0 + r], prow);
+                            TensorPrimitives.Exp(prow, prow);
+                            TensorPrimitives.Subtract(drow, di[i0 + r], drow);
+                            TensorPrimitives.Multiply(drow, prow, drow);
+                        }
+                        new Span<float>(pr + vis, Bc - vis).Clear();
+                        new Span<float>(dr + vis, Bc - vis).Clear();
+                    }
+                    AccumulateAtb(p, Bc, gpi, dp, brp, bcp, dva);   // dV += Pᵀ·dO
+                    AccumulateAb(ds, Bc, kp, dp, brp, bc, dqa + (long)i0 * dp); // dQ += dS·K (scaled at the end)
+                    AccumulateAtb(ds, Bc, qsi, dp, brp, bcp, dka);  // dK += dSᵀ·(scale·Q)
+                }
+                for (int c = 0; c < bc; c++)
+                {
+                    new ReadOnlySpan<float>(dka + c * dp, d).CopyTo(new Span<float>(dk + (long)(j0 + c) * d, d));
+                    new ReadOnlySpan<float>(dva + c * dp, d).CopyTo(new Span<float>(dv + (long)(j0 + c) * d, d));
+                }
+            }
+            for (int r = 0; r < tq; r++)
+                TensorPrimitives.Multiply(new ReadOnlySpan<float>(dqa + (long)r * dp, d), scale, new Span<float>(dq + (long)r * d, d));
+        }
+    }
+
+    // ---- block copies ---------------------------------------------------------------------------
+
+    /// <summary>dst [d, Bc] = src [n, d]ᵀ, columns n..Bc zeroed.</summary>
+    private static void Transpose(float* src, int n, int d, float* dst)
+    {
+        for (int c = 0; c < n; c++)
+        {
+            float* s = src + (long)c * d;
+            for (int e = 0; e < d; e++) dst[e * Bc + c] = s[e];
+        }
+        if (n < Bc)
+            for (int e = 0; e < d; e++) new Span<float>(dst + e * Bc + n, Bc - n).Clear();
+    }
+
+    /// <summary>dst [n, dp] = src [n, d] with columns d..dp zeroed.</summary>
+    private static void PadRows(float* src, int n, int d, int dp, float* dst)
+    {
+        for (int r = 0; r < n; r++)
+        {
+            new ReadOnlySpan<float>(src + (long)r * d, d).CopyTo(new Span<float>(dst + r * dp, d));
+            if (dp > d) new Span<float>(dst + r * dp + d, dp - d).Clear();
+        }
+    }
+
+    // ---- block products -------------------------------------------------------------------------
+
+    /// <summary>C [rows, Bc] = A [rows, lda] · BT [kdim, Bc] over the first kdim columns of A (rows a multiple of 4).</summary>
+    private static void ScoresAbt(float* a, int lda, float* bt, int kdim, int rows, float* c)
+    {
+        if (UseVector512)
+        {
+            for (int r0 = 0; r0 < rows; r0 += 4)
+            {
+                float* a0 = a + (long)r0 * lda, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda;
+                Vector512<float> c00 = default, c01 = default, c02 = default, c03 = default;
+                Vector512<float> c10 = default, c11 = default, c12 = default, c13 = default;
+                Vector512<float> c20 = default, c21 = default, c22 = default, c23 = default;
+                Vector512<float> c30 = default, c31 = default, c32 = default, c33 = default;
+                for (int e = 0; e < kdim; e++)
+                {
+                    float* b = bt + e * Bc;
+                    var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16); var b2 = Vector512.Load(b + 32); var b3 = Vector512.Load(b + 48);
+                    var x = Vector512.Create(a0[e]);
+                    c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
+                    c02 = Vector512.FusedMultiplyAdd(x, b2, c02); c03 = Vector512.FusedMultiplyAdd(x, b3, c03);
+                    x = Vector512.Create(a1[e]);
+                    c10 = Vector512.FusedMultiplyAdd(x, b0, c10); c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
+                    c12 = Vector512.FusedMultiplyAdd(x, b2, c12); c13 = Vector512.FusedMultiplyAdd(x, b3, c13);
+                    x = Vector512.Create(a2[e]);
+                    c20 = Vector512.FusedMultiplyAdd(x, b0, c20); c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
+                    c22 = Vector512.FusedMultiplyAdd(x, b2, c22); c23 = Vector512.FusedMultiplyAdd(x, b3, c23);
+                    x = Vector512.Create(a3[e]);
+                    c30 = Vector512.FusedMultiplyAdd(x, b0, c30); c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
+                    c32 = Vector512.FusedMultiplyAdd(x, b2, c32); c33 = Vector512.FusedMultiplyAdd(x, b3, c33);
+                }
+                float* o = c + r0 * Bc;
+                c00.Store(o); c01.Store(o + 16); c02.Store(o + 32); c03.Store(o + 48); o += Bc;
+                c10.Store(o); c11.Store(o + 16); c12.Store(o + 32); c13.Store(o + 48); o += Bc;
+                c20.Store(o); c21.Store(o + 16); c22.Store(o + 32); c23.Store(o + 48); o += Bc;
+                c30.Store(o); c31.Store(o + 16); c32.Store(o + 32); c33.Store(o + 48);
+            }
+            return;
+        }
+        for (int r = 0; r < rows; r++)
+        {
+            float* cr = c + r * Bc;
+            new Span<float>(cr, Bc).Clear();
+            for (int e = 0; e < kdim; e++)
+            {
+                float x = a[(long)r * lda + e];
+                float* b = bt + e * Bc;
+                for (int j = 0; j < Bc; j++) cr[j] += x * b[j];
+            }
+        }
+    }
+
+    /// <summary>C [rows, dp] += A [rows, lda] · B [kcount, dp] over the first kcount columns of A (rows a multiple of 4, dp of 16).</summary>
+    private static void AccumulateAb(float* a, int lda, float* b, int dp, int rows, int kcount, float* c)
+    {
+        if (UseVector512)
+        {
+            int n0 = 0;
+            for (; n0 + 32 <= dp; n0 += 32)
+                for (int r0 = 0; r0 < rows; r0 += 4)
+                {
+                    float* a0 = a + (long)r0 * lda, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda;
+                    float* o = c + (long)r0 * dp + n0;
+                    var c00 = Vector512.Load(o); var c01 = Vector512.Load(o + 16);
+                    var c10 = Vector512.Load(o + dp); var c11 = Vector512.Load(o + dp + 16);
+                    var c20 = Vector512.Load(o + 2 * dp); var c21 = Vector512.Load(o + 2 * dp + 16);
+                    var c30 = Vector512.Load(o + 3 * dp); var c31 = Vector512.Load(o + 3 * dp + 16);
+                    float* bb = b + n0;
+                    for (int e = 0; e < kcount; e++, bb += dp)
+                    {
+                        var b0 = Vector512.Load(bb); var b1 = Vector512.Load(bb + 16);
+                        var x = Vector512.Create(a0[e]);
+                        c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
+                        x = Vector512.Create(a1[e]);
+                        c10 = Vector512.FusedMultiplyAdd(x, b0, c10); c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
+                        x = Vector512.Create(a2[e]);
+                        c20 = Vector512.FusedMultiplyAdd(x, b0, c20); c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
+                        x = Vector512.Create(a3[e]);
+                        c30 = Vector512.FusedMultiplyAdd(x, b0, c30); c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
+                    }
+                    c00.Store(o); c01.Store(o + 16);
+                    c10.Store(o + dp); c11.Store(o + dp + 16);
+                    c20.Store(o + 2 * dp); c21.Store(o + 2 * dp + 16);
+                    c30.Store(o + 3 * dp); c31.Store(o + 3 * dp + 16);
+                }
+            if (n0 < dp) // one 16-wide column strip left
+                for (int r0 = 0; r0 < rows; r0 += 4)
+                {
+                    float* a0 = a + (long)r0 * lda, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda;
+                    float* o = c + (long)r0 * dp + n0;
+                    var c0 = Vector512.Load(o); var c1 = Vector512.Load(o + dp); var c2 = Vector512.Load(o + 2 * dp); var c3 = Vector512.Load(o + 3 * dp);
+                    float* bb = b + n0;
+                    for (int e = 0; e < kcount; e++, bb += dp)
+                    {
+                        var b0 = Vector512.Load(bb);
+                        c0 = Vector512.FusedMultiplyAdd(Vector512.Create(a0[e]), b0, c0);
+                        c1 = Vector512.FusedMultiplyAdd(Vector512.Create(a1[e]), b0, c1);
+                        c2 = Vector512.FusedMultiplyAdd(Vector512.Create(a2[e]), b0, c2);
+                        c3 = Vector512.FusedMultiplyAdd(Vector512.Create(a3[e]), b0, c3);
+                    }
+                    c0.Store(o); c1.Store(o + dp); c2.Store(o + 2 * dp); c3.Store(o + 3 * dp);
+                }
+            return;
+        }
+        for (int r = 0; r < rows; r++)
+        {
+            float* cr = c + (long)r * dp;
+            for (int e = 0; e < kcount; e++)
+            {
+                float x = a[(long)r * lda + e];
+                float* br = b + (long)e * dp;
+                for (int j = 0; j < dp; j++) cr[j] += x * br[j];
+            }
+        }
+    }
+
+    /// <summary>C [ccount, dp] += Aᵀ · B with A [rows, lda] (its first ccount columns) and B [rows, dp] (ccount a multiple of 4).</summary>
+    private static void AccumulateAtb(float* a, int lda, float* b, int dp, int rows, int ccount, float* c)
+    {
+        if (UseVector512)
+        {
+            int n0 = 0;
+            for (; n0 + 32 <= dp; n0 += 32)
+                for (int c0i = 0; c0i < ccount; c0i += 4)
+                {
+                    float* o = c + (long)c0i * dp + n0;
+                    var c00 = Vector512.Load(o); var c01 = Vector512.Load(o + 16);
+                    var c10 = Vector512.Load(o + dp); var c11 = Vector512.Load(o + dp + 16);
+                    var c20 = Vector512.Load(o + 2 * dp); var c21 = Vector512.Load(o + 2 * dp + 16);
+                    var c30 = Vector512.Load(o + 3 * dp); var c31 = Vector512.Load(o + 3 * dp + 16);
+                    float* ar = a + c0i;
+                    float* bb = b + n0;
+                    for (int r = 0; r < rows; r++, ar += lda, bb += dp)
+                    {
+                        var b0 = Vector512.Load(bb); var b1 = Vector512.Load(bb + 16);
+                        var x = Vector512.Create(ar[0]);
+                        c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
+                        x = Vector512.Create(ar[1]);
+                        c10 = Vector512.FusedMultiplyAdd(x, b0, c10); c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
+                        x = Vector512.Create(ar[2]);
+                        c20 = Vector512.FusedMultiplyAdd(x, b0, c20); c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
+                        x = Vector512.Create(ar[3]);
+                        c30 = Vector512.FusedMultiplyAdd(x, b0, c30); c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
+                    }
+                    c00.Store(o); c01.Store(o + 16);
+                    c10.Store(o + dp); c11.Store(o + dp + 16);
+                    c20.Store(o + 2 * dp); c21.Store(o + 2 * dp + 16);
+                    c30.Store(o + 3 * dp); c31.Store(o + 3 * dp + 16);
+                }
+            if (n0 < dp)
+                for (int c0i = 0; c0i < ccount; c0i += 4)
+                {
+                    float* o = c + (long)c0i * dp + n0;
+                    var c0 = Vector512.Load(o); var c1 = Vector512.Load(o + dp); var c2 = Vector512.Load(o + 2 * dp); var c3 = Vector512.Load(o + 3 * dp);
+                    float* ar = a + c0i;
+                    float* bb = b + n0;
+                    for (int r = 0; r < rows; r++, ar += lda, bb += dp)
+                    {
+                        var b0 = Vector512.Load(bb);
+                        c0 = Vector512.FusedMultiplyAdd(Vector512.Create(ar[0]), b0, c0);
+                        c1 = Vector512.FusedMultiplyAdd(Vector512.Create(ar[1]), b0, c1);
+                        c2 = Vector512.FusedMultiplyAdd(Vector512.Create(ar[2]), b0, c2);
+                        c3 = Vector512.FusedMultiplyAdd(Vector512.Create(ar[3]), b0, c3);
+                    }
+                    c0.Store(o); c1.Store(o + dp); c2.Store(o + 2 * dp); c3.Store(o + 3 * dp);
+                }
+            return;
+        }
+        for (int r = 0; r < rows; r++)
+        {
+            float* br = b + (long)r * dp;
+            for (int cc = 0; cc < ccount; cc++)
+            {
+                float x = a[(long)r * lda + cc];
+                float* cr = c + (long)cc * dp;
+                for (int j = 0; j < dp; j++) cr[j] += x * br[j];
+            }
+        }
+    }
+
+    // ---- rotary embedding -------------------------------------------------------------------------
+
+    /// <summary>
+    /// LlamaGen's apply_rotary_emb on x [b, t, h, d] with table [t, d/2, 2]: (x₂ᵢ, x₂ᵢ₊₁) rotates by (cos, sin).
+    /// With <paramref name="inverse"/> the rotation is by the negative angle (the backward).
+    /// </summary>
+    public static void Rotary(float[] x, float[] table, float[] y, int b, int t, int h, int d, bool inverse)
+    {
+        int half = d / 2;
+        fixed (float* px = x, pt = table, py = y)
+        {
+            nint X = (nint)px, TB = (nint)pt, Y = (nint)py;
+            Par.ForRange(b * t, 6L * h * d, (s, e) =>
+            {
+                for (int bt = s; bt < e; bt++)
+                {
+                    float* f = (float*)TB + (long)(bt % t) * half * 2;
+                    for (int hh = 0; hh < h; hh++)
+                    {
+                        long baseIdx = ((long)bt * h + hh) * d;
+                        float* xi = (float*)X + baseIdx, yi = (float*)Y + baseIdx;
+                        for (int i = 0; i < half; i++)
+                        {
+                            float c = f[2 * i], sn = inverse ? -f[2 * i + 1] : f[2 * i + 1];
+                            float x0 = xi[2 * i], x1 = xi[2 * i + 1];
+                            yi[2 * i] = x0 * c - x1 * sn;
+                            yi[2 * i + 1] = x1 * c + x0 * sn;
+                        }
+                    }
+                }
+            });
+        }
+    }
+}

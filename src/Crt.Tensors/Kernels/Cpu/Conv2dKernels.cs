@@ -1,0 +1,403 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Crt.Tensors.Kernels.Cpu;
+
+/// <summary>
+/// Geometry of one 2-D convolution (NCHW, weight [Cout, Cin, Kh, Kw], zero padding; bottom/right
+/// padding only shows in Ho/Wo). K = Cin·Kh·Kw is the GEMM reduction size, P = Ho·Wo the pixels per image.
+/// </summary>
+public readonly record struct ConvGeom(int N, int Cin, int H, int W, int Cout, int Kh, int Kw,
+    int Stride, int PadTop, int PadLeft, int Ho, int Wo)
+{
+    public int K => Cin * Kh * Kw;
+    public int P => Ho * Wo;
+
+    /// <summary>1×1, stride 1, no padding: the image itself is the im2col matrix [Cin, H·W].</summary>
+    public bool IsPointwise => Kh == 1 && Kw == 1 && Stride == 1 && PadTop == 0 && PadLeft == 0 && Ho == H && Wo == W;
+
+    public static ConvGeom Create(int n, int cin, int h, int w, int cout, int kh, int kw, int stride,
+        int padTop, int padBottom, int padLeft, int padRight)
+        => new(n, cin, h, w, cout, kh, kw, stride, padTop, padLeft,
+            (h + padTop + padBottom - kh) / stride + 1, (w + padLeft + padRight - kw) / stride + 1);
+}
+
+/// <summary>
+/// Convolution lowered onto <see cref="Gemm.Sgemm"/>: per image, y [Cout, P] = W [Cout, K] · col [K, P]
+/// where col is the im2col matrix, built for a band of output rows at a time so it stays in cache.
+/// Backward: dW += gy · colᵀ, dcol = Wᵀ · gy scattered back by col2im, db = row sums of gy.
+/// Work is split over images (one serial GEMM per band, per-thread scratch and dW partials).
+/// </summary>
+public static unsafe class Conv2dKernels
+{
+    /// <summary>Target size (floats) of one im2col band; a band is at least one output row.</summary>
+    public static int ColBandFloats { get; set; } = 1 << 17;
+
+    [ThreadStatic] private static float[]? _scratch;
+
+    private static float[] Scratch(int n)
+    {
+        var s = _scratch;
+        if (s is null || s.Length < n) _scratch = s = GC.AllocateUninitializedArray<float>(n, pinned: true);
+        return s;
+    }
+
+    private static int BandRows(in ConvGeom g) => Math.Clamp(ColBandFloats / Math.Max(1, g.K * g.Wo), 1, Math.Max(1, g.Ho));
+
+    // ---- forward ------------------------------------------------------------------------------------
+
+    /// <param name="bias">Empty for no bias.</param>
+    public static void Forward(in ConvGeom g, ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y)
+    {
+        Check(g, x.Length, w.Length, y.Length);
+        if (!bias.IsEmpty && bias.Length != g.Cout) throw new ArgumentException($"conv2d kernel: bias length {bias.Length} != Cout {g.Cout}");
+        if (y.IsEmpty) return;
+        var geom = g;
+        int bandRows = geom.IsPointwise ? geom.Ho : BandRows(geom);
+        int bands = (geom.Ho + bandRows - 1) / bandRows;
+        long workPerItem = 2L * geom.Cout * geom.K * bandRows * geom.Wo;
+        bool hasBias = !bias.IsEmpty;
+        fixed (float* px = x, pw = w, pb = bias, py = y)
+        {
+            nint X = (nint)px, Wt = (nint)pw, B = (nint)pb, Y = (nint)py;
+            Par.For(geom.N * bands, workPerItem, item =>
+            {
+                int n = item / bands, band = item % bands;
+                int oh0 = band * bandRows, oh1 = Math.Min(geom.Ho, oh0 + bandRows);
+                ForwardBand(geom, (float*)X + (long)n * geom.Cin * geom.H * geom.W, (float*)Wt,
+                    hasBias ? (float*)B : null, (float*)Y + (long)n * geom.Cout * geom.P, oh0, oh1);
+            });
+        }
+    }
+
+    private static void ForwardBand(in ConvGeom g, float* x, float* w, float* bias, float* y, int oh0, int oh1)
+    {
+        int P = g.P, K = g.K, pc = (oh1 - oh0) * g.Wo;
+        float* yb = y + oh0 * g.Wo;
+        if (g.IsPointwise)
+            Mm(false, false, g.Cout, pc, K, w, K, x + oh0 * g.Wo, P, 0f, yb, P);
+        else
+        {
+            fixed (float* col = Scratch(K * pc))
+            {
+                Im2Col(g, x, oh0, oh1, col);
+                Mm(false, false, g.Cout, pc, K, w, K, col, pc, 0f, yb, P);
+            }
+        }
+        if (bias != null)
+            for (int co = 0; co < g.Cout; co++)
+            {
+                var row = new Span<float>(yb + (long)co * P, pc);
+                TensorPrimitives.Add(row, bias[co], row);
+            }
+    }
+
+    // ---- backward -----------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Gradients of the convolution for upstream gradient gy [N, Cout, Ho, Wo]. Each of dx [N, Cin, H, W],
+    /// dw [Cout, Cin, Kh, Kw], db [Cout] may be empty (not wanted); the ones given are overwritten.
+    /// </summary>
+    public static void Backward(in ConvGeom g, ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> gy,
+        Span<float> dx, Span<float> dw, Span<float> db)
+    {
+        Check(g, x.Length, w.Length, gy.Length);
+        bool wantX = !dx.IsEmpty, wantW = !dw.IsEmpty, wantB = !db.IsEmpty;
+        if (wantX && dx.Length != x.Length) throw new ArgumentException($"conv2d kernel: dx length {dx.Length} != x length {x.Length}");
+        if (wantW && dw.Length != w.Length) throw new ArgumentException($"conv2d kernel: dw length {dw.Length} != w length {w.Length}");
+        if (wantB && db.Length != g.Cout) throw new ArgumentException($"conv2d kernel: db length {db.Length} != Cout {g.Cout}");
+        if (wantW) dw.Clear();
+        if (wantB) db.Clear();
+        if (wantX) dx.Clear();
+        if (g.N == 0 || g.P == 0 || (!wantX && !wantW && !wantB)) return;
+
+        var geom = g;
+        int wSize = geom.Cout * geom.K;
+        long perImage = 2L * geom.Cout * geom.K * geom.P * ((wantX ? 1 : 0) + (wantW ? 1 : 0)) + geom.Cout * geom.P;
+        int chunks = (int)Math.Min(Math.Min(Par.Threads, geom.N), Math.Max(1, geom.N * perImage / Par.MinParallelWork));
+        // Chunk 0 accumulates straight into dw/db; the others into partial buffers reduced at the end.
+        float[]?[] partW = new float[]?[chunks], partB = new float[]?[chunks];
+        for (int c = 1; c < chunks; c++)
+        {
+            if (wantW) partW[c] = new float[wSize];
+            if (wantB) partB[c] = new float[geom.Cout];
+        }
+        fixed (float* px = x, pw = w, pgy = gy, pdx = dx, pdw = dw, pdb = db)
+        {
+            nint X = (nint)px, Wt = (nint)pw, GY = (nint)pgy, DX = (nint)pdx, DW = (nint)pdw, DB = (nint)pdb;
+            Par.For(chunks, long.MaxValue / 4 / Math.Max(1, chunks), c =>
+            {
+                int n0 = (int)((long)geom.N * c / chunks), n1 = (int)((long)geom.N * (c + 1) / chunks);
+                float[]? bw = partW[c], bb = partB[c];
+                fixed (float* cw = bw, cb = bb)
+                {
+                    float* accW = wantW ? (c == 0 ? (float*)DW : cw) : null;
+                    float* accB = wantB ? (c == 0 ? (float*)DB : cb) : null;
+                    for (int n = n0; n < n1; n++)
+                        BackwardImage(geom, (float*)X + (long)n * geom.Cin * geom.H * geom.W, (float*)Wt,
+                            (float*)GY + (long)n * geom.Cout * geom.P,
+                            wantX ? (float*)DX + (long)n * geom.Cin * geom.H * geom.W : null, accW, accB);
+                }
+            });
+        }
+        for (int c = 1; c < chunks; c++)
+        {
+            if (wantW) TensorPrimitives.Add(dw, partW[c], dw);
+            if (wantB) TensorPrimitives.Add(db, partB[c], db);
+        }
+    }
+
+    private static void BackwardImage(in ConvGeom g, float* x, float* w, float* gy, float* dx, float* dw, float* db)
+    {
+        int P = g.P, K = g.K;
+        if (db != null)
+            for (int co = 0; co < g.Cout; co++) db[co] += TensorPrimitives.Sum(new ReadOnlySpan<float>(gy + (long)co * P, P));
+        if (g.IsPointwise)
+        {
+            if (dw != null) Mm(false, true, g.Cout, K, P, gy, P, x, P, 1f, dw, K);
+            if (dx != null) Mm(true, false, K, P, g.Cout, w, K, gy, P, 0f, dx, P);
+            return;
+        }
+        if (dw == null && dx == null) return;
+        int bandRows = BandRows(g);
+        fixed (float* col = Scratch(K * bandRows * g.Wo))
+        {
+            for (int oh0 = 0; oh0 < g.Ho; oh0 += bandRows)
+            {
+                int oh1 = Math.Min(g.Ho, oh0 + bandRows), pc = (oh1 - oh0) * g.Wo;
+                float* gb = gy + oh0 * g.Wo;
+                if (dw != null)
+                {
+                    Im2Col(g, x, oh0, oh1, col);
+                    Mm(false, true, g.Cout, K, pc, gb, P, col, pc, 1f, dw, K);
+                }
+                if (dx != null)
+                {
+                    Mm(true, false, K, pc, g.Cout, w, K, gb, P, 0f, col, pc);
+                    Col2ImAdd(g, col, oh0, oh1, dx);
+                }
+            }
+        }
+    }
+
+    // ---- im2col / col2im ----------------------------------------------------------------------------
+
+    /// <summary>Range [lo, hi) of output columns ow whose input column ow·s + off lies in [0, W).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (int lo, int hi) ValidCols(int off, int s, int W, int Wo)
+    {
+        int lo = off >= 0 ? 0 : (-off + s - 1) / s;
+        int last = W - 1 - off; // ow·s ≤ last
+        int hi = last < 0 ? 0 : Math.Min(Wo, last / s + 1);
+        lo = Math.Min(lo, Wo);
+        if (hi < lo) hi = lo;
+        return (lo, hi);
+    }
+
+    /// <summary>
+    /// col [K, pc] (pc = (oh1 − oh0)·Wo) for output rows [oh0, oh1) of one image x [Cin, H, W]:
+    /// col[(c·Kh + i)·Kw + j, (oh − oh0)·Wo + ow] = x[c, oh·s + i − padTop, ow·s + j − padLeft], zero outside.
+    /// </summary>
+    internal static void Im2Col(in ConvGeom g, float* x, int oh0, int oh1, float* col)
+    {
+        int H = g.H, W = g.W, Wo = g.Wo, s = g.Stride, pc = (oh1 - oh0) * Wo;
+        float* dst = col;
+        for (int c = 0; c < g.Cin; c++)
+        {
+            float* xc = x + (long)c * H * W;
+            for (int i = 0; i < g.Kh; i++)
+                for (int j = 0; j < g.Kw; j++, dst += pc)
+                {
+                    int off = j - g.PadLeft;
+                    var (lo, hi) = ValidCols(off, s, W, Wo);
+                    for (int oh = oh0; oh < oh1; oh++)
+                    {
+                        float* d = dst + (oh - oh0) * Wo;
+                        int ih = oh * s + i - g.PadTop;
+                        if ((uint)ih >= (uint)H) { new Span<float>(d, Wo).Clear(); continue; }
+                        if (lo > 0) new Span<float>(d, lo).Clear();
+                        if (hi < Wo) new Span<float>(d + hi, Wo - hi).Clear();
+                        float* src = xc + ih * W + off; // src[ow·s] is the input for column ow
+                        if (s == 1) Buffer.MemoryCopy(src + lo, d + lo, (hi - lo) * 4L, (hi - lo) * 4L);
+                        else if (s == 2) Gather2(src, d, lo, hi, W - off);
+                        else for (int ow = lo; ow < hi; ow++) d[ow] = src[ow * s];
+                    }
+                }
+        }
+    }
+
+    /// <summary>d[ow] = src[2·ow] for ow in [lo, hi); src[t] is readable for t &lt; avail.</summary>
+    private static void Gather2(float* src, float* d, int lo, int hi, int avail)
+    {
+        int ow = lo;
+        if (Avx512F.IsSupported)
+        {
+            var idx = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            for (; ow + 16 <= hi && 2 * ow + 32 <= avail; ow += 16)
+            {
+                var a = Avx512F.LoadVector512(src + 2 * ow);
+                var b = Avx512F.LoadVector512(src + 2 * ow + 16);
+                Avx512F.Store(d + ow, Avx512F.PermuteVar16x32x2(a, idx.AsInt32(), b));
+            }
+        }
+        for (; ow < hi; ow++) d[ow] = src[2 * ow];
+    }
+
+    /// <summary>Adjoint of <see cref="Im2Col"/>: dx[c, ih, iw] += col[...] for the band's rows.</summary>
+    internal static void Col2ImAdd(in ConvGeom g, float* col, int oh0, int oh1, float* dx)
+    {
+        int H = g.H, W = g.W, Wo = g.Wo, s = g.Stride, pc = (oh1 - oh0) * Wo;
+        float* srcRow = col;
+        for (int c = 0; c < g.Cin; c++)
+        {
+            float* xc = dx + (long)c * H * W;
+            for (int i = 0; i < g.Kh; i++)
+                for (int j = 0; j < g.Kw; j++, srcRow += pc)
+                {
+                    int off = j - g.PadLeft;
+                    var (lo, hi) = ValidCols(off, s, W, Wo);
+                    if (hi <= lo) continue;
+                    for (int oh = oh0; oh < oh1; oh++)
+                    {
+                        int ih = oh * s + i - g.PadTop;
+                        if ((uint)ih >= (uint)H) continue;
+                        float* sp = srcRow + (oh - oh0) * Wo;
+                        float* d = xc + ih * W + off;
+                        if (s == 1)
+                        {
+                            var dd = new Span<float>(d + lo, hi - lo);
+                            TensorPrimitives.Add(dd, new ReadOnlySpan<float>(sp + lo, hi - lo), dd);
+                        }
+                        else for (int ow = lo; ow < hi; ow++) d[ow * s] += sp[ow];
+                    }
+                }
+        }
+    }
+
+    // ---- helpers ------------------------------------------------------------------------------------
+
+    private static void Check(in ConvGeom g, int xLen, int wLen, int yLen)
+    {
+        if (xLen != g.N * g.Cin * g.H * g.W || wLen != g.Cout * g.K || yLen != g.N * g.Cout * g.P)
+            throw new ArgumentException($"conv2d kernel: buffer lengths x={xLen}, w={wLen}, y={yLen} do not match {g}");
+    }
+
+    /// <summary>Row-major C = op(A)·op(B) + beta·C on raw pointers (one serial GEMM call).</summary>
+    private static void Mm(bool ta, bool tb, int m, int n, int k, float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
+    {
+        if (m == 0 || n == 0) return;
+        int lc = (m - 1) * ldc + n;
+        if (k == 0)
+        {
+            for (int i = 0; i < m; i++)
+            {
+                var row = new Span<float>(c + (long)i * ldc, n);
+                if (beta == 0f) row.Clear(); else TensorPrimitives.Multiply(row, beta, row);
+            }
+            return;
+        }
+        int la = ta ? (k - 1) * lda + m : (m - 1) * lda + k;
+        int lb = tb ? (n - 1) * ldb + k : (k - 1) * ldb + n;
+        Gemm.Sgemm(ta, tb, m, n, k, 1f, new ReadOnlySpan<float>(a, la), lda, new ReadOnlySpan<float>(b, lb), ldb,
+            beta, new Span<float>(c, lc), ldc);
+    }
+
+    // ---- upsample / pad -----------------------------------------------------------------------------
+
+    /// <summary>y [planes, 2H, 2W] = nearest ×2 of x [planes, H, W].</summary>
+    public static void UpsampleNearest2x(ReadOnlySpan<float> x, Span<float> y, int planes, int H, int W)
+    {
+        if (x.Length != planes * H * W || y.Length != 4 * x.Length) throw new ArgumentException("upsample kernel: buffer lengths");
+        fixed (float* px = x, py = y)
+        {
+            nint X = (nint)px, Y = (nint)py;
+            Par.ForRange(planes * H, 4L * W, (r0, r1) =>
+            {
+                for (int r = r0; r < r1; r++)
+                {
+                    float* s = (float*)X + (long)r * W, d0 = (float*)Y + (long)r * 4 * W, d1 = d0 + 2 * W;
+                    int w = 0;
+                    if (Avx512F.IsSupported)
+                    {
+                        var lo = Vector512.Create(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+                        var hi = Vector512.Create(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+                        for (; w + 16 <= W; w += 16)
+                        {
+                            var v = Avx512F.LoadVector512(s + w);
+                            var a = Avx512F.PermuteVar16x32(v, lo);
+                            var b = Avx512F.PermuteVar16x32(v, hi);
+                            Avx512F.Store(d0 + 2 * w, a); Avx512F.Store(d0 + 2 * w + 16, b);
+                            Avx512F.Store(d1 + 2 * w, a); Avx512F.Store(d1 + 2 * w + 16, b);
+                        }
+                    }
+                    for (; w < W; w++)
+                    {
+                        float v = s[w];
+                        d0[2 * w] = v; d0[2 * w + 1] = v; d1[2 * w] = v; d1[2 * w + 1] = v;
+                    }
+                }
+            });
+        }
+    }
+
+    /// <summary>dx [planes, H, W] = sums of the 2×2 blocks of gy [planes, 2H, 2W].</summary>
+    public static void UpsampleNearest2xBackward(ReadOnlySpan<float> gy, Span<float> dx, int planes, int H, int W)
+    {
+        if (dx.Length != planes * H * W || gy.Length != 4 * dx.Length) throw new ArgumentException("upsample backward kernel: buffer lengths");
+        fixed (float* pg = gy, pd = dx)
+        {
+            nint G = (nint)pg, D = (nint)pd;
+            Par.ForRange(planes * H, 4L * W, (r0, r1) =>
+            {
+                for (int r = r0; r < r1; r++)
+                {
+                    float* g0 = (float*)G + (long)r * 4 * W, g1 = g0 + 2 * W, d = (float*)D + (long)r * W;
+                    int w = 0;
+                    if (Avx512F.IsSupported)
+                    {
+                        var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+                        var odd = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+                        for (; w + 16 <= W; w += 16)
+                        {
+                            var a = Avx512F.LoadVector512(g0 + 2 * w) + Avx512F.LoadVector512(g1 + 2 * w);
+                            var b = Avx512F.LoadVector512(g0 + 2 * w + 16) + Avx512F.LoadVector512(g1 + 2 * w + 16);
+                            Avx512F.Store(d + w, Avx512F.PermuteVar16x32x2(a, even, b) + Avx512F.PermuteVar16x32x2(a, odd, b));
+                        }
+                    }
+                    for (; w < W; w++) d[w] = (g0[2 * w] + g0[2 * w + 1]) + (g1[2 * w] + g1[2 * w + 1]);
+                }
+            });
+        }
+    }
+
+    /// <summary>
+    /// Copies the overlap of x [planes, H, W] placed at offset (top, left) into y [planes, Ho, Wo]; the rest
+    /// of y is <paramref name="fill"/>. Negative offsets crop, so the backward of a pad is the same call with
+    /// the offsets negated and fill 0.
+    /// </summary>
+    public static void Pad2d(ReadOnlySpan<float> x, Span<float> y, int planes, int H, int W, int Ho, int Wo, int top, int left, float fill)
+    {
+        if (x.Length != planes * H * W || y.Length != planes * Ho * Wo) throw new ArgumentException("pad2d kernel: buffer lengths");
+        // Output rows oy = iy + top, columns ox = ix + left.
+        int oy0 = Math.Max(0, top), oy1 = Math.Min(Ho, H + top);
+        int ox0 = Math.Max(0, left), ox1 = Math.Min(Wo, W + left);
+        bool full = oy0 == 0 && oy1 == Ho && ox0 == 0 && ox1 == Wo;
+        fixed (float* px = x, py = y)
+        {
+            nint X = (nint)px, Y = (nint)py;
+            Par.ForRange(planes, (long)Ho * Wo, (p0, p1) =>
+            {
+                for (int p = p0; p < p1; p++)
+                {
+                    float* xp = (float*)X + (long)p * H * W, yp = (float*)Y + (long)p * Ho * Wo;
+                    if (!full) new Span<float>(yp, Ho * Wo).Fill(fill);
+                    if (ox1 <= ox0) continue;
+                    for (int oy = oy0; oy < oy1; oy++)
+                        Buffer.MemoryCopy(xp + (long)(oy - top) * W + (ox0 - left), yp + (long)oy * Wo + ox0, (ox1 - ox0) * 4L, (ox1 - ox0) * 4L);
+                }
+            });
+        }
+    }
+}

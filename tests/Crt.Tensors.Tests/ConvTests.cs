@@ -1,0 +1,292 @@
+using Crt.Tensors;
+using Crt.Tensors.IO;
+using Crt.Tensors.Kernels.Cpu;
+using Xunit;
+
+namespace Crt.Tensors.Tests;
+
+public class ConvTests
+{
+    private readonly Xunit.Abstractions.ITestOutputHelper _out;
+
+    public ConvTests(Xunit.Abstractions.ITestOutputHelper output) => _out = output;
+
+    // ---- float64 references -------------------------------------------------------------------------
+
+    /// <summary>Direct convolution in float64: y[n, o, oh, ow] = b[o] + Σ x[n, c, oh·s + i − top, ow·s + j − left]·w[o, c, i, j].</summary>
+    private static double[] RefConv(Tensor x, Tensor w, Tensor? b, int s, Padding2d p, out int[] shape)
+    {
+        int N = x.Shape[0], C = x.Shape[1], H = x.Shape[2], W = x.Shape[3];
+        int O = w.Shape[0], kh = w.Shape[2], kw = w.Shape[3];
+        int Ho = (H + p.Top + p.Bottom - kh) / s + 1, Wo = (W + p.Left + p.Right - kw) / s + 1;
+        shape = new[] { N, O, Ho, Wo };
+        var y = new double[N * O * Ho * Wo];
+        for (int n = 0; n < N; n++)
+            for (int o = 0; o < O; o++)
+                for (int oh = 0; oh < Ho; oh++)
+                    for (int ow = 0; ow < Wo; ow++)
+                    {
+                        double acc = b is null ? 0 : b.Data[o];
+                        for (int c = 0; c < C; c++)
+                            for (int i = 0; i < kh; i++)
+                                for (int j = 0; j < kw; j++)
+                                {
+                                    int ih = oh * s + i - p.Top, iw = ow * s + j - p.Left;
+                                    if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                                    acc += (double)x[n, c, ih, iw] * w[o, c, i, j];
+                                }
+                        y[((n * O + o) * Ho + oh) * Wo + ow] = acc;
+                    }
+        return y;
+    }
+
+    private static void AssertClose(double[] expected, Tensor actual, double rel, string label)
+    {
+        Assert.Equal(expected.Length, actual.Size);
+        double scale = Math.Max(1e-12, expected.Max(Math.Abs)), maxErr = 0;
+        var a = actual.ReadOnlySpan;
+        for (int i = 0; i < expected.Length; i++) maxErr = Math.Max(maxErr, Math.Abs(a[i] - expected[i]));
+        Assert.True(maxErr <= rel * scale, $"{label}: max |err| {maxErr:G3} > {rel:G2} × max |ref| {scale:G3}");
+    }
+
+    public static TheoryData<string, int[], int[], int, int[], bool> Cases => new()
+    {
+        // label, x shape, w shape, stride, padding (top, bottom, left, right), bias
+        { "3x3 s1 p1", new[] { 1, 3, 7, 7 }, new[] { 5, 3, 3, 3 }, 1, new[] { 1, 1, 1, 1 }, true },
+        { "3x3 s2 vqgan-down", new[] { 3, 5, 9, 8 }, new[] { 4, 5, 3, 3 }, 2, new[] { 0, 1, 0, 1 }, true },
+        { "1x1 pointwise", new[] { 3, 17, 7, 9 }, new[] { 5, 17, 1, 1 }, 1, new[] { 0, 0, 0, 0 }, true },
+        { "1x1 s2 p1", new[] { 1, 3, 9, 7 }, new[] { 17, 3, 1, 1 }, 2, new[] { 1, 1, 1, 1 }, false },
+        { "4x4 s2 p1", new[] { 3, 3, 9, 9 }, new[] { 5, 3, 4, 4 }, 2, new[] { 1, 1, 1, 1 }, true },
+        { "4x4 s1 p1 patchgan-out", new[] { 1, 5, 7, 9 }, new[] { 1, 5, 4, 4 }, 1, new[] { 1, 1, 1, 1 }, true },
+        { "3x5 s3 odd pads", new[] { 2, 3, 7, 9 }, new[] { 2, 3, 3, 5 }, 3, new[] { 2, 0, 1, 3 }, true },
+        { "3x3 s1 p0 no bias", new[] { 3, 5, 7, 9 }, new[] { 3, 5, 3, 3 }, 1, new[] { 0, 0, 0, 0 }, false },
+        { "3x3 s2 p1 odd", new[] { 1, 17, 9, 7 }, new[] { 3, 17, 3, 3 }, 2, new[] { 1, 1, 1, 1 }, true },
+        { "kernel = padded input", new[] { 2, 3, 3, 2 }, new[] { 2, 3, 4, 4 }, 1, new[] { 1, 0, 1, 1 }, true },
+    };
+
+    private static Padding2d Pad(int[] p) => new(p[0], p[1], p[2], p[3]);
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Conv2dForwardMatchesFloat64Reference(string label, int[] xs, int[] ws, int stride, int[] pad, bool hasBias)
+    {
+        var rng = new Rng(7);
+        var x = rng.Normal(xs);
+        var w = rng.Normal(ws);
+        var b = hasBias ? rng.Normal(new[] { ws[0] }) : null;
+        var expected = RefConv(x, w, b, stride, Pad(pad), out var shape);
+        // One output row per im2col band, and the default band size (several rows or the whole image).
+        foreach (int band in new[] { 1, Conv2dKernels.ColBandFloats })
+        {
+            int saved = Conv2dKernels.ColBandFloats;
+            Conv2dKernels.ColBandFloats = band;
+            try
+            {
+                var y = Ops.Conv2d(x, w, b, stride, Pad(pad));
+                Assert.Equal(shape, y.Shape);
+                AssertClose(expected, y, 1e-5, $"{label} band {band}");
+            }
+            finally { Conv2dKernels.ColBandFloats = saved; }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Conv2dGradCheck(string label, int[] xs, int[] ws, int stride, int[] pad, bool hasBias)
+    {
+        var rng = new Rng(8);
+        var x = GradCheck.Input(rng, xs);
+        var w = GradCheck.Input(rng, ws);
+        var inputs = hasBias ? new[] { x, w, GradCheck.Input(rng, ws[0]) } : new[] { x, w };
+        GradCheck.Check(t => Ops.Conv2d(t[0], t[1], hasBias ? t[2] : null, stride, Pad(pad)), inputs, label: label);
+        // Only some inputs requiring grad: the others get none and the checked one is unchanged.
+        var dx = x.Grad!.ToArray();
+        w.RequiresGrad = false;
+        if (hasBias) inputs[2].RequiresGrad = false;
+        x.Grad = null; w.Grad = null;
+        var g = new Rng(1).Normal(Ops.Conv2d(x, w, hasBias ? inputs[2] : null, stride, Pad(pad)).Shape);
+        Ops.Conv2d(x, w, hasBias ? inputs[2] : null, stride, Pad(pad)).Backward(g);
+        Assert.Null(w.Grad);
+        Assert.Equal(dx.Length, x.Grad!.Size);
+        x.RequiresGrad = false; w.RequiresGrad = true;
+        GradCheck.Check(t => Ops.Conv2d(t[0], t[1], null, stride, Pad(pad)), new[] { x, w }, label: label + " (weight only)");
+        Assert.Null(x.Grad);
+    }
+
+    [Fact]
+    public void Conv2dGradCheckAcrossBandsAndThreads()
+    {
+        // Large enough for several images per thread and (with one-row bands) many bands per image.
+        var rng = new Rng(9);
+        var x = GradCheck.Input(rng, 5, 17, 33, 17);
+        var w = GradCheck.Input(rng, 7, 17, 3, 3);
+        var b = GradCheck.Input(rng, 7);
+        var expected = RefConv(x, w, b, 1, Padding2d.Same(1), out _);
+        int saved = Conv2dKernels.ColBandFloats;
+        Conv2dKernels.ColBandFloats = 1;
+        try
+        {
+            AssertClose(expected, Ops.Conv2d(x, w, b, 1, 1), 1e-5, "33x17 one-row bands");
+            GradCheck.Check(t => Ops.Conv2d(t[0], t[1], t[2], 1, 1), new[] { x, w, b }, maxProbes: 24, label: "33x17");
+        }
+        finally { Conv2dKernels.ColBandFloats = saved; }
+        var dx = x.Grad!.ToArray(); var dw = w.Grad!.ToArray(); var db = b.Grad!.ToArray();
+        // Same gradients (up to summation order) with default bands (dW/db reduced over per-thread partials in another grouping).
+        GradCheck.Check(t => Ops.Conv2d(t[0], t[1], t[2], 1, 1), new[] { x, w, b }, maxProbes: 8, label: "33x17 default bands");
+        for (int i = 0; i < dx.Length; i++) Assert.Equal(dx[i], x.Grad!.Data[i], 3e-5f * (1 + Math.Abs(dx[i])));
+        for (int i = 0; i < dw.Length; i++) Assert.Equal(dw[i], w.Grad!.Data[i], 3e-4f * (1 + Math.Abs(dw[i])));
+        for (int i = 0; i < db.Length; i++) Assert.Equal(db[i], b.Grad!.Data[i], 3e-4f * (1 + Math.Abs(db[i])));
+    }
+
+    [Fact]
+    public void Conv2dAsymmetricPaddingEqualsPadThenConv()
+    {
+        var rng = new Rng(10);
+        var x = rng.Normal(new[] { 2, 3, 8, 7 });
+        var w = rng.Normal(new[] { 4, 3, 3, 3 });
+        var b = rng.Normal(new[] { 4 });
+        var p = new Padding2d(0, 1, 0, 1);
+        var a = Ops.Conv2d(x, w, b, 2, p);
+        var c = Ops.Conv2d(Ops.Pad2d(x, p), w, b, 2, 0);
+        Assert.Equal(c.Shape, a.Shape);
+        Assert.Equal(new[] { 2, 4, 4, 3 }, a.Shape); // (8+1−3)/2+1, (7+1−3)/2+1
+        for (int i = 0; i < a.Size; i++) Assert.Equal(c.Data[i], a.Data[i], 1e-4f);
+    }
+
+    [Fact]
+    public void Conv2dShapeErrorsNameTheOpAndShapes()
+    {
+        var x = Tensor.Zeros(2, 3, 5, 5);
+        void Throws(Action f, params string[] parts)
+        {
+            var e = Assert.Throws<ArgumentException>(f);
+            foreach (var s in parts) Assert.Contains(s, e.Message);
+        }
+        Throws(() => Ops.Conv2d(x, Tensor.Zeros(4, 2, 3, 3)), "conv2d", "[2,3,5,5]", "[4,2,3,3]", "channels");
+        Throws(() => Ops.Conv2d(Tensor.Zeros(3, 5, 5), Tensor.Zeros(4, 3, 3, 3)), "conv2d", "[3,5,5]");
+        Throws(() => Ops.Conv2d(x, Tensor.Zeros(4, 3, 3)), "conv2d", "weight", "[4,3,3]");
+        Throws(() => Ops.Conv2d(x, Tensor.Zeros(4, 3, 3, 3), Tensor.Zeros(3)), "conv2d", "bias", "[3]", "[4]");
+        Throws(() => Ops.Conv2d(x, Tensor.Zeros(4, 3, 7, 3), null, 1, 0), "conv2d", "kernel 7x3", "larger", "5x5");
+        Throws(() => Ops.Conv2d(x, Tensor.Zeros(4, 3, 7, 3), null, 1, new Padding2d(1, 0, 0, 0)), "conv2d", "6x5");
+        Throws(() => Ops.Conv2d(x, Tensor.Zeros(4, 3, 3, 3), null, 0, 1), "conv2d", "stride");
+        Throws(() => Ops.Conv2d(x, Tensor.Zeros(4, 3, 3, 3), null, 1, -1), "conv2d", "padding");
+        Throws(() => Ops.UpsampleNearest2x(Tensor.Zeros(3, 4, 4)), "upsample", "[3,4,4]");
+        Throws(() => Ops.Pad2d(Tensor.Zeros(4), new Padding2d(1, 1, 1, 1)), "pad2d", "[4]");
+        Throws(() => Ops.Pad2d(x, new Padding2d(-3, -2, 0, 0)), "pad2d", "[2,3,5,5]");
+        // The kernel may equal the padded input (one output pixel).
+        Assert.Equal(new[] { 2, 4, 1, 1 }, Ops.Conv2d(x, Tensor.Zeros(4, 3, 6, 5), null, 1, new Padding2d(1, 0, 0, 0)).Shape);
+    }
+
+    // ---- upsample / pad -----------------------------------------------------------------------------
+
+    [Theory]
+    [InlineData(1, 1, 1, 1)]
+    [InlineData(2, 3, 7, 5)]
+    [InlineData(1, 2, 3, 17)]
+    [InlineData(2, 1, 4, 33)]
+    public void UpsampleNearest2xForwardAndGradCheck(int n, int c, int h, int w)
+    {
+        var rng = new Rng(11);
+        var x = GradCheck.Input(rng, n, c, h, w);
+        var y = Ops.UpsampleNearest2x(x);
+        Assert.Equal(new[] { n, c, 2 * h, 2 * w }, y.Shape);
+        for (int a = 0; a < n; a++) for (int b = 0; b < c; b++) for (int i = 0; i < 2 * h; i++) for (int j = 0; j < 2 * w; j++)
+            Assert.Equal(x[a, b, i / 2, j / 2], y[a, b, i, j]);
+        GradCheck.Check(t => Ops.UpsampleNearest2x(t[0]), new[] { x }, label: $"upsample {n}x{c}x{h}x{w}");
+        // Backward is the exact 2×2 block sum.
+        x.Grad = null;
+        var g = rng.Normal(y.Shape);
+        Ops.UpsampleNearest2x(x).Backward(g);
+        for (int a = 0; a < n; a++) for (int b = 0; b < c; b++) for (int i = 0; i < h; i++) for (int j = 0; j < w; j++)
+        {
+            double s = (double)g[a, b, 2 * i, 2 * j] + g[a, b, 2 * i, 2 * j + 1] + g[a, b, 2 * i + 1, 2 * j] + g[a, b, 2 * i + 1, 2 * j + 1];
+            Assert.Equal(s, x.Grad![a, b, i, j], 1e-5 * (1 + Math.Abs(s)));
+        }
+    }
+
+    public static TheoryData<int[], int[], float> PadCases => new()
+    {
+        { new[] { 2, 3, 5, 7 }, new[] { 0, 1, 0, 1 }, 0f },
+        { new[] { 1, 2, 3, 17 }, new[] { 2, 1, 3, 0 }, -1.5f },
+        { new[] { 3, 7, 4 }, new[] { 1, 2, -1, 2 }, 0.25f },   // crop on the left
+        { new[] { 9, 9 }, new[] { -2, -3, -1, -4 }, 0f },      // pure crop, rank 2
+        { new[] { 1, 1, 1, 1 }, new[] { 0, 0, 0, 0 }, 3f },    // identity
+    };
+
+    [Theory]
+    [MemberData(nameof(PadCases))]
+    public void Pad2dForwardAndGradCheck(int[] shape, int[] pad, float value)
+    {
+        var rng = new Rng(12);
+        var x = GradCheck.Input(rng, shape);
+        var p = Pad(pad);
+        var y = Ops.Pad2d(x, p, value);
+        int H = shape[^2], W = shape[^1], Ho = H + pad[0] + pad[1], Wo = W + pad[2] + pad[3];
+        var ys = (int[])shape.Clone(); ys[^2] = Ho; ys[^1] = Wo;
+        Assert.Equal(ys, y.Shape);
+        int planes = x.Size / (H * W);
+        for (int q = 0; q < planes; q++) for (int i = 0; i < Ho; i++) for (int j = 0; j < Wo; j++)
+        {
+            int si = i - pad[0], sj = j - pad[2];
+            float e = si >= 0 && si < H && sj >= 0 && sj < W ? x.Data[(q * H + si) * W + sj] : value;
+            Assert.Equal(e, y.Data[(q * Ho + i) * Wo + j]);
+        }
+        GradCheck.Check(t => Ops.Pad2d(t[0], p, value), new[] { x }, label: $"pad {ShapeUtil.Format(shape)} {p}");
+    }
+
+    // ---- PyTorch parity -----------------------------------------------------------------------------
+
+    /// <summary>Max-abs-error / max-abs-value tolerance against PyTorch's float32 results.</summary>
+    private const double ParityTol = 1e-5;
+
+    private static readonly Lazy<Dictionary<string, Tensor>> Fixture =
+        new(() => SafeTensors.Load(SafeTensorsTests.DataFile("parity/conv2d.safetensors")));
+
+    private void AssertParity(Tensor expected, Tensor actual, string label)
+    {
+        Assert.Equal(expected.Shape, actual.Shape);
+        double scale = 0, err = 0;
+        var e = expected.ReadOnlySpan; var a = actual.ReadOnlySpan;
+        for (int i = 0; i < e.Length; i++) { scale = Math.Max(scale, Math.Abs(e[i])); err = Math.Max(err, Math.Abs(e[i] - a[i])); }
+        Assert.True(scale > 0, $"{label}: empty reference");
+        _out.WriteLine($"{label}: max |err| / max |ref| = {err / scale:G3}");
+        Assert.True(err <= ParityTol * scale, $"{label}: max |err| {err:G3} / max |ref| {scale:G3} = {err / scale:G3} > {ParityTol:G2}");
+    }
+
+    [Theory]
+    [InlineData("c3x3_s1_p1")]
+    [InlineData("c3x3_s2_pad0101")]
+    [InlineData("c1x1")]
+    [InlineData("c4x4_s2_p1")]
+    [InlineData("c4x4_s1_p1")]
+    public void Conv2dMatchesPyTorch(string name)
+    {
+        var f = Fixture.Value;
+        var meta = SafeTensors.LoadMetadata(SafeTensorsTests.DataFile("parity/conv2d.safetensors"))[name].Split(',').Select(int.Parse).ToArray();
+        var x = f[name + ".x"].Clone(); var w = f[name + ".w"].Clone(); var b = f[name + ".b"].Clone();
+        x.RequiresGrad = w.RequiresGrad = b.RequiresGrad = true;
+        var y = Ops.Conv2d(x, w, b, meta[0], new Padding2d(meta[1], meta[2], meta[3], meta[4]));
+        AssertParity(f[name + ".y"], y, name + " y");
+        y.Backward(f[name + ".gy"]);
+        AssertParity(f[name + ".dx"], x.Grad!, name + " dx");
+        AssertParity(f[name + ".dw"], w.Grad!, name + " dw");
+        AssertParity(f[name + ".db"], b.Grad!, name + " db");
+    }
+
+    [Fact]
+    public void UpsampleAndPadMatchPyTorch()
+    {
+        var f = Fixture.Value;
+        var x = f["up.x"].Clone(); x.RequiresGrad = true;
+        var y = Ops.UpsampleNearest2x(x);
+        AssertParity(f["up.y"], y, "upsample y");
+        y.Backward(f["up.gy"]);
+        AssertParity(f["up.dx"], x.Grad!, "upsample dx");
+
+        x = f["pad.x"].Clone(); x.RequiresGrad = true;
+        y = Ops.Pad2d(x, new Padding2d(0, 3, 2, -1), 0.5f);
+        AssertParity(f["pad.y"], y, "pad y");
+        y.Backward(f["pad.gy"]);
+        AssertParity(f["pad.dx"], x.Grad!, "pad dx");
+    }
+}

@@ -1,0 +1,45 @@
+using Crt.Tensors;
+using Crt.Tokenizer;
+using Xunit;
+
+namespace Crt.Tests;
+
+public class TokenizerTests
+{
+    [Fact]
+    public void VqF16HasLlamaGensParameterCountAndNames()
+    {
+        var model = new VqModel(VqConfig.Preset("vq-f16"), new Rng(0));
+        Assert.Equal(71_883_403, model.ParameterCount);
+        var names = model.StateDict().Keys.ToHashSet();
+        foreach (var n in new[]
+                 {
+                     "encoder.conv_in.weight", "encoder.conv_blocks.0.res.0.norm1.weight", "encoder.conv_blocks.0.downsample.conv.weight",
+                     "encoder.conv_blocks.2.res.0.nin_shortcut.weight", "encoder.conv_blocks.4.attn.1.proj_out.bias", "encoder.mid.1.q.weight",
+                     "encoder.mid.2.conv2.bias", "encoder.norm_out.weight", "encoder.conv_out.weight", "decoder.conv_in.weight",
+                     "decoder.conv_blocks.0.attn.2.k.weight", "decoder.conv_blocks.0.upsample.conv.weight", "decoder.conv_blocks.4.res.2.conv1.weight",
+                     "quantize.embedding.weight", "quantize.codebook_used", "quant_conv.weight", "post_quant_conv.bias",
+                 })
+            Assert.Contains(n, names);
+        Assert.DoesNotContain("decoder.conv_blocks.4.upsample.conv.weight", names);
+    }
+
+    [Fact]
+    public void VqTinyMapsImagesToAnEightByEightGridAndBack()
+    {
+        var cfg = VqConfig.Preset("vq-tiny");
+        var model = new VqModel(cfg, new Rng(1));
+        var x = new Rng(2).Uniform(new[] { 2, 1, 32, 32 }, -1, 1);
+        var (rec, q) = model.Forward(x);
+        Assert.Equal(new[] { 2, 1, 32, 32 }, rec.Shape);
+        Assert.Equal(new[] { 2, 64, 8 }, q.Latents.Shape);
+        Assert.Equal(2 * 64, q.Indices.Length);
+        Assert.All(q.Indices, i => Assert.InRange(i, 0, 511));
+        Assert.NotNull(q.VqLoss);
+        // Latents are unit vectors; the quantized values are codebook rows.
+        var lat = q.Latents.ToArray();
+        for (int p = 0; p < 5; p++) Assert.Equal(1.0, Math.Sqrt(lat.Skip(p * 8).Take(8).Sum(v => (double)v * v)), 5);
+        var err = Assert.Throws<ArgumentException>(() => model.Encode(Tensor.Zeros(1, 3, 32, 32)));
+        Assert.Contains("[B, 1, H, W]", err.Message);
+    }
+}

@@ -6,11 +6,12 @@ namespace Crt.Tokenizer;
 /// <summary>What one quantizer pass produces.</summary>
 /// <param name="Quantized">Straight-through z + sg(z_q − z), [B, C, H, W]: the decoder's input.</param>
 /// <param name="Latents">The L2-normalised pre-quantization latents z the quantizer saw, raster order [B, H·W, C] (the CRT target).</param>
+/// <param name="RawLatents">The same latents before L2 normalisation, [B, H·W, C] (for the raw-latent CRT ablation).</param>
 /// <param name="Indices">Code index per position, [B·H·W] in raster order.</param>
 /// <param name="VqLoss">mean((z_q − sg(z))²), training only.</param>
 /// <param name="CommitLoss">β·mean((sg(z_q) − z)²), training only.</param>
 /// <param name="EntropyLoss">LlamaGen's entropy loss times its ratio, when the ratio is non-zero and training.</param>
-public sealed record QuantizerOutput(Tensor Quantized, Tensor Latents, int[] Indices, Tensor? VqLoss, Tensor? CommitLoss, Tensor? EntropyLoss);
+public sealed record QuantizerOutput(Tensor Quantized, Tensor Latents, Tensor RawLatents, int[] Indices, Tensor? VqLoss, Tensor? CommitLoss, Tensor? EntropyLoss);
 
 /// <summary>
 /// LlamaGen's VectorQuantizer with l2_norm = True: a cosine codebook. Latents and codebook rows are
@@ -70,7 +71,7 @@ public sealed class VectorQuantizer : Module
         }
         var st = Ops.Add(zn, Ops.Sub(zq, zn).Detach());
         var quantized = Ops.Permute(Ops.Reshape(st, b, h, w, CodeDim), 0, 3, 1, 2);
-        return new QuantizerOutput(quantized, Ops.Reshape(zn, b, h * w, CodeDim), indices, vq, commit, entropy);
+        return new QuantizerOutput(quantized, Ops.Reshape(zn, b, h * w, CodeDim), Ops.Reshape(flat, b, h * w, CodeDim), indices, vq, commit, entropy);
     }
 
     /// <summary>

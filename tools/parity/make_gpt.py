@@ -119,46 +119,51 @@ def fill(name_index, numel, is_norm):
     return (1.0 + 0.1 * v if is_norm else 0.05 * v).float()
 
 
-torch.manual_seed(0)
-model = Transformer()
-params = dict(model.named_parameters())
-for j, name in enumerate(sorted(params)):
-    p = params[name]
-    with torch.no_grad():
-        p.copy_(fill(j, p.numel(), name.endswith("norm.weight")).view_as(p))
+def main():
+    torch.manual_seed(0)
+    model = Transformer()
+    params = dict(model.named_parameters())
+    for j, name in enumerate(sorted(params)):
+        p = params[name]
+        with torch.no_grad():
+            p.copy_(fill(j, p.numel(), name.endswith("norm.weight")).view_as(p))
 
-B = 2
-grids = torch.randint(0, VOCAB, (B, BLOCK))
-classes = torch.tensor([3, CLASSES])  # a real class and the null class
-logits, loss = model(grids[:, :-1], classes, grids)
-loss.backward()
+    B = 2
+    grids = torch.randint(0, VOCAB, (B, BLOCK))
+    classes = torch.tensor([3, CLASSES])  # a real class and the null class
+    logits, loss = model(grids[:, :-1], classes, grids)
+    loss.backward()
 
-out = {"grids": grids.to(torch.int64), "classes": classes.to(torch.int64), "logits": logits.detach(),
-       "loss": loss.detach().reshape(1), "freqs_cis": model.freqs_cis}
-for name, p in params.items():
-    g = p.grad.reshape(-1)
-    out["grad_head." + name] = g[:32].clone()
-    out["grad_norm." + name] = g.double().norm().float().reshape(1)
+    out = {"grids": grids.to(torch.int64), "classes": classes.to(torch.int64), "logits": logits.detach(),
+           "loss": loss.detach().reshape(1), "freqs_cis": model.freqs_cis}
+    for name, p in params.items():
+        g = p.grad.reshape(-1)
+        out["grad_head." + name] = g[:32].clone()
+        out["grad_norm." + name] = g.double().norm().float().reshape(1)
 
-# One sampling step as LlamaGen's sample() does it: CFG mix, temperature, top_k_top_p_filtering, softmax.
-def top_k_top_p_filtering(logits, top_k, top_p):
-    if top_k > 0:
-        logits = logits.masked_fill(logits < torch.topk(logits, top_k)[0][..., -1, None], float("-inf"))
-    if top_p < 1.0:
-        sorted_logits, sorted_indices = torch.sort(logits, descending=True)
-        cumulative = torch.cumsum(F.softmax(sorted_logits, dim=-1), dim=-1)
-        remove = cumulative > top_p
-        remove[..., 1:] = remove[..., :-1].clone()
-        remove[..., 0] = 0
-        logits = logits.masked_fill(remove.scatter(1, sorted_indices, remove), float("-inf"))
-    return logits
+    # One sampling step as LlamaGen's sample() does it: CFG mix, temperature, top_k_top_p_filtering, softmax.
+    def top_k_top_p_filtering(logits, top_k, top_p):
+        if top_k > 0:
+            logits = logits.masked_fill(logits < torch.topk(logits, top_k)[0][..., -1, None], float("-inf"))
+        if top_p < 1.0:
+            sorted_logits, sorted_indices = torch.sort(logits, descending=True)
+            cumulative = torch.cumsum(F.softmax(sorted_logits, dim=-1), dim=-1)
+            remove = cumulative > top_p
+            remove[..., 1:] = remove[..., :-1].clone()
+            remove[..., 0] = 0
+            logits = logits.masked_fill(remove.scatter(1, sorted_indices, remove), float("-inf"))
+        return logits
 
-cond, uncond = torch.randn(3, VOCAB) * 2, torch.randn(3, VOCAB) * 2
-for name, (cfg, temp, k, p) in {"a": (2.0, 0.8, 20, 0.9), "b": (1.0, 1.0, 0, 0.5), "c": (4.0, 1.3, 5, 1.0)}.items():
-    mixed = (uncond + cfg * (cond - uncond)) / max(temp, 1e-5)
-    out["sample_probs_" + name] = F.softmax(top_k_top_p_filtering(mixed, k, p), dim=-1)
-out["sample_cond"], out["sample_uncond"] = cond, uncond
+    cond, uncond = torch.randn(3, VOCAB) * 2, torch.randn(3, VOCAB) * 2
+    for name, (cfg, temp, k, p) in {"a": (2.0, 0.8, 20, 0.9), "b": (1.0, 1.0, 0, 0.5), "c": (4.0, 1.3, 5, 1.0)}.items():
+        mixed = (uncond + cfg * (cond - uncond)) / max(temp, 1e-5)
+        out["sample_probs_" + name] = F.softmax(top_k_top_p_filtering(mixed, k, p), dim=-1)
+    out["sample_cond"], out["sample_uncond"] = cond, uncond
 
-path = os.path.join(here, "../../tests/Crt.Tests/data/parity/gpt.safetensors")
-st.save(path, out, metadata={"script": "tools/parity/make_gpt.py", "param_order": ",".join(sorted(params))})
-print("wrote", os.path.normpath(path), "loss", loss.item(), "params", sum(p.numel() for p in params.values()))
+    path = os.path.join(here, "../../tests/Crt.Tests/data/parity/gpt.safetensors")
+    st.save(path, out, metadata={"script": "tools/parity/make_gpt.py", "param_order": ",".join(sorted(params))})
+    print("wrote", os.path.normpath(path), "loss", loss.item(), "params", sum(p.numel() for p in params.values()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Crt.Generator;
 
 /// <summary>
@@ -21,12 +23,12 @@ public sealed record GptConfig
     public float FfnDropout { get; init; } = 0.1f;
     public float ClassDropout { get; init; } = 0.1f;
 
-    public int HeadDim => Dim / Heads;
+    [JsonIgnore] public int HeadDim => Dim / Heads;
 
     /// <summary>SwiGLU width: find_multiple(int(2·4·dim/3), multiple_of), as LlamaGen's FeedForward.</summary>
-    public int FfnHidden => RoundUp(2 * 4 * Dim / 3, MultipleOf);
+    [JsonIgnore] public int FfnHidden => RoundUp(2 * 4 * Dim / 3, MultipleOf);
 
-    public int GridSize => (int)Math.Round(Math.Sqrt(BlockSize));
+    [JsonIgnore] public int GridSize => (int)Math.Round(Math.Sqrt(BlockSize));
 
     public static int RoundUp(int n, int k) => n % k == 0 ? n : n + k - n % k;
 

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Crt.Regularizer;
 
 /// <summary>What the causal regulariser predicts and how its error is scored.</summary>
@@ -30,7 +32,7 @@ public sealed record CrtConfig
     public bool NormalizedLatents { get; init; } = true;
     public float LearningRate { get; init; } = 1e-4f;
 
-    public int Heads => Math.Max(1, Width / 32);
+    [JsonIgnore] public int Heads => Math.Max(1, Width / 32);
 
     /// <summary>λ(t): linear ramp from 0 at step 0 to λ_max at <see cref="RampSteps"/>.</summary>
     public double Lambda(long step) => !Enabled ? 0 : RampSteps <= 0 ? LambdaMax : LambdaMax * Math.Min(1.0, step / (double)RampSteps);

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Crt.Tokenizer;
 
 /// <summary>
@@ -18,10 +20,10 @@ public sealed record VqConfig
     public float EntropyLossRatio { get; init; }
     public float Dropout { get; init; }
 
-    public int Levels => ChannelMultipliers.Length;
-    public int DownsampleFactor => 1 << (Levels - 1);
-    public int GridSize => ImageSize / DownsampleFactor;
-    public int TokensPerImage => GridSize * GridSize;
+    [JsonIgnore] public int Levels => ChannelMultipliers.Length;
+    [JsonIgnore] public int DownsampleFactor => 1 << (Levels - 1);
+    [JsonIgnore] public int GridSize => ImageSize / DownsampleFactor;
+    [JsonIgnore] public int TokensPerImage => GridSize * GridSize;
 
     public void Validate()
     {

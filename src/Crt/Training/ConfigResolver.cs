@@ -1,0 +1,87 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+
+namespace Crt.Training;
+
+/// <summary>
+/// Resolves a run's configuration: the defaults (a preset), then a config file's keys, then
+/// <c>--set key=value</c> overrides, each a dotted path into the config (<c>crt.lambda_max=4</c>).
+/// Unknown keys are rejected with the list of valid ones; the result is validated by deserialising.
+/// </summary>
+public static class ConfigResolver
+{
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    public static T Resolve<T>(T defaults, string? configFile, IEnumerable<string> sets)
+    {
+        var node = JsonSerializer.SerializeToNode(defaults, Json)!.AsObject();
+        if (configFile is not null)
+        {
+            JsonNode? file;
+            try { file = JsonNode.Parse(File.ReadAllText(configFile)); }
+            catch (JsonException e) { throw new ArgumentException($"{configFile}: not valid JSON ({e.Message})"); }
+            catch (IOException e) { throw new ArgumentException($"{configFile}: cannot read the config file ({e.Message})"); }
+            if (file is not JsonObject obj) throw new ArgumentException($"{configFile}: a config file must hold one JSON object");
+            foreach (var (key, value) in Flatten(obj, ""))
+                Set(node, key, value?.DeepClone(), configFile);
+        }
+        foreach (var s in sets)
+        {
+            int eq = s.IndexOf('=');
+            if (eq <= 0) throw new ArgumentException($"--set {s}: expected key=value");
+            Set(node, s[..eq].Trim(), ParseValue(s[(eq + 1)..]), "--set");
+        }
+        try { return node.Deserialize<T>(Json) ?? throw new ArgumentException("config resolved to nothing"); }
+        catch (JsonException e) { throw new ArgumentException($"config: a value has the wrong type ({e.Path}: {e.Message})"); }
+    }
+
+    /// <summary>The config as indented JSON (what a run directory records as config.json).</summary>
+    public static string ToJson<T>(T config) => JsonSerializer.Serialize(config, Json);
+
+    /// <summary>Every settable dotted key of a config, for error messages and help.</summary>
+    public static IEnumerable<string> Keys<T>(T config) =>
+        Flatten(JsonSerializer.SerializeToNode(config, Json)!.AsObject(), "").Select(kv => kv.Key);
+
+    private static IEnumerable<KeyValuePair<string, JsonNode?>> Flatten(JsonObject obj, string prefix)
+    {
+        foreach (var (k, v) in obj)
+        {
+            string key = prefix + k;
+            if (v is JsonObject child) foreach (var kv in Flatten(child, key + ".")) yield return kv;
+            else yield return new(key, v);
+        }
+    }
+
+    private static void Set(JsonObject root, string key, JsonNode? value, string source)
+    {
+        var parts = key.Split('.');
+        JsonObject current = root;
+        for (int i = 0; i < parts.Length; i++)
+        {
+            if (!current.ContainsKey(parts[i]))
+                throw new ArgumentException($"{source}: unknown config key '{key}'; valid keys: {string.Join(", ", Flatten(root, "").Select(kv => kv.Key))}");
+            if (i == parts.Length - 1)
+            {
+                if (current[parts[i]] is JsonObject)
+                    throw new ArgumentException($"{source}: '{key}' is a section; set one of its keys ({string.Join(", ", Flatten((JsonObject)current[parts[i]]!, key + ".").Select(kv => kv.Key))})");
+                current[parts[i]] = value;
+            }
+            else current = current[parts[i]] as JsonObject
+                ?? throw new ArgumentException($"{source}: '{string.Join('.', parts[..(i + 1)])}' is a value, not a section, in '{key}'");
+        }
+    }
+
+    /// <summary>A --set value: JSON when it parses (numbers, true/false, null, arrays), otherwise a plain string.</summary>
+    private static JsonNode? ParseValue(string text)
+    {
+        try { return JsonNode.Parse(text); }
+        catch (JsonException) { return JsonValue.Create(text); }
+    }
+}

@@ -1,0 +1,117 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Crt.Data;
+
+namespace Crt.Training;
+
+/// <summary>
+/// One run's folder: config.json (the resolved config), metrics.jsonl (one JSON object per line),
+/// checkpoints/step-NNNNNNN/ (written completely, then published by rewriting checkpoints/latest),
+/// images/ (PNG grids). A folder that already holds a run is only reopened with resume.
+/// </summary>
+public sealed class RunDirectory
+{
+    public string Root { get; }
+    public string ConfigPath => Path.Combine(Root, "config.json");
+    public string MetricsPath => Path.Combine(Root, "metrics.jsonl");
+    public string CheckpointsDir => Path.Combine(Root, "checkpoints");
+    public string ImagesDir => Path.Combine(Root, "images");
+
+    private RunDirectory(string root) => Root = root;
+
+    /// <summary>Opens <paramref name="root"/> for a new run (it must not hold one) or, with <paramref name="resume"/>, an existing run.</summary>
+    public static RunDirectory Open(string root, bool resume)
+    {
+        var run = new RunDirectory(Path.GetFullPath(root));
+        bool hasRun = File.Exists(run.ConfigPath);
+        if (resume && !hasRun) throw new ArgumentException($"{run.Root}: --resume given, but the folder holds no run (no config.json)");
+        if (!resume && hasRun) throw new ArgumentException($"{run.Root}: the folder already holds a run; pass --resume to continue it, or choose another --out");
+        Directory.CreateDirectory(run.Root);
+        Directory.CreateDirectory(run.CheckpointsDir);
+        Directory.CreateDirectory(run.ImagesDir);
+        return run;
+    }
+
+    public void WriteConfig(string json) => AtomicFile.WriteAllText(ConfigPath, json + "\n");
+
+    public string ReadConfig() => File.ReadAllText(ConfigPath);
+
+    // ---- metrics ---------------------------------------------------------------------------------
+
+    /// <summary>Appends one record; values are numbers or strings. Each line is flushed, so a crash loses at most the line being written.</summary>
+    public void AppendMetrics(string kind, long step, IReadOnlyDictionary<string, object?> values)
+    {
+        var obj = new JsonObject { ["kind"] = kind, ["step"] = step, ["time"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture) };
+        foreach (var (k, v) in values)
+            obj[k] = v switch
+            {
+                null => null,
+                double d => double.IsFinite(d) ? JsonValue.Create(d) : JsonValue.Create(d.ToString(CultureInfo.InvariantCulture)),
+                float f => double.IsFinite(f) ? JsonValue.Create((double)f) : JsonValue.Create(f.ToString(CultureInfo.InvariantCulture)),
+                int i => JsonValue.Create(i),
+                long l => JsonValue.Create(l),
+                string s => JsonValue.Create(s),
+                double[] a => new JsonArray(a.Select(x => (JsonNode?)JsonValue.Create(x)).ToArray()),
+                _ => JsonValue.Create(v.ToString()),
+            };
+        using var f = new FileStream(MetricsPath, FileMode.Append, FileAccess.Write, FileShare.Read);
+        using var w = new StreamWriter(f);
+        w.WriteLine(obj.ToJsonString());
+    }
+
+    /// <summary>All records in metrics.jsonl (a torn last line from a crash is skipped).</summary>
+    public List<JsonObject> ReadMetrics()
+    {
+        var result = new List<JsonObject>();
+        if (!File.Exists(MetricsPath)) return result;
+        foreach (var line in File.ReadLines(MetricsPath))
+        {
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            try { if (JsonNode.Parse(line) is JsonObject o) result.Add(o); }
+            catch (JsonException) { /* torn last line */ }
+        }
+        return result;
+    }
+
+    /// <summary>Drops records after <paramref name="step"/> (on resume from a checkpoint at that step, so the log has no duplicate steps).</summary>
+    public void TruncateMetricsAfter(long step)
+    {
+        var kept = ReadMetrics().Where(o => (long?)o["step"] is not { } s || s <= step).Select(o => o.ToJsonString());
+        AtomicFile.WriteAllText(MetricsPath, string.Concat(kept.Select(l => l + "\n")));
+    }
+
+    // ---- checkpoints -------------------------------------------------------------------------------
+
+    public string CheckpointDir(long step) => Path.Combine(CheckpointsDir, $"step-{step:D7}");
+
+    /// <summary>
+    /// Writes a checkpoint: <paramref name="write"/> fills a fresh temporary folder, which is then renamed
+    /// into place and published in checkpoints/latest. Older checkpoints beyond <paramref name="keep"/> are removed.
+    /// </summary>
+    public string SaveCheckpoint(long step, Action<string> write, int keep = 2)
+    {
+        var final = CheckpointDir(step);
+        var tmp = final + ".tmp";
+        if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true);
+        Directory.CreateDirectory(tmp);
+        write(tmp);
+        if (Directory.Exists(final)) Directory.Delete(final, recursive: true);
+        Directory.Move(tmp, final);
+        AtomicFile.WriteAllText(Path.Combine(CheckpointsDir, "latest"), Path.GetFileName(final) + "\n");
+        var old = Directory.GetDirectories(CheckpointsDir, "step-*").Where(d => !d.EndsWith(".tmp", StringComparison.Ordinal))
+            .OrderBy(d => d, StringComparer.Ordinal).ToList();
+        foreach (var d in old.Take(Math.Max(0, old.Count - keep))) Directory.Delete(d, recursive: true);
+        return final;
+    }
+
+    /// <summary>The published latest checkpoint folder, or null when none was written.</summary>
+    public string? LatestCheckpoint()
+    {
+        var pointer = Path.Combine(CheckpointsDir, "latest");
+        if (!File.Exists(pointer)) return null;
+        var dir = Path.Combine(CheckpointsDir, File.ReadAllText(pointer).Trim());
+        if (!Directory.Exists(dir)) throw new InvalidDataException($"{pointer}: names checkpoint {dir}, which does not exist");
+        return dir;
+    }
+}

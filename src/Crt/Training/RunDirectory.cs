@@ -55,8 +55,8 @@ public sealed class RunDirectory
                 double[] a => new JsonArray(a.Select(x => (JsonNode?)JsonValue.Create(x)).ToArray()),
                 _ => JsonValue.Create(v.ToString()),
             };
-        using var f = new FileStream(MetricsPath, FileMode.Append, FileAccess.Write, FileShare.Read);
-        using var w = new StreamWriter(f);
+        using var file = new FileStream(MetricsPath, FileMode.Append, FileAccess.Write, FileShare.Read);
+        using var w = new StreamWriter(file);
         w.WriteLine(obj.ToJsonString());
     }
 

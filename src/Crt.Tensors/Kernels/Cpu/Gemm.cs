@@ -1,31 +1,277 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
 namespace Crt.Tensors.Kernels.Cpu;
 
 /// <summary>
 /// Single-precision GEMM, row-major: C[m×n] = alpha·op(A)·op(B) + beta·C, where op(A) is m×k and
 /// op(B) is k×n. With transA, A is stored k×m (lda ≥ m); with transB, B is stored n×k (ldb ≥ k).
+/// With beta = 0, C is written without being read (NaNs in C do not propagate).
 /// </summary>
-public static class Gemm
+/// <remarks>
+/// GotoBLAS/BLIS structure: for each NC-wide column panel and KC-deep slice of k, op(B) is packed into
+/// NR-wide slivers (one thread-local buffer); for each MC-tall row block, alpha·op(A) is packed into
+/// MR-tall slivers; a register-tiled MR×NR micro-kernel (AVX-512 FMA, or AVX2 FMA) then sweeps the
+/// slivers. All four transpose combinations are absorbed by the packing. Small products take a direct
+/// path that does not pack. Large products split their rows (or columns) across cores.
+/// </remarks>
+public static unsafe partial class Gemm
 {
     public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha,
-        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc,
+        bool parallel = true)
     {
-        // Reference implementation (correct, not fast); the packed micro-kernel replaces the body.
+        Validate(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
+        if (m == 0 || n == 0) return;
+        fixed (float* pa = a, pb = b, pc = c)
+            Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, parallel);
+    }
+
+    /// <summary>
+    /// <paramref name="batch"/> independent GEMMs over strided operands: C_i = alpha·op(A_i)·op(B_i) + beta·C_i
+    /// with A_i at a[i·strideA], B_i at b[i·strideB], C_i at c[i·strideC]. A stride of 0 shares that operand
+    /// across the batch (C's stride must not be 0 unless batch is 1).
+    /// </summary>
+    public static void SgemmBatched(bool transA, bool transB, int batch, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, int lda, int strideA, ReadOnlySpan<float> b, int ldb, int strideB,
+        float beta, Span<float> c, int ldc, int strideC, bool parallel = true)
+    {
+        if (batch < 0 || strideA < 0 || strideB < 0 || strideC < 0)
+            throw new ArgumentException($"sgemm batched: negative batch {batch} or stride ({strideA}, {strideB}, {strideC})");
+        if (batch == 0 || m == 0 || n == 0) return;
+        if (batch > 1 && strideC == 0) throw new ArgumentException("sgemm batched: C stride 0 would make the batch overwrite itself");
+        long last = batch - 1;
+        Validate(transA, transB, m, n, k,
+            a.Length - last * strideA, lda, b.Length - last * strideB, ldb, c.Length - last * strideC, ldc);
+        fixed (float* pa = a, pb = b, pc = c)
+        {
+            long work = (long)m * n * k;
+            if (!parallel || batch == 1 || work >= ParallelWork * 4)
+            {
+                for (int i = 0; i < batch; i++)
+                    Run(transA, transB, m, n, k, alpha, pa + (long)i * strideA, lda, pb + (long)i * strideB, ldb,
+                        beta, pc + (long)i * strideC, ldc, parallel);
+                return;
+            }
+            nint ia = (nint)pa, ib = (nint)pb, ic = (nint)pc;
+            Par.ForRange(batch, work, (s, e) =>
+            {
+                for (int i = s; i < e; i++)
+                    Run(transA, transB, m, n, k, alpha, (float*)ia + (long)i * strideA, lda, (float*)ib + (long)i * strideB, ldb,
+                        beta, (float*)ic + (long)i * strideC, ldc, parallel: false);
+            });
+        }
+    }
+
+    private static void Validate(bool transA, bool transB, int m, int n, int k,
+        long aLen, int lda, long bLen, int ldb, long cLen, int ldc)
+    {
+        if (m < 0 || n < 0 || k < 0) throw new ArgumentException($"sgemm: negative size m={m} n={n} k={k}");
+        int aRows = transA ? k : m, aCols = transA ? m : k;
+        int bRows = transB ? n : k, bCols = transB ? k : n;
+        if (lda < Math.Max(1, aCols)) throw new ArgumentException($"sgemm: lda {lda} is less than A's width {aCols}");
+        if (ldb < Math.Max(1, bCols)) throw new ArgumentException($"sgemm: ldb {ldb} is less than B's width {bCols}");
+        if (ldc < Math.Max(1, n)) throw new ArgumentException($"sgemm: ldc {ldc} is less than C's width {n}");
+        if (m == 0 || n == 0) return;
+        if (k > 0 && aLen < (long)(aRows - 1) * lda + aCols)
+            throw new ArgumentException($"sgemm: A holds {aLen} elements, {aRows}x{aCols} with lda {lda} needs {(long)(aRows - 1) * lda + aCols}");
+        if (k > 0 && bLen < (long)(bRows - 1) * ldb + bCols)
+            throw new ArgumentException($"sgemm: B holds {bLen} elements, {bRows}x{bCols} with ldb {ldb} needs {(long)(bRows - 1) * ldb + bCols}");
+        if (cLen < (long)(m - 1) * ldc + n)
+            throw new ArgumentException($"sgemm: C holds {cLen} elements, {m}x{n} with ldc {ldc} needs {(long)(m - 1) * ldc + n}");
+    }
+
+    // ---- configuration --------------------------------------------------------------------------------
+
+    /// <summary>m·n·k below which a product runs on one thread.</summary>
+    internal const long ParallelWork = 1L << 20;
+
+    /// <summary>m·n·k at or below which the direct (unpacked) path runs.</summary>
+    internal const long DirectWork = 24 * 24 * 24;
+
+    private const int KC = 256;   // depth of a packed slice: a KC×NR sliver of B stays in L1
+    private const int MCRows = 192; // rows of A packed at once (rounded to MR): MC×KC stays in L2
+    private const int NC = 3072;  // columns of B packed at once: KC×NC in L3
+
+    private static readonly int MR, NR;
+    private static readonly delegate*<int, float*, float*, float*, int, float, int, void> Kernel;
+
+    static Gemm()
+    {
+        if (Avx512F.IsSupported) { MR = 6; NR = 32; Kernel = &GemmKernels.K512_6x32; }
+        else if (Fma.IsSupported && Avx.IsSupported) { MR = 6; NR = 16; Kernel = &GemmKernels.K256_6x16; }
+        else { MR = 0; NR = 0; Kernel = null; }
+    }
+
+    /// <summary>Test hook: the micro-kernel tile (0×0 when only the direct path is available).</summary>
+    internal static (int Mr, int Nr) Tile => (MR, NR);
+
+    // ---- driver ---------------------------------------------------------------------------------------
+
+    private static void Run(bool transA, bool transB, int m, int n, int k, float alpha,
+        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, bool parallel)
+    {
+        if (k == 0 || alpha == 0f) { ScaleC(m, n, beta, c, ldc); return; }
+        long work = (long)m * n * k;
+        bool direct = Kernel == null || work <= DirectWork || n < NR / 4 || m < 2;
+        int threads = parallel && work >= ParallelWork ? Math.Max(1, Par.Threads) : 1;
+        if (direct)
+        {
+            if (threads > 1)
+            {
+                nint ia = (nint)a, ib = (nint)b, ic = (nint)c;
+                Par.ForRange(m, (long)n * k, (s, e) =>
+                    Direct(transA, transB, e - s, n, k, alpha, (float*)ia + OffA(transA, s, lda), lda, (float*)ib, ldb, beta, (float*)ic + (long)s * ldc, ldc));
+            }
+            else Direct(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            return;
+        }
+        if (threads <= 1) { Blocked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); return; }
+
+        // Split the rows (each thread packs its own A rows; B is packed by both, which is the cheaper copy)
+        // unless there are too few row slivers to go around, then split the columns.
+        int mSlivers = (m + MR - 1) / MR, nSlivers = (n + NR - 1) / NR;
+        bool splitM = mSlivers >= 2 * threads || mSlivers >= nSlivers;
+        int units = splitM ? mSlivers : nSlivers, unit = splitM ? MR : NR, full = splitM ? m : n;
+        int parts = Math.Min(threads, units);
+        if (parts <= 1) { Blocked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); return; }
+        nint pa = (nint)a, pb = (nint)b, pc = (nint)c;
+        Par.For(parts, long.MaxValue / 2 / parts, t =>
+        {
+            int s = (int)((long)units * t / parts) * unit, e = Math.Min(full, (int)((long)units * (t + 1) / parts) * unit);
+            if (e <= s) return;
+            if (splitM)
+                Blocked(transA, transB, e - s, n, k, alpha, (float*)pa + OffA(transA, s, lda), lda, (float*)pb, ldb,
+                    beta, (float*)pc + (long)s * ldc, ldc);
+            else
+                Blocked(transA, transB, m, e - s, k, alpha, (float*)pa, lda, (float*)pb + (transB ? (long)s * ldb : s), ldb,
+                    beta, (float*)pc + s, ldc);
+        });
+    }
+
+    private static long OffA(bool transA, int row, int lda) => transA ? row : (long)row * lda;
+
+    private static void ScaleC(int m, int n, float beta, float* c, int ldc)
+    {
+        if (beta == 1f) return;
         for (int i = 0; i < m; i++)
         {
-            var crow = c.Slice(i * ldc, n);
-            if (beta == 0f) crow.Clear(); else if (beta != 1f) for (int j = 0; j < n; j++) crow[j] *= beta;
-            for (int p = 0; p < k; p++)
+            var row = new Span<float>(c + (long)i * ldc, n);
+            if (beta == 0f) row.Clear();
+            else System.Numerics.Tensors.TensorPrimitives.Multiply(row, beta, row);
+        }
+    }
+
+    /// <summary>The packed, blocked product on the calling thread.</summary>
+    private static void Blocked(bool transA, bool transB, int m, int n, int k, float alpha,
+        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
+    {
+        int mr = MR, nr = NR;
+        var kernel = Kernel;
+        int kBlocks = (k + KC - 1) / KC, kcMax = (k + kBlocks - 1) / kBlocks;
+        int mcMax = Math.Min(MCRows / mr * mr, RoundUp(m, mr));
+        int ncMax = Math.Min(NC, RoundUp(n, nr));
+        float* ap = PackBuffers.A((long)mcMax * kcMax);
+        float* bp = PackBuffers.B((long)ncMax * kcMax);
+        float* tile = stackalloc float[mr * nr + 16];
+        tile = (float*)(((nint)tile + 63) & ~(nint)63);
+
+        for (int jc = 0; jc < n; jc += ncMax)
+        {
+            int nc = Math.Min(ncMax, n - jc);
+            for (int pc = 0; pc < k; pc += kcMax)
             {
-                float av = alpha * (transA ? a[p * lda + i] : a[i * lda + p]);
-                if (av == 0f) continue;
-                if (!transB)
+                int kc = Math.Min(kcMax, k - pc);
+                int mode = pc > 0 || beta == 1f ? 1 : beta == 0f ? 0 : 2;
+                GemmPacking.PackB(transB, b, ldb, pc, jc, kc, nc, nr, bp);
+                for (int ic = 0; ic < m; ic += mcMax)
                 {
-                    var brow = b.Slice(p * ldb, n);
-                    for (int j = 0; j < n; j++) crow[j] += av * brow[j];
+                    int mc = Math.Min(mcMax, m - ic);
+                    GemmPacking.PackA(transA, a, lda, ic, pc, mc, kc, mr, alpha, ap);
+                    for (int jr = 0; jr < nc; jr += nr)
+                    {
+                        int nw = Math.Min(nr, nc - jr);
+                        float* bs = bp + (long)jr * kc;
+                        for (int ir = 0; ir < mc; ir += mr)
+                        {
+                            int mh = Math.Min(mr, mc - ir);
+                            float* cs = c + (long)(ic + ir) * ldc + jc + jr;
+                            float* asl = ap + (long)ir * kc;
+                            if (mh == mr && nw == nr) kernel(kc, asl, bs, cs, ldc, beta, mode);
+                            else
+                            {
+                                kernel(kc, asl, bs, tile, nr, 0f, 0);
+                                MergeTile(tile, nr, cs, ldc, mh, nw, beta, mode);
+                            }
+                        }
+                    }
                 }
-                else
-                    for (int j = 0; j < n; j++) crow[j] += av * b[j * ldb + p];
             }
         }
     }
+
+    private static void MergeTile(float* tile, int ldt, float* c, int ldc, int rows, int cols, float beta, int mode)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            float* t = tile + r * ldt, d = c + (long)r * ldc;
+            switch (mode)
+            {
+                case 0: for (int j = 0; j < cols; j++) d[j] = t[j]; break;
+                case 1: for (int j = 0; j < cols; j++) d[j] += t[j]; break;
+                default: for (int j = 0; j < cols; j++) d[j] = beta * d[j] + t[j]; break;
+            }
+        }
+    }
+
+    private static int RoundUp(int x, int to) => (x + to - 1) / to * to;
+
+    // ---- direct path for small or skinny products ----------------------------------------------------
+
+    private static void Direct(bool transA, bool transB, int m, int n, int k, float alpha,
+        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
+    {
+        for (int i = 0; i < m; i++)
+        {
+            float* crow = c + (long)i * ldc;
+            if (!transB)
+            {
+                if (beta == 0f) new Span<float>(crow, n).Clear();
+                else if (beta != 1f) for (int j = 0; j < n; j++) crow[j] *= beta;
+                for (int p = 0; p < k; p++)
+                {
+                    float av = alpha * (transA ? a[(long)p * lda + i] : a[(long)i * lda + p]);
+                    Axpy(av, b + (long)p * ldb, crow, n);
+                }
+            }
+            else
+            {
+                for (int j = 0; j < n; j++)
+                {
+                    float* brow = b + (long)j * ldb;
+                    float s;
+                    if (!transA) s = Dot(a + (long)i * lda, brow, k);
+                    else { s = 0f; for (int p = 0; p < k; p++) s += a[(long)p * lda + i] * brow[p]; }
+                    crow[j] = beta == 0f ? alpha * s : alpha * s + beta * crow[j];
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Axpy(float alpha, float* x, float* y, int n)
+    {
+        int j = 0;
+        if (Vector256.IsHardwareAccelerated && n >= 8)
+        {
+            var va = Vector256.Create(alpha);
+            for (; j <= n - 8; j += 8) (Vector256.Load(y + j) + va * Vector256.Load(x + j)).Store(y + j);
+        }
+        for (; j < n; j++) y[j] += alpha * x[j];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Dot(float* x, float* y, int n) =>
+        System.Numerics.Tensors.TensorPrimitives.Dot(new ReadOnlySpan<float>(x, n), new ReadOnlySpan<float>(y, n));
 }

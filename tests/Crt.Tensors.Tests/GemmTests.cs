@@ -1,0 +1,145 @@
+using Crt.Tensors.Kernels.Cpu;
+using Xunit;
+
+namespace Crt.Tensors.Tests;
+
+/// <summary>
+/// Sgemm against a float64 reference. The tolerance per element is the classic float32 dot-product
+/// bound (k+2)·u·Σ|alpha·a·b| + 2u·|beta·c| with u = 2⁻²³, so an indexing mistake (an error of the
+/// order of the terms themselves) cannot pass.
+/// </summary>
+public class GemmTests
+{
+    private static float[] Rand(Random r, int n)
+    {
+        var x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = (float)(r.NextDouble() * 2 - 1);
+        return x;
+    }
+
+    /// <summary>Runs Sgemm on random operands with the given leading-dim padding and checks every element of C (padding included).</summary>
+    private static void CheckOne(bool ta, bool tb, int m, int n, int k, float alpha, float beta, int pad, bool parallel = true, int seed = 1)
+    {
+        var r = new Random(seed * 7919 + m * 31 + n * 17 + k);
+        int lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
+        int aRows = ta ? k : m, bRows = tb ? n : k;
+        var a = Rand(r, Math.Max(1, aRows * lda));
+        var b = Rand(r, Math.Max(1, bRows * ldb));
+        var c = Rand(r, Math.Max(1, m * ldc));
+        var c0 = (float[])c.Clone();
+        Gemm.Sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, parallel);
+        const double u = 1.0 / (1 << 23);
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < ldc; j++)
+            {
+                int ci = i * ldc + j;
+                if (j >= n) { Assert.Equal(c0[ci], c[ci]); continue; } // padding untouched
+                double s = 0, abs = 0;
+                for (int p = 0; p < k; p++)
+                {
+                    double av = ta ? a[p * lda + i] : a[i * lda + p];
+                    double bv = tb ? b[j * ldb + p] : b[p * ldb + j];
+                    s += av * bv; abs += Math.Abs(av * bv);
+                }
+                double want = alpha * s + (beta == 0 ? 0 : beta * (double)c0[ci]);
+                double tol = (k + 2) * u * Math.Abs(alpha) * abs + 2 * u * Math.Abs(beta * c0[ci]) + 1e-30;
+                double err = Math.Abs(c[ci] - want);
+                if (!(err <= tol))
+                    Assert.Fail($"ta={ta} tb={tb} m={m} n={n} k={k} alpha={alpha} beta={beta} pad={pad}: C[{i},{j}] = {c[ci]} vs {want} (err {err:G3}, tol {tol:G3})");
+            }
+    }
+
+    public static TheoryData<int, int, int> Shapes => new()
+    {
+        { 1, 1, 1 }, { 3, 3, 3 }, { 1, 17, 33 }, { 17, 1, 33 }, { 3, 17, 1 }, { 17, 33, 3 },
+        { 33, 65, 17 }, { 65, 33, 129 }, { 7, 129, 65 }, { 129, 7, 65 }, { 64, 64, 64 },
+        { 129, 257, 33 }, { 257, 129, 65 }, { 33, 257, 257 }, { 257, 65, 257 }, { 200, 97, 300 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void AllTransposesMatchFloat64Reference(int m, int n, int k)
+    {
+        foreach (var ta in new[] { false, true })
+            foreach (var tb in new[] { false, true })
+            {
+                CheckOne(ta, tb, m, n, k, 1f, 0f, pad: 0);
+                CheckOne(ta, tb, m, n, k, -0.75f, 1.5f, pad: 3, seed: 2);
+            }
+    }
+
+    [Theory]
+    [InlineData(1f, 1f)]
+    [InlineData(2f, -1f)]
+    [InlineData(0.5f, 0f)]
+    [InlineData(0f, 0.25f)]
+    public void AlphaBetaAndSerialPath(float alpha, float beta)
+    {
+        foreach (var (m, n, k) in new[] { (5, 9, 4), (65, 97, 130), (130, 70, 33) })
+            foreach (var ta in new[] { false, true })
+                foreach (var tb in new[] { false, true })
+                    foreach (var parallel in new[] { false, true })
+                        CheckOne(ta, tb, m, n, k, alpha, beta, pad: 5, parallel: parallel);
+    }
+
+    [Fact]
+    public void BlocksAcrossEveryCacheLevel()
+    {
+        // k > KC (several depth slices), m > MC (several row blocks), n > NC (several column panels).
+        CheckOne(false, false, 400, 70, 600, 1f, 0.5f, pad: 1);
+        CheckOne(true, true, 7, 3100, 9, 1f, 0f, pad: 2);
+        CheckOne(false, true, 3, 3300, 20, 1f, 1f, pad: 0);
+    }
+
+    [Fact]
+    public void BetaZeroIgnoresNaNsAndKZeroScales()
+    {
+        foreach (var (m, n, k) in new[] { (3, 5, 2), (70, 90, 80) })
+        {
+            var a = Enumerable.Repeat(1f, m * k).ToArray();
+            var b = Enumerable.Repeat(2f, k * n).ToArray();
+            var c = Enumerable.Repeat(float.NaN, m * n).ToArray();
+            Gemm.Sgemm(false, false, m, n, k, 1f, a, k, b, n, 0f, c, n);
+            Assert.All(c, v => Assert.Equal(2f * k, v));
+        }
+        var c2 = new[] { 1f, 2f, 3f, 4f };
+        Gemm.Sgemm(false, false, 2, 2, 0, 1f, ReadOnlySpan<float>.Empty, 1, ReadOnlySpan<float>.Empty, 2, 3f, c2, 2);
+        Assert.Equal(new[] { 3f, 6f, 9f, 12f }, c2);
+        Gemm.Sgemm(false, false, 2, 2, 0, 1f, ReadOnlySpan<float>.Empty, 1, ReadOnlySpan<float>.Empty, 2, 0f, c2, 2);
+        Assert.Equal(new[] { 0f, 0f, 0f, 0f }, c2);
+    }
+
+    [Fact]
+    public void RejectsBuffersThatAreTooSmall()
+    {
+        var e1 = Assert.Throws<ArgumentException>(() => Gemm.Sgemm(false, false, 4, 4, 4, 1f, new float[15], 4, new float[16], 4, 0f, new float[16], 4));
+        Assert.Contains("A holds 15", e1.Message);
+        var e2 = Assert.Throws<ArgumentException>(() => Gemm.Sgemm(false, true, 4, 4, 4, 1f, new float[16], 4, new float[16], 3, 0f, new float[16], 4));
+        Assert.Contains("ldb 3", e2.Message);
+        var e3 = Assert.Throws<ArgumentException>(() => Gemm.Sgemm(false, false, 4, 4, 4, 1f, new float[16], 4, new float[16], 4, 0f, new float[15], 4));
+        Assert.Contains("C holds 15", e3.Message);
+    }
+
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public void BatchedMatchesOneCallPerItem(bool ta, bool tb)
+    {
+        var r = new Random(3);
+        foreach (var (batch, m, n, k, shareB) in new[] { (5, 7, 9, 11, false), (3, 40, 70, 50, true), (2, 130, 100, 90, false), (4, 1, 33, 17, true) })
+        {
+            int sa = m * k, sb = shareB ? 0 : k * n, sc = m * n;
+            var a = Rand(r, batch * sa);
+            var b = Rand(r, shareB ? k * n : batch * sb);
+            var c = Rand(r, batch * sc);
+            var want = (float[])c.Clone();
+            for (int i = 0; i < batch; i++)
+                Gemm.Sgemm(ta, tb, m, n, k, 0.5f, a.AsSpan(i * sa, sa), ta ? m : k, b.AsSpan(i * sb, k * n), tb ? k : n,
+                    2f, want.AsSpan(i * sc, sc), n, parallel: false);
+            Gemm.SgemmBatched(ta, tb, batch, m, n, k, 0.5f, a, ta ? m : k, sa, b, tb ? k : n, sb, 2f, c, n, sc);
+            for (int i = 0; i < c.Length; i++) Assert.True(Math.Abs(c[i] - want[i]) <= 1e-5f * (1 + Math.Abs(want[i])), $"batch {batch}x{m}x{n}x{k} element {i}: {c[i]} vs {want[i]}");
+        }
+    }
+}

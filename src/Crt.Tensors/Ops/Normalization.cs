@@ -18,7 +18,7 @@ public static partial class Ops
         CheckNormParam(name, "bias", bias, c, x);
         int s = n * c == 0 ? 0 : x.Size / (n * c);
         var y = x.EmptyLike();
-        var mean = new float[n * groups];
+        var mean = new double[n * groups];
         var rstd = new float[n * groups];
         if (x.Size > 0)
             NormKernels.GroupNormForward(x.ReadOnlySpan, n, c, s, groups, NormSpan(weight), NormSpan(bias), eps, swish, y.Span, mean, rstd);
@@ -49,7 +49,8 @@ public static partial class Ops
         CheckNormParam(name, "running mean", runningMean, c, x);
         CheckNormParam(name, "running variance", runningVar, c, x);
         long count = (long)n * s;
-        var mean = new float[c];
+        var mean = new float[c];     // float head of each channel mean
+        var meanLo = new float[c];   // and the remainder (nonzero only for batch statistics)
         var rstd = new float[c];
         if (training)
         {
@@ -62,7 +63,7 @@ public static partial class Ops
             var rv = runningVar.Span;
             for (int ch = 0; ch < c; ch++)
             {
-                mean[ch] = (float)mu[ch];
+                (mean[ch], meanLo[ch]) = NormKernels.Split(mu[ch]);
                 rstd[ch] = (float)(1.0 / Math.Sqrt(variance[ch] + eps));
                 // running = (1 − m)·running + m·batch statistic, with the unbiased variance
                 rm[ch] = (float)((1.0 - momentum) * rm[ch] + momentum * mu[ch]);
@@ -84,7 +85,7 @@ public static partial class Ops
         for (int ch = 0; ch < c; ch++)
         {
             scale[ch] = weight is null ? rstd[ch] : rstd[ch] * weight.Data[ch];
-            shift[ch] = bias is null ? 0f : bias.Data[ch];
+            shift[ch] = (bias is null ? 0f : bias.Data[ch]) - meanLo[ch] * scale[ch];
         }
         var y = x.EmptyLike();
         if (x.Size > 0) NormKernels.ChannelAffine(x.ReadOnlySpan, n, c, s, mean, scale, shift, y.Span);
@@ -93,6 +94,7 @@ public static partial class Ops
             var sdy = new double[c];
             var sdyx = new double[c];
             if (x.Size > 0) NormKernels.ChannelGradSums(x.ReadOnlySpan, g.ReadOnlySpan, n, c, s, mean, sdy, sdyx);
+            for (int ch = 0; ch < c; ch++) sdyx[ch] -= meanLo[ch] * sdy[ch]; // Σdy·(x − mean) from Σdy·(x − head)
             if (x.RequiresGrad)
             {
                 var dx = x.EmptyLike();
@@ -104,7 +106,7 @@ public static partial class Ops
                         // dx = r·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)), ĝ = dy·w, x̂ = (x − mean)·r
                         double r = rstd[ch], w = weight is null ? 1.0 : weight.Data[ch];
                         b[ch] = (float)(-r * r * r * w * sdyx[ch] / count);
-                        cc[ch] = (float)(-r * w * sdy[ch] / count);
+                        cc[ch] = (float)(-r * w * sdy[ch] / count - b[ch] * (double)meanLo[ch]);
                     }
                 if (x.Size > 0) NormKernels.ChannelLinear(g.ReadOnlySpan, x.ReadOnlySpan, n, c, s, mean, scale, b, cc, dx.Span);
                 x.AccumulateGrad(dx);
@@ -138,7 +140,7 @@ public static partial class Ops
         CheckNormParam(name, "weight", weight, d, x);
         CheckNormParam(name, "bias", bias, d, x);
         int rows = d == 0 ? 0 : x.Size / d;
-        var mean = new float[rows];
+        var mean = new double[rows];
         var rstd = new float[rows];
         var y = x.EmptyLike();
         if (x.Size > 0) NormKernels.RowNormForward(x.ReadOnlySpan, rows, d, NormSpan(weight), NormSpan(bias), eps, rms, y.Span, mean, rstd);

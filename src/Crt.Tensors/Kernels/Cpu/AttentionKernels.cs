@@ -47,71 +47,143 @@ public static unsafe class AttentionKernels
     public static void Forward(float[] q, float[] k, float[] v, float[] o, float[] lse, int bh, int tq, int tk, int d, bool causal, float scale)
     {
         if (bh == 0 || tq == 0) return;
-        int nqb = (tq + Br - 1) / Br;
         fixed (float* pq = q, pk = k, pv = v, po = o, pl = lse)
         {
             nint Q = (nint)pq, K = (nint)pk, V = (nint)pv, O = (nint)po, L = (nint)pl;
-            long work = 4L * Math.Min(Br, tq) * tk * d;
-            Par.For(bh * nqb, work, item =>
+            long work = 4L * tq * tk * d;
+            Par.For(bh, work, h =>
             {
-                int h = item / nqb, qb = item % nqb;
-                ForwardBlock((float*)Q + (long)h * tq * d, (float*)K + (long)h * tk * d, (float*)V + (long)h * tk * d,
-                    (float*)O + (long)h * tq * d, (float*)L + (long)h * tq, qb * Br, Math.Min(Br, tq - qb * Br), tq, tk, d, causal, scale);
+                ForwardHead((float*)Q + (long)h * tq * d, (float*)K + (long)h * tk * d, (float*)V + (long)h * tk * d,
+                    (float*)O + (long)h * tq * d, (float*)L + (long)h * tq, tq, tk, d, causal, scale);
             });
         }
     }
 
-    private static void ForwardBlock(float* q, float* k, float* v, float* o, float* lse, int i0, int br, int tq, int tk, int d, bool causal, float scale)
+    private static void ForwardHead(float* q, float* k, float* v, float* o, float* lse, int tq, int tk, int d, bool causal, float scale)
     {
-        int dp = Pad16(d), brp = Pad4(br), off = tk - tq;
-        // scratch: Qs [Br, dp] | KT [dp, Bc] | Vp [Bc, dp] | S [Br, Bc] | Oacc [Br, dp] | m [Br] | l [Br]
-        int nQs = Br * dp, nKT = dp * Bc, nVp = Bc * dp, nS = Br * Bc, nO = Br * dp;
-        var scratch = Scratch(nQs + nKT + nVp + nS + nO + 2 * Br);
+        int dp = Pad16(d), off = tk - tq, tkp = (tk + Bc - 1) / Bc * Bc;
+        // scratch: KT [d, tkp] | Vp [tk, dp] | Qs [Br, dp] | S [Br, Bc] | Oacc [Br, dp] | m [Br] | l [Br]
+        int nKT = d * tkp, nVp = tk * dp, nQs = Br * dp, nS = Br * Bc, nO = Br * dp;
+        var scratch = Scratch(nKT + nVp + nQs + nS + nO + 2 * Br);
         fixed (float* sp = scratch)
         {
-            float* qs = sp, kt = qs + nQs, vp = kt + nKT, s = vp + nVp, oacc = s + nS, m = oacc + nO, l = m + Br;
-            new Span<float>(qs, brp * dp).Clear();
-            for (int r = 0; r < br; r++)
-                TensorPrimitives.Multiply(new ReadOnlySpan<float>(q + (long)(i0 + r) * d, d), scale, new Span<float>(qs + r * dp, d));
-            new Span<float>(oacc, brp * dp).Clear();
-            new Span<float>(m, Br).Fill(float.NegativeInfinity);
-            new Span<float>(l, Br).Clear();
-
-            int kEnd = causal ? Math.Min(tk, off + i0 + br) : tk;
-            for (int j0 = 0; j0 < kEnd; j0 += Bc)
+            float* kt = sp, vp = kt + nKT, qs = vp + nVp, s = qs + nQs, oacc = s + nS, m = oacc + nO, l = m + Br;
+            Transpose(k, tk, d, tkp, kt);
+            PadRows(v, tk, d, dp, vp);
+            for (int i0 = 0; i0 < tq; i0 += Br)
             {
-                int bc = Math.Min(Bc, kEnd - j0);
-                Transpose(k + (long)j0 * d, bc, d, kt);
-                PadRows(v + (long)j0 * d, bc, d, dp, vp);
-                ScoresAbt(qs, dp, kt, d, brp, s);
+                int br = Math.Min(Br, tq - i0), brp = Pad4(br);
+                new Span<float>(qs, brp * dp).Clear();
+                for (int r = 0; r < br; r++)
+                    TensorPrimitives.Multiply(new ReadOnlySpan<float>(q + (long)(i0 + r) * d, d), scale, new Span<float>(qs + r * dp, d));
+                new Span<float>(oacc, brp * dp).Clear();
+                new Span<float>(m, Br).Fill(float.NegativeInfinity);
+                new Span<float>(l, Br).Clear();
+
+                int kEnd = causal ? Math.Min(tk, off + i0 + br) : tk;
+                for (int j0 = 0; j0 < kEnd; j0 += Bc)
+                {
+                    int bc = Math.Min(Bc, kEnd - j0);
+                    ScoresAbt(qs, dp, kt + j0, tkp, d, brp, s);
+                    for (int r = 0; r < brp; r++)
+                    {
+                        int vis = r < br ? Visible(causal, off, i0 + r, j0, bc) : 0;
+                        float alpha = OnlineSoftmaxRow(s + r * Bc, vis, ref m[r], ref l[r]);
+                        if (alpha != 1f) ScaleRow(oacc + r * dp, dp, alpha);
+                    }
+                    AccumulateAb(s, Bc, vp + (long)j0 * dp, dp, brp, bc, oacc);
+                }
                 for (int r = 0; r < br; r++)
                 {
-                    float* sr = s + r * Bc;
-                    int vis = Visible(causal, off, i0 + r, j0, bc);
-                    if (vis == 0) { new Span<float>(sr, bc).Clear(); continue; }
-                    var row = new Span<float>(sr, vis);
-                    float mx = TensorPrimitives.Max(row);
-                    float mNew = Math.Max(m[r], mx);
-                    float alpha = MathF.Exp(m[r] - mNew);
-                    TensorPrimitives.Subtract(row, mNew, row);
-                    TensorPrimitives.Exp(row, row);
-                    if (vis < bc) new Span<float>(sr + vis, bc - vis).Clear();
-                    l[r] = l[r] * alpha + TensorPrimitives.Sum(row);
-                    m[r] = mNew;
-                    if (alpha != 1f)
-                    {
-                        var orow = new Span<float>(oacc + r * dp, d);
-                        TensorPrimitives.Multiply(orow, alpha, orow);
-                    }
+                    TensorPrimitives.Multiply(new ReadOnlySpan<float>(oacc + r * dp, d), 1f / l[r], new Span<float>(o + (long)(i0 + r) * d, d));
+                    lse[i0 + r] = m[r] + MathF.Log(l[r]);
                 }
-                for (int r = br; r < brp; r++) new Span<float>(s + r * Bc, bc).Clear();
-                AccumulateAb(s, Bc, vp, dp, brp, bc, oacc);
             }
-            for (int r = 0; r < br; r++)
+        }
+    }
+
+    private static readonly Vector512<float> NegInf512 = Vector512.Create(float.NegativeInfinity);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Mask(int vis, int c0) => Vector512.LessThan(Vector512<int>.Indices + Vector512.Create(c0), Vector512.Create(vis)).AsSingle();
+
+    private static float HMax(Vector512<float> v)
+    {
+        var a = Vector256.Max(v.GetLower(), v.GetUpper());
+        var b = Vector128.Max(a.GetLower(), a.GetUpper());
+        return MathF.Max(MathF.Max(b[0], b[1]), MathF.Max(b[2], b[3]));
+    }
+
+    /// <summary>
+    /// One row of a score block (Bc wide, first <paramref name="vis"/> visible): folds it into the running
+    /// max m and sum l, overwrites it with exp(s − m_new) (zeros where masked) and returns the factor
+    /// exp(m_old − m_new) by which the row's output accumulator must be rescaled (1 when nothing is visible).
+    /// </summary>
+    private static float OnlineSoftmaxRow(float* sr, int vis, ref float m, ref float l)
+    {
+        if (vis == 0) { new Span<float>(sr, Bc).Clear(); return 1f; }
+        if (UseVector512)
+        {
+            var k0 = Mask(vis, 0); var k1 = Mask(vis, 16); var k2 = Mask(vis, 32); var k3 = Mask(vis, 48);
+            var x0 = Vector512.ConditionalSelect(k0, Vector512.Load(sr), NegInf512);
+            var x1 = Vector512.ConditionalSelect(k1, Vector512.Load(sr + 16), NegInf512);
+            var x2 = Vector512.ConditionalSelect(k2, Vector512.Load(sr + 32), NegInf512);
+            var x3 = Vector512.ConditionalSelect(k3, Vector512.Load(sr + 48), NegInf512);
+            float mx = HMax(Vector512.Max(Vector512.Max(x0, x1), Vector512.Max(x2, x3)));
+            float mNew = Math.Max(m, mx);
+            var mv = Vector512.Create(mNew);
+            var p0 = Vector512.ConditionalSelect(k0, Vector512.Exp(x0 - mv), Vector512<float>.Zero);
+            var p1 = Vector512.ConditionalSelect(k1, Vector512.Exp(x1 - mv), Vector512<float>.Zero);
+            var p2 = Vector512.ConditionalSelect(k2, Vector512.Exp(x2 - mv), Vector512<float>.Zero);
+            var p3 = Vector512.ConditionalSelect(k3, Vector512.Exp(x3 - mv), Vector512<float>.Zero);
+            p0.Store(sr); p1.Store(sr + 16); p2.Store(sr + 32); p3.Store(sr + 48);
+            float alpha = MathF.Exp(m - mNew);
+            l = l * alpha + Vector512.Sum((p0 + p1) + (p2 + p3));
+            m = mNew;
+            return alpha;
+        }
+        else
+        {
+            float mx = float.NegativeInfinity;
+            for (int c = 0; c < vis; c++) mx = Math.Max(mx, sr[c]);
+            float mNew = Math.Max(m, mx), sum = 0;
+            for (int c = 0; c < vis; c++) { float e = MathF.Exp(sr[c] - mNew); sr[c] = e; sum += e; }
+            for (int c = vis; c < Bc; c++) sr[c] = 0;
+            float alpha = MathF.Exp(m - mNew);
+            l = l * alpha + sum;
+            m = mNew;
+            return alpha;
+        }
+    }
+
+    private static void ScaleRow(float* x, int dp, float a)
+    {
+        if (UseVector512)
+        {
+            var av = Vector512.Create(a);
+            for (int i = 0; i < dp; i += 16) (Vector512.Load(x + i) * av).Store(x + i);
+        }
+        else for (int i = 0; i < dp; i++) x[i] *= a;
+    }
+
+    /// <summary>Backward row: p = exp(s − lse) on the visible part (0 elsewhere), ds = p∘(dp − di); both in place.</summary>
+    private static void ProbAndScoreGradRow(float* pr, float* dr, int vis, float lse, float di)
+    {
+        if (vis == 0) { new Span<float>(pr, Bc).Clear(); new Span<float>(dr, Bc).Clear(); return; }
+        if (UseVector512)
+        {
+            var lv = Vector512.Create(lse); var dv = Vector512.Create(di);
+            for (int c = 0; c < Bc; c += 16)
             {
-                TensorPrimitives.Multiply(new ReadOnlySpan<float>(oacc + r * dp, d), 1f / l[r], new Span<float>(o + (long)(i0 + r) * d, d));
-                lse[i0 + r] = m[r] + MathF.Log(l[r]);
+                var p = Vector512.ConditionalSelect(Mask(vis, c), Vector512.Exp(Vector512.Load(pr + c) - lv), Vector512<float>.Zero);
+                p.Store(pr + c);
+                (p * (Vector512.Load(dr + c) - dv)).Store(dr + c);
             }
+        }
+        else
+        {
+            for (int c = 0; c < vis; c++) { float p = MathF.Exp(pr[c] - lse); pr[c] = p; dr[c] = p * (dr[c] - di); }
+            for (int c = vis; c < Bc; c++) { pr[c] = 0; dr[c] = 0; }
         }
     }
 
@@ -161,8 +233,8 @@ public static unsafe class AttentionKernels
             for (int j0 = 0; j0 < tk; j0 += Bc)
             {
                 int bc = Math.Min(Bc, tk - j0), bcp = Pad4(bc);
-                Transpose(k + (long)j0 * d, bc, d, kt);
-                Transpose(v + (long)j0 * d, bc, d, vt);
+                Transpose(k + (long)j0 * d, bc, d, Bc, kt);
+                Transpose(v + (long)j0 * d, bc, d, Bc, vt);
                 PadRows(k + (long)j0 * d, bc, d, dp, kp);
                 new Span<float>(dka, 2 * nB).Clear();
                 // first query row that sees key j0 (rows start at a multiple of 4 so padded rows stay inside tqp)
@@ -171,23 +243,12 @@ public static unsafe class AttentionKernels
                 {
                     int br = Math.Min(Br, tq - i0), brp = Pad4(br);
                     float* qsi = qs + (long)i0 * dp, gpi = gp + (long)i0 * dp;
-                    ScoresAbt(qsi, dp, kt, d, brp, p);
-                    ScoresAbt(gpi, dp, vt, d, brp, ds); // dP
+                    ScoresAbt(qsi, dp, kt, Bc, d, brp, p);
+                    ScoresAbt(gpi, dp, vt, Bc, d, brp, ds); // dP
                     for (int r = 0; r < brp; r++)
                     {
-                        float* pr = p + r * Bc, dr = ds + r * Bc;
                         int vis = r < br ? Visible(causal, off, i0 + r, j0, bc) : 0;
-                        if (vis > 0)
-                        {
-                            var prow = new Span<float>(pr, vis);
-                            var drow = new Span<float>(dr, vis);
-                            TensorPrimitives.Subtract(prow, lse[i0 + r], prow);
-                            TensorPrimitives.Exp(prow, prow);
-                            TensorPrimitives.Subtract(drow, di[i0 + r], drow);
-                            TensorPrimitives.Multiply(drow, prow, drow);
-                        }
-                        new Span<float>(pr + vis, Bc - vis).Clear();
-                        new Span<float>(dr + vis, Bc - vis).Clear();
+                        ProbAndScoreGradRow(p + r * Bc, ds + r * Bc, vis, r < br ? lse[i0 + r] : 0f, r < br ? di[i0 + r] : 0f);
                     }
                     AccumulateAtb(p, Bc, gpi, dp, brp, bcp, dva);   // dV += Pᵀ·dO
                     AccumulateAb(ds, Bc, kp, dp, brp, bc, dqa + (long)i0 * dp); // dQ += dS·K (scaled at the end)
@@ -206,16 +267,16 @@ public static unsafe class AttentionKernels
 
     // ---- block copies ---------------------------------------------------------------------------
 
-    /// <summary>dst [d, Bc] = src [n, d]ᵀ, columns n..Bc zeroed.</summary>
-    private static void Transpose(float* src, int n, int d, float* dst)
+    /// <summary>dst [d, ld] = src [n, d]ᵀ, columns n..ld zeroed.</summary>
+    private static void Transpose(float* src, int n, int d, int ld, float* dst)
     {
         for (int c = 0; c < n; c++)
         {
             float* s = src + (long)c * d;
-            for (int e = 0; e < d; e++) dst[e * Bc + c] = s[e];
+            for (int e = 0; e < d; e++) dst[(long)e * ld + c] = s[e];
         }
-        if (n < Bc)
-            for (int e = 0; e < d; e++) new Span<float>(dst + e * Bc + n, Bc - n).Clear();
+        if (n < ld)
+            for (int e = 0; e < d; e++) new Span<float>(dst + (long)e * ld + n, ld - n).Clear();
     }
 
     /// <summary>dst [n, dp] = src [n, d] with columns d..dp zeroed.</summary>
@@ -230,8 +291,8 @@ public static unsafe class AttentionKernels
 
     // ---- block products -------------------------------------------------------------------------
 
-    /// <summary>C [rows, Bc] = A [rows, lda] · BT [kdim, Bc] over the first kdim columns of A (rows a multiple of 4).</summary>
-    private static void ScoresAbt(float* a, int lda, float* bt, int kdim, int rows, float* c)
+    /// <summary>C [rows, Bc] = A [rows, lda] · BT [kdim, Bc] (row stride ldbt) over the first kdim columns of A (rows a multiple of 4).</summary>
+    private static void ScoresAbt(float* a, int lda, float* bt, int ldbt, int kdim, int rows, float* c)
     {
         if (UseVector512)
         {
@@ -244,7 +305,7 @@ public static unsafe class AttentionKernels
                 Vector512<float> c30 = default, c31 = default, c32 = default, c33 = default;
                 for (int e = 0; e < kdim; e++)
                 {
-                    float* b = bt + e * Bc;
+                    float* b = bt + (long)e * ldbt;
                     var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16); var b2 = Vector512.Load(b + 32); var b3 = Vector512.Load(b + 48);
                     var x = Vector512.Create(a0[e]);
                     c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
@@ -274,7 +335,7 @@ public static unsafe class AttentionKernels
             for (int e = 0; e < kdim; e++)
             {
                 float x = a[(long)r * lda + e];
-                float* b = bt + e * Bc;
+                float* b = bt + (long)e * ldbt;
                 for (int j = 0; j < Bc; j++) cr[j] += x * b[j];
             }
         }

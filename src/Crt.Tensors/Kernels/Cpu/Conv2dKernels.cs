@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
@@ -117,50 +118,66 @@ public static unsafe class Conv2dKernels
         int wSize = geom.Cout * geom.K;
         long perImage = 2L * geom.Cout * geom.K * geom.P * ((wantX ? 1 : 0) + (wantW ? 1 : 0)) + geom.Cout * geom.P;
         int chunks = (int)Math.Min(Math.Min(Par.Threads, geom.N), Math.Max(1, geom.N * perImage / Par.MinParallelWork));
-        // Chunk 0 accumulates straight into dw/db; the others into partial buffers reduced at the end.
-        float[]?[] partW = new float[]?[chunks], partB = new float[]?[chunks];
-        for (int c = 1; c < chunks; c++)
+        // Each chunk of images accumulates dWᵀ [K, Cout] (the faster GEMM orientation: col · gyᵀ) and db
+        // into its own buffer; they are reduced (and dWᵀ transposed) at the end.
+        var partW = new float[]?[chunks];
+        var partB = new float[]?[chunks];
+        for (int c = 0; c < chunks; c++)
         {
-            if (wantW) partW[c] = new float[wSize];
-            if (wantB) partB[c] = new float[geom.Cout];
+            if (wantW) { partW[c] = ArrayPool<float>.Shared.Rent(wSize); Array.Clear(partW[c]!, 0, wSize); }
+            if (wantB && c > 0) partB[c] = new float[geom.Cout]; // chunk 0 sums into db itself
         }
-        fixed (float* px = x, pw = w, pgy = gy, pdx = dx, pdw = dw, pdb = db)
+        fixed (float* px = x, pw = w, pgy = gy, pdx = dx, pdb = db)
         {
-            nint X = (nint)px, Wt = (nint)pw, GY = (nint)pgy, DX = (nint)pdx, DW = (nint)pdw, DB = (nint)pdb;
+            nint X = (nint)px, Wt = (nint)pw, GY = (nint)pgy, DX = (nint)pdx, DB = (nint)pdb;
             Par.For(chunks, long.MaxValue / 4 / Math.Max(1, chunks), c =>
             {
                 int n0 = (int)((long)geom.N * c / chunks), n1 = (int)((long)geom.N * (c + 1) / chunks);
                 float[]? bw = partW[c], bb = partB[c];
                 fixed (float* cw = bw, cb = bb)
                 {
-                    float* accW = wantW ? (c == 0 ? (float*)DW : cw) : null;
                     float* accB = wantB ? (c == 0 ? (float*)DB : cb) : null;
                     for (int n = n0; n < n1; n++)
                         BackwardImage(geom, (float*)X + (long)n * geom.Cin * geom.H * geom.W, (float*)Wt,
                             (float*)GY + (long)n * geom.Cout * geom.P,
-                            wantX ? (float*)DX + (long)n * geom.Cin * geom.H * geom.W : null, accW, accB);
+                            wantX ? (float*)DX + (long)n * geom.Cin * geom.H * geom.W : null, wantW ? cw : null, accB);
                 }
             });
         }
-        for (int c = 1; c < chunks; c++)
+        if (wantW)
         {
-            if (wantW) TensorPrimitives.Add(dw, partW[c], dw);
-            if (wantB) TensorPrimitives.Add(db, partB[c], db);
+            var acc = partW[0]!.AsSpan(0, wSize);
+            for (int c = 1; c < chunks; c++) TensorPrimitives.Add(acc, partW[c]!.AsSpan(0, wSize), acc);
+            Transpose(acc, geom.K, geom.Cout, dw);
+            foreach (var pwb in partW) ArrayPool<float>.Shared.Return(pwb!);
         }
+        if (wantB)
+            for (int c = 1; c < chunks; c++) TensorPrimitives.Add(db, partB[c], db);
     }
 
-    private static void BackwardImage(in ConvGeom g, float* x, float* w, float* gy, float* dx, float* dw, float* db)
+    /// <summary>dst [cols, rows] = srcᵀ for src [rows, cols].</summary>
+    private static void Transpose(ReadOnlySpan<float> src, int rows, int cols, Span<float> dst)
+    {
+        for (int r0 = 0; r0 < rows; r0 += 32)
+            for (int c0 = 0; c0 < cols; c0 += 32)
+                for (int r = r0, r1 = Math.Min(rows, r0 + 32); r < r1; r++)
+                    for (int c = c0, c1 = Math.Min(cols, c0 + 32); c < c1; c++)
+                        dst[c * rows + r] = src[r * cols + c];
+    }
+
+    /// <summary>One image's gradients: dwT [K, Cout] += col·gyᵀ, db += row sums of gy, dx = col2im(Wᵀ·gy).</summary>
+    private static void BackwardImage(in ConvGeom g, float* x, float* w, float* gy, float* dx, float* dwT, float* db)
     {
         int P = g.P, K = g.K;
         if (db != null)
             for (int co = 0; co < g.Cout; co++) db[co] += TensorPrimitives.Sum(new ReadOnlySpan<float>(gy + (long)co * P, P));
         if (g.IsPointwise)
         {
-            if (dw != null) Mm(false, true, g.Cout, K, P, gy, P, x, P, 1f, dw, K);
+            if (dwT != null) Mm(false, true, K, g.Cout, P, x, P, gy, P, 1f, dwT, g.Cout);
             if (dx != null) Mm(true, false, K, P, g.Cout, w, K, gy, P, 0f, dx, P);
             return;
         }
-        if (dw == null && dx == null) return;
+        if (dwT == null && dx == null) return;
         int bandRows = BandRows(g);
         fixed (float* col = Scratch(K * bandRows * g.Wo))
         {
@@ -168,10 +185,10 @@ public static unsafe class Conv2dKernels
             {
                 int oh1 = Math.Min(g.Ho, oh0 + bandRows), pc = (oh1 - oh0) * g.Wo;
                 float* gb = gy + oh0 * g.Wo;
-                if (dw != null)
+                if (dwT != null)
                 {
                     Im2Col(g, x, oh0, oh1, col);
-                    Mm(false, true, g.Cout, K, pc, gb, P, col, pc, 1f, dw, K);
+                    Mm(false, true, K, g.Cout, pc, col, pc, gb, P, 1f, dwT, g.Cout);
                 }
                 if (dx != null)
                 {
@@ -194,6 +211,14 @@ public static unsafe class Conv2dKernels
         lo = Math.Min(lo, Wo);
         if (hi < lo) hi = lo;
         return (lo, hi);
+    }
+
+    /// <summary>im2col of one image x [Cin, H, W] for output rows [oh0, oh1) into col [K, (oh1 − oh0)·Wo].</summary>
+    public static void Im2Col(in ConvGeom g, ReadOnlySpan<float> x, int oh0, int oh1, Span<float> col)
+    {
+        if (x.Length < g.Cin * g.H * g.W || oh0 < 0 || oh1 > g.Ho || oh1 < oh0 || col.Length < g.K * (oh1 - oh0) * g.Wo)
+            throw new ArgumentException($"im2col: buffers x={x.Length}, col={col.Length} or rows [{oh0}, {oh1}) do not fit {g}");
+        fixed (float* px = x, pc = col) Im2Col(g, px, oh0, oh1, pc);
     }
 
     /// <summary>
@@ -301,7 +326,7 @@ public static unsafe class Conv2dKernels
         int la = ta ? (k - 1) * lda + m : (m - 1) * lda + k;
         int lb = tb ? (n - 1) * ldb + k : (k - 1) * ldb + n;
         Gemm.Sgemm(ta, tb, m, n, k, 1f, new ReadOnlySpan<float>(a, la), lda, new ReadOnlySpan<float>(b, lb), ldb,
-            beta, new Span<float>(c, lc), ldc);
+            beta, new Span<float>(c, lc), ldc, parallel: false);
     }
 
     // ---- upsample / pad -----------------------------------------------------------------------------

@@ -8,7 +8,9 @@ namespace Crt.Tensors.Kernels.Cpu;
 /// Fused normalization kernels (GroupNorm with optional swish, BatchNorm, LayerNorm, RMSNorm).
 /// Statistics are accumulated in double around a shift (the first element), so a large mean does not
 /// cancel the variance away; forward is one statistics pass plus one normalize(+affine, +swish) pass;
-/// backward recomputes the normalized values from x and the saved mean and 1/σ.
+/// backward recomputes the normalized values from x and the saved mean and 1/σ. Means are kept in double
+/// and applied as a float head plus a small float tail (x − m_hi is exact near the mean, the tail is folded
+/// into the constant terms), so inputs with |mean| ≫ σ normalize as accurately as centred ones.
 /// </summary>
 public static class NormKernels
 {
@@ -56,6 +58,14 @@ public static class NormKernels
             double d = x[i] - shift;
             s1 += d; s2 += d * d;
         }
+    }
+
+    /// <summary>Splits a mean into a float head and the float remainder: m = hi + lo to about 1e-14 relative.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static (float hi, float lo) Split(double m)
+    {
+        float hi = (float)m;
+        return (hi, (float)(m - hi));
     }
 
     /// <summary>Mean and biased variance from the shifted sums of <paramref name="count"/> values.</summary>
@@ -139,12 +149,13 @@ public static class NormKernels
     /// </summary>
     public static unsafe void GroupNormForward(ReadOnlySpan<float> x, int n, int c, int s, int groups,
         ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, float eps, bool swish,
-        Span<float> y, Span<float> mean, Span<float> rstd)
+        Span<float> y, Span<double> mean, Span<float> rstd)
     {
         int cg = c / groups;
         long m = (long)cg * s;
         bool hasW = !weight.IsEmpty, hasB = !bias.IsEmpty;
-        fixed (float* px = x, py = y, pw = weight, pb = bias, pm = mean, pr = rstd)
+        fixed (float* px = x, py = y, pw = weight, pb = bias, pr = rstd)
+        fixed (double* pm = mean)
         {
             nint ix = (nint)px, iy = (nint)py, iw = (nint)pw, ib = (nint)pb, im = (nint)pm, ir = (nint)pr;
             Par.ForRange(n * groups, m * (swish ? 12 : 4), (lo, hi) =>
@@ -158,16 +169,17 @@ public static class NormKernels
                     double s1 = 0, s2 = 0;
                     AccumulateMoments(xs, shift, ref s1, ref s2);
                     var (mu, v) = Finish(s1, s2, m, shift);
-                    float r = (float)(1.0 / Math.Sqrt(v + eps)), mf = (float)mu;
-                    ((float*)im)[t] = mf; ((float*)ir)[t] = r;
+                    float r = (float)(1.0 / Math.Sqrt(v + eps));
+                    var (mh, ml) = Split(mu);
+                    ((double*)im)[t] = mu; ((float*)ir)[t] = r;
                     for (int j = 0; j < cg; j++)
                     {
                         int ch = g * cg + j;
-                        float a = hasW ? r * ((float*)iw)[ch] : r, b = hasB ? ((float*)ib)[ch] : 0f;
+                        float a = hasW ? r * ((float*)iw)[ch] : r, b = (hasB ? ((float*)ib)[ch] : 0f) - ml * a;
                         var xr = xs.Slice(j * s, s);
                         var yr = new Span<float>((float*)iy + off + (long)j * s, s);
-                        if (swish) Simd.Map(new AffineSiluOp(mf, a, b), xr, yr);
-                        else Simd.Map(new AffineOp(mf, a, b), xr, yr);
+                        if (swish) Simd.Map(new AffineSiluOp(mh, a, b), xr, yr);
+                        else Simd.Map(new AffineOp(mh, a, b), xr, yr);
                     }
                 }
             });
@@ -179,7 +191,7 @@ public static class NormKernels
     /// upstream gradient first goes through silu'(h), h recomputed from x, mean, 1/σ, weight and bias.
     /// </summary>
     public static unsafe void GroupNormBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, int n, int c, int s, int groups,
-        ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, bool swish,
+        ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, ReadOnlySpan<double> mean, ReadOnlySpan<float> rstd, bool swish,
         Span<float> dx, Span<float> dweight, Span<float> dbias)
     {
         int cg = c / groups;
@@ -187,7 +199,8 @@ public static class NormKernels
         bool hasW = !weight.IsEmpty, hasB = !bias.IsEmpty, needDx = !dx.IsEmpty;
         var sdh = new double[n * c];  // Σ dh per (sample, channel)
         var sdhx = new double[n * c]; // Σ dh·(x − mean) per (sample, channel)
-        fixed (float* px = x, pg = dy, pw = weight, pb = bias, pm = mean, pr = rstd, pdx = dx)
+        fixed (float* px = x, pg = dy, pw = weight, pb = bias, pr = rstd, pdx = dx)
+        fixed (double* pm = mean)
         {
             nint ix = (nint)px, ig = (nint)pg, iw = (nint)pw, ib = (nint)pb, im = (nint)pm, ir = (nint)pr, idx = (nint)pdx;
             Par.ForRange(n * groups, m * (swish ? 16 : 6), (lo, hi) =>
@@ -197,7 +210,8 @@ public static class NormKernels
                 {
                     int ni = t / groups, g = t % groups;
                     long off = (long)t * m;
-                    float mu = ((float*)im)[t], r = ((float*)ir)[t];
+                    var (mh, ml) = Split(((double*)im)[t]);
+                    float r = ((float*)ir)[t];
                     double t1 = 0, t2 = 0; // Σ_ch w·Σdh, Σ_ch w·Σdh·(x−mean)
                     for (int j = 0; j < cg; j++)
                     {
@@ -208,7 +222,8 @@ public static class NormKernels
                         var gr = new ReadOnlySpan<float>((float*)ig + ro, s);
                         Span<float> dh = !swish ? default : needDx ? new Span<float>((float*)idx + ro, s) : scratch.AsSpan();
                         double a1 = 0, a2 = 0;
-                        GradSums(xr, gr, mu, r * w, b, swish, dh, ref a1, ref a2);
+                        GradSums(xr, gr, mh, r * w, b - ml * r * w, swish, dh, ref a1, ref a2);
+                        a2 -= ml * a1; // Σdh·(x − mean) from Σdh·(x − m_hi)
                         sdh[ni * c + ch] = a1; sdhx[ni * c + ch] = a2;
                         t1 += w * a1; t2 += w * a2;
                     }
@@ -223,7 +238,7 @@ public static class NormKernels
                         var xr = new ReadOnlySpan<float>((float*)ix + ro, s);
                         var dxr = new Span<float>((float*)idx + ro, s);
                         ReadOnlySpan<float> dh = swish ? dxr : new ReadOnlySpan<float>((float*)ig + ro, s);
-                        Simd.Map(new LinOp(r * w, bb, cc, mu), dh, xr, dxr);
+                        Simd.Map(new LinOp(r * w, bb, cc - bb * ml, mh), dh, xr, dxr);
                     }
                 }
             });
@@ -329,10 +344,11 @@ public static class NormKernels
     /// empty or of length d (RMSNorm ignores bias). Writes mean (zeros for RMSNorm) and 1/σ per row.
     /// </summary>
     public static unsafe void RowNormForward(ReadOnlySpan<float> x, int rows, int d, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
-        float eps, bool rms, Span<float> y, Span<float> mean, Span<float> rstd)
+        float eps, bool rms, Span<float> y, Span<double> mean, Span<float> rstd)
     {
         bool hasW = !weight.IsEmpty, hasB = !bias.IsEmpty && !rms;
-        fixed (float* px = x, py = y, pw = weight, pb = bias, pm = mean, pr = rstd)
+        fixed (float* px = x, py = y, pw = weight, pb = bias, pr = rstd)
+        fixed (double* pm = mean)
         {
             nint ix = (nint)px, iy = (nint)py, iw = (nint)pw, ib = (nint)pb, im = (nint)pm, ir = (nint)pr;
             Par.ForRange(rows, (long)d * 4, (lo, hi) =>
@@ -343,22 +359,19 @@ public static class NormKernels
                 {
                     var xr = new ReadOnlySpan<float>((float*)ix + (long)r * d, d);
                     var yr = new Span<float>((float*)iy + (long)r * d, d);
-                    double s1 = 0, s2 = 0;
-                    float mu;
-                    double v;
-                    if (rms) { AccumulateMoments(xr, 0f, ref s1, ref s2); mu = 0f; v = s2 / d; }
+                    double s1 = 0, s2 = 0, mu, v;
+                    if (rms) { AccumulateMoments(xr, 0f, ref s1, ref s2); mu = 0; v = s2 / d; }
                     else
                     {
                         AccumulateMoments(xr, xr[0], ref s1, ref s2);
-                        var (m, vv) = Finish(s1, s2, d, xr[0]);
-                        mu = (float)m; v = vv;
+                        (mu, v) = Finish(s1, s2, d, xr[0]);
                     }
                     float rs = (float)(1.0 / Math.Sqrt(v + eps));
-                    ((float*)im)[r] = mu; ((float*)ir)[r] = rs;
-                    if (hasW && hasB) Simd.Map(new RowAffineOp(mu, rs), xr, w, b, yr);
-                    else if (hasW) Simd.Map(new RowScaleOp(mu, rs), xr, w, yr);
-                    else if (hasB) Simd.Map(new RowShiftOp(mu, rs), xr, b, yr);
-                    else Simd.Map(new AffineOp(mu, rs, 0f), xr, yr);
+                    ((double*)im)[r] = mu; ((float*)ir)[r] = rs;
+                    var (mh, ml) = Split(mu);
+                    if (hasW && hasB) Simd.Map(new RowAffineOp(mh, ml, rs), xr, w, b, yr);
+                    else if (hasW) Simd.Map(new RowScaleOp(mh, ml, rs), xr, w, yr);
+                    else Simd.Map(new RowShiftOp(mh, ml, rs), xr, hasB ? b : ZerosRow(d), yr);
                 }
             });
         }
@@ -369,7 +382,7 @@ public static class NormKernels
     /// ĝ = dy·w: LayerNorm dx = r·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)); RMSNorm dx = r·(ĝ − x̂·mean(ĝ·x̂)).
     /// </summary>
     public static unsafe void RowNormBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, int rows, int d, ReadOnlySpan<float> weight,
-        ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, bool rms, Span<float> dx, Span<float> dweight, Span<float> dbias)
+        ReadOnlySpan<double> mean, ReadOnlySpan<float> rstd, bool rms, Span<float> dx, Span<float> dweight, Span<float> dbias)
     {
         bool hasW = !weight.IsEmpty, needDx = !dx.IsEmpty, needW = !dweight.IsEmpty, needB = !dbias.IsEmpty;
         // Row chunks, each with its own weight/bias partial sums (summed in chunk order: deterministic).
@@ -377,7 +390,8 @@ public static class NormKernels
         var pw = needW ? new float[chunks * d] : null;
         var pb = needB ? new float[chunks * d] : null;
         var ones = hasW ? null : CreateOnes(d);
-        fixed (float* px = x, pg = dy, pwt = weight, pm = mean, pr = rstd, pdx = dx)
+        fixed (float* px = x, pg = dy, pwt = weight, pr = rstd, pdx = dx)
+        fixed (double* pm = mean)
         {
             nint ix = (nint)px, ig = (nint)pg, iw = (nint)pwt, im = (nint)pm, ir = (nint)pr, idx = (nint)pdx;
             Par.For(chunks, (long)rows * d * 6 / chunks, k =>
@@ -390,12 +404,14 @@ public static class NormKernels
                 {
                     var xr = new ReadOnlySpan<float>((float*)ix + (long)r * d, d);
                     var gr = new ReadOnlySpan<float>((float*)ig + (long)r * d, d);
-                    float mu = ((float*)im)[r], rs = ((float*)ir)[r];
+                    var (mh, ml) = Split(((double*)im)[r]);
+                    float rs = ((float*)ir)[r];
                     double sg = 0, sgx = 0; // Σĝ, Σĝ·(x − mean)
-                    RowGradSums(xr, gr, w, mu, rs, dwp, dbp, ref sg, ref sgx);
+                    RowGradSums(xr, gr, w, mh, ml, rs, dwp, dbp, ref sg, ref sgx);
                     if (!needDx) continue;
-                    float bb = (float)(-(double)rs * rs * rs * sgx / d), cc = rms ? 0f : (float)(-rs * sg / d);
-                    Simd.Map(new RowGradOp(rs, bb, cc, mu), gr, w, xr, new Span<float>((float*)idx + (long)r * d, d));
+                    // dx = r·(ĝ − m1 − (x − mean)·m2), m1 = mean(ĝ) (0 for RMSNorm), m2 = r²·mean(ĝ·(x − mean))
+                    double m2 = (double)rs * rs * sgx / d, m1 = rms ? 0 : sg / d;
+                    Simd.Map(new RowGradOp(rs, (float)(m1 - ml * m2), (float)m2, mh), gr, w, xr, new Span<float>((float*)idx + (long)r * d, d));
                 }
             });
         }
@@ -405,14 +421,22 @@ public static class NormKernels
 
     private static float[] CreateOnes(int d) { var o = new float[d]; o.AsSpan().Fill(1f); return o; }
 
+    [ThreadStatic] private static float[]? _zeros;
+
+    private static ReadOnlySpan<float> ZerosRow(int d)
+    {
+        if (_zeros is null || _zeros.Length < d) _zeros = new float[d];
+        return _zeros.AsSpan(0, d);
+    }
+
     private static void SumChunks(float[] parts, int chunks, int d, Span<float> dst)
     {
         parts.AsSpan(0, d).CopyTo(dst);
         for (int k = 1; k < chunks; k++) System.Numerics.Tensors.TensorPrimitives.Add(dst, parts.AsSpan(k * d, d), dst);
     }
 
-    /// <summary>One row: adds Σdy·w and Σdy·w·(x−mean) to sg, sgx; dw += dy·(x−mean)·r, db += dy (when not empty).</summary>
-    private static void RowGradSums(ReadOnlySpan<float> x, ReadOnlySpan<float> g, ReadOnlySpan<float> w, float mean, float r,
+    /// <summary>One row: adds Σdy·w and Σdy·w·(x−mean) to sg, sgx; dw += dy·(x−mean)·r, db += dy (when not empty); mean = mh + ml.</summary>
+    private static void RowGradSums(ReadOnlySpan<float> x, ReadOnlySpan<float> g, ReadOnlySpan<float> w, float mh, float ml, float r,
         Span<float> dw, Span<float> db, ref double sg, ref double sgx)
     {
         int n = x.Length, i = 0;
@@ -424,7 +448,7 @@ public static class NormKernels
             ref float wr = ref MemoryMarshal.GetReference(w);
             ref float dwr = ref MemoryMarshal.GetReference(dw);
             ref float dbr = ref MemoryMarshal.GetReference(db);
-            var vm = Vector512.Create(mean); var vr = Vector512.Create(r);
+            var vm = Vector512.Create(mh); var vl = Vector512.Create(ml); var vr = Vector512.Create(r);
             while (i <= n - 16)
             {
                 int end = Math.Min(n, i + 1024);
@@ -432,7 +456,7 @@ public static class NormKernels
                 for (; i <= end - 16; i += 16)
                 {
                     var gv = Vector512.LoadUnsafe(ref gr, (nuint)i);
-                    var xc = Vector512.LoadUnsafe(ref xr, (nuint)i) - vm;
+                    var xc = (Vector512.LoadUnsafe(ref xr, (nuint)i) - vm) - vl;
                     var gw = gv * Vector512.LoadUnsafe(ref wr, (nuint)i);
                     a1 += gw;
                     a2 = Vector512.FusedMultiplyAdd(gw, xc, a2);
@@ -444,7 +468,7 @@ public static class NormKernels
         }
         for (; i < n; i++)
         {
-            float xc = x[i] - mean, gw = g[i] * w[i];
+            float xc = (x[i] - mh) - ml, gw = g[i] * w[i];
             sg += gw; sgx += (double)gw * xc;
             if (needW) dw[i] += g[i] * xc * r;
             if (needB) db[i] += g[i];
@@ -484,35 +508,37 @@ public static class NormKernels
             Vector256.FusedMultiplyAdd(g, Vector256.Create(a), Vector256.FusedMultiplyAdd(x - Vector256.Create(m), Vector256.Create(b), Vector256.Create(c)));
     }
 
-    /// <summary>(x − m)·r·w + b over (x, w, b)</summary>
-    private readonly struct RowAffineOp(float m, float r) : ITernaryOp
+    /// <summary>((x − mh) − ml)·r·w + b over (x, w, b)</summary>
+    private readonly struct RowAffineOp(float mh, float ml, float r) : ITernaryOp
     {
         public Vector512<float> Apply(Vector512<float> x, Vector512<float> w, Vector512<float> b) =>
-            Vector512.FusedMultiplyAdd((x - Vector512.Create(m)) * Vector512.Create(r), w, b);
+            Vector512.FusedMultiplyAdd((x - Vector512.Create(mh) - Vector512.Create(ml)) * Vector512.Create(r), w, b);
         public Vector256<float> Apply(Vector256<float> x, Vector256<float> w, Vector256<float> b) =>
-            Vector256.FusedMultiplyAdd((x - Vector256.Create(m)) * Vector256.Create(r), w, b);
+            Vector256.FusedMultiplyAdd((x - Vector256.Create(mh) - Vector256.Create(ml)) * Vector256.Create(r), w, b);
     }
 
-    /// <summary>(x − m)·r·w over (x, w)</summary>
-    private readonly struct RowScaleOp(float m, float r) : IBinaryOp
+    /// <summary>((x − mh) − ml)·r·w over (x, w)</summary>
+    private readonly struct RowScaleOp(float mh, float ml, float r) : IBinaryOp
     {
-        public Vector512<float> Apply(Vector512<float> x, Vector512<float> w) => (x - Vector512.Create(m)) * Vector512.Create(r) * w;
-        public Vector256<float> Apply(Vector256<float> x, Vector256<float> w) => (x - Vector256.Create(m)) * Vector256.Create(r) * w;
+        public Vector512<float> Apply(Vector512<float> x, Vector512<float> w) => (x - Vector512.Create(mh) - Vector512.Create(ml)) * Vector512.Create(r) * w;
+        public Vector256<float> Apply(Vector256<float> x, Vector256<float> w) => (x - Vector256.Create(mh) - Vector256.Create(ml)) * Vector256.Create(r) * w;
     }
 
-    /// <summary>(x − m)·r + b over (x, b)</summary>
-    private readonly struct RowShiftOp(float m, float r) : IBinaryOp
+    /// <summary>((x − mh) − ml)·r + b over (x, b)</summary>
+    private readonly struct RowShiftOp(float mh, float ml, float r) : IBinaryOp
     {
-        public Vector512<float> Apply(Vector512<float> x, Vector512<float> b) => Vector512.FusedMultiplyAdd(x - Vector512.Create(m), Vector512.Create(r), b);
-        public Vector256<float> Apply(Vector256<float> x, Vector256<float> b) => Vector256.FusedMultiplyAdd(x - Vector256.Create(m), Vector256.Create(r), b);
+        public Vector512<float> Apply(Vector512<float> x, Vector512<float> b) =>
+            Vector512.FusedMultiplyAdd(x - Vector512.Create(mh) - Vector512.Create(ml), Vector512.Create(r), b);
+        public Vector256<float> Apply(Vector256<float> x, Vector256<float> b) =>
+            Vector256.FusedMultiplyAdd(x - Vector256.Create(mh) - Vector256.Create(ml), Vector256.Create(r), b);
     }
 
-    /// <summary>a·g·w + b·(x − m) + c over (g, w, x)</summary>
-    private readonly struct RowGradOp(float a, float b, float c, float m) : ITernaryOp
+    /// <summary>r·((g·w − m1) − (x − mh)·m2) over (g, w, x): the centred form, exact 0 for one-element rows.</summary>
+    private readonly struct RowGradOp(float r, float m1, float m2, float mh) : ITernaryOp
     {
         public Vector512<float> Apply(Vector512<float> g, Vector512<float> w, Vector512<float> x) =>
-            Vector512.FusedMultiplyAdd(g * w, Vector512.Create(a), Vector512.FusedMultiplyAdd(x - Vector512.Create(m), Vector512.Create(b), Vector512.Create(c)));
+            Vector512.FusedMultiplyAdd(Vector512.Create(mh) - x, Vector512.Create(m2), g * w - Vector512.Create(m1)) * Vector512.Create(r);
         public Vector256<float> Apply(Vector256<float> g, Vector256<float> w, Vector256<float> x) =>
-            Vector256.FusedMultiplyAdd(g * w, Vector256.Create(a), Vector256.FusedMultiplyAdd(x - Vector256.Create(m), Vector256.Create(b), Vector256.Create(c)));
+            Vector256.FusedMultiplyAdd(Vector256.Create(mh) - x, Vector256.Create(m2), g * w - Vector256.Create(m1)) * Vector256.Create(r);
     }
 }

@@ -416,7 +416,8 @@ public sealed class NnTests : IDisposable
         var emb = new Embedding(7, 4, rng);
         var e = emb.Forward(new[] { 6, 0, 6, 2, 1, 3 }, 2, 3);
         Assert.Equal(new[] { 2, 3, 4 }, e.Shape);
-        Assert.Equal(emb.Weight[6, 1], e[1, 0, 1]);
+        Assert.Equal(emb.Weight[6, 1], e[0, 2, 1]); // ids[0, 2] = 6
+        Assert.Equal(emb.Weight[2, 1], e[1, 0, 1]); // ids[1, 0] = 2
 
         var gn = new GroupNorm(2, 4, eps: 1e-6f);
         var x = rng.Normal(new[] { 2, 4, 3, 3 });

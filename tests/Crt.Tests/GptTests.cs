@@ -67,7 +67,7 @@ public class GptTests
         var grids = SafeTensors.LoadInt32(path, "grids").Data;
         var classes = SafeTensors.LoadInt32(path, "classes").Data;
         var model = ParityModel();
-        Assert.Equal(f["freqs_cis"].ToArray(), model.FreqsCis.ToArray());
+        AssertClose(f["freqs_cis"].ToArray(), model.FreqsCis.ToArray(), 1e-6, "2D RoPE table");
 
         var loss = model.Loss(classes, grids, 2);
         Assert.Equal(f["loss"].Item(), loss.Item(), tolerance: 1e-5);
@@ -80,7 +80,7 @@ public class GptTests
         foreach (var (name, p) in model.NamedParameters())
         {
             var g = p.Grad!.ToArray();
-            AssertClose(f["grad_head." + name].ToArray(), g.Take(32).ToArray(), 1e-4, name);
+            AssertClose(f["grad_head." + name].ToArray(), g.Take(32).ToArray(), 1e-3, name);
             double norm = Math.Sqrt(g.Sum(v => (double)v * v));
             Assert.True(Math.Abs(norm - f["grad_norm." + name].Item()) <= 1e-4 * norm + 1e-9, $"{name}: gradient norm {norm:G6} vs PyTorch {f["grad_norm." + name].Item():G6}");
         }

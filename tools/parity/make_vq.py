@@ -238,13 +238,24 @@ def NLayerDiscriminator(input_nc, ndf, n_layers):
     return m
 
 
+def hash_uniform(numel, j):
+    """Uniform values in [-1, 1) from an integer hash of (element i, parameter j): exact in any language."""
+    i = torch.arange(numel, dtype=torch.int64)
+    h = (i * 2654435761 + (j + 1) * 40503) & 0xFFFFFFFF
+    h = h ^ (h >> 13)
+    h = (h * 0x5BD1E995) & 0xFFFFFFFF
+    h = h ^ (h >> 15)
+    return h.double() / 2.0 ** 32 * 2 - 1
+
+
 def fill(module):
-    """Parameter j (sorted-name order): 0.05·sin(0.37·i + 1.1·j); norm weights 1 + 0.1·sin(...), norm biases 0.1·sin(...)."""
+    """Parameter j (sorted-name order) gets 0.05·u, norm weights 1 + 0.1·u, with u = hash_uniform(i, j).
+    (A smooth formula like sin(a·i + b) leaves feature maps nearly constant per channel, and GroupNorm then
+    amplifies float32 round-off; hashed values behave like a random init.)"""
     params = dict(module.named_parameters())
     for j, name in enumerate(sorted(params)):
         p = params[name]
-        i = torch.arange(p.numel(), dtype=torch.float64)
-        v = torch.sin(0.37 * i + 1.1 * j)
+        v = hash_uniform(p.numel(), j)
         is_norm_weight = p.dim() == 1 and name.endswith("weight") and "conv" not in name
         with torch.no_grad():
             p.copy_((1.0 + 0.1 * v if is_norm_weight else 0.05 * v).float().view_as(p))
@@ -255,7 +266,24 @@ vq, crt_reg = VQModel(), CausalRegularizer()
 disc = NLayerDiscriminator(IN, 16, 2)
 vq_params, crt_params, disc_params = fill(vq), fill(crt_reg), fill(disc)
 
-x = torch.tanh(torch.randn(2, IN, 32, 32) * 1.5)
+
+def top2_gap(x):
+    """Smallest margin between the best and second-best code over all positions."""
+    with torch.no_grad():
+        zn = F.normalize(torch.einsum('b c h w -> b h w c', vq.quant_conv(vq.encoder(x))).reshape(-1, CD), dim=-1)
+        sims = zn @ F.normalize(vq.quantize.embedding.weight, dim=-1).t()
+        top = sims.topk(2, dim=1).values
+        return (top[:, 0] - top[:, 1]).min().item()
+
+
+# Float32 round-off differs between implementations by ~1e-5 relative; pick an input batch whose code
+# assignments are not near-ties, so the argmin cannot flip between PyTorch and crt.
+for seed in range(1000):
+    torch.manual_seed(seed)
+    x = torch.tanh(torch.randn(2, IN, 32, 32) * 1.5)
+    if top2_gap(x) > 2e-4:
+        break
+print("input seed", seed, "min top-2 cosine gap", top2_gap(x))
 h = vq.quant_conv(vq.encoder(x))
 h.retain_grad()
 zq, vq_loss, commit, idx, zn = vq.quantize(h)

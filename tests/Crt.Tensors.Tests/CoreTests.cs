@@ -79,3 +79,34 @@ public class CoreTests
         Assert.Contains("add: shapes [2,3] and [4,3]", ex.Message);
     }
 }
+
+public class FlopCounterTests
+{
+    [Fact]
+    public void CountsMatrixProductsOfTheForwardPassOnly()
+    {
+        var rng = new Rng(1);
+        var x = GradCheck.Input(rng, 4, 5);
+        var w = GradCheck.Input(rng, 3, 5);
+        var img = GradCheck.Input(rng, 2, 3, 8, 8);
+        var k = GradCheck.Input(rng, 4, 3, 3, 3);
+        var q = GradCheck.Input(rng, 1, 2, 6, 8);
+        double total;
+        using (var outer = FlopCounter.Begin())
+        {
+            using (var inner = FlopCounter.Begin())
+            {
+                var y = Ops.Linear(x, w);                                  // 2·4·5·3 = 120
+                Assert.Equal(120, inner.Flops);
+                Ops.Sum(y).Backward();                                    // backward is not counted
+                Assert.Equal(120, inner.Flops);
+            }
+            Ops.MatMul(x, Ops.Transpose(w, 0, 1));                          // 120
+            Ops.Conv2d(img, k, null, 1, 1);                               // 2·2·4·8·8·(3·3·3) = 27648
+            Ops.ScaledDotProductAttention(q, q, q, causal: true);          // 4·2·6·6·8 = 2304
+            total = outer.Flops;
+        }
+        Assert.Equal(120 + 120 + 27648 + 2304, total);
+        Ops.Linear(x, w); // no counter active: nothing to observe, and nothing breaks
+    }
+}

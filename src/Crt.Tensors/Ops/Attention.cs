@@ -36,6 +36,7 @@ public static partial class Ops
         var y = Tensor.Empty(q.Shape);
         var lse = Tensor.Empty(b, h, tq);
         AttentionKernels.Forward(q.Data, k.Data, v.Data, y.Data, lse.Data, bh, tq, tk, d, causal, s);
+        FlopCounter.Add(4.0 * bh * tq * tk * d);
         return Tensor.Record(name, y, new[] { q, k, v }, g =>
         {
             var dq = q.EmptyLike(); var dk = k.EmptyLike(); var dv = v.EmptyLike();

@@ -26,6 +26,7 @@ public static partial class Ops
         Device.Common(op, bias is null ? new[] { x, weight } : new[] { x, weight, bias });
         var y = Tensor.Empty(geom.N, geom.Cout, geom.Ho, geom.Wo);
         Conv2dKernels.Forward(geom, x.ReadOnlySpan, weight.ReadOnlySpan, bias is null ? default : bias.ReadOnlySpan, y.Span);
+        FlopCounter.Add(2.0 * geom.N * geom.Cout * geom.Ho * geom.Wo * weight.Size / geom.Cout);
         return Tensor.Record(op, y, new[] { x, weight, bias }, g =>
         {
             bool wantX = x.RequiresGrad, wantW = weight.RequiresGrad, wantB = bias is { RequiresGrad: true };

@@ -33,6 +33,7 @@ public static partial class Ops
             Gemm.SgemmBatched(false, false, batch, m, n, k, 1f, a.ReadOnlySpan, Ld(k), aBatched ? m * k : 0,
                 b.ReadOnlySpan, Ld(n), k * n, 0f, y.Span, Ld(n), m * n);
 
+        FlopCounter.Add(2.0 * batch * m * n * k);
         return Tensor.Record("matmul", y, new[] { a, b }, g =>
         {
             if (a.RequiresGrad)
@@ -88,6 +89,7 @@ public static partial class Ops
         // y = x · Wᵀ (+ bias already in y)
         Gemm.Sgemm(false, true, rows, outF, inF, 1f, x.ReadOnlySpan, Ld(inF), weight.ReadOnlySpan, Ld(inF), beta, y.Span, Ld(outF));
 
+        FlopCounter.Add(2.0 * rows * inF * outF);
         return Tensor.Record("linear", y, new[] { x, weight, bias }, g =>
         {
             if (x.RequiresGrad)

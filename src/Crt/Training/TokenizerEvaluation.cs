@@ -1,0 +1,83 @@
+using Crt.Data;
+using Crt.Evaluation;
+using Crt.Regularizer;
+using Crt.Tensors;
+using Crt.Tokenizer;
+
+namespace Crt.Training;
+
+/// <summary>Reconstruction and codebook metrics of a tokenizer on a set of images (all in [−1, 1], data range 2).</summary>
+public sealed record ReconstructionReport(int Images, double Mse, double Psnr, double Ssim, double CodebookUsage, int UsedCodes,
+    double CodeEntropyBits, double CodePerplexity, double MeanPositionEntropyBits, double? CrtLoss)
+{
+    public Dictionary<string, object?> ToMetrics() => new()
+    {
+        ["images"] = Images, ["mse"] = Mse, ["psnr"] = Psnr, ["ssim"] = Ssim, ["codebook_usage"] = CodebookUsage,
+        ["used_codes"] = UsedCodes, ["code_entropy_bits"] = CodeEntropyBits, ["code_perplexity"] = CodePerplexity,
+        ["mean_position_entropy_bits"] = MeanPositionEntropyBits, ["crt_loss"] = CrtLoss,
+    };
+}
+
+public static class TokenizerEvaluation
+{
+    /// <summary>
+    /// Encodes and decodes <paramref name="count"/> images of <paramref name="set"/> (from the start, in
+    /// order) in eval mode and measures them. With a regulariser, its loss on the latents is reported too.
+    /// </summary>
+    public static ReconstructionReport Evaluate(VqModel model, ImageSet set, int pad, int count, CausalRegularizer? regularizer = null, int batchSize = 100)
+    {
+        count = Math.Min(count, set.Count);
+        if (count < 1) throw new ArgumentException($"{set.Name}: no images to evaluate");
+        bool wasTraining = model.Training;
+        model.Eval();
+        regularizer?.Eval();
+        double mse = 0, psnr = 0, ssim = 0, crt = 0;
+        int tokens = model.Config.TokensPerImage;
+        var codes = new int[count * tokens];
+        try
+        {
+            using var noGrad = Tensor.NoGrad();
+            for (int start = 0; start < count; start += batchSize)
+            {
+                using var scope = TensorScope.Begin();
+                int n = Math.Min(batchSize, count - start);
+                var idx = Enumerable.Range(start, n).ToArray();
+                var x = set.Batch(idx, pad);
+                var (rec, q) = model.Forward(x);
+                if (q.Indices.Length != n * tokens)
+                    throw new ArgumentException($"{set.Name}: images of {x.Shape[2]}×{x.Shape[3]} give {q.Indices.Length / n} tokens, the tokenizer expects {tokens}");
+                int c = x.Shape[1], h = x.Shape[2], w = x.Shape[3];
+                mse += ReconstructionMetrics.Mse(x.ReadOnlySpan, rec.ReadOnlySpan, n, c, h, w).Sum();
+                psnr += ReconstructionMetrics.Psnr(x.ReadOnlySpan, rec.ReadOnlySpan, n, c, h, w, 2.0).Sum();
+                ssim += ReconstructionMetrics.Ssim(x.ReadOnlySpan, rec.ReadOnlySpan, n, c, h, w, 2.0).Sum();
+                q.Indices.CopyTo(codes, start * tokens);
+                if (regularizer is not null)
+                    crt += regularizer.Loss(regularizer.Config.NormalizedLatents ? q.Latents : q.RawLatents, q.Indices).Item() * n;
+            }
+        }
+        finally
+        {
+            model.Train(wasTraining);
+            regularizer?.Train(wasTraining);
+        }
+        var stats = CodebookStats.Of(codes, count, tokens, model.Config.CodebookSize);
+        return new ReconstructionReport(count, mse / count, psnr / count, ssim / count, stats.Usage, stats.UsedCodes, stats.EntropyBits,
+            stats.Perplexity, stats.PerPositionEntropyBits.Average(), regularizer is null ? null : crt / count);
+    }
+
+    /// <summary>A PNG with the first images of <paramref name="set"/> (top rows) and their reconstructions (bottom rows).</summary>
+    public static void SaveReconstructionGrid(VqModel model, ImageSet set, int pad, int count, string path)
+    {
+        bool wasTraining = model.Training;
+        model.Eval();
+        try
+        {
+            using var noGrad = Tensor.NoGrad();
+            using var scope = TensorScope.Begin();
+            var x = set.Batch(Enumerable.Range(0, Math.Min(count, set.Count)).ToArray(), pad);
+            var (rec, _) = model.Forward(x);
+            ImageGrid.Save(path, Ops.Concat(new[] { x, Ops.Clamp(rec, -1f, 1f) }, 0), columns: x.Shape[0]);
+        }
+        finally { model.Train(wasTraining); }
+    }
+}

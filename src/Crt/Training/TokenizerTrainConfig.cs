@@ -1,0 +1,61 @@
+using Crt.Regularizer;
+using Crt.Tokenizer;
+
+namespace Crt.Training;
+
+/// <summary>Everything a tokenizer training run is made of; resolved from a preset, a config file and --set overrides.</summary>
+public sealed record TokenizerTrainConfig
+{
+    public string Preset { get; init; } = "vq-tiny";
+    public VqConfig Model { get; init; } = VqConfig.Preset("vq-tiny");
+    public CrtConfig Crt { get; init; } = new();
+
+    /// <summary>"fashion-mnist" (built in) or an IDX image/label file pair folder.</summary>
+    public string Data { get; init; } = "fashion-mnist";
+    /// <summary>Zero padding (black) around each image: Fashion-MNIST's 28×28 become 32×32.</summary>
+    public int Pad { get; init; } = 2;
+
+    public int BatchSize { get; init; } = 32;
+    public long Steps { get; init; } = 2000;
+    /// <summary>When set, the run stops after this many training FLOPs instead of <see cref="Steps"/> (compute matching).</summary>
+    public double? ComputeBudget { get; init; }
+    /// <summary>When set, the compute budget is this many steps of the same config without the regulariser (CRT vs baseline at equal compute).</summary>
+    public long? MatchBaselineSteps { get; init; }
+
+    public double Lr { get; init; } = 1e-4;
+    public double Beta1 { get; init; } = 0.9;
+    public double Beta2 { get; init; } = 0.95;
+    public double GradClip { get; init; } = 1.0;
+    /// <summary>EMA decay of the tokenizer weights (0 turns EMA off; LlamaGen uses 0.9999).</summary>
+    public double EmaDecay { get; init; }
+
+    /// <summary>Step from which the PatchGAN loss is on (LlamaGen: 20000).</summary>
+    public long DiscStart { get; init; } = 20000;
+    public float DiscWeight { get; init; } = 0.5f;
+    public int DiscLayers { get; init; } = 2;
+    public int DiscChannels { get; init; } = 64;
+
+    public bool Augment { get; init; } = true;
+    public float CropScaleMin { get; init; } = 0.8f;
+    public float FlipProbability { get; init; } = 0.5f;
+
+    public int ValEvery { get; init; } = 500;
+    public int ValImages { get; init; } = 1000;
+    public int CheckpointEvery { get; init; } = 500;
+    public int ImageEvery { get; init; } = 500;
+    public ulong Seed { get; init; }
+
+    public void Validate()
+    {
+        Model.Validate();
+        Crt.Validate();
+        if (BatchSize < 1) throw new ArgumentException($"batch_size {BatchSize} must be at least 1");
+        if (Steps < 1 && ComputeBudget is null && MatchBaselineSteps is null) throw new ArgumentException($"steps {Steps} must be at least 1");
+        if (Lr <= 0) throw new ArgumentException($"lr {Lr} must be positive");
+        if (CropScaleMin <= 0 || CropScaleMin > 1) throw new ArgumentException($"crop_scale_min {CropScaleMin} must be in (0, 1]");
+        if (EmaDecay < 0 || EmaDecay >= 1) throw new ArgumentException($"ema_decay {EmaDecay} must be in [0, 1)");
+    }
+
+    /// <summary>The defaults for a tokenizer preset (its model shape; CRT on).</summary>
+    public static TokenizerTrainConfig ForPreset(string preset) => new() { Preset = preset, Model = VqConfig.Preset(preset) };
+}

@@ -1,0 +1,321 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Crt.Data;
+using Crt.Regularizer;
+using Crt.Tensors;
+using Crt.Tensors.IO;
+using Crt.Tensors.Optim;
+using Crt.Tokenizer;
+
+namespace Crt.Training;
+
+/// <summary>What a finished (or interrupted) tokenizer run reports.</summary>
+public sealed record TokenizerTrainResult(long Steps, double TrainingFlops, double FlopsPerStep, double RegularizerFlopFraction,
+    bool Interrupted, double Seconds, ReconstructionReport? Validation);
+
+/// <summary>
+/// Trains a VQ tokenizer (LlamaGen's losses: MSE + codebook + commitment [+ entropy] [+ PatchGAN hinge
+/// from disc_start]) with the CRT regulariser (spec §3), writing everything into a run directory:
+/// config.json, metrics.jsonl, checkpoints that resume exactly, reconstruction grids.
+/// </summary>
+public sealed class TokenizerTrainer
+{
+    public TokenizerTrainConfig Config { get; }
+    public RunDirectory Run { get; }
+    public VqModel Model { get; }
+    public CausalRegularizer? Regularizer { get; }
+    public PatchGanDiscriminator Discriminator { get; }
+    public long Step { get; private set; }
+    public double FlopsSpent { get; private set; }
+
+    private readonly Adam _optVq, _optDisc;
+    private readonly AdamW? _optReg;
+    private readonly Ema? _ema;
+    private readonly Rng _modelRng, _dataRng;
+    private readonly ImageSet _train, _val;
+    private readonly bool _quiet;
+    private readonly Action<string> _log;
+    private long _totalSteps;
+    private double _flopsPerStep, _regularizerFraction;
+
+    private TokenizerTrainer(TokenizerTrainConfig config, RunDirectory run, bool quiet, Action<string>? log)
+    {
+        config.Validate();
+        (Config, Run, _quiet) = (config, run, quiet);
+        _log = log ?? Console.WriteLine;
+        _modelRng = new Rng(config.Seed);
+        _dataRng = new Rng(config.Seed ^ 0x9E3779B97F4A7C15UL);
+        (_train, _val) = LoadData(config.Data);
+        int side = _train.Height + 2 * config.Pad;
+        if (side != config.Model.ImageSize || _train.Width + 2 * config.Pad != config.Model.ImageSize)
+            throw new ArgumentException($"data: {_train.Name} images are {_train.Height}×{_train.Width} (+{config.Pad} padding = {side}), the tokenizer preset '{config.Preset}' expects {config.Model.ImageSize}×{config.Model.ImageSize}; set pad or model.image_size");
+        if (_train.Channels != config.Model.InChannels)
+            throw new ArgumentException($"data: {_train.Name} images have {_train.Channels} channels, the tokenizer expects model.in_channels = {config.Model.InChannels}");
+
+        Model = new VqModel(config.Model, _modelRng);
+        Discriminator = new PatchGanDiscriminator(config.Model.InChannels, config.DiscChannels, config.DiscLayers, _modelRng);
+        if (config.Crt.Enabled)
+            Regularizer = new CausalRegularizer(config.Crt, config.Model.CodeDim, config.Model.CodebookSize, config.Model.GridSize, _modelRng);
+        _optVq = new Adam(Model.NamedParameters(), config.Lr, config.Beta1, config.Beta2, 1e-8);
+        _optDisc = new Adam(Discriminator.NamedParameters(), config.Lr, config.Beta1, config.Beta2, 1e-8);
+        if (Regularizer is not null)
+            _optReg = new AdamW(ParamGroup.DecayAndNoDecay(Regularizer.NamedParameters(), 0.0), config.Crt.LearningRate, 0.9, 0.95, 1e-8);
+        if (config.EmaDecay > 0) _ema = new Ema(Model, includeBuffers: false);
+    }
+
+    /// <summary>Starts a new run in <paramref name="outDir"/> (which must not hold one).</summary>
+    public static TokenizerTrainer Create(TokenizerTrainConfig config, string outDir, bool quiet = false, Action<string>? log = null)
+    {
+        config.Validate();
+        var run = RunDirectory.Open(outDir, resume: false);
+        run.WriteConfig(ConfigResolver.ToJson(config));
+        return new TokenizerTrainer(config, run, quiet, log);
+    }
+
+    /// <summary>Reopens the run in <paramref name="outDir"/> at its latest checkpoint; <paramref name="steps"/> may extend it.</summary>
+    public static TokenizerTrainer Resume(string outDir, long? steps = null, bool quiet = false, Action<string>? log = null)
+    {
+        var run = RunDirectory.Open(outDir, resume: true);
+        var config = ConfigResolver.Resolve(new TokenizerTrainConfig(), run.ConfigPath, Array.Empty<string>());
+        if (steps is { } s) config = config with { Steps = s };
+        var trainer = new TokenizerTrainer(config, run, quiet, log);
+        var ckpt = run.LatestCheckpoint();
+        if (ckpt is not null) trainer.LoadCheckpoint(ckpt);
+        run.TruncateMetricsAfter(trainer.Step);
+        return trainer;
+    }
+
+    private static (ImageSet Train, ImageSet Val) LoadData(string data)
+    {
+        string? dir = data == BuiltInDatasets.FashionMnist ? null
+            : Directory.Exists(data) ? data
+            : throw new ArgumentException($"data: '{data}' is neither the built-in '{BuiltInDatasets.FashionMnist}' nor a folder of MNIST-style IDX files");
+        return (BuiltInDatasets.LoadFashionMnist(Split.Train, dir), BuiltInDatasets.LoadFashionMnist(Split.Validation, dir));
+    }
+
+    // ---- compute accounting ------------------------------------------------------------------------
+
+    /// <summary>Training FLOPs of one step (3× the forward matrix-product FLOPs) with and without the regulariser, before the discriminator starts.</summary>
+    public (double WithRegularizer, double Without) MeasureStepFlops()
+    {
+        using var noGrad = Tensor.NoGrad();
+        using var scope = TensorScope.Begin();
+        var x = _train.Batch(Enumerable.Range(0, Config.BatchSize).Select(i => i % _train.Count).ToArray(), Config.Pad);
+        bool wasTraining = Model.Training;
+        Model.Eval(); // no codebook-usage bookkeeping for a measurement pass
+        double without, with;
+        try
+        {
+            using (var fc = FlopCounter.Begin())
+            {
+                var (_, q) = Model.Forward(x);
+                without = 3 * fc.Flops;
+                if (Regularizer is not null) Regularizer.Loss(q.Latents, q.Indices);
+                with = 3 * fc.Flops;
+            }
+        }
+        finally { Model.Train(wasTraining); }
+        return (with, without);
+    }
+
+    private void PlanSteps()
+    {
+        var (with, without) = MeasureStepFlops();
+        _flopsPerStep = with;
+        _regularizerFraction = with / without - 1;
+        double? budget = Config.ComputeBudget ?? (Config.MatchBaselineSteps is { } n ? n * without : null);
+        _totalSteps = budget is { } b ? Math.Max(1, (long)Math.Floor(b / with)) : Config.Steps;
+    }
+
+    // ---- training ------------------------------------------------------------------------------------
+
+    /// <summary>Runs until the planned number of steps or until <paramref name="cancel"/> fires (then saves a checkpoint and returns).</summary>
+    public TokenizerTrainResult Train(CancellationToken cancel = default)
+    {
+        PlanSteps();
+        var clock = Stopwatch.StartNew();
+        _log($"tokenizer {Config.Preset}: {Model.ParameterCount:N0} parameters, K = {Config.Model.CodebookSize}, {Config.Model.GridSize}×{Config.Model.GridSize} tokens; " +
+             (Regularizer is null ? "CRT off (baseline)" : $"CRT on (λ_max {Config.Crt.LambdaMax}, depth {Config.Crt.Depth}, width {Config.Crt.Width}, {Regularizer.ParameterCount:N0} parameters, +{100 * _regularizerFraction:F1}% FLOPs per step)"));
+        _log($"perceptual loss: off (LPIPS needs VGG16 weights, which are not obtainable here and not implemented in this build); adversarial loss from step {Config.DiscStart}");
+        _log($"training {_totalSteps} steps of batch {Config.BatchSize} ({_flopsPerStep:G3} FLOPs/step) from step {Step} into {Run.Root}");
+        var progress = new ProgressReporter("train", Step, _totalSteps, _quiet);
+        var window = Stopwatch.StartNew();
+        long windowStart = Step;
+        bool interrupted = false;
+        ReconstructionReport? lastVal = null;
+        while (Step < _totalSteps)
+        {
+            if (cancel.IsCancellationRequested) { interrupted = true; break; }
+            var m = TrainStep();
+            Step++;
+            double ips = (Step - windowStart) * Config.BatchSize / Math.Max(window.Elapsed.TotalSeconds, 1e-9);
+            if (Step % 10 == 0 || Step == _totalSteps)
+            {
+                m["images_per_s"] = ips;
+                m["flops"] = FlopsSpent;
+                Run.AppendMetrics("train", Step, m);
+            }
+            progress.Report(Step, new[] { ("loss", (double)m["loss"]!), ("rec", (double)m["rec_loss"]!), ("crt", m["crt_loss"] is double c ? c : double.NaN) }
+                .Where(v => !double.IsNaN(v.Item2)), ips, "img");
+            bool last = Step == _totalSteps;
+            if (Step % Config.ValEvery == 0 || last) { progress.Break(); lastVal = Validate(); }
+            if (Step % Config.ImageEvery == 0 || last)
+                TokenizerEvaluation.SaveReconstructionGrid(Model, _val, Config.Pad, 8, Path.Combine(Run.ImagesDir, $"recon-step-{Step:D7}.png"));
+            if (Step % Config.CheckpointEvery == 0 || last) SaveCheckpoint();
+        }
+        if (interrupted)
+        {
+            progress.Break();
+            SaveCheckpoint();
+            _log($"interrupted: checkpoint saved at step {Step}; continue with --resume");
+        }
+        return new TokenizerTrainResult(Step, FlopsSpent, _flopsPerStep, _regularizerFraction, interrupted, clock.Elapsed.TotalSeconds, lastVal);
+    }
+
+    private Dictionary<string, object?> TrainStep()
+    {
+        using var scope = TensorScope.Begin();
+        var idx = new int[Config.BatchSize];
+        for (int i = 0; i < idx.Length; i++) idx[i] = _dataRng.NextInt(_train.Count);
+        var x = _train.Batch(idx, Config.Pad);
+        if (Config.Augment) x = Augment.RandomResizedCropAndFlip(x, _dataRng, Config.CropScaleMin, Config.FlipProbability);
+
+        bool adversarial = Step >= Config.DiscStart;
+        double lambda = Config.Crt.Lambda(Step);
+        var metrics = new Dictionary<string, object?>();
+        using var flops = FlopCounter.Begin();
+
+        _optVq.ZeroGrad();
+        _optReg?.ZeroGrad();
+        var (rec, q) = Model.Forward(x);
+        var recLoss = Ops.MseLoss(rec, x);
+        var loss = Ops.Add(Ops.Add(recLoss, q.VqLoss!), q.CommitLoss!);
+        if (q.EntropyLoss is not null) loss = Ops.Add(loss, q.EntropyLoss);
+        double crtValue = double.NaN;
+        if (Regularizer is not null)
+        {
+            // [choice] g trains on its own, unweighted loss while the encoder receives λ·∂L_crt: the latents
+            // enter g through a gradient scale of λ (identity forward), so g keeps learning while λ ramps from 0.
+            var latents = Config.Crt.NormalizedLatents ? q.Latents : q.RawLatents;
+            var scaled = Ops.Add(Ops.MulScalar(latents, (float)lambda), Ops.MulScalar(latents, (float)(1 - lambda)).Detach());
+            var crtLoss = Regularizer.Loss(scaled, q.Indices);
+            crtValue = crtLoss.Item();
+            loss = Ops.Add(loss, crtLoss);
+        }
+        Tensor? genAdv = null;
+        if (adversarial)
+        {
+            genAdv = PatchGanDiscriminator.GeneratorLoss(Discriminator.Forward(rec));
+            loss = Ops.Add(loss, Ops.MulScalar(genAdv, Config.DiscWeight));
+        }
+        float lossValue = loss.Item();
+        double reportedLoss = lossValue - (double.IsNaN(crtValue) ? 0 : crtValue * (1 - lambda));
+        if (!float.IsFinite(lossValue))
+            throw new TrainingDivergedException($"step {Step + 1}: the loss is {lossValue} (reconstruction {recLoss.Item()}, vq {q.VqLoss!.Item()}, commitment {q.CommitLoss!.Item()}, crt {crtValue}); " +
+                $"nothing was updated and the last checkpoint in {Run.CheckpointsDir} is intact; try a lower lr");
+        loss.Backward();
+        double gradNorm = GradClip.ClipGradNorm(Model.Parameters(), Config.GradClip);
+        _optVq.Step();
+        if (Regularizer is not null) { GradClip.ClipGradNorm(Regularizer.Parameters(), Config.GradClip); _optReg!.Step(); }
+        _ema?.Update(Config.EmaDecay);
+
+        if (adversarial)
+        {
+            _optDisc.ZeroGrad();
+            var dLoss = Ops.MulScalar(PatchGanDiscriminator.HingeLoss(Discriminator.Forward(x), Discriminator.Forward(rec.Detach())), Config.DiscWeight);
+            metrics["disc_loss"] = (double)dLoss.Item();
+            dLoss.Backward();
+            GradClip.ClipGradNorm(Discriminator.Parameters(), Config.GradClip);
+            _optDisc.Step();
+        }
+        FlopsSpent += 3 * flops.Flops;
+
+        var stats = Evaluation.CodebookStats.Of(q.Indices, Config.BatchSize, Config.Model.TokensPerImage, Config.Model.CodebookSize);
+        metrics["loss"] = reportedLoss;
+        metrics["rec_loss"] = (double)recLoss.Item();
+        metrics["vq_loss"] = (double)q.VqLoss.Item();
+        metrics["commit_loss"] = (double)q.CommitLoss.Item();
+        if (q.EntropyLoss is not null) metrics["entropy_loss"] = (double)q.EntropyLoss.Item();
+        metrics["crt_loss"] = double.IsNaN(crtValue) ? null : crtValue;
+        metrics["lambda"] = lambda;
+        metrics["gen_adv_loss"] = genAdv is null ? null : (double)genAdv.Item();
+        metrics["grad_norm"] = gradNorm;
+        metrics["codebook_usage"] = Model.Quantize.RecentUsage();
+        metrics["batch_code_entropy_bits"] = stats.EntropyBits;
+        return metrics;
+    }
+
+    public ReconstructionReport Validate()
+    {
+        using var swap = _ema?.SwapIn();
+        var report = TokenizerEvaluation.Evaluate(Model, _val, Config.Pad, Config.ValImages, Regularizer);
+        var values = report.ToMetrics();
+        values["flops"] = FlopsSpent;
+        Run.AppendMetrics("val", Step, values);
+        if (!_quiet)
+        {
+            string crt = report.CrtLoss is { } c ? string.Create(CultureInfo.InvariantCulture, $"  crt {c:F5}") : "";
+            _log(string.Create(CultureInfo.InvariantCulture,
+                $"val step {Step}: mse {report.Mse:F5}  psnr {report.Psnr:F2} dB  ssim {report.Ssim:F4}  usage {100 * report.CodebookUsage:F1}%  entropy {report.CodeEntropyBits:F2} bits{crt}"));
+        }
+        return report;
+    }
+
+    // ---- checkpoints ---------------------------------------------------------------------------------
+
+    private void SaveCheckpoint()
+    {
+        Run.SaveCheckpoint(Step, dir =>
+        {
+            Model.Save(Path.Combine(dir, "model.safetensors"));
+            Discriminator.Save(Path.Combine(dir, "discriminator.safetensors"));
+            _optVq.SaveState(Path.Combine(dir, "optimizer.safetensors"));
+            _optDisc.SaveState(Path.Combine(dir, "discriminator-optimizer.safetensors"));
+            if (Regularizer is not null)
+            {
+                Regularizer.Save(Path.Combine(dir, "regularizer.safetensors"));
+                _optReg!.SaveState(Path.Combine(dir, "regularizer-optimizer.safetensors"));
+            }
+            if (_ema is not null) SafeTensors.Save(Path.Combine(dir, "ema.safetensors"), _ema.StateDict());
+            var state = new JsonObject
+            {
+                ["step"] = Step, ["flops"] = FlopsSpent,
+                ["model_rng"] = new JsonArray(_modelRng.GetState().Select(v => (JsonNode)v.ToString(CultureInfo.InvariantCulture)).ToArray()),
+                ["data_rng"] = new JsonArray(_dataRng.GetState().Select(v => (JsonNode)v.ToString(CultureInfo.InvariantCulture)).ToArray()),
+            };
+            AtomicFile.WriteAllText(Path.Combine(dir, "state.json"), state.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+        });
+    }
+
+    private void LoadCheckpoint(string dir)
+    {
+        try
+        {
+            Model.Load(Path.Combine(dir, "model.safetensors"));
+            Model.Quantize.AssumeUsageWindowFilled();
+            Discriminator.Load(Path.Combine(dir, "discriminator.safetensors"));
+            _optVq.LoadState(Path.Combine(dir, "optimizer.safetensors"));
+            _optDisc.LoadState(Path.Combine(dir, "discriminator-optimizer.safetensors"));
+            if (Regularizer is not null)
+            {
+                Regularizer.Load(Path.Combine(dir, "regularizer.safetensors"));
+                _optReg!.LoadState(Path.Combine(dir, "regularizer-optimizer.safetensors"));
+            }
+            if (_ema is not null) _ema.LoadStateDict(SafeTensors.Load(Path.Combine(dir, "ema.safetensors")));
+            var state = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "state.json")))!.AsObject();
+            Step = (long)state["step"]!;
+            FlopsSpent = (double)state["flops"]!;
+            _modelRng.SetState(state["model_rng"]!.AsArray().Select(v => ulong.Parse((string)v!, CultureInfo.InvariantCulture)).ToArray());
+            _dataRng.SetState(state["data_rng"]!.AsArray().Select(v => ulong.Parse((string)v!, CultureInfo.InvariantCulture)).ToArray());
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or System.Text.Json.JsonException or NullReferenceException or FormatException)
+        {
+            throw new InvalidDataException($"{dir}: the checkpoint cannot be resumed ({e.Message})", e);
+        }
+        _log($"resumed from {dir} at step {Step}");
+    }
+}
+
+/// <summary>Training stopped on a non-finite loss; the message says where and what is intact.</summary>
+public sealed class TrainingDivergedException(string message) : Exception(message);

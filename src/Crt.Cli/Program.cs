@@ -1,0 +1,51 @@
+using Crt.Training;
+
+namespace Crt.Cli;
+
+public static class Program
+{
+    private const string Usage = """
+        crt — Causally Regularized Tokenization: VQ tokenizers, a class-conditional GPT over their tokens, and the measurements between.
+
+        usage: crt <command> [options]      (crt <command> --help for its options)
+
+        commands:
+          tokenizer train   train a VQ tokenizer (baseline or with the CRT regulariser)
+          tokenizer eval    reconstruction metrics of a trained tokenizer on a split
+          tokenize          run a trained tokenizer over a dataset and write a token store
+        """;
+
+    public static int Main(string[] args)
+    {
+        using var cancel = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            if (cancel.IsCancellationRequested) return; // a second Ctrl-C ends the process at once
+            e.Cancel = true;
+            cancel.Cancel();
+            Console.Error.WriteLine("\ncrt: stopping after this step (Ctrl-C again to abort without saving)...");
+        };
+        try
+        {
+            if (args.Length == 0 || args[0] is "--help" or "-h" or "help") { Console.WriteLine(Usage); return args.Length == 0 ? 2 : 0; }
+            return (args[0], args.Length > 1 ? args[1] : null) switch
+            {
+                ("tokenizer", "train") => TokenizerCommands.Train(args[2..], cancel.Token),
+                ("tokenizer", "eval") => TokenizerCommands.Eval(args[2..]),
+                ("tokenize", _) => TokenizerCommands.Tokenize(args[1..]),
+                ("tokenizer", _) => throw new UsageException("tokenizer: expected 'tokenizer train' or 'tokenizer eval'"),
+                _ => throw new UsageException($"unknown command '{args[0]}'"),
+            };
+        }
+        catch (UsageException e)
+        {
+            Console.Error.WriteLine($"crt: {e.Message} (see crt --help)");
+            return 2;
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidDataException or IOException or TrainingDivergedException or NotSupportedException)
+        {
+            Console.Error.WriteLine($"crt: error: {e.Message}");
+            return 1;
+        }
+    }
+}

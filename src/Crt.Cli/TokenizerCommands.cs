@@ -1,0 +1,109 @@
+using System.Globalization;
+using System.Text.Json;
+using Crt.Data;
+using Crt.Training;
+
+namespace Crt.Cli;
+
+/// <summary>crt tokenizer train | tokenizer eval | tokenize.</summary>
+public static class TokenizerCommands
+{
+    private const string TrainHelp = """
+        usage: crt tokenizer train [options]
+
+          --preset NAME       vq-tiny (default), vq-f8, vq-f16
+          --config FILE       a JSON config (any subset of the keys; see configs/)
+          --set KEY=VALUE     override one config key, e.g. --set crt.lambda_max=2 (repeatable)
+          --no-crt            the baseline tokenizer (same as --set crt.enabled=false)
+          --data NAME|DIR     fashion-mnist (default, built in) or a folder of MNIST-style IDX files
+          --out DIR           run directory (default runs/tokenizer-<preset>[-baseline])
+          --steps N           training steps
+          --seed N            random seed
+          --resume            continue the run in --out from its latest checkpoint (--steps may extend it)
+          --quiet             no progress output
+        """;
+
+    public static int Train(string[] args, CancellationToken cancel)
+    {
+        if (args.Contains("--help")) { Console.WriteLine(TrainHelp); return 0; }
+        var cl = CommandLine.Parse(args, new[] { "preset", "config", "set", "data", "out", "steps", "seed" }, new[] { "no-crt", "resume", "quiet" }, "tokenizer train");
+        bool quiet = cl.Flag("quiet");
+        TokenizerTrainer trainer;
+        if (cl.Flag("resume"))
+        {
+            var dir = cl.Value("out") ?? throw new UsageException("tokenizer train --resume needs --out DIR (the run to continue)");
+            if (cl.Values("set").Count > 0 || cl.Value("config") is not null || cl.Value("preset") is not null)
+                throw new UsageException("tokenizer train --resume continues a run with its recorded config; only --steps may change");
+            trainer = TokenizerTrainer.Resume(dir, cl.Long("steps"), quiet);
+        }
+        else
+        {
+            var preset = cl.Value("preset") ?? "vq-tiny";
+            var sets = cl.Values("set").ToList();
+            if (cl.Flag("no-crt")) sets.Add("crt.enabled=false");
+            if (cl.Value("data") is { } data) sets.Add($"data=\"{data}\"");
+            if (cl.Long("steps") is { } steps) sets.Add($"steps={steps}");
+            if (cl.Long("seed") is { } seed) sets.Add($"seed={seed}");
+            var config = ConfigResolver.Resolve(TokenizerTrainConfig.ForPreset(preset), cl.Value("config"), sets);
+            var outDir = cl.Value("out") ?? Path.Combine("runs", $"tokenizer-{config.Preset}{(config.Crt.Enabled ? "" : "-baseline")}");
+            trainer = TokenizerTrainer.Create(config, outDir, quiet);
+        }
+        var r = trainer.Train(cancel);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{(r.Interrupted ? "stopped" : "done")}: {r.Steps} steps, {r.TrainingFlops:G3} training FLOPs, {r.Seconds:F0} s; run directory {trainer.Run.Root}"));
+        return 0;
+    }
+
+    private const string EvalHelp = """
+        usage: crt tokenizer eval --tokenizer RUN_OR_CHECKPOINT [--split validation|test|train] [--images N] [--out FILE.json]
+        """;
+
+    public static int Eval(string[] args)
+    {
+        if (args.Contains("--help")) { Console.WriteLine(EvalHelp); return 0; }
+        var cl = CommandLine.Parse(args, new[] { "tokenizer", "split", "images", "out" }, Array.Empty<string>(), "tokenizer eval");
+        var tok = TokenizerCheckpoint.Load(cl.Value("tokenizer") ?? throw new UsageException("tokenizer eval needs --tokenizer RUN_DIR"));
+        var split = ParseSplit(cl.Value("split") ?? "validation");
+        var set = LoadSplit(tok.Config.Data, split);
+        int images = (int)(cl.Long("images") ?? set.Count);
+        var report = TokenizerEvaluation.Evaluate(tok.Model, set, tok.Config.Pad, images);
+        var result = new Dictionary<string, object?>(report.ToMetrics())
+        {
+            ["tokenizer"] = tok.WeightsPath, ["tokenizer_sha256"] = tok.Sha256, ["split"] = set.Name, ["data_range"] = 2.0,
+        };
+        var json = JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true });
+        Console.WriteLine(json);
+        if (cl.Value("out") is { } outPath) AtomicFile.WriteAllText(outPath, json + "\n");
+        return 0;
+    }
+
+    private const string TokenizeHelp = """
+        usage: crt tokenize --tokenizer RUN_OR_CHECKPOINT [--split train|validation|test] [--variants original,flip] --out FILE.tokens
+        """;
+
+    public static int Tokenize(string[] args)
+    {
+        if (args.Contains("--help")) { Console.WriteLine(TokenizeHelp); return 0; }
+        var cl = CommandLine.Parse(args, new[] { "tokenizer", "split", "variants", "out" }, new[] { "quiet" }, "tokenize");
+        var tok = TokenizerCheckpoint.Load(cl.Value("tokenizer") ?? throw new UsageException("tokenize needs --tokenizer RUN_DIR"));
+        var outPath = cl.Value("out") ?? throw new UsageException("tokenize needs --out FILE");
+        var split = ParseSplit(cl.Value("split") ?? "train");
+        var variants = (cl.Value("variants") ?? "original,flip").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var set = LoadSplit(tok.Config.Data, split);
+        var progress = new ProgressReporter("tokenize", 0, set.Count, cl.Flag("quiet"));
+        var header = Tokenization.Run(tok, set, outPath, variants, progress: (done, total) => progress.Report(done, Array.Empty<(string, double)>(), 0, "img"));
+        Console.WriteLine($"wrote {outPath}: {header.Count} images × {header.Variants} variants × {header.TokensPerImage} tokens, codebook {header.CodebookSize}, tokenizer sha256 {header.TokenizerSha256[..12]}…");
+        return 0;
+    }
+
+    internal static Split ParseSplit(string s) => s switch
+    {
+        "train" => Split.Train,
+        "validation" or "val" => Split.Validation,
+        "test" => Split.Test,
+        _ => throw new UsageException($"unknown split '{s}'; valid splits: train, validation, test"),
+    };
+
+    internal static ImageSet LoadSplit(string data, Split split) =>
+        BuiltInDatasets.LoadFashionMnist(split, data == BuiltInDatasets.FashionMnist ? null : data);
+}

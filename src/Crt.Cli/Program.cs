@@ -13,6 +13,9 @@ public static class Program
           tokenizer train   train a VQ tokenizer (baseline or with the CRT regulariser)
           tokenizer eval    reconstruction metrics of a trained tokenizer on a split
           tokenize          run a trained tokenizer over a dataset and write a token store
+          gpt train         train the class-conditional GPT on a token store
+          gpt eval          validation cross-entropy per token and per position, bits per image
+          sample            sample images per class with a GPT and its tokenizer (KV cache, CFG, top-k/p)
         """;
 
     public static int Main(string[] args)
@@ -33,6 +36,10 @@ public static class Program
                 ("tokenizer", "train") => TokenizerCommands.Train(args[2..], cancel.Token),
                 ("tokenizer", "eval") => TokenizerCommands.Eval(args[2..]),
                 ("tokenize", _) => TokenizerCommands.Tokenize(args[1..]),
+                ("gpt", "train") => GptCommands.Train(args[2..], cancel.Token),
+                ("gpt", "eval") => GptCommands.Eval(args[2..]),
+                ("sample", _) => GptCommands.Sample(args[1..]),
+                ("gpt", _) => throw new UsageException("gpt: expected 'gpt train' or 'gpt eval'"),
                 ("tokenizer", _) => throw new UsageException("tokenizer: expected 'tokenizer train' or 'tokenizer eval'"),
                 _ => throw new UsageException($"unknown command '{args[0]}'"),
             };

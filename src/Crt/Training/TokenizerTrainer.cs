@@ -1,10 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json.Nodes;
 using Crt.Data;
 using Crt.Regularizer;
 using Crt.Tensors;
-using Crt.Tensors.IO;
 using Crt.Tensors.Optim;
 using Crt.Tokenizer;
 
@@ -264,55 +262,23 @@ public sealed class TokenizerTrainer
 
     // ---- checkpoints ---------------------------------------------------------------------------------
 
-    private void SaveCheckpoint()
+    private CheckpointFiles Files()
     {
-        Run.SaveCheckpoint(Step, dir =>
-        {
-            Model.Save(Path.Combine(dir, "model.safetensors"));
-            Discriminator.Save(Path.Combine(dir, "discriminator.safetensors"));
-            _optVq.SaveState(Path.Combine(dir, "optimizer.safetensors"));
-            _optDisc.SaveState(Path.Combine(dir, "discriminator-optimizer.safetensors"));
-            if (Regularizer is not null)
-            {
-                Regularizer.Save(Path.Combine(dir, "regularizer.safetensors"));
-                _optReg!.SaveState(Path.Combine(dir, "regularizer-optimizer.safetensors"));
-            }
-            if (_ema is not null) SafeTensors.Save(Path.Combine(dir, "ema.safetensors"), _ema.StateDict());
-            var state = new JsonObject
-            {
-                ["step"] = Step, ["flops"] = FlopsSpent,
-                ["model_rng"] = new JsonArray(_modelRng.GetState().Select(v => (JsonNode)v.ToString(CultureInfo.InvariantCulture)).ToArray()),
-                ["data_rng"] = new JsonArray(_dataRng.GetState().Select(v => (JsonNode)v.ToString(CultureInfo.InvariantCulture)).ToArray()),
-            };
-            AtomicFile.WriteAllText(Path.Combine(dir, "state.json"), state.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
-        });
+        var files = new CheckpointFiles()
+            .Module("model.safetensors", Model).Optimizer("optimizer.safetensors", _optVq)
+            .Module("discriminator.safetensors", Discriminator).Optimizer("discriminator-optimizer.safetensors", _optDisc)
+            .Rng("model", _modelRng).Rng("data", _dataRng);
+        if (Regularizer is not null) files.Module("regularizer.safetensors", Regularizer).Optimizer("regularizer-optimizer.safetensors", _optReg!);
+        if (_ema is not null) files.Tensors("ema.safetensors", _ema.StateDict, _ema.LoadStateDict);
+        return files;
     }
+
+    private void SaveCheckpoint() => Run.SaveCheckpoint(Step, dir => Files().Save(dir, Step, FlopsSpent));
 
     private void LoadCheckpoint(string dir)
     {
-        try
-        {
-            Model.Load(Path.Combine(dir, "model.safetensors"));
-            Model.Quantize.AssumeUsageWindowFilled();
-            Discriminator.Load(Path.Combine(dir, "discriminator.safetensors"));
-            _optVq.LoadState(Path.Combine(dir, "optimizer.safetensors"));
-            _optDisc.LoadState(Path.Combine(dir, "discriminator-optimizer.safetensors"));
-            if (Regularizer is not null)
-            {
-                Regularizer.Load(Path.Combine(dir, "regularizer.safetensors"));
-                _optReg!.LoadState(Path.Combine(dir, "regularizer-optimizer.safetensors"));
-            }
-            if (_ema is not null) _ema.LoadStateDict(SafeTensors.Load(Path.Combine(dir, "ema.safetensors")));
-            var state = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "state.json")))!.AsObject();
-            Step = (long)state["step"]!;
-            FlopsSpent = (double)state["flops"]!;
-            _modelRng.SetState(state["model_rng"]!.AsArray().Select(v => ulong.Parse((string)v!, CultureInfo.InvariantCulture)).ToArray());
-            _dataRng.SetState(state["data_rng"]!.AsArray().Select(v => ulong.Parse((string)v!, CultureInfo.InvariantCulture)).ToArray());
-        }
-        catch (Exception e) when (e is IOException or InvalidDataException or System.Text.Json.JsonException or NullReferenceException or FormatException)
-        {
-            throw new InvalidDataException($"{dir}: the checkpoint cannot be resumed ({e.Message})", e);
-        }
+        (Step, FlopsSpent) = Files().Load(dir);
+        Model.Quantize.AssumeUsageWindowFilled();
         _log($"resumed from {dir} at step {Step}");
     }
 }

@@ -1,0 +1,60 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Crt.Data;
+using Crt.Tensors;
+using Crt.Tensors.IO;
+using Crt.Tensors.Nn;
+using Crt.Tensors.Optim;
+
+namespace Crt.Training;
+
+/// <summary>
+/// What a training checkpoint folder holds: one safetensors file per module and per optimizer state,
+/// extra tensor files (EMA), and state.json with the step, the FLOPs spent and every RNG's state —
+/// enough to continue a run exactly where it stopped.
+/// </summary>
+public sealed class CheckpointFiles
+{
+    private readonly List<(string File, Module Module)> _modules = new();
+    private readonly List<(string File, Optimizer Optimizer)> _optimizers = new();
+    private readonly List<(string Name, Rng Rng)> _rngs = new();
+    private readonly List<(string File, Func<Dictionary<string, Tensor>> Save, Action<Dictionary<string, Tensor>> Load)> _extra = new();
+
+    public CheckpointFiles Module(string file, Module m) { _modules.Add((file, m)); return this; }
+    public CheckpointFiles Optimizer(string file, Optimizer o) { _optimizers.Add((file, o)); return this; }
+    public CheckpointFiles Rng(string name, Rng r) { _rngs.Add((name, r)); return this; }
+    public CheckpointFiles Tensors(string file, Func<Dictionary<string, Tensor>> save, Action<Dictionary<string, Tensor>> load) { _extra.Add((file, save, load)); return this; }
+
+    public void Save(string dir, long step, double flops)
+    {
+        foreach (var (file, m) in _modules) m.Save(Path.Combine(dir, file));
+        foreach (var (file, o) in _optimizers) o.SaveState(Path.Combine(dir, file));
+        foreach (var (file, save, _) in _extra) SafeTensors.Save(Path.Combine(dir, file), save());
+        var state = new JsonObject { ["step"] = step, ["flops"] = flops };
+        foreach (var (name, rng) in _rngs)
+            state[name + "_rng"] = new JsonArray(rng.GetState().Select(v => (JsonNode)v.ToString(CultureInfo.InvariantCulture)).ToArray());
+        AtomicFile.WriteAllText(Path.Combine(dir, "state.json"), state.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    /// <summary>Restores everything registered; returns the step and FLOPs recorded. Any problem is one message naming the folder.</summary>
+    public (long Step, double Flops) Load(string dir)
+    {
+        try
+        {
+            foreach (var (file, m) in _modules) m.Load(Path.Combine(dir, file));
+            foreach (var (file, o) in _optimizers) o.LoadState(Path.Combine(dir, file));
+            foreach (var (file, _, load) in _extra) load(SafeTensors.Load(Path.Combine(dir, file)));
+            var state = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "state.json")))?.AsObject()
+                ?? throw new InvalidDataException("state.json is empty");
+            foreach (var (name, rng) in _rngs)
+                rng.SetState((state[name + "_rng"] ?? throw new InvalidDataException($"state.json has no {name}_rng")).AsArray()
+                    .Select(v => ulong.Parse((string)v!, CultureInfo.InvariantCulture)).ToArray());
+            return ((long)state["step"]!, (double)state["flops"]!);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or JsonException or NullReferenceException or FormatException or ArgumentException or InvalidOperationException)
+        {
+            throw new InvalidDataException($"{dir}: the checkpoint cannot be resumed ({e.Message})", e);
+        }
+    }
+}

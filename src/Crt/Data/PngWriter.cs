@@ -13,7 +13,7 @@ public static class PngWriter
         if (pixels.Length != (long)width * height * channels)
             throw new ArgumentException($"{path}: {pixels.Length} bytes are not a {width}×{height}×{channels} image");
         using var ms = new MemoryStream();
-        ms.Write("\x89PNG\r\n\x1a\n"u8);
+        ms.Write(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A });
         Span<byte> ihdr = stackalloc byte[13];
         BinaryPrimitives.WriteInt32BigEndian(ihdr, width);
         BinaryPrimitives.WriteInt32BigEndian(ihdr[4..], height);

@@ -11,7 +11,7 @@ namespace Crt.Tests;
 public class TokenizerParityTests
 {
     /// <summary>make_vq.py's hash_uniform: u in [−1, 1) from an integer hash of (element i, parameter j).</summary>
-    private static double HashUniform(long i, int j)
+    internal static double HashUniform(long i, int j)
     {
         long h = (i * 2654435761L + (j + 1) * 40503L) & 0xFFFFFFFFL;
         h ^= h >> 13;

@@ -262,62 +262,67 @@ def fill(module):
     return params
 
 
-vq, crt_reg = VQModel(), CausalRegularizer()
-disc = NLayerDiscriminator(IN, 16, 2)
-vq_params, crt_params, disc_params = fill(vq), fill(crt_reg), fill(disc)
+def main():
+    vq, crt_reg = VQModel(), CausalRegularizer()
+    disc = NLayerDiscriminator(IN, 16, 2)
+    vq_params, crt_params, disc_params = fill(vq), fill(crt_reg), fill(disc)
 
 
-def top2_gap(x):
-    """Smallest margin between the best and second-best code over all positions."""
-    with torch.no_grad():
-        zn = F.normalize(torch.einsum('b c h w -> b h w c', vq.quant_conv(vq.encoder(x))).reshape(-1, CD), dim=-1)
-        sims = zn @ F.normalize(vq.quantize.embedding.weight, dim=-1).t()
-        top = sims.topk(2, dim=1).values
-        return (top[:, 0] - top[:, 1]).min().item()
+    def top2_gap(x):
+        """Smallest margin between the best and second-best code over all positions."""
+        with torch.no_grad():
+            zn = F.normalize(torch.einsum('b c h w -> b h w c', vq.quant_conv(vq.encoder(x))).reshape(-1, CD), dim=-1)
+            sims = zn @ F.normalize(vq.quantize.embedding.weight, dim=-1).t()
+            top = sims.topk(2, dim=1).values
+            return (top[:, 0] - top[:, 1]).min().item()
 
 
-# Float32 round-off differs between implementations by ~1e-5 relative; pick an input batch whose code
-# assignments are not near-ties, so the argmin cannot flip between PyTorch and crt.
-for seed in range(1000):
-    torch.manual_seed(seed)
-    x = torch.tanh(torch.randn(2, IN, 32, 32) * 1.5)
-    if top2_gap(x) > 2e-4:
-        break
-print("input seed", seed, "min top-2 cosine gap", top2_gap(x))
-h = vq.quant_conv(vq.encoder(x))
-h.retain_grad()
-zq, vq_loss, commit, idx, zn = vq.quantize(h)
-rec = vq.decoder(vq.post_quant_conv(zq))
-latents = zn.reshape(2, 64, CD)
-crt_loss = crt_reg(latents)
-LAMBDA = 2.0
-rec_loss = F.mse_loss(x, rec)
-gen_adv = -torch.mean(disc.main(rec))
-total = rec_loss + vq_loss + commit + LAMBDA * crt_loss + 0.5 * gen_adv
-total.backward()
+    # Float32 round-off differs between implementations by ~1e-5 relative; pick an input batch whose code
+    # assignments are not near-ties, so the argmin cannot flip between PyTorch and crt.
+    for seed in range(1000):
+        torch.manual_seed(seed)
+        x = torch.tanh(torch.randn(2, IN, 32, 32) * 1.5)
+        if top2_gap(x) > 2e-4:
+            break
+    print("input seed", seed, "min top-2 cosine gap", top2_gap(x))
+    h = vq.quant_conv(vq.encoder(x))
+    h.retain_grad()
+    zq, vq_loss, commit, idx, zn = vq.quantize(h)
+    rec = vq.decoder(vq.post_quant_conv(zq))
+    latents = zn.reshape(2, 64, CD)
+    crt_loss = crt_reg(latents)
+    LAMBDA = 2.0
+    rec_loss = F.mse_loss(x, rec)
+    gen_adv = -torch.mean(disc.main(rec))
+    total = rec_loss + vq_loss + commit + LAMBDA * crt_loss + 0.5 * gen_adv
+    total.backward()
 
-out = {"x": x, "h": h.detach(), "indices": idx.to(torch.int64), "rec": rec.detach(), "latents": latents.detach(),
-       "losses": torch.stack([rec_loss, vq_loss, commit, crt_loss, gen_adv, total]).detach(), "grad_h": h.grad}
-for prefix, params in (("vq.", vq_params), ("crt.", crt_params)):
-    for name, p in params.items():
+    out = {"x": x, "h": h.detach(), "indices": idx.to(torch.int64), "rec": rec.detach(), "latents": latents.detach(),
+           "losses": torch.stack([rec_loss, vq_loss, commit, crt_loss, gen_adv, total]).detach(), "grad_h": h.grad}
+    for prefix, params in (("vq.", vq_params), ("crt.", crt_params)):
+        for name, p in params.items():
+            g = p.grad.reshape(-1)
+            out["grad_head." + prefix + name] = g[:32].clone()
+            out["grad_norm." + prefix + name] = g.double().norm().float().reshape(1)
+
+    # Discriminator step on detached reconstructions (train-mode BatchNorm), hinge loss.
+    for p in disc_params.values():
+        p.grad = None
+    logits_real, logits_fake = disc.main(x), disc.main(rec.detach())
+    d_loss = 0.5 * (torch.mean(F.relu(1. - logits_real)) + torch.mean(F.relu(1. + logits_fake)))
+    d_loss.backward()
+    out["disc_logits_real"] = logits_real.detach()
+    out["disc_loss"] = d_loss.detach().reshape(1)
+    for name, p in disc_params.items():
         g = p.grad.reshape(-1)
-        out["grad_head." + prefix + name] = g[:32].clone()
-        out["grad_norm." + prefix + name] = g.double().norm().float().reshape(1)
+        out["grad_head.disc." + name] = g[:32].clone()
+        out["grad_norm.disc." + name] = g.double().norm().float().reshape(1)
+    out["disc_running_mean_3"] = disc.main[3].running_mean.clone()
 
-# Discriminator step on detached reconstructions (train-mode BatchNorm), hinge loss.
-for p in disc_params.values():
-    p.grad = None
-logits_real, logits_fake = disc.main(x), disc.main(rec.detach())
-d_loss = 0.5 * (torch.mean(F.relu(1. - logits_real)) + torch.mean(F.relu(1. + logits_fake)))
-d_loss.backward()
-out["disc_logits_real"] = logits_real.detach()
-out["disc_loss"] = d_loss.detach().reshape(1)
-for name, p in disc_params.items():
-    g = p.grad.reshape(-1)
-    out["grad_head.disc." + name] = g[:32].clone()
-    out["grad_norm.disc." + name] = g.double().norm().float().reshape(1)
-out["disc_running_mean_3"] = disc.main[3].running_mean.clone()
+    path = os.path.join(here, "../../tests/Crt.Tests/data/parity/vq.safetensors")
+    st.save(path, out, metadata={"script": "tools/parity/make_vq.py"})
+    print("wrote", os.path.normpath(path), "losses", out["losses"].tolist(), "codes used", idx.unique().numel())
 
-path = os.path.join(here, "../../tests/Crt.Tests/data/parity/vq.safetensors")
-st.save(path, out, metadata={"script": "tools/parity/make_vq.py"})
-print("wrote", os.path.normpath(path), "losses", out["losses"].tolist(), "codes used", idx.unique().numel())
+
+if __name__ == "__main__":
+    main()

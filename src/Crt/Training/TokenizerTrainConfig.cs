@@ -35,6 +35,10 @@ public sealed record TokenizerTrainConfig
     public int DiscLayers { get; init; } = 2;
     public int DiscChannels { get; init; } = 64;
 
+    /// <summary>LPIPS-VGG16 weights (safetensors; see tools/convert_lpips.py). Without them the perceptual loss is off.</summary>
+    public string? LpipsWeights { get; init; }
+    public float PerceptualWeight { get; init; } = 1f;
+
     public bool Augment { get; init; } = true;
     public float CropScaleMin { get; init; } = 0.8f;
     public float FlipProbability { get; init; } = 0.5f;

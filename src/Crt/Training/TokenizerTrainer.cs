@@ -30,6 +30,7 @@ public sealed class TokenizerTrainer
     private readonly Adam _optVq, _optDisc;
     private readonly AdamW? _optReg;
     private readonly Ema? _ema;
+    private readonly Lpips? _lpips;
     private readonly Rng _modelRng, _dataRng;
     private readonly ImageSet _train, _val;
     private readonly bool _quiet;
@@ -60,6 +61,7 @@ public sealed class TokenizerTrainer
         if (Regularizer is not null)
             _optReg = new AdamW(ParamGroup.DecayAndNoDecay(Regularizer.NamedParameters(), 0.0), config.Crt.LearningRate, 0.9, 0.95, 1e-8);
         if (config.EmaDecay > 0) _ema = new Ema(Model, includeBuffers: false);
+        if (config.LpipsWeights is not null && config.PerceptualWeight > 0) _lpips = Lpips.FromFile(config.LpipsWeights);
     }
 
     /// <summary>Starts a new run in <paramref name="outDir"/> (which must not hold one).</summary>
@@ -107,7 +109,8 @@ public sealed class TokenizerTrainer
         {
             using (var fc = FlopCounter.Begin())
             {
-                var (_, q) = Model.Forward(x);
+                var (rec, q) = Model.Forward(x);
+                _lpips?.Forward(x, rec);
                 without = 3 * fc.Flops;
                 if (Regularizer is not null) Regularizer.Loss(q.Latents, q.Indices);
                 with = 3 * fc.Flops;
@@ -135,7 +138,9 @@ public sealed class TokenizerTrainer
         var clock = Stopwatch.StartNew();
         _log($"tokenizer {Config.Preset}: {Model.ParameterCount:N0} parameters, K = {Config.Model.CodebookSize}, {Config.Model.GridSize}×{Config.Model.GridSize} tokens; " +
              (Regularizer is null ? "CRT off (baseline)" : $"CRT on (λ_max {Config.Crt.LambdaMax}, depth {Config.Crt.Depth}, width {Config.Crt.Width}, {Regularizer.ParameterCount:N0} parameters, +{100 * _regularizerFraction:F1}% FLOPs per step)"));
-        _log($"perceptual loss: off (LPIPS needs VGG16 weights, which are not obtainable here and not implemented in this build); adversarial loss from step {Config.DiscStart}");
+        _log(_lpips is null
+            ? $"perceptual loss: OFF (no LPIPS-VGG16 weights given: set lpips_weights to a file made by tools/convert_lpips.py); adversarial loss from step {Config.DiscStart}"
+            : $"perceptual loss: LPIPS-VGG16 from {Config.LpipsWeights}, weight {Config.PerceptualWeight}; adversarial loss from step {Config.DiscStart}");
         _log($"training {_totalSteps} steps of batch {Config.BatchSize} ({_flopsPerStep:G3} FLOPs/step) from step {Step} into {Run.Root}");
         var progress = new ProgressReporter("train", Step, _totalSteps, _quiet);
         var window = Stopwatch.StartNew();
@@ -190,6 +195,12 @@ public sealed class TokenizerTrainer
         var recLoss = Ops.MseLoss(rec, x);
         var loss = Ops.Add(Ops.Add(recLoss, q.VqLoss!), q.CommitLoss!);
         if (q.EntropyLoss is not null) loss = Ops.Add(loss, q.EntropyLoss);
+        if (_lpips is not null)
+        {
+            var perceptual = Ops.Mean(_lpips.Forward(x, rec));
+            metrics["perceptual_loss"] = (double)perceptual.Item();
+            loss = Ops.Add(loss, Ops.MulScalar(perceptual, Config.PerceptualWeight));
+        }
         double crtValue = double.NaN;
         if (Regularizer is not null)
         {

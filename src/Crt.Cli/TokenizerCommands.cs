@@ -79,6 +79,8 @@ public static class TokenizerCommands
 
     private const string TokenizeHelp = """
         usage: crt tokenize --tokenizer RUN_OR_CHECKPOINT [--split train|validation|test] [--variants original,flip] --out FILE.tokens
+
+          variants: original, flip, crop-tl|tr|bl|br|c and flip-crop-… (1.1× enlargement cut back at a corner or the centre), ten-crop (all ten crops)
         """;
 
     public static int Tokenize(string[] args)

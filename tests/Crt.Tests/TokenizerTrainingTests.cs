@@ -53,3 +53,23 @@ public sealed class TokenizerTrainingTests : IDisposable
     private static Dictionary<string, Tensor> SafeTensorsOf(string dir) =>
         Crt.Tensors.IO.SafeTensors.Load(Path.Combine(dir, "checkpoints", "step-0000006", "model.safetensors"));
 }
+
+public class TokenizationVariantTests
+{
+    [Fact]
+    public void VariantsMirrorAndCropAsNamed()
+    {
+        var x = Tensor.From(Enumerable.Range(0, 2 * 10 * 10).Select(i => (float)i).ToArray(), 2, 1, 10, 10);
+        var flip = Tokenization.Variant(x, "flip");
+        Assert.Equal(x[0, 0, 3, 9], flip[0, 0, 3, 0]);
+        Assert.Same(x, Tokenization.Variant(x, "original"));
+        // 1.1× enlargement of 10 → 11, cut at the top-left: the first pixel is still the image's corner.
+        var tl = Tokenization.Variant(x, "crop-tl");
+        Assert.Equal(x[1, 0, 0, 0], tl[1, 0, 0, 0]);
+        var br = Tokenization.Variant(x, "crop-br");
+        Assert.Equal(x[1, 0, 9, 9], br[1, 0, 9, 9], 3);
+        Assert.Equal(10, Tokenization.ExpandVariants(new[] { "ten-crop" }).Length);
+        var err = Assert.Throws<ArgumentException>(() => Tokenization.ExpandVariants(new[] { "rotate" }));
+        Assert.Contains("unknown variant 'rotate'", err.Message);
+    }
+}

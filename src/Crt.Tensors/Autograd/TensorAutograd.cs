@@ -44,9 +44,16 @@ public sealed partial class Tensor
         if (Grad is null)
         {
             // A leaf's gradient outlives the step's scope (the optimizer reads it, ZeroGrad clears it).
+            // The buffer ZeroGrad retired last step is refilled, so training allocates no gradient memory.
             if (IsLeaf && g.Pooled)
             {
-                using (TensorScope.Suspend()) Grad = g.Clone();
+                if (_retiredGrad is { } buffer && ShapeUtil.SameShape(buffer.Shape, Shape))
+                {
+                    g.ReadOnlySpan.CopyTo(buffer.Span);
+                    Grad = buffer;
+                    _retiredGrad = null;
+                }
+                else using (TensorScope.Suspend()) Grad = g.Clone();
             }
             else Grad = owned ? g : g.Clone();
             return;
@@ -109,6 +116,15 @@ public sealed partial class Tensor
         return order;
     }
 
-    /// <summary>Clears this tensor's gradient.</summary>
-    public void ZeroGrad() => Grad = null;
+    private Tensor? _retiredGrad;
+
+    /// <summary>
+    /// Clears this tensor's gradient (Grad becomes null). The old gradient's storage is kept and refilled
+    /// by the next backward pass, so a reference to the old Grad must not be relied on after this call.
+    /// </summary>
+    public void ZeroGrad()
+    {
+        if (Grad is { Pooled: false } old && !old.IsReleased) _retiredGrad = old;
+        Grad = null;
+    }
 }

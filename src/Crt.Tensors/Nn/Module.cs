@@ -125,7 +125,7 @@ public abstract class Module
     /// <summary>Drops every parameter's gradient (PyTorch's zero_grad(set_to_none=True)).</summary>
     public void ZeroGrad()
     {
-        foreach (var p in Parameters()) p.Grad = null;
+        foreach (var p in Parameters()) p.ZeroGrad();
     }
 
     // ---- state dict ---------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ public abstract class Optimizer
     /// <summary>Drops every parameter's gradient (zero_grad(set_to_none=True)).</summary>
     public void ZeroGrad()
     {
-        foreach (var (_, p) in NamedParameters()) p.Grad = null;
+        foreach (var (_, p) in NamedParameters()) p.ZeroGrad();
     }
 
     /// <summary>Sets every group's learning rate to <paramref name="lr"/> × its LrScale (call once per step with a schedule's value).</summary>

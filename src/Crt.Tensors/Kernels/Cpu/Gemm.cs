@@ -47,7 +47,7 @@ public static unsafe partial class Gemm
         fixed (float* pa = a, pb = b, pc = c)
         {
             long work = (long)m * n * k;
-            if (!parallel || batch == 1 || work >= ParallelWork * 4)
+            if (!parallel || batch == 1 || work >= DefaultParallelWork * 4)
             {
                 for (int i = 0; i < batch; i++)
                     Run(transA, transB, m, n, k, alpha, pa + (long)i * strideA, lda, pb + (long)i * strideB, ldb,
@@ -85,7 +85,8 @@ public static unsafe partial class Gemm
     // ---- configuration --------------------------------------------------------------------------------
 
     /// <summary>m·n·k below which a product runs on one thread.</summary>
-    internal const long ParallelWork = 1L << 20;
+    internal static long ParallelWork = DefaultParallelWork;
+    internal const long DefaultParallelWork = 1L << 20;
 
     /// <summary>m·n·k at or below which the direct (unpacked) path runs.</summary>
     internal const long DirectWork = 24 * 24 * 24;
@@ -121,6 +122,8 @@ public static unsafe partial class Gemm
     {
         if (mr == 0) { s_config = DefaultConfig(); return true; }
         var cfg = Make(mr, nr, kc, mc, nc, blis);
+        if (cfg is not null && mr == 9) cfg = new Config { MR = 8, NR = 32, KC = cfg.KC, MC = cfg.MC / 8 * 8, NC = cfg.NC, BlisOrder = blis, KernelPtr = cfg.KernelPtr, Name = "pf8" };
+        if (cfg is not null && mr == 7) cfg = new Config { MR = 6, NR = 32, KC = cfg.KC, MC = cfg.MC / 6 * 6, NC = cfg.NC, BlisOrder = blis, KernelPtr = cfg.KernelPtr, Name = "pf6" };
         if (cfg is null) return false;
         s_config = cfg;
         return true;
@@ -132,6 +135,8 @@ public static unsafe partial class Gemm
         {
             (6, 32) when Avx512F.IsSupported => &GemmKernels.K512_6x32,
             (8, 32) when Avx512F.IsSupported => &GemmKernels.K512_8x32,
+            (9, 32) when Avx512F.IsSupported => &GemmKernels.K512_8x32_pf,
+            (7, 32) when Avx512F.IsSupported => &GemmKernels.K512_6x32_pf,
             (6, 16) when Fma.IsSupported && Avx.IsSupported => &GemmKernels.K256_6x16,
             _ => null,
         };
@@ -165,6 +170,7 @@ public static unsafe partial class Gemm
             return;
         }
         if (threads <= 1) { Blocked(cfg!, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); return; }
+        if (!StaticSplit) { ParallelBlocked(cfg!, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); return; }
 
         // Split the rows (each thread packs its own A rows; B is packed by both, which is the cheaper copy)
         // unless there are too few row slivers to go around, then split the columns.
@@ -187,6 +193,9 @@ public static unsafe partial class Gemm
                     beta, (float*)pc + s, ldc);
         });
     }
+
+    /// <summary>Tuning switch: split the product into one static part per thread (each packing its own B) instead of the shared-B scheduler.</summary>
+    internal static bool StaticSplit;
 
     private static long OffA(bool transA, int row, int lda) => transA ? row : (long)row * lda;
 

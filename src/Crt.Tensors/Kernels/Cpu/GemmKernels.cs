@@ -90,6 +90,88 @@ internal static unsafe class GemmKernels
         Store512(c + 7 * ldc, c70, c71, vb, mode);
     }
 
+    /// <summary>6×32 tile: C[6×32] (+)= Σ_p a[p·6+r]·b[p·32+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void K512_6x32_pf(int kc, float* a, float* b, float* c, int ldc, float beta, int mode)
+    {
+        Vector512<float> c00 = default, c01 = default;
+        Vector512<float> c10 = default, c11 = default;
+        Vector512<float> c20 = default, c21 = default;
+        Vector512<float> c30 = default, c31 = default;
+        Vector512<float> c40 = default, c41 = default;
+        Vector512<float> c50 = default, c51 = default;
+        // Bring this tile of C toward L1 while the k loop runs; it is read only at the end.
+        Sse.Prefetch0(c + 0 * ldc); Sse.Prefetch0(c + 0 * ldc + 31);
+        Sse.Prefetch0(c + 1 * ldc); Sse.Prefetch0(c + 1 * ldc + 31);
+        Sse.Prefetch0(c + 2 * ldc); Sse.Prefetch0(c + 2 * ldc + 31);
+        Sse.Prefetch0(c + 3 * ldc); Sse.Prefetch0(c + 3 * ldc + 31);
+        Sse.Prefetch0(c + 4 * ldc); Sse.Prefetch0(c + 4 * ldc + 31);
+        Sse.Prefetch0(c + 5 * ldc); Sse.Prefetch0(c + 5 * ldc + 31);
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Avx512F.LoadAlignedVector512(b); var b1 = Avx512F.LoadAlignedVector512(b + 16);
+            { var av = Vector512.Create(a[0]); c00 = Avx512F.FusedMultiplyAdd(av, b0, c00); c01 = Avx512F.FusedMultiplyAdd(av, b1, c01); }
+            { var av = Vector512.Create(a[1]); c10 = Avx512F.FusedMultiplyAdd(av, b0, c10); c11 = Avx512F.FusedMultiplyAdd(av, b1, c11); }
+            { var av = Vector512.Create(a[2]); c20 = Avx512F.FusedMultiplyAdd(av, b0, c20); c21 = Avx512F.FusedMultiplyAdd(av, b1, c21); }
+            { var av = Vector512.Create(a[3]); c30 = Avx512F.FusedMultiplyAdd(av, b0, c30); c31 = Avx512F.FusedMultiplyAdd(av, b1, c31); }
+            { var av = Vector512.Create(a[4]); c40 = Avx512F.FusedMultiplyAdd(av, b0, c40); c41 = Avx512F.FusedMultiplyAdd(av, b1, c41); }
+            { var av = Vector512.Create(a[5]); c50 = Avx512F.FusedMultiplyAdd(av, b0, c50); c51 = Avx512F.FusedMultiplyAdd(av, b1, c51); }
+            a += 6; b += 32;
+        }
+        var vb = Vector512.Create(beta);
+        Store512(c + 0 * ldc, c00, c01, vb, mode);
+        Store512(c + 1 * ldc, c10, c11, vb, mode);
+        Store512(c + 2 * ldc, c20, c21, vb, mode);
+        Store512(c + 3 * ldc, c30, c31, vb, mode);
+        Store512(c + 4 * ldc, c40, c41, vb, mode);
+        Store512(c + 5 * ldc, c50, c51, vb, mode);
+    }
+
+    /// <summary>8×32 tile: C[8×32] (+)= Σ_p a[p·8+r]·b[p·32+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void K512_8x32_pf(int kc, float* a, float* b, float* c, int ldc, float beta, int mode)
+    {
+        Vector512<float> c00 = default, c01 = default;
+        Vector512<float> c10 = default, c11 = default;
+        Vector512<float> c20 = default, c21 = default;
+        Vector512<float> c30 = default, c31 = default;
+        Vector512<float> c40 = default, c41 = default;
+        Vector512<float> c50 = default, c51 = default;
+        Vector512<float> c60 = default, c61 = default;
+        Vector512<float> c70 = default, c71 = default;
+        // Bring this tile of C toward L1 while the k loop runs; it is read only at the end.
+        Sse.Prefetch0(c + 0 * ldc); Sse.Prefetch0(c + 0 * ldc + 31);
+        Sse.Prefetch0(c + 1 * ldc); Sse.Prefetch0(c + 1 * ldc + 31);
+        Sse.Prefetch0(c + 2 * ldc); Sse.Prefetch0(c + 2 * ldc + 31);
+        Sse.Prefetch0(c + 3 * ldc); Sse.Prefetch0(c + 3 * ldc + 31);
+        Sse.Prefetch0(c + 4 * ldc); Sse.Prefetch0(c + 4 * ldc + 31);
+        Sse.Prefetch0(c + 5 * ldc); Sse.Prefetch0(c + 5 * ldc + 31);
+        Sse.Prefetch0(c + 6 * ldc); Sse.Prefetch0(c + 6 * ldc + 31);
+        Sse.Prefetch0(c + 7 * ldc); Sse.Prefetch0(c + 7 * ldc + 31);
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Avx512F.LoadAlignedVector512(b); var b1 = Avx512F.LoadAlignedVector512(b + 16);
+            { var av = Vector512.Create(a[0]); c00 = Avx512F.FusedMultiplyAdd(av, b0, c00); c01 = Avx512F.FusedMultiplyAdd(av, b1, c01); }
+            { var av = Vector512.Create(a[1]); c10 = Avx512F.FusedMultiplyAdd(av, b0, c10); c11 = Avx512F.FusedMultiplyAdd(av, b1, c11); }
+            { var av = Vector512.Create(a[2]); c20 = Avx512F.FusedMultiplyAdd(av, b0, c20); c21 = Avx512F.FusedMultiplyAdd(av, b1, c21); }
+            { var av = Vector512.Create(a[3]); c30 = Avx512F.FusedMultiplyAdd(av, b0, c30); c31 = Avx512F.FusedMultiplyAdd(av, b1, c31); }
+            { var av = Vector512.Create(a[4]); c40 = Avx512F.FusedMultiplyAdd(av, b0, c40); c41 = Avx512F.FusedMultiplyAdd(av, b1, c41); }
+            { var av = Vector512.Create(a[5]); c50 = Avx512F.FusedMultiplyAdd(av, b0, c50); c51 = Avx512F.FusedMultiplyAdd(av, b1, c51); }
+            { var av = Vector512.Create(a[6]); c60 = Avx512F.FusedMultiplyAdd(av, b0, c60); c61 = Avx512F.FusedMultiplyAdd(av, b1, c61); }
+            { var av = Vector512.Create(a[7]); c70 = Avx512F.FusedMultiplyAdd(av, b0, c70); c71 = Avx512F.FusedMultiplyAdd(av, b1, c71); }
+            a += 8; b += 32;
+        }
+        var vb = Vector512.Create(beta);
+        Store512(c + 0 * ldc, c00, c01, vb, mode);
+        Store512(c + 1 * ldc, c10, c11, vb, mode);
+        Store512(c + 2 * ldc, c20, c21, vb, mode);
+        Store512(c + 3 * ldc, c30, c31, vb, mode);
+        Store512(c + 4 * ldc, c40, c41, vb, mode);
+        Store512(c + 5 * ldc, c50, c51, vb, mode);
+        Store512(c + 6 * ldc, c60, c61, vb, mode);
+        Store512(c + 7 * ldc, c70, c71, vb, mode);
+    }
+
     /// <summary>6×16 tile: C[6×16] (+)= Σ_p a[p·6+r]·b[p·16+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void K256_6x16(int kc, float* a, float* b, float* c, int ldc, float beta, int mode)

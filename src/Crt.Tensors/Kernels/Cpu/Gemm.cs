@@ -107,10 +107,15 @@ public static unsafe partial class Gemm
 
     internal static Config? Current => s_config;
 
+    /// <remarks>
+    /// Sized for Zen 4/5 (L1d 32–48 KB, L2 1 MB per core): the 8×KC A sliver (12 KB at KC 384) stays in L1,
+    /// the KC×NC B block (672 KB at NC 448) in L2; an A block of up to MC rows is packed per depth slice.
+    /// 8×32 keeps 16 zmm accumulators (more make the JIT spill); 16 FMAs per 10 loads per k step.
+    /// </remarks>
     private static Config? DefaultConfig()
     {
-        if (Avx512F.IsSupported) return Make(8, 32, 384, 4096, 448, blis: true);
-        if (Fma.IsSupported && Avx.IsSupported) return Make(6, 16, 256, 4096, 768, blis: true);
+        if (Avx512F.IsSupported) return Make(8, 32, 384, 1024, 448, blis: true);
+        if (Fma.IsSupported && Avx.IsSupported) return Make(6, 16, 256, 1024, 768, blis: true);
         return null;
     }
 
@@ -118,12 +123,10 @@ public static unsafe partial class Gemm
     /// Selects a micro-kernel (mr×nr: 6×32 or 8×32 with AVX-512, 6×16 with AVX2) and the blocking;
     /// returns false when this CPU lacks the kernel's instructions. <paramref name="mr"/> = 0 restores the default.
     /// </summary>
-    internal static bool Configure(int mr, int nr = 32, int kc = 384, int mc = 4096, int nc = 448, bool blis = true)
+    internal static bool Configure(int mr, int nr = 32, int kc = 384, int mc = 1024, int nc = 448, bool blis = true)
     {
         if (mr == 0) { s_config = DefaultConfig(); return true; }
         var cfg = Make(mr, nr, kc, mc, nc, blis);
-        if (cfg is not null && mr == 9) cfg = new Config { MR = 8, NR = 32, KC = cfg.KC, MC = cfg.MC / 8 * 8, NC = cfg.NC, BlisOrder = blis, KernelPtr = cfg.KernelPtr, Name = "pf8" };
-        if (cfg is not null && mr == 7) cfg = new Config { MR = 6, NR = 32, KC = cfg.KC, MC = cfg.MC / 6 * 6, NC = cfg.NC, BlisOrder = blis, KernelPtr = cfg.KernelPtr, Name = "pf6" };
         if (cfg is null) return false;
         s_config = cfg;
         return true;
@@ -135,8 +138,6 @@ public static unsafe partial class Gemm
         {
             (6, 32) when Avx512F.IsSupported => &GemmKernels.K512_6x32,
             (8, 32) when Avx512F.IsSupported => &GemmKernels.K512_8x32,
-            (9, 32) when Avx512F.IsSupported => &GemmKernels.K512_8x32_pf,
-            (7, 32) when Avx512F.IsSupported => &GemmKernels.K512_6x32_pf,
             (6, 16) when Fma.IsSupported && Avx.IsSupported => &GemmKernels.K256_6x16,
             _ => null,
         };

@@ -33,8 +33,9 @@ public static unsafe partial class Gemm
         long perCol = (long)kBlocks * kcMax;
         int chunkCols = (int)Math.Max(ncMax, Math.Min(RoundUp(n, ncMax), SharedBLimit / perCol / ncMax * ncMax));
 
-        // Row units: a few per thread for balance, but tall enough to reuse each B block over many slivers.
-        int unitRows = RoundUp((m + 4 * threads - 1) / (4 * threads), mr);
+        // Row units: two per thread, so a thread that falls behind hands over half its share, while each unit
+        // stays tall enough to reuse every B block it streams from L3 over many A slivers.
+        int unitRows = RoundUp((m + 2 * threads - 1) / (2 * threads), mr);
         unitRows = Math.Min(Math.Max(unitRows, 8 * mr), Math.Max(mr, cfg.MC));
         int rowUnits = (m + unitRows - 1) / unitRows;
 
@@ -96,7 +97,7 @@ public static unsafe partial class Gemm
                 {
                     int jc = ji * ncMax, nc = Math.Min(ncMax, nChunk - jc);
                     float* bp = bShared + (pi * nJ + ji) * blockFloats;
-                    EnsurePacked(pass.State, pi * nJ + ji, transB, b, ldb, pc, j0 + jc, kc, nc, nr, bp);
+                    EnsurePacked(pass.State, pi, ji, nJ, transB, b, ldb, pc, j0, kc, nChunk, ncMax, nr, bShared, blockFloats);
                     for (int ir = 0; ir < mc; ir += mr)
                     {
                         int mh = Math.Min(mr, mc - ir);
@@ -119,15 +120,24 @@ public static unsafe partial class Gemm
         }
     }
 
-    /// <summary>0: not packed, 1: being packed, 2: ready. The first thread to arrive packs; others wait.</summary>
-    private static void EnsurePacked(int[] state, int idx, bool transB, float* b, int ldb, int pc, int jc, int kc, int nc, int nr, float* dst)
+    /// <summary>
+    /// Makes B block (pi, ji) ready. States: 0 not packed, 1 being packed, 2 ready. The first thread to
+    /// arrive packs it; a thread that finds it being packed packs later blocks of the same depth slice
+    /// meanwhile, and only then waits.
+    /// </summary>
+    private static void EnsurePacked(int[] state, int pi, int ji, int nJ, bool transB, float* b, int ldb, int pc, int j0,
+        int kc, int nChunk, int ncMax, int nr, float* bShared, long blockFloats)
     {
+        int idx = pi * nJ + ji;
         if (Volatile.Read(ref state[idx]) == 2) return;
-        if (Interlocked.CompareExchange(ref state[idx], 1, 0) == 0)
+        for (int jj = ji; jj < nJ; jj++)
         {
-            GemmPacking.PackB(transB, b, ldb, pc, jc, kc, nc, nr, dst);
-            Volatile.Write(ref state[idx], 2);
-            return;
+            int id = pi * nJ + jj;
+            if (Volatile.Read(ref state[id]) != 0 || Interlocked.CompareExchange(ref state[id], 1, 0) != 0) continue;
+            int jc = jj * ncMax;
+            GemmPacking.PackB(transB, b, ldb, pc, j0 + jc, kc, Math.Min(ncMax, nChunk - jc), nr, bShared + id * blockFloats);
+            Volatile.Write(ref state[id], 2);
+            if (Volatile.Read(ref state[idx]) == 2) return;
         }
         var spin = new SpinWait();
         while (Volatile.Read(ref state[idx]) != 2) spin.SpinOnce();

@@ -10,11 +10,13 @@ namespace Crt.Tensors.Kernels.Cpu;
 /// With beta = 0, C is written without being read (NaNs in C do not propagate).
 /// </summary>
 /// <remarks>
-/// GotoBLAS/BLIS structure: for each NC-wide column panel and KC-deep slice of k, op(B) is packed into
-/// NR-wide slivers (one thread-local buffer); for each MC-tall row block, alpha·op(A) is packed into
-/// MR-tall slivers; a register-tiled MR×NR micro-kernel (AVX-512 FMA, or AVX2 FMA) then sweeps the
-/// slivers. All four transpose combinations are absorbed by the packing. Small products take a direct
-/// path that does not pack. Large products split their rows (or columns) across cores.
+/// BLIS structure: for each KC-deep slice of k, alpha·op(A) is packed into MR-tall slivers (an MC-row
+/// block at a time) and op(B) into NR-wide slivers (a KC×NC block at a time, 64-byte aligned,
+/// thread-local buffers); the MR×NR register-tiled micro-kernel (GemmKernels.cs: 8×32 with AVX-512 FMA,
+/// 6×16 with AVX2 FMA) keeps one A sliver in L1 while the B block in L2 streams past it. All four
+/// transpose combinations are absorbed by the packing (8×8 AVX transposes where a copy is strided).
+/// Small or skinny products take a direct path that does not pack. Large products run on all cores
+/// through the shared-B scheduler (GemmParallel.cs).
 /// </remarks>
 public static unsafe partial class Gemm
 {

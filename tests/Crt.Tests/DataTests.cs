@@ -61,3 +61,19 @@ public class DataTests
         finally { dir.Delete(true); }
     }
 }
+
+public class AugmentTests
+{
+    [Fact]
+    public void FullScaleCropWithoutFlipIsTheIdentityAndFlipMirrors()
+    {
+        var x = new Crt.Tensors.Rng(1).Normal(new[] { 3, 2, 9, 9 });
+        var same = Augment.RandomResizedCropAndFlip(x, new Crt.Tensors.Rng(2), minScale: 1f, flipProbability: 0f);
+        Assert.Equal(x.ToArray(), same.ToArray());
+        var flipped = Augment.RandomResizedCropAndFlip(x, new Crt.Tensors.Rng(2), minScale: 1f, flipProbability: 1f);
+        Assert.Equal(x[1, 1, 4, 0], flipped[1, 1, 4, 8]);
+        var cropped = Augment.RandomResizedCropAndFlip(x, new Crt.Tensors.Rng(3), minScale: 0.5f, flipProbability: 0.5f);
+        Assert.Equal(x.Shape, cropped.Shape);
+        Assert.All(cropped.ToArray(), v => Assert.InRange(v, x.ToArray().Min(), x.ToArray().Max())); // bilinear never overshoots
+    }
+}

@@ -111,8 +111,8 @@ public static unsafe class Conv2dKernels
         if (wantB && db.Length != g.Cout) throw new ArgumentException($"conv2d kernel: db length {db.Length} != Cout {g.Cout}");
         if (wantW) dw.Clear();
         if (wantB) db.Clear();
-        if (wantX) dx.Clear();
-        if (g.N == 0 || g.P == 0 || (!wantX && !wantW && !wantB)) return;
+        if (g.N == 0 || g.P == 0) { dx.Clear(); return; }
+        if (!wantX && !wantW && !wantB) return;
 
         var geom = g;
         int wSize = geom.Cout * geom.K;
@@ -178,6 +178,7 @@ public static unsafe class Conv2dKernels
             return;
         }
         if (dwT == null && dx == null) return;
+        if (dx != null) new Span<float>(dx, g.Cin * g.H * g.W).Clear(); // here, so it stays in cache for col2im
         int bandRows = BandRows(g);
         fixed (float* col = Scratch(K * bandRows * g.Wo))
         {
@@ -242,10 +243,10 @@ public static unsafe class Conv2dKernels
                         float* d = dst + (oh - oh0) * Wo;
                         int ih = oh * s + i - g.PadTop;
                         if ((uint)ih >= (uint)H) { new Span<float>(d, Wo).Clear(); continue; }
-                        if (lo > 0) new Span<float>(d, lo).Clear();
-                        if (hi < Wo) new Span<float>(d + hi, Wo - hi).Clear();
+                        for (int t = 0; t < lo; t++) d[t] = 0f;
+                        for (int t = hi; t < Wo; t++) d[t] = 0f;
                         float* src = xc + ih * W + off; // src[ow·s] is the input for column ow
-                        if (s == 1) Buffer.MemoryCopy(src + lo, d + lo, (hi - lo) * 4L, (hi - lo) * 4L);
+                        if (s == 1) CopyRow(src + lo, d + lo, hi - lo);
                         else if (s == 2) Gather2(src, d, lo, hi, W - off);
                         else for (int ow = lo; ow < hi; ow++) d[ow] = src[ow * s];
                     }
@@ -292,8 +293,7 @@ public static unsafe class Conv2dKernels
                         float* d = xc + ih * W + off;
                         if (s == 1)
                         {
-                            var dd = new Span<float>(d + lo, hi - lo);
-                            TensorPrimitives.Add(dd, new ReadOnlySpan<float>(sp + lo, hi - lo), dd);
+                            AddRow(sp + lo, d + lo, hi - lo);
                         }
                         else for (int ow = lo; ow < hi; ow++) d[ow * s] += sp[ow];
                     }
@@ -302,6 +302,30 @@ public static unsafe class Conv2dKernels
     }
 
     // ---- helpers ------------------------------------------------------------------------------------
+
+    /// <summary>d[0..len) = s[0..len) for the short rows of im2col (no call overhead).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopyRow(float* s, float* d, int len)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; i + 16 <= len; i += 16) Vector512.Store(Vector512.Load(s + i), d + i);
+        for (; i + 8 <= len; i += 8) Vector256.Store(Vector256.Load(s + i), d + i);
+        if (i + 4 <= len) { Vector128.Store(Vector128.Load(s + i), d + i); i += 4; }
+        for (; i < len; i++) d[i] = s[i];
+    }
+
+    /// <summary>d[0..len) += s[0..len).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddRow(float* s, float* d, int len)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; i + 16 <= len; i += 16) Vector512.Store(Vector512.Load(d + i) + Vector512.Load(s + i), d + i);
+        for (; i + 8 <= len; i += 8) Vector256.Store(Vector256.Load(d + i) + Vector256.Load(s + i), d + i);
+        if (i + 4 <= len) { Vector128.Store(Vector128.Load(d + i) + Vector128.Load(s + i), d + i); i += 4; }
+        for (; i < len; i++) d[i] += s[i];
+    }
 
     private static void Check(in ConvGeom g, int xLen, int wLen, int yLen)
     {

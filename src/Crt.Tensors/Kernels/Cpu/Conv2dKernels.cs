@@ -63,28 +63,34 @@ public static unsafe class Conv2dKernels
         fixed (float* px = x, pw = w, pb = bias, py = y)
         {
             nint X = (nint)px, Wt = (nint)pw, B = (nint)pb, Y = (nint)py;
-            Par.For(geom.N * bands, workPerItem, item =>
+            int items = geom.N * bands;
+            // Enough (image, band) items for every core: one serial GEMM each. Otherwise (e.g. one image of
+            // one band) run them in turn and let each GEMM split across the cores itself.
+            bool itemParallel = items >= 2 * Par.Threads;
+            void Item(int item, bool par)
             {
                 int n = item / bands, band = item % bands;
                 int oh0 = band * bandRows, oh1 = Math.Min(geom.Ho, oh0 + bandRows);
                 ForwardBand(geom, (float*)X + (long)n * geom.Cin * geom.H * geom.W, (float*)Wt,
-                    hasBias ? (float*)B : null, (float*)Y + (long)n * geom.Cout * geom.P, oh0, oh1);
-            });
+                    hasBias ? (float*)B : null, (float*)Y + (long)n * geom.Cout * geom.P, oh0, oh1, par);
+            }
+            if (itemParallel) Par.For(items, workPerItem, item => Item(item, false));
+            else for (int item = 0; item < items; item++) Item(item, true);
         }
     }
 
-    private static void ForwardBand(in ConvGeom g, float* x, float* w, float* bias, float* y, int oh0, int oh1)
+    private static void ForwardBand(in ConvGeom g, float* x, float* w, float* bias, float* y, int oh0, int oh1, bool par)
     {
         int P = g.P, K = g.K, pc = (oh1 - oh0) * g.Wo;
         float* yb = y + oh0 * g.Wo;
         if (g.IsPointwise)
-            Mm(false, false, g.Cout, pc, K, w, K, x + oh0 * g.Wo, P, 0f, yb, P);
+            Mm(false, false, g.Cout, pc, K, w, K, x + oh0 * g.Wo, P, 0f, yb, P, par);
         else
         {
             fixed (float* col = Scratch(K * pc))
             {
                 Im2Col(g, x, oh0, oh1, col);
-                Mm(false, false, g.Cout, pc, K, w, K, col, pc, 0f, yb, P);
+                Mm(false, false, g.Cout, pc, K, w, K, col, pc, 0f, yb, P, par);
             }
         }
         if (bias != null)
@@ -140,7 +146,8 @@ public static unsafe class Conv2dKernels
                     for (int n = n0; n < n1; n++)
                         BackwardImage(geom, (float*)X + (long)n * geom.Cin * geom.H * geom.W, (float*)Wt,
                             (float*)GY + (long)n * geom.Cout * geom.P,
-                            wantX ? (float*)DX + (long)n * geom.Cin * geom.H * geom.W : null, wantW ? cw : null, accB);
+                            wantX ? (float*)DX + (long)n * geom.Cin * geom.H * geom.W : null, wantW ? cw : null, accB,
+                            par: chunks == 1); // a lone chunk lets the GEMMs use the cores
                 }
             });
         }
@@ -166,15 +173,15 @@ public static unsafe class Conv2dKernels
     }
 
     /// <summary>One image's gradients: dwT [K, Cout] += col·gyᵀ, db += row sums of gy, dx = col2im(Wᵀ·gy).</summary>
-    private static void BackwardImage(in ConvGeom g, float* x, float* w, float* gy, float* dx, float* dwT, float* db)
+    private static void BackwardImage(in ConvGeom g, float* x, float* w, float* gy, float* dx, float* dwT, float* db, bool par)
     {
         int P = g.P, K = g.K;
         if (db != null)
             for (int co = 0; co < g.Cout; co++) db[co] += TensorPrimitives.Sum(new ReadOnlySpan<float>(gy + (long)co * P, P));
         if (g.IsPointwise)
         {
-            if (dwT != null) Mm(false, true, K, g.Cout, P, x, P, gy, P, 1f, dwT, g.Cout);
-            if (dx != null) Mm(true, false, K, P, g.Cout, w, K, gy, P, 0f, dx, P);
+            if (dwT != null) Mm(false, true, K, g.Cout, P, x, P, gy, P, 1f, dwT, g.Cout, par);
+            if (dx != null) Mm(true, false, K, P, g.Cout, w, K, gy, P, 0f, dx, P, par);
             return;
         }
         if (dwT == null && dx == null) return;
@@ -189,11 +196,11 @@ public static unsafe class Conv2dKernels
                 if (dwT != null)
                 {
                     Im2Col(g, x, oh0, oh1, col);
-                    Mm(false, true, K, g.Cout, pc, col, pc, gb, P, 1f, dwT, g.Cout);
+                    Mm(false, true, K, g.Cout, pc, col, pc, gb, P, 1f, dwT, g.Cout, par);
                 }
                 if (dx != null)
                 {
-                    Mm(true, false, K, pc, g.Cout, w, K, gb, P, 0f, col, pc);
+                    Mm(true, false, K, pc, g.Cout, w, K, gb, P, 0f, col, pc, par);
                     Col2ImAdd(g, col, oh0, oh1, dx);
                 }
             }
@@ -333,8 +340,8 @@ public static unsafe class Conv2dKernels
             throw new ArgumentException($"conv2d kernel: buffer lengths x={xLen}, w={wLen}, y={yLen} do not match {g}");
     }
 
-    /// <summary>Row-major C = op(A)·op(B) + beta·C on raw pointers (one serial GEMM call).</summary>
-    private static void Mm(bool ta, bool tb, int m, int n, int k, float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
+    /// <summary>Row-major C = op(A)·op(B) + beta·C on raw pointers; <paramref name="par"/> lets the GEMM use several cores.</summary>
+    private static void Mm(bool ta, bool tb, int m, int n, int k, float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, bool par)
     {
         if (m == 0 || n == 0) return;
         int lc = (m - 1) * ldc + n;
@@ -350,7 +357,7 @@ public static unsafe class Conv2dKernels
         int la = ta ? (k - 1) * lda + m : (m - 1) * lda + k;
         int lb = tb ? (n - 1) * ldb + k : (k - 1) * ldb + n;
         Gemm.Sgemm(ta, tb, m, n, k, 1f, new ReadOnlySpan<float>(a, la), lda, new ReadOnlySpan<float>(b, lb), ldb,
-            beta, new Span<float>(c, lc), ldc, parallel: false);
+            beta, new Span<float>(c, lc), ldc, parallel: par);
     }
 
     // ---- upsample / pad -----------------------------------------------------------------------------

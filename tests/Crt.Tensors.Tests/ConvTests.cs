@@ -139,6 +139,18 @@ public class ConvTests
     }
 
     [Fact]
+    public void Conv2dSingleLargeImage()
+    {
+        // One image in one band: the GEMMs themselves split across cores (forward and backward).
+        var rng = new Rng(13);
+        var x = GradCheck.Input(rng, 1, 32, 20, 19);
+        var w = GradCheck.Input(rng, 40, 32, 3, 3);
+        var b = GradCheck.Input(rng, 40);
+        AssertClose(RefConv(x, w, b, 1, Padding2d.Same(1), out _), Ops.Conv2d(x, w, b, 1, 1), 1e-5, "1x32x20x19");
+        GradCheck.Check(t => Ops.Conv2d(t[0], t[1], t[2], 1, 1), new[] { x, w, b }, maxProbes: 16, label: "1x32x20x19");
+    }
+
+    [Fact]
     public void Conv2dAsymmetricPaddingEqualsPadThenConv()
     {
         var rng = new Rng(10);

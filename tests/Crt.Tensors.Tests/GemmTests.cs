@@ -91,6 +91,35 @@ public class GemmTests
         CheckOne(false, true, 3, 3300, 20, 1f, 1f, pad: 0);
     }
 
+    /// <summary>Every micro-kernel and both loop orders, with tiny blocks so every block edge is crossed.</summary>
+    [Theory]
+    [InlineData(6, 32, 384, 4096, 448, true)]
+    [InlineData(8, 32, 256, 192, 3072, false)]
+    [InlineData(8, 32, 16, 24, 64, true)]
+    [InlineData(6, 32, 24, 18, 96, false)]
+    [InlineData(6, 16, 256, 4096, 768, true)]
+    [InlineData(6, 16, 40, 30, 48, false)]
+    public void EveryKernelAndBlocking(int mr, int nr, int kc, int mc, int nc, bool blis)
+    {
+        lock (ConfigLock)
+        {
+            if (!Gemm.Configure(mr, nr, kc, mc, nc, blis)) return; // this CPU lacks the instructions
+            try
+            {
+                foreach (var (m, n, k) in new[] { (17, 33, 65), (65, 129, 33), (100, 70, 97), (9, 200, 50) })
+                    foreach (var ta in new[] { false, true })
+                        foreach (var tb in new[] { false, true })
+                        {
+                            CheckOne(ta, tb, m, n, k, 1f, 0f, pad: 0, parallel: false);
+                            CheckOne(ta, tb, m, n, k, 0.5f, -1f, pad: 2, parallel: true, seed: 3);
+                        }
+            }
+            finally { Gemm.Configure(0); }
+        }
+    }
+
+    private static readonly object ConfigLock = new();
+
     [Fact]
     public void BetaZeroIgnoresNaNsAndKZeroScales()
     {

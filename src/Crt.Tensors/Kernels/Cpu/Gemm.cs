@@ -90,22 +90,58 @@ public static unsafe partial class Gemm
     /// <summary>m·n·k at or below which the direct (unpacked) path runs.</summary>
     internal const long DirectWork = 24 * 24 * 24;
 
-    private const int KC = 256;   // depth of a packed slice: a KC×NR sliver of B stays in L1
-    private const int MCRows = 192; // rows of A packed at once (rounded to MR): MC×KC stays in L2
-    private const int NC = 3072;  // columns of B packed at once: KC×NC in L3
-
-    private static readonly int MR, NR;
-    private static readonly delegate*<int, float*, float*, float*, int, float, int, void> Kernel;
-
-    static Gemm()
+    /// <summary>Micro-kernel and blocking of the packed path; replaced whole (tests and tuning use <see cref="Configure"/>).</summary>
+    internal sealed class Config
     {
-        if (Avx512F.IsSupported) { MR = 6; NR = 32; Kernel = &GemmKernels.K512_6x32; }
-        else if (Fma.IsSupported && Avx.IsSupported) { MR = 6; NR = 16; Kernel = &GemmKernels.K256_6x16; }
-        else { MR = 0; NR = 0; Kernel = null; }
+        public required int MR, NR, KC, MC, NC;
+        /// <summary>true: BLIS order (an A sliver stays in L1, the B block in L2 streams past it); false: GotoBLAS order (a B sliver in L1, the A block in L2).</summary>
+        public required bool BlisOrder;
+        public required nint KernelPtr;
+        public required string Name;
+        public delegate*<int, float*, float*, float*, int, float, int, void> Kernel =>
+            (delegate*<int, float*, float*, float*, int, float, int, void>)KernelPtr;
     }
 
-    /// <summary>Test hook: the micro-kernel tile (0×0 when only the direct path is available).</summary>
-    internal static (int Mr, int Nr) Tile => (MR, NR);
+    private static Config? s_config = DefaultConfig();
+
+    internal static Config? Current => s_config;
+
+    private static Config? DefaultConfig()
+    {
+        if (Avx512F.IsSupported) return Make(8, 32, 384, 4096, 448, blis: true);
+        if (Fma.IsSupported && Avx.IsSupported) return Make(6, 16, 256, 4096, 768, blis: true);
+        return null;
+    }
+
+    /// <summary>
+    /// Selects a micro-kernel (mr×nr: 6×32 or 8×32 with AVX-512, 6×16 with AVX2) and the blocking;
+    /// returns false when this CPU lacks the kernel's instructions. <paramref name="mr"/> = 0 restores the default.
+    /// </summary>
+    internal static bool Configure(int mr, int nr = 32, int kc = 384, int mc = 4096, int nc = 448, bool blis = true)
+    {
+        if (mr == 0) { s_config = DefaultConfig(); return true; }
+        var cfg = Make(mr, nr, kc, mc, nc, blis);
+        if (cfg is null) return false;
+        s_config = cfg;
+        return true;
+    }
+
+    private static Config? Make(int mr, int nr, int kc, int mc, int nc, bool blis)
+    {
+        delegate*<int, float*, float*, float*, int, float, int, void> k = (mr, nr) switch
+        {
+            (6, 32) when Avx512F.IsSupported => &GemmKernels.K512_6x32,
+            (8, 32) when Avx512F.IsSupported => &GemmKernels.K512_8x32,
+            (6, 16) when Fma.IsSupported && Avx.IsSupported => &GemmKernels.K256_6x16,
+            _ => null,
+        };
+        if (k == null) return null;
+        return new Config
+        {
+            MR = mr, NR = nr, KC = Math.Max(1, kc), MC = Math.Max(mr, mc / mr * mr), NC = Math.Max(nr, nc / nr * nr),
+            BlisOrder = blis, KernelPtr = (nint)k, Name = $"{mr}x{nr} kc{kc} mc{mc} nc{nc} {(blis ? "blis" : "goto")}",
+        };
+    }
 
     // ---- driver ---------------------------------------------------------------------------------------
 
@@ -114,7 +150,8 @@ public static unsafe partial class Gemm
     {
         if (k == 0 || alpha == 0f) { ScaleC(m, n, beta, c, ldc); return; }
         long work = (long)m * n * k;
-        bool direct = Kernel == null || work <= DirectWork || n < NR / 4 || m < 2;
+        var cfg = s_config;
+        bool direct = cfg is null || work <= DirectWork || n < cfg.NR / 4 || m < 2;
         int threads = parallel && work >= ParallelWork ? Math.Max(1, Par.Threads) : 1;
         if (direct)
         {
@@ -127,25 +164,26 @@ public static unsafe partial class Gemm
             else Direct(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
             return;
         }
-        if (threads <= 1) { Blocked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); return; }
+        if (threads <= 1) { Blocked(cfg!, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); return; }
 
         // Split the rows (each thread packs its own A rows; B is packed by both, which is the cheaper copy)
         // unless there are too few row slivers to go around, then split the columns.
+        int MR = cfg!.MR, NR = cfg.NR;
         int mSlivers = (m + MR - 1) / MR, nSlivers = (n + NR - 1) / NR;
         bool splitM = mSlivers >= 2 * threads || mSlivers >= nSlivers;
         int units = splitM ? mSlivers : nSlivers, unit = splitM ? MR : NR, full = splitM ? m : n;
         int parts = Math.Min(threads, units);
-        if (parts <= 1) { Blocked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); return; }
+        if (parts <= 1) { Blocked(cfg, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); return; }
         nint pa = (nint)a, pb = (nint)b, pc = (nint)c;
         Par.For(parts, long.MaxValue / 2 / parts, t =>
         {
             int s = (int)((long)units * t / parts) * unit, e = Math.Min(full, (int)((long)units * (t + 1) / parts) * unit);
             if (e <= s) return;
             if (splitM)
-                Blocked(transA, transB, e - s, n, k, alpha, (float*)pa + OffA(transA, s, lda), lda, (float*)pb, ldb,
+                Blocked(cfg, transA, transB, e - s, n, k, alpha, (float*)pa + OffA(transA, s, lda), lda, (float*)pb, ldb,
                     beta, (float*)pc + (long)s * ldc, ldc);
             else
-                Blocked(transA, transB, m, e - s, k, alpha, (float*)pa, lda, (float*)pb + (transB ? (long)s * ldb : s), ldb,
+                Blocked(cfg, transA, transB, m, e - s, k, alpha, (float*)pa, lda, (float*)pb + (transB ? (long)s * ldb : s), ldb,
                     beta, (float*)pc + s, ldc);
         });
     }
@@ -163,15 +201,74 @@ public static unsafe partial class Gemm
         }
     }
 
-    /// <summary>The packed, blocked product on the calling thread.</summary>
-    private static void Blocked(bool transA, bool transB, int m, int n, int k, float alpha,
+    private static void Blocked(Config cfg, bool transA, bool transB, int m, int n, int k, float alpha,
         float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
     {
-        int mr = MR, nr = NR;
-        var kernel = Kernel;
-        int kBlocks = (k + KC - 1) / KC, kcMax = (k + kBlocks - 1) / kBlocks;
-        int mcMax = Math.Min(MCRows / mr * mr, RoundUp(m, mr));
-        int ncMax = Math.Min(NC, RoundUp(n, nr));
+        if (cfg.BlisOrder) BlockedBlis(cfg, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        else BlockedGoto(cfg, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
+
+    /// <summary>
+    /// BLIS order: an MR×KC sliver of A stays in L1 while the KC×NC block of B (in L2) streams past it;
+    /// A is packed in tall blocks (L3) so B is packed about once per depth slice.
+    /// </summary>
+    private static void BlockedBlis(Config cfg, bool transA, bool transB, int m, int n, int k, float alpha,
+        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
+    {
+        int mr = cfg.MR, nr = cfg.NR;
+        var kernel = cfg.Kernel;
+        int kBlocks = (k + cfg.KC - 1) / cfg.KC, kcMax = (k + kBlocks - 1) / kBlocks;
+        int mBlocks = (m + cfg.MC - 1) / cfg.MC, mcMax = RoundUp((m + mBlocks - 1) / mBlocks, mr);
+        int ncMax = Math.Min(cfg.NC, RoundUp(n, nr));
+        float* ap = PackBuffers.A((long)mcMax * kcMax);
+        float* bp = PackBuffers.B((long)ncMax * kcMax);
+        float* tile = stackalloc float[mr * nr + 16];
+        tile = (float*)(((nint)tile + 63) & ~(nint)63);
+
+        for (int pc = 0; pc < k; pc += kcMax)
+        {
+            int kc = Math.Min(kcMax, k - pc);
+            int mode = pc > 0 || beta == 1f ? 1 : beta == 0f ? 0 : 2;
+            for (int ic = 0; ic < m; ic += mcMax)
+            {
+                int mc = Math.Min(mcMax, m - ic);
+                GemmPacking.PackA(transA, a, lda, ic, pc, mc, kc, mr, alpha, ap);
+                for (int jc = 0; jc < n; jc += ncMax)
+                {
+                    int nc = Math.Min(ncMax, n - jc);
+                    GemmPacking.PackB(transB, b, ldb, pc, jc, kc, nc, nr, bp);
+                    for (int ir = 0; ir < mc; ir += mr)
+                    {
+                        int mh = Math.Min(mr, mc - ir);
+                        float* asl = ap + (long)ir * kc;
+                        float* crow = c + (long)(ic + ir) * ldc + jc;
+                        for (int jr = 0; jr < nc; jr += nr)
+                        {
+                            int nw = Math.Min(nr, nc - jr);
+                            float* bs = bp + (long)jr * kc;
+                            float* cs = crow + jr;
+                            if (mh == mr && nw == nr) kernel(kc, asl, bs, cs, ldc, beta, mode);
+                            else
+                            {
+                                kernel(kc, asl, bs, tile, nr, 0f, 0);
+                                MergeTile(tile, nr, cs, ldc, mh, nw, beta, mode);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>GotoBLAS order: a KC×NR sliver of B stays in L1 while the MC×KC block of A (in L2) streams past it.</summary>
+    private static void BlockedGoto(Config cfg, bool transA, bool transB, int m, int n, int k, float alpha,
+        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
+    {
+        int mr = cfg.MR, nr = cfg.NR;
+        var kernel = cfg.Kernel;
+        int kBlocks = (k + cfg.KC - 1) / cfg.KC, kcMax = (k + kBlocks - 1) / kBlocks;
+        int mcMax = Math.Min(cfg.MC, RoundUp(m, mr));
+        int ncMax = Math.Min(cfg.NC, RoundUp(n, nr));
         float* ap = PackBuffers.A((long)mcMax * kcMax);
         float* bp = PackBuffers.B((long)ncMax * kcMax);
         float* tile = stackalloc float[mr * nr + 16];

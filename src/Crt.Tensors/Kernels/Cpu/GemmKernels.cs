@@ -7,6 +7,7 @@ namespace Crt.Tensors.Kernels.Cpu;
 
 internal static unsafe class GemmKernels
 {
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Store512(float* c, Vector512<float> x0, Vector512<float> x1, Vector512<float> vb, int mode)
     {
@@ -87,108 +88,6 @@ internal static unsafe class GemmKernels
         Store512(c + 5 * ldc, c50, c51, vb, mode);
         Store512(c + 6 * ldc, c60, c61, vb, mode);
         Store512(c + 7 * ldc, c70, c71, vb, mode);
-    }
-
-    /// <summary>12×32 tile: C[12×32] (+)= Σ_p a[p·12+r]·b[p·32+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void K512_12x32(int kc, float* a, float* b, float* c, int ldc, float beta, int mode)
-    {
-        Vector512<float> c00 = default, c01 = default;
-        Vector512<float> c10 = default, c11 = default;
-        Vector512<float> c20 = default, c21 = default;
-        Vector512<float> c30 = default, c31 = default;
-        Vector512<float> c40 = default, c41 = default;
-        Vector512<float> c50 = default, c51 = default;
-        Vector512<float> c60 = default, c61 = default;
-        Vector512<float> c70 = default, c71 = default;
-        Vector512<float> c80 = default, c81 = default;
-        Vector512<float> c90 = default, c91 = default;
-        Vector512<float> c100 = default, c101 = default;
-        Vector512<float> c110 = default, c111 = default;
-        for (int p = 0; p < kc; p++)
-        {
-            var b0 = Avx512F.LoadAlignedVector512(b); var b1 = Avx512F.LoadAlignedVector512(b + 16);
-            { var av = Vector512.Create(a[0]); c00 = Avx512F.FusedMultiplyAdd(av, b0, c00); c01 = Avx512F.FusedMultiplyAdd(av, b1, c01); }
-            { var av = Vector512.Create(a[1]); c10 = Avx512F.FusedMultiplyAdd(av, b0, c10); c11 = Avx512F.FusedMultiplyAdd(av, b1, c11); }
-            { var av = Vector512.Create(a[2]); c20 = Avx512F.FusedMultiplyAdd(av, b0, c20); c21 = Avx512F.FusedMultiplyAdd(av, b1, c21); }
-            { var av = Vector512.Create(a[3]); c30 = Avx512F.FusedMultiplyAdd(av, b0, c30); c31 = Avx512F.FusedMultiplyAdd(av, b1, c31); }
-            { var av = Vector512.Create(a[4]); c40 = Avx512F.FusedMultiplyAdd(av, b0, c40); c41 = Avx512F.FusedMultiplyAdd(av, b1, c41); }
-            { var av = Vector512.Create(a[5]); c50 = Avx512F.FusedMultiplyAdd(av, b0, c50); c51 = Avx512F.FusedMultiplyAdd(av, b1, c51); }
-            { var av = Vector512.Create(a[6]); c60 = Avx512F.FusedMultiplyAdd(av, b0, c60); c61 = Avx512F.FusedMultiplyAdd(av, b1, c61); }
-            { var av = Vector512.Create(a[7]); c70 = Avx512F.FusedMultiplyAdd(av, b0, c70); c71 = Avx512F.FusedMultiplyAdd(av, b1, c71); }
-            { var av = Vector512.Create(a[8]); c80 = Avx512F.FusedMultiplyAdd(av, b0, c80); c81 = Avx512F.FusedMultiplyAdd(av, b1, c81); }
-            { var av = Vector512.Create(a[9]); c90 = Avx512F.FusedMultiplyAdd(av, b0, c90); c91 = Avx512F.FusedMultiplyAdd(av, b1, c91); }
-            { var av = Vector512.Create(a[10]); c100 = Avx512F.FusedMultiplyAdd(av, b0, c100); c101 = Avx512F.FusedMultiplyAdd(av, b1, c101); }
-            { var av = Vector512.Create(a[11]); c110 = Avx512F.FusedMultiplyAdd(av, b0, c110); c111 = Avx512F.FusedMultiplyAdd(av, b1, c111); }
-            a += 12; b += 32;
-        }
-        var vb = Vector512.Create(beta);
-        Store512(c + 0 * ldc, c00, c01, vb, mode);
-        Store512(c + 1 * ldc, c10, c11, vb, mode);
-        Store512(c + 2 * ldc, c20, c21, vb, mode);
-        Store512(c + 3 * ldc, c30, c31, vb, mode);
-        Store512(c + 4 * ldc, c40, c41, vb, mode);
-        Store512(c + 5 * ldc, c50, c51, vb, mode);
-        Store512(c + 6 * ldc, c60, c61, vb, mode);
-        Store512(c + 7 * ldc, c70, c71, vb, mode);
-        Store512(c + 8 * ldc, c80, c81, vb, mode);
-        Store512(c + 9 * ldc, c90, c91, vb, mode);
-        Store512(c + 10 * ldc, c100, c101, vb, mode);
-        Store512(c + 11 * ldc, c110, c111, vb, mode);
-    }
-
-    /// <summary>14×32 tile: C[14×32] (+)= Σ_p a[p·14+r]·b[p·32+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void K512_14x32(int kc, float* a, float* b, float* c, int ldc, float beta, int mode)
-    {
-        Vector512<float> c00 = default, c01 = default;
-        Vector512<float> c10 = default, c11 = default;
-        Vector512<float> c20 = default, c21 = default;
-        Vector512<float> c30 = default, c31 = default;
-        Vector512<float> c40 = default, c41 = default;
-        Vector512<float> c50 = default, c51 = default;
-        Vector512<float> c60 = default, c61 = default;
-        Vector512<float> c70 = default, c71 = default;
-        Vector512<float> c80 = default, c81 = default;
-        Vector512<float> c90 = default, c91 = default;
-        Vector512<float> c100 = default, c101 = default;
-        Vector512<float> c110 = default, c111 = default;
-        Vector512<float> c120 = default, c121 = default;
-        Vector512<float> c130 = default, c131 = default;
-        for (int p = 0; p < kc; p++)
-        {
-            var b0 = Avx512F.LoadAlignedVector512(b); var b1 = Avx512F.LoadAlignedVector512(b + 16);
-            { var av = Vector512.Create(a[0]); c00 = Avx512F.FusedMultiplyAdd(av, b0, c00); c01 = Avx512F.FusedMultiplyAdd(av, b1, c01); }
-            { var av = Vector512.Create(a[1]); c10 = Avx512F.FusedMultiplyAdd(av, b0, c10); c11 = Avx512F.FusedMultiplyAdd(av, b1, c11); }
-            { var av = Vector512.Create(a[2]); c20 = Avx512F.FusedMultiplyAdd(av, b0, c20); c21 = Avx512F.FusedMultiplyAdd(av, b1, c21); }
-            { var av = Vector512.Create(a[3]); c30 = Avx512F.FusedMultiplyAdd(av, b0, c30); c31 = Avx512F.FusedMultiplyAdd(av, b1, c31); }
-            { var av = Vector512.Create(a[4]); c40 = Avx512F.FusedMultiplyAdd(av, b0, c40); c41 = Avx512F.FusedMultiplyAdd(av, b1, c41); }
-            { var av = Vector512.Create(a[5]); c50 = Avx512F.FusedMultiplyAdd(av, b0, c50); c51 = Avx512F.FusedMultiplyAdd(av, b1, c51); }
-            { var av = Vector512.Create(a[6]); c60 = Avx512F.FusedMultiplyAdd(av, b0, c60); c61 = Avx512F.FusedMultiplyAdd(av, b1, c61); }
-            { var av = Vector512.Create(a[7]); c70 = Avx512F.FusedMultiplyAdd(av, b0, c70); c71 = Avx512F.FusedMultiplyAdd(av, b1, c71); }
-            { var av = Vector512.Create(a[8]); c80 = Avx512F.FusedMultiplyAdd(av, b0, c80); c81 = Avx512F.FusedMultiplyAdd(av, b1, c81); }
-            { var av = Vector512.Create(a[9]); c90 = Avx512F.FusedMultiplyAdd(av, b0, c90); c91 = Avx512F.FusedMultiplyAdd(av, b1, c91); }
-            { var av = Vector512.Create(a[10]); c100 = Avx512F.FusedMultiplyAdd(av, b0, c100); c101 = Avx512F.FusedMultiplyAdd(av, b1, c101); }
-            { var av = Vector512.Create(a[11]); c110 = Avx512F.FusedMultiplyAdd(av, b0, c110); c111 = Avx512F.FusedMultiplyAdd(av, b1, c111); }
-            { var av = Vector512.Create(a[12]); c120 = Avx512F.FusedMultiplyAdd(av, b0, c120); c121 = Avx512F.FusedMultiplyAdd(av, b1, c121); }
-            { var av = Vector512.Create(a[13]); c130 = Avx512F.FusedMultiplyAdd(av, b0, c130); c131 = Avx512F.FusedMultiplyAdd(av, b1, c131); }
-            a += 14; b += 32;
-        }
-        var vb = Vector512.Create(beta);
-        Store512(c + 0 * ldc, c00, c01, vb, mode);
-        Store512(c + 1 * ldc, c10, c11, vb, mode);
-        Store512(c + 2 * ldc, c20, c21, vb, mode);
-        Store512(c + 3 * ldc, c30, c31, vb, mode);
-        Store512(c + 4 * ldc, c40, c41, vb, mode);
-        Store512(c + 5 * ldc, c50, c51, vb, mode);
-        Store512(c + 6 * ldc, c60, c61, vb, mode);
-        Store512(c + 7 * ldc, c70, c71, vb, mode);
-        Store512(c + 8 * ldc, c80, c81, vb, mode);
-        Store512(c + 9 * ldc, c90, c91, vb, mode);
-        Store512(c + 10 * ldc, c100, c101, vb, mode);
-        Store512(c + 11 * ldc, c110, c111, vb, mode);
-        Store512(c + 12 * ldc, c120, c121, vb, mode);
-        Store512(c + 13 * ldc, c130, c131, vb, mode);
     }
 
     /// <summary>6×16 tile: C[6×16] (+)= Σ_p a[p·6+r]·b[p·16+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc.</summary>

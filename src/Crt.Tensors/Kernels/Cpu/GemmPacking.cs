@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Crt.Tensors.Kernels.Cpu;
 
@@ -16,7 +18,16 @@ internal static unsafe class GemmPacking
         {
             int rows = Math.Min(mr, mc - s);
             float* d = dst + (long)s * kc;
-            if (!transA)
+            if (!transA && rows == 8 && mr == 8 && Avx.IsSupported)
+            {
+                // Eight rows at a time: 8×8 register transposes turn row runs into sliver columns.
+                float* src = a + (long)(i0 + s) * lda + p0;
+                int p = 0;
+                for (; p <= kc - 8; p += 8) Transpose8x8(src + p, lda, d + p * 8, 8, alpha);
+                for (; p < kc; p++)
+                    for (int r = 0; r < 8; r++) d[p * 8 + r] = alpha * src[(long)r * lda + p];
+            }
+            else if (!transA)
             {
                 // A(i, p) = a[i·lda + p]: each row is contiguous in p, scattered into column r of the sliver.
                 for (int r = 0; r < rows; r++)
@@ -64,6 +75,16 @@ internal static unsafe class GemmPacking
                     }
                 }
             }
+            else if (cols == nr && (nr & 7) == 0 && Avx.IsSupported)
+            {
+                // B(p, j) = b[j·ldb + p]: 8×8 register transposes of 8 columns × 8 depths at a time.
+                int p = 0;
+                for (; p <= kc - 8; p += 8)
+                    for (int g = 0; g < nr; g += 8)
+                        Transpose8x8(b + (long)(j0 + s + g) * ldb + p0 + p, ldb, d + p * nr + g, nr, 1f);
+                for (; p < kc; p++)
+                    for (int c = 0; c < nr; c++) d[p * nr + c] = b[(long)(j0 + s + c) * ldb + p0 + p];
+            }
             else
             {
                 // B(p, j) = b[j·ldb + p]: each column of the sliver is a contiguous run of b.
@@ -78,6 +99,36 @@ internal static unsafe class GemmPacking
                         for (int c = cols; c < nr; c++) d[p * nr + c] = 0f;
             }
         }
+    }
+    /// <summary>dst[j·ldd + i] = alpha·src[i·lds + j] for an 8×8 block (AVX unpack/shuffle/permute).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8(float* src, long lds, float* dst, int ldd, float alpha)
+    {
+        var r0 = Avx.LoadVector256(src); var r1 = Avx.LoadVector256(src + lds);
+        var r2 = Avx.LoadVector256(src + 2 * lds); var r3 = Avx.LoadVector256(src + 3 * lds);
+        var r4 = Avx.LoadVector256(src + 4 * lds); var r5 = Avx.LoadVector256(src + 5 * lds);
+        var r6 = Avx.LoadVector256(src + 6 * lds); var r7 = Avx.LoadVector256(src + 7 * lds);
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        var va = Vector256.Create(alpha);
+        if (alpha != 1f)
+        {
+            u0 *= va; u1 *= va; u2 *= va; u3 *= va; u4 *= va; u5 *= va; u6 *= va; u7 *= va;
+        }
+        Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(dst + ldd, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(dst + 2 * ldd, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(dst + 3 * ldd, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(dst + 4 * ldd, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(dst + 5 * ldd, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(dst + 6 * ldd, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(dst + 7 * ldd, Avx.Permute2x128(u3, u7, 0x31));
     }
 }
 

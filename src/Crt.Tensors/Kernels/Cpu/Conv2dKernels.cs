@@ -278,6 +278,14 @@ public static unsafe class Conv2dKernels
         for (; ow < hi; ow++) d[ow] = src[2 * ow];
     }
 
+    /// <summary>dx [Cin, H, W] += col2im of col [K, (oh1 − oh0)·Wo] for output rows [oh0, oh1) (adjoint of im2col).</summary>
+    public static void Col2ImAdd(in ConvGeom g, ReadOnlySpan<float> col, int oh0, int oh1, Span<float> dx)
+    {
+        if (dx.Length < g.Cin * g.H * g.W || oh0 < 0 || oh1 > g.Ho || oh1 < oh0 || col.Length < g.K * (oh1 - oh0) * g.Wo)
+            throw new ArgumentException($"col2im: buffers dx={dx.Length}, col={col.Length} or rows [{oh0}, {oh1}) do not fit {g}");
+        fixed (float* pd = dx, pc = col) Col2ImAdd(g, pc, oh0, oh1, pd);
+    }
+
     /// <summary>Adjoint of <see cref="Im2Col"/>: dx[c, ih, iw] += col[...] for the band's rows.</summary>
     internal static void Col2ImAdd(in ConvGeom g, float* col, int oh0, int oh1, float* dx)
     {

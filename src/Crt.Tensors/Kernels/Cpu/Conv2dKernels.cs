@@ -27,9 +27,11 @@ public readonly record struct ConvGeom(int N, int Cin, int H, int W, int Cout, i
 
 /// <summary>
 /// Convolution lowered onto <see cref="Gemm.Sgemm"/>: per image, y [Cout, P] = W [Cout, K] · col [K, P]
-/// where col is the im2col matrix, built for a band of output rows at a time so it stays in cache.
-/// Backward: dW += gy · colᵀ, dcol = Wᵀ · gy scattered back by col2im, db = row sums of gy.
-/// Work is split over images (one serial GEMM per band, per-thread scratch and dW partials).
+/// where col is the im2col matrix, built for a band of output rows at a time (a whole image unless it is
+/// large) in per-thread scratch. 1×1 stride-1 unpadded convolutions skip im2col (x itself is col).
+/// Backward: dWᵀ += col · gyᵀ, dcol = Wᵀ · gy scattered back by col2im, db = row sums of gy.
+/// Work is split over images (forward: over image bands) with one serial GEMM per band and per-thread
+/// dW/db partials; with too few images the GEMMs split across the cores instead.
 /// </summary>
 public static unsafe class Conv2dKernels
 {

@@ -51,6 +51,9 @@ public static unsafe class Conv2dKernels
         return s;
     }
 
+    /// <summary>Image chunks per core in the backward pass (each holds a dW partial).</summary>
+    public static int ChunksPerThread { get; set; } = 2;
+
     private static int BandRows(in ConvGeom g) => Math.Clamp(ColBandFloats / Math.Max(1, g.K * g.Wo), 1, Math.Max(1, g.Ho));
 
     // ---- forward ------------------------------------------------------------------------------------
@@ -129,9 +132,14 @@ public static unsafe class Conv2dKernels
         var geom = g;
         int wSize = geom.Cout * geom.K;
         long perImage = 2L * geom.Cout * geom.K * geom.P * ((wantX ? 1 : 0) + (wantW ? 1 : 0)) + geom.Cout * geom.P;
-        int chunks = (int)Math.Min(Math.Min(Par.Threads, geom.N), Math.Max(1, geom.N * perImage / Par.MinParallelWork));
-        // Each chunk of images accumulates dWᵀ [K, Cout] (the faster GEMM orientation: col · gyᵀ) and db
-        // into its own buffer; they are reduced (and dWᵀ transposed) at the end.
+        // A few chunks per core, scheduled dynamically (a busy core does not hold the step back); each chunk
+        // of images accumulates dWᵀ [K, Cout] (the faster GEMM orientation: col · gyᵀ) and db into its own
+        // buffer, reduced in a fixed order (and dWᵀ transposed) at the end, so results are deterministic.
+        bool parallel = Par.Threads > 1 && geom.N > 1 && geom.N * perImage >= Par.MinParallelWork;
+        int chunks = 1;
+        if (parallel && wantW) // cap the dW partials at ~32 MB, but keep one per core
+            chunks = Math.Min(geom.N, Math.Max(Par.Threads, Math.Min(ChunksPerThread * Par.Threads, (8 << 20) / Math.Max(1, wSize))));
+        else if (parallel) chunks = Math.Min(geom.N, ChunksPerThread * Par.Threads);
         var partW = new float[]?[chunks];
         var partB = new float[]?[chunks];
         for (int c = 0; c < chunks; c++)

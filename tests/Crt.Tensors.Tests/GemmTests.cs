@@ -104,9 +104,12 @@ public class GemmTests
         lock (ConfigLock)
         {
             if (!Gemm.Configure(mr, nr, kc, mc, nc, blis)) return; // this CPU lacks the instructions
+            Gemm.StaticSplit = !blis; // the static per-thread split with the GotoBLAS rows, the shared-B scheduler with BLIS
+            Gemm.ParallelWork = 0;    // every product takes the parallel path (where there are 2+ threads)
+            Gemm.SharedBLimit = 3000; // and the shared-B scheduler several column chunks
             try
             {
-                foreach (var (m, n, k) in new[] { (17, 33, 65), (65, 129, 33), (100, 70, 97), (9, 200, 50) })
+                foreach (var (m, n, k) in new[] { (17, 33, 65), (65, 129, 33), (100, 70, 97), (9, 200, 50), (300, 40, 90) })
                     foreach (var ta in new[] { false, true })
                         foreach (var tb in new[] { false, true })
                         {
@@ -114,7 +117,13 @@ public class GemmTests
                             CheckOne(ta, tb, m, n, k, 0.5f, -1f, pad: 2, parallel: true, seed: 3);
                         }
             }
-            finally { Gemm.Configure(0); }
+            finally
+            {
+                Gemm.Configure(0);
+                Gemm.StaticSplit = false;
+                Gemm.ParallelWork = Gemm.DefaultParallelWork;
+                Gemm.SharedBLimit = Gemm.DefaultSharedBLimit;
+            }
         }
     }
 

@@ -151,6 +151,31 @@ public class ConvTests
     }
 
     [Fact]
+    public void Conv2dLeafGradientsOutliveTheScope()
+    {
+        var rng = new Rng(14);
+        var x = GradCheck.Input(rng, 3, 5, 7, 9);
+        var w = GradCheck.Input(rng, 4, 5, 3, 3);
+        var b = GradCheck.Input(rng, 4);
+        var g = rng.Normal(new[] { 3, 4, 7, 9 });
+        Ops.Conv2d(x, w, b, 1, 1).Backward(g);
+        var expected = new[] { x.Grad!.ToArray(), w.Grad!.ToArray(), b.Grad!.ToArray() };
+        x.Grad = w.Grad = b.Grad = null;
+        using (TensorScope.Begin())
+        {
+            Ops.Conv2d(x, w, b, 1, 1).Backward(g);
+            var tmp = Tensor.Full(7f, 3, 5, 7, 9); // pooled buffers in use
+        }
+        using (TensorScope.Begin()) { Tensor.Full(-1f, 3, 5, 7, 9); Tensor.Full(-1f, 4, 5, 3, 3); } // reuse the pool
+        Assert.Equal(expected[0], x.Grad!.ToArray());
+        Assert.Equal(expected[1], w.Grad!.ToArray());
+        Assert.Equal(expected[2], b.Grad!.ToArray());
+        // A second backward accumulates.
+        using (TensorScope.Begin()) Ops.Conv2d(x, w, b, 1, 1).Backward(g);
+        for (int i = 0; i < expected[1].Length; i++) Assert.Equal(2 * expected[1][i], w.Grad!.Data[i], 1e-5f * (1 + Math.Abs(expected[1][i])));
+    }
+
+    [Fact]
     public void Conv2dAsymmetricPaddingEqualsPadThenConv()
     {
         var rng = new Rng(10);

@@ -139,6 +139,43 @@ public class ConvTests
     }
 
     [Fact]
+    public void Conv2dSingleLargeImage()
+    {
+        // One image in one band: the GEMMs themselves split across cores (forward and backward).
+        var rng = new Rng(13);
+        var x = GradCheck.Input(rng, 1, 32, 20, 19);
+        var w = GradCheck.Input(rng, 40, 32, 3, 3);
+        var b = GradCheck.Input(rng, 40);
+        AssertClose(RefConv(x, w, b, 1, Padding2d.Same(1), out _), Ops.Conv2d(x, w, b, 1, 1), 1e-5, "1x32x20x19");
+        GradCheck.Check(t => Ops.Conv2d(t[0], t[1], t[2], 1, 1), new[] { x, w, b }, maxProbes: 16, label: "1x32x20x19");
+    }
+
+    [Fact]
+    public void Conv2dLeafGradientsOutliveTheScope()
+    {
+        var rng = new Rng(14);
+        var x = GradCheck.Input(rng, 3, 5, 7, 9);
+        var w = GradCheck.Input(rng, 4, 5, 3, 3);
+        var b = GradCheck.Input(rng, 4);
+        var g = rng.Normal(new[] { 3, 4, 7, 9 });
+        Ops.Conv2d(x, w, b, 1, 1).Backward(g);
+        var expected = new[] { x.Grad!.ToArray(), w.Grad!.ToArray(), b.Grad!.ToArray() };
+        x.Grad = w.Grad = b.Grad = null;
+        using (TensorScope.Begin())
+        {
+            Ops.Conv2d(x, w, b, 1, 1).Backward(g);
+            var tmp = Tensor.Full(7f, 3, 5, 7, 9); // pooled buffers in use
+        }
+        using (TensorScope.Begin()) { Tensor.Full(-1f, 3, 5, 7, 9); Tensor.Full(-1f, 4, 5, 3, 3); } // reuse the pool
+        Assert.Equal(expected[0], x.Grad!.ToArray());
+        Assert.Equal(expected[1], w.Grad!.ToArray());
+        Assert.Equal(expected[2], b.Grad!.ToArray());
+        // A second backward accumulates.
+        using (TensorScope.Begin()) Ops.Conv2d(x, w, b, 1, 1).Backward(g);
+        for (int i = 0; i < expected[1].Length; i++) Assert.Equal(2 * expected[1][i], w.Grad!.Data[i], 1e-5f * (1 + Math.Abs(expected[1][i])));
+    }
+
+    [Fact]
     public void Conv2dAsymmetricPaddingEqualsPadThenConv()
     {
         var rng = new Rng(10);

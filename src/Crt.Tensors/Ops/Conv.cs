@@ -30,9 +30,9 @@ public static partial class Ops
         return Tensor.Record(op, y, new[] { x, weight, bias }, g =>
         {
             bool wantX = x.RequiresGrad, wantW = weight.RequiresGrad, wantB = bias is { RequiresGrad: true };
-            var dx = wantX ? Tensor.Empty(x.Shape) : null;
-            var dw = wantW ? Tensor.Empty(weight.Shape) : null;
-            var db = wantB ? Tensor.Empty(bias!.Shape) : null;
+            var dx = wantX ? GradBuffer(x) : null;
+            var dw = wantW ? GradBuffer(weight) : null;
+            var db = wantB ? GradBuffer(bias!) : null;
             Conv2dKernels.Backward(geom, x.ReadOnlySpan, weight.ReadOnlySpan, g.ReadOnlySpan,
                 dx is null ? default : dx.Span, dw is null ? default : dw.Span, db is null ? default : db.Span);
             if (dx is not null) x.AccumulateGrad(dx);
@@ -40,6 +40,15 @@ public static partial class Ops
             if (db is not null) bias!.AccumulateGrad(db);
         });
     }
+
+    /// <summary>
+    /// Storage for an input's gradient (fully overwritten by the kernel). A leaf without a gradient yet adopts
+    /// it as its .Grad, so it is allocated outside the scope's pool (AccumulateGrad would otherwise copy it out).
+    /// </summary>
+    private static Tensor GradBuffer(Tensor input) =>
+        input.IsLeaf && input.Grad is null && TensorScope.IsActive
+            ? Tensor.FromArray(GC.AllocateUninitializedArray<float>(input.Size), input.Shape)
+            : Tensor.Empty(input.Shape);
 
     private static ConvGeom ConvGeometry(Tensor x, Tensor weight, Tensor? bias, int stride, Padding2d p)
     {

@@ -27,14 +27,20 @@ public readonly record struct ConvGeom(int N, int Cin, int H, int W, int Cout, i
 
 /// <summary>
 /// Convolution lowered onto <see cref="Gemm.Sgemm"/>: per image, y [Cout, P] = W [Cout, K] · col [K, P]
-/// where col is the im2col matrix, built for a band of output rows at a time so it stays in cache.
-/// Backward: dW += gy · colᵀ, dcol = Wᵀ · gy scattered back by col2im, db = row sums of gy.
-/// Work is split over images (one serial GEMM per band, per-thread scratch and dW partials).
+/// where col is the im2col matrix, built for a band of output rows at a time (a whole image unless it is
+/// large) in per-thread scratch. 1×1 stride-1 unpadded convolutions skip im2col (x itself is col).
+/// Backward: dWᵀ += col · gyᵀ, dcol = Wᵀ · gy scattered back by col2im, db = row sums of gy.
+/// Work is split over images (forward: over image bands) with one serial GEMM per band and per-thread
+/// dW/db partials; with too few images the GEMMs split across the cores instead.
 /// </summary>
 public static unsafe class Conv2dKernels
 {
-    /// <summary>Target size (floats) of one im2col band; a band is at least one output row.</summary>
-    public static int ColBandFloats { get; set; } = 1 << 17;
+    /// <summary>
+    /// Target size (floats) of one im2col band; a band is at least one output row. Large (4 MB: whole images
+    /// up to 64×32×32 with a 3×3 kernel) because every GEMM call re-packs the weight, which costs more than
+    /// the col matrix spilling from L2 to L3 (measured on Zen 5).
+    /// </summary>
+    public static int ColBandFloats { get; set; } = 1 << 20;
 
     [ThreadStatic] private static float[]? _scratch;
 
@@ -44,6 +50,9 @@ public static unsafe class Conv2dKernels
         if (s is null || s.Length < n) _scratch = s = GC.AllocateUninitializedArray<float>(n, pinned: true);
         return s;
     }
+
+    /// <summary>Image chunks per core in the backward pass (each holds a dW partial).</summary>
+    public static int ChunksPerThread { get; set; } = 2;
 
     private static int BandRows(in ConvGeom g) => Math.Clamp(ColBandFloats / Math.Max(1, g.K * g.Wo), 1, Math.Max(1, g.Ho));
 
@@ -63,28 +72,34 @@ public static unsafe class Conv2dKernels
         fixed (float* px = x, pw = w, pb = bias, py = y)
         {
             nint X = (nint)px, Wt = (nint)pw, B = (nint)pb, Y = (nint)py;
-            Par.For(geom.N * bands, workPerItem, item =>
+            int items = geom.N * bands;
+            // Enough (image, band) items for every core: one serial GEMM each. Otherwise (e.g. one image of
+            // one band) run them in turn and let each GEMM split across the cores itself.
+            bool itemParallel = items >= 2 * Par.Threads;
+            void Item(int item, bool par)
             {
                 int n = item / bands, band = item % bands;
                 int oh0 = band * bandRows, oh1 = Math.Min(geom.Ho, oh0 + bandRows);
                 ForwardBand(geom, (float*)X + (long)n * geom.Cin * geom.H * geom.W, (float*)Wt,
-                    hasBias ? (float*)B : null, (float*)Y + (long)n * geom.Cout * geom.P, oh0, oh1);
-            });
+                    hasBias ? (float*)B : null, (float*)Y + (long)n * geom.Cout * geom.P, oh0, oh1, par);
+            }
+            if (itemParallel) Par.For(items, workPerItem, item => Item(item, false));
+            else for (int item = 0; item < items; item++) Item(item, true);
         }
     }
 
-    private static void ForwardBand(in ConvGeom g, float* x, float* w, float* bias, float* y, int oh0, int oh1)
+    private static void ForwardBand(in ConvGeom g, float* x, float* w, float* bias, float* y, int oh0, int oh1, bool par)
     {
         int P = g.P, K = g.K, pc = (oh1 - oh0) * g.Wo;
         float* yb = y + oh0 * g.Wo;
         if (g.IsPointwise)
-            Mm(false, false, g.Cout, pc, K, w, K, x + oh0 * g.Wo, P, 0f, yb, P);
+            Mm(false, false, g.Cout, pc, K, w, K, x + oh0 * g.Wo, P, 0f, yb, P, par);
         else
         {
             fixed (float* col = Scratch(K * pc))
             {
                 Im2Col(g, x, oh0, oh1, col);
-                Mm(false, false, g.Cout, pc, K, w, K, col, pc, 0f, yb, P);
+                Mm(false, false, g.Cout, pc, K, w, K, col, pc, 0f, yb, P, par);
             }
         }
         if (bias != null)
@@ -111,15 +126,20 @@ public static unsafe class Conv2dKernels
         if (wantB && db.Length != g.Cout) throw new ArgumentException($"conv2d kernel: db length {db.Length} != Cout {g.Cout}");
         if (wantW) dw.Clear();
         if (wantB) db.Clear();
-        if (wantX) dx.Clear();
-        if (g.N == 0 || g.P == 0 || (!wantX && !wantW && !wantB)) return;
+        if (g.N == 0 || g.P == 0) { dx.Clear(); return; }
+        if (!wantX && !wantW && !wantB) return;
 
         var geom = g;
         int wSize = geom.Cout * geom.K;
         long perImage = 2L * geom.Cout * geom.K * geom.P * ((wantX ? 1 : 0) + (wantW ? 1 : 0)) + geom.Cout * geom.P;
-        int chunks = (int)Math.Min(Math.Min(Par.Threads, geom.N), Math.Max(1, geom.N * perImage / Par.MinParallelWork));
-        // Each chunk of images accumulates dWᵀ [K, Cout] (the faster GEMM orientation: col · gyᵀ) and db
-        // into its own buffer; they are reduced (and dWᵀ transposed) at the end.
+        // A few chunks per core, scheduled dynamically (a busy core does not hold the step back); each chunk
+        // of images accumulates dWᵀ [K, Cout] (the faster GEMM orientation: col · gyᵀ) and db into its own
+        // buffer, reduced in a fixed order (and dWᵀ transposed) at the end, so results are deterministic.
+        bool parallel = Par.Threads > 1 && geom.N > 1 && geom.N * perImage >= Par.MinParallelWork;
+        int chunks = 1;
+        if (parallel && wantW) // cap the dW partials at ~32 MB, but keep one per core
+            chunks = Math.Min(geom.N, Math.Max(Par.Threads, Math.Min(ChunksPerThread * Par.Threads, (8 << 20) / Math.Max(1, wSize))));
+        else if (parallel) chunks = Math.Min(geom.N, ChunksPerThread * Par.Threads);
         var partW = new float[]?[chunks];
         var partB = new float[]?[chunks];
         for (int c = 0; c < chunks; c++)
@@ -140,7 +160,8 @@ public static unsafe class Conv2dKernels
                     for (int n = n0; n < n1; n++)
                         BackwardImage(geom, (float*)X + (long)n * geom.Cin * geom.H * geom.W, (float*)Wt,
                             (float*)GY + (long)n * geom.Cout * geom.P,
-                            wantX ? (float*)DX + (long)n * geom.Cin * geom.H * geom.W : null, wantW ? cw : null, accB);
+                            wantX ? (float*)DX + (long)n * geom.Cin * geom.H * geom.W : null, wantW ? cw : null, accB,
+                            par: chunks == 1); // a lone chunk lets the GEMMs use the cores
                 }
             });
         }
@@ -166,18 +187,19 @@ public static unsafe class Conv2dKernels
     }
 
     /// <summary>One image's gradients: dwT [K, Cout] += col·gyᵀ, db += row sums of gy, dx = col2im(Wᵀ·gy).</summary>
-    private static void BackwardImage(in ConvGeom g, float* x, float* w, float* gy, float* dx, float* dwT, float* db)
+    private static void BackwardImage(in ConvGeom g, float* x, float* w, float* gy, float* dx, float* dwT, float* db, bool par)
     {
         int P = g.P, K = g.K;
         if (db != null)
             for (int co = 0; co < g.Cout; co++) db[co] += TensorPrimitives.Sum(new ReadOnlySpan<float>(gy + (long)co * P, P));
         if (g.IsPointwise)
         {
-            if (dwT != null) Mm(false, true, K, g.Cout, P, x, P, gy, P, 1f, dwT, g.Cout);
-            if (dx != null) Mm(true, false, K, P, g.Cout, w, K, gy, P, 0f, dx, P);
+            if (dwT != null) Mm(false, true, K, g.Cout, P, x, P, gy, P, 1f, dwT, g.Cout, par);
+            if (dx != null) Mm(true, false, K, P, g.Cout, w, K, gy, P, 0f, dx, P, par);
             return;
         }
         if (dwT == null && dx == null) return;
+        if (dx != null) new Span<float>(dx, g.Cin * g.H * g.W).Clear(); // here, so it stays in cache for col2im
         int bandRows = BandRows(g);
         fixed (float* col = Scratch(K * bandRows * g.Wo))
         {
@@ -188,11 +210,11 @@ public static unsafe class Conv2dKernels
                 if (dwT != null)
                 {
                     Im2Col(g, x, oh0, oh1, col);
-                    Mm(false, true, K, g.Cout, pc, col, pc, gb, P, 1f, dwT, g.Cout);
+                    Mm(false, true, K, g.Cout, pc, col, pc, gb, P, 1f, dwT, g.Cout, par);
                 }
                 if (dx != null)
                 {
-                    Mm(true, false, K, pc, g.Cout, w, K, gb, P, 0f, col, pc);
+                    Mm(true, false, K, pc, g.Cout, w, K, gb, P, 0f, col, pc, par);
                     Col2ImAdd(g, col, oh0, oh1, dx);
                 }
             }
@@ -242,10 +264,10 @@ public static unsafe class Conv2dKernels
                         float* d = dst + (oh - oh0) * Wo;
                         int ih = oh * s + i - g.PadTop;
                         if ((uint)ih >= (uint)H) { new Span<float>(d, Wo).Clear(); continue; }
-                        if (lo > 0) new Span<float>(d, lo).Clear();
-                        if (hi < Wo) new Span<float>(d + hi, Wo - hi).Clear();
+                        for (int t = 0; t < lo; t++) d[t] = 0f;
+                        for (int t = hi; t < Wo; t++) d[t] = 0f;
                         float* src = xc + ih * W + off; // src[ow·s] is the input for column ow
-                        if (s == 1) Buffer.MemoryCopy(src + lo, d + lo, (hi - lo) * 4L, (hi - lo) * 4L);
+                        if (s == 1) CopyRow(src + lo, d + lo, hi - lo);
                         else if (s == 2) Gather2(src, d, lo, hi, W - off);
                         else for (int ow = lo; ow < hi; ow++) d[ow] = src[ow * s];
                     }
@@ -270,6 +292,14 @@ public static unsafe class Conv2dKernels
         for (; ow < hi; ow++) d[ow] = src[2 * ow];
     }
 
+    /// <summary>dx [Cin, H, W] += col2im of col [K, (oh1 − oh0)·Wo] for output rows [oh0, oh1) (adjoint of im2col).</summary>
+    public static void Col2ImAdd(in ConvGeom g, ReadOnlySpan<float> col, int oh0, int oh1, Span<float> dx)
+    {
+        if (dx.Length < g.Cin * g.H * g.W || oh0 < 0 || oh1 > g.Ho || oh1 < oh0 || col.Length < g.K * (oh1 - oh0) * g.Wo)
+            throw new ArgumentException($"col2im: buffers dx={dx.Length}, col={col.Length} or rows [{oh0}, {oh1}) do not fit {g}");
+        fixed (float* pd = dx, pc = col) Col2ImAdd(g, pc, oh0, oh1, pd);
+    }
+
     /// <summary>Adjoint of <see cref="Im2Col"/>: dx[c, ih, iw] += col[...] for the band's rows.</summary>
     internal static void Col2ImAdd(in ConvGeom g, float* col, int oh0, int oh1, float* dx)
     {
@@ -292,8 +322,7 @@ public static unsafe class Conv2dKernels
                         float* d = xc + ih * W + off;
                         if (s == 1)
                         {
-                            var dd = new Span<float>(d + lo, hi - lo);
-                            TensorPrimitives.Add(dd, new ReadOnlySpan<float>(sp + lo, hi - lo), dd);
+                            AddRow(sp + lo, d + lo, hi - lo);
                         }
                         else for (int ow = lo; ow < hi; ow++) d[ow * s] += sp[ow];
                     }
@@ -303,14 +332,38 @@ public static unsafe class Conv2dKernels
 
     // ---- helpers ------------------------------------------------------------------------------------
 
+    /// <summary>d[0..len) = s[0..len) for the short rows of im2col (no call overhead).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopyRow(float* s, float* d, int len)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; i + 16 <= len; i += 16) Vector512.Store(Vector512.Load(s + i), d + i);
+        for (; i + 8 <= len; i += 8) Vector256.Store(Vector256.Load(s + i), d + i);
+        if (i + 4 <= len) { Vector128.Store(Vector128.Load(s + i), d + i); i += 4; }
+        for (; i < len; i++) d[i] = s[i];
+    }
+
+    /// <summary>d[0..len) += s[0..len).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddRow(float* s, float* d, int len)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; i + 16 <= len; i += 16) Vector512.Store(Vector512.Load(d + i) + Vector512.Load(s + i), d + i);
+        for (; i + 8 <= len; i += 8) Vector256.Store(Vector256.Load(d + i) + Vector256.Load(s + i), d + i);
+        if (i + 4 <= len) { Vector128.Store(Vector128.Load(d + i) + Vector128.Load(s + i), d + i); i += 4; }
+        for (; i < len; i++) d[i] += s[i];
+    }
+
     private static void Check(in ConvGeom g, int xLen, int wLen, int yLen)
     {
         if (xLen != g.N * g.Cin * g.H * g.W || wLen != g.Cout * g.K || yLen != g.N * g.Cout * g.P)
             throw new ArgumentException($"conv2d kernel: buffer lengths x={xLen}, w={wLen}, y={yLen} do not match {g}");
     }
 
-    /// <summary>Row-major C = op(A)·op(B) + beta·C on raw pointers (one serial GEMM call).</summary>
-    private static void Mm(bool ta, bool tb, int m, int n, int k, float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
+    /// <summary>Row-major C = op(A)·op(B) + beta·C on raw pointers; <paramref name="par"/> lets the GEMM use several cores.</summary>
+    private static void Mm(bool ta, bool tb, int m, int n, int k, float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, bool par)
     {
         if (m == 0 || n == 0) return;
         int lc = (m - 1) * ldc + n;
@@ -326,7 +379,7 @@ public static unsafe class Conv2dKernels
         int la = ta ? (k - 1) * lda + m : (m - 1) * lda + k;
         int lb = tb ? (n - 1) * ldb + k : (k - 1) * ldb + n;
         Gemm.Sgemm(ta, tb, m, n, k, 1f, new ReadOnlySpan<float>(a, la), lda, new ReadOnlySpan<float>(b, lb), ldb,
-            beta, new Span<float>(c, lc), ldc, parallel: false);
+            beta, new Span<float>(c, lc), ldc, parallel: par);
     }
 
     // ---- upsample / pad -----------------------------------------------------------------------------

@@ -42,13 +42,10 @@ public static partial class Ops
     }
 
     /// <summary>
-    /// Storage for an input's gradient (fully overwritten by the kernel). A leaf without a gradient yet adopts
-    /// it as its .Grad, so it is allocated outside the scope's pool (AccumulateGrad would otherwise copy it out).
+    /// Storage for an input's gradient (fully overwritten by the kernel), from the step's pool. A leaf copies
+    /// it into the gradient buffer it kept from the previous step (see Tensor.ZeroGrad), so nothing is allocated.
     /// </summary>
-    private static Tensor GradBuffer(Tensor input) =>
-        input.IsLeaf && input.Grad is null && TensorScope.IsActive
-            ? Tensor.FromArray(GC.AllocateUninitializedArray<float>(input.Size), input.Shape)
-            : Tensor.Empty(input.Shape);
+    private static Tensor GradBuffer(Tensor input) => Tensor.Empty(input.Shape);
 
     private static ConvGeom ConvGeometry(Tensor x, Tensor weight, Tensor? bias, int stride, Padding2d p)
     {

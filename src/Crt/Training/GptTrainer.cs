@@ -57,9 +57,17 @@ public sealed class GptTrainer
     {
         config.Validate();
         var run = RunDirectory.Open(outDir, resume: false);
-        var trainer = new GptTrainer(config, run, quiet, log);
-        run.WriteConfig(ConfigResolver.ToJson(trainer.Config));
-        return trainer;
+        try
+        {
+            var trainer = new GptTrainer(config, run, quiet, log);
+            run.WriteConfig(ConfigResolver.ToJson(trainer.Config));
+            return trainer;
+        }
+        catch
+        {
+            run.DiscardIfUnused();
+            throw;
+        }
     }
 
     public static GptTrainer Resume(string outDir, long? steps = null, bool quiet = false, Action<string>? log = null)

@@ -18,6 +18,8 @@ public sealed class RunDirectory
     public string CheckpointsDir => Path.Combine(Root, "checkpoints");
     public string ImagesDir => Path.Combine(Root, "images");
 
+    private bool _createdRoot;
+
     private RunDirectory(string root) => Root = root;
 
     /// <summary>Opens <paramref name="root"/> for a new run (it must not hold one) or, with <paramref name="resume"/>, an existing run.</summary>
@@ -27,10 +29,19 @@ public sealed class RunDirectory
         bool hasRun = File.Exists(run.ConfigPath);
         if (resume && !hasRun) throw new ArgumentException($"{run.Root}: --resume given, but the folder holds no run (no config.json)");
         if (!resume && hasRun) throw new ArgumentException($"{run.Root}: the folder already holds a run; pass --resume to continue it, or choose another --out");
+        run._createdRoot = !Directory.Exists(run.Root);
         Directory.CreateDirectory(run.Root);
         Directory.CreateDirectory(run.CheckpointsDir);
         Directory.CreateDirectory(run.ImagesDir);
         return run;
+    }
+
+    /// <summary>Removes what <see cref="Open"/> created for a run that failed to start (only if nothing was written into it).</summary>
+    public void DiscardIfUnused()
+    {
+        if (!_createdRoot || File.Exists(ConfigPath)) return;
+        bool empty = Directory.EnumerateFiles(Root, "*", SearchOption.AllDirectories).Any() == false;
+        if (empty) Directory.Delete(Root, recursive: true);
     }
 
     public void WriteConfig(string json) => AtomicFile.WriteAllText(ConfigPath, json + "\n");

@@ -69,8 +69,17 @@ public sealed class TokenizerTrainer
     {
         config.Validate();
         var run = RunDirectory.Open(outDir, resume: false);
-        run.WriteConfig(ConfigResolver.ToJson(config));
-        return new TokenizerTrainer(config, run, quiet, log);
+        try
+        {
+            var trainer = new TokenizerTrainer(config, run, quiet, log);
+            run.WriteConfig(ConfigResolver.ToJson(config));
+            return trainer;
+        }
+        catch
+        {
+            run.DiscardIfUnused(); // a run that could not start leaves no folder behind to block the next attempt
+            throw;
+        }
     }
 
     /// <summary>Reopens the run in <paramref name="outDir"/> at its latest checkpoint; <paramref name="steps"/> may extend it.</summary>

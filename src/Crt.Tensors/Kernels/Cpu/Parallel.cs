@@ -9,7 +9,9 @@ public static class Par
     /// <summary>Work units (≈ flops or element visits) below which a loop runs on the calling thread.</summary>
     public const long MinParallelWork = 1 << 15;
 
-    public static int Threads { get; set; } = Environment.ProcessorCount;
+    /// <summary>Cores the kernels use: $CRT_THREADS when set (e.g. to run two trainings side by side), else all.</summary>
+    public static int Threads { get; set; } =
+        int.TryParse(Environment.GetEnvironmentVariable("CRT_THREADS"), out var t) && t > 0 ? t : Environment.ProcessorCount;
 
     /// <summary>Runs body(i) for i in [0, n); <paramref name="workPerItem"/> sizes the decision to go parallel.</summary>
     public static void For(int n, long workPerItem, Action<int> body)

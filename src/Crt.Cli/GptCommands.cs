@@ -37,7 +37,7 @@ public static class GptCommands
         }
         else
         {
-            var preset = cl.Value("preset") ?? "gpt-t2";
+            var preset = cl.Value("preset") ?? ConfigResolver.PresetOf(cl.Value("config")) ?? "gpt-t2";
             var sets = cl.Values("set").ToList();
             if (cl.Value("tokens") is { } t) sets.Add($"tokens={JsonSerializer.Serialize(t)}");
             if (cl.Value("val-tokens") is { } v) sets.Add($"val_tokens={JsonSerializer.Serialize(v)}");

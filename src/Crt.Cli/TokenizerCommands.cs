@@ -38,7 +38,7 @@ public static class TokenizerCommands
         }
         else
         {
-            var preset = cl.Value("preset") ?? "vq-tiny";
+            var preset = cl.Value("preset") ?? ConfigResolver.PresetOf(cl.Value("config")) ?? "vq-tiny";
             var sets = cl.Values("set").ToList();
             if (cl.Flag("no-crt")) sets.Add("crt.enabled=false");
             if (cl.Value("data") is { } data) sets.Add($"data=\"{data}\"");

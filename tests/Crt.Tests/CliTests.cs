@@ -55,3 +55,24 @@ public sealed class CliTests : IDisposable
         Assert.Single(err.Trim().Split('\n'));
     }
 }
+
+public class ConfigFileTests
+{
+    [Fact]
+    public void EveryShippedConfigResolvesAgainstItsPreset()
+    {
+        var dir = Path.GetDirectoryName(TestData.File("parity/gpt.safetensors"))!;
+        var configs = Path.GetFullPath(Path.Combine(dir, "../../../../configs"));
+        var files = Directory.GetFiles(configs, "*.json");
+        Assert.NotEmpty(files);
+        foreach (var f in files)
+        {
+            var preset = Crt.Training.ConfigResolver.PresetOf(f)!;
+            Assert.False(string.IsNullOrEmpty(preset), $"{f} names no preset");
+            if (preset.StartsWith("gpt", StringComparison.Ordinal))
+                Assert.Equal(preset, Crt.Training.ConfigResolver.Resolve(Crt.Training.GptTrainConfig.ForPreset(preset), f, Array.Empty<string>()).Preset);
+            else
+                Crt.Training.ConfigResolver.Resolve(Crt.Training.TokenizerTrainConfig.ForPreset(preset), f, Array.Empty<string>()).Model.Validate();
+        }
+    }
+}

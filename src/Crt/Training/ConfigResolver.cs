@@ -42,6 +42,17 @@ public static class ConfigResolver
         catch (JsonException e) { throw new ArgumentException($"config: a value has the wrong type ({e.Path}: {e.Message})"); }
     }
 
+    /// <summary>The "preset" a config file names, if any (it picks the defaults the file's other keys override).</summary>
+    public static string? PresetOf(string? configFile)
+    {
+        if (configFile is null) return null;
+        try { return JsonNode.Parse(File.ReadAllText(configFile))?["preset"]?.GetValue<string>(); }
+        catch (Exception e) when (e is JsonException or IOException or InvalidOperationException)
+        {
+            throw new ArgumentException($"{configFile}: cannot read the config file ({e.Message})");
+        }
+    }
+
     /// <summary>The config as indented JSON (what a run directory records as config.json).</summary>
     public static string ToJson<T>(T config) => JsonSerializer.Serialize(config, Json);
 

@@ -16,6 +16,8 @@ public static class Program
           gpt train         train the class-conditional GPT on a token store
           gpt eval          validation cross-entropy per token and per position, bits per image
           sample            sample images per class with a GPT and its tokenizer (KV cache, CFG, top-k/p)
+          eval              rFID of a tokenizer, or FID / IS / precision-recall of GPT samples, under the feature net
+          features train    train (and cache) the feature network used for FID on the built-in dataset
         """;
 
     public static int Main(string[] args)
@@ -39,6 +41,8 @@ public static class Program
                 ("gpt", "train") => GptCommands.Train(args[2..], cancel.Token),
                 ("gpt", "eval") => GptCommands.Eval(args[2..]),
                 ("sample", _) => GptCommands.Sample(args[1..]),
+                ("eval", _) => EvalCommands.Eval(args[1..]),
+                ("features", "train") => EvalCommands.FeaturesTrain(args[2..]),
                 ("gpt", _) => throw new UsageException("gpt: expected 'gpt train' or 'gpt eval'"),
                 ("tokenizer", _) => throw new UsageException("tokenizer: expected 'tokenizer train' or 'tokenizer eval'"),
                 _ => throw new UsageException($"unknown command '{args[0]}'"),

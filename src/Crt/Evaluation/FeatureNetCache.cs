@@ -1,0 +1,121 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using Crt.Data;
+using Crt.Tensors;
+using Crt.Tensors.IO;
+using Crt.Tensors.Optim;
+
+namespace Crt.Evaluation;
+
+/// <summary>A trained feature network, its cache file and its test accuracy.</summary>
+public sealed record TrainedFeatureNet(FeatureNet Net, string Name, string Path, double TestAccuracy);
+
+/// <summary>
+/// Trains the feature network for a dataset once and caches its weights under
+/// $CRT_CACHE/features (default ~/.cache/crt/features), keyed by dataset, architecture, training recipe
+/// and a hash of the training data, so a changed dataset or recipe retrains and nothing else does.
+/// </summary>
+public static class FeatureNetCache
+{
+    public const int Epochs = 2, BatchSize = 128, Pad = 2;
+    public const double Lr = 1e-3;
+    private const string Recipe = "adamw-lr1e-3-b128-e2-seed0";
+
+    public static string CacheDirectory =>
+        Environment.GetEnvironmentVariable("CRT_CACHE") is { Length: > 0 } c ? System.IO.Path.Combine(c, "features")
+            : System.IO.Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "crt", "features");
+
+    /// <summary>The cached network for <paramref name="dataset"/>, training it first when missing (or when <paramref name="retrain"/>).</summary>
+    public static TrainedFeatureNet GetOrTrain(string dataset, Action<string> log, bool retrain = false)
+    {
+        string? dir = dataset == BuiltInDatasets.FashionMnist ? null : dataset;
+        var train = BuiltInDatasets.LoadFashionMnist(Split.Train, dir);
+        string key = Key(dataset, train);
+        string name = $"{FeatureNet.Architecture}-{DatasetName(dataset)}";
+        var path = System.IO.Path.Combine(CacheDirectory, $"{name}-{key}.safetensors");
+        var net = new FeatureNet(train.Channels, train.Height + 2 * Pad, train.NumClasses, new Rng(0));
+        if (File.Exists(path) && !retrain)
+        {
+            try
+            {
+                net.Load(path);
+                var meta = SafeTensors.LoadMetadata(path);
+                net.Eval();
+                return new TrainedFeatureNet(net, name, path, double.Parse(meta["test_accuracy"], CultureInfo.InvariantCulture));
+            }
+            catch (Exception e) when (e is InvalidDataException or KeyNotFoundException or FormatException or ArgumentException)
+            {
+                log($"feature net cache {path} is unreadable ({e.Message}); retraining");
+            }
+        }
+        log($"training feature net {name} on {train.Name} ({Epochs} epochs, batch {BatchSize}); cached afterwards at {path}");
+        Train(net, train, log);
+        var test = BuiltInDatasets.LoadFashionMnist(Split.Test, dir);
+        double acc = Accuracy(net, test);
+        log(string.Create(CultureInfo.InvariantCulture, $"feature net test accuracy {100 * acc:F2}% on {test.Name} ({test.Count} images)"));
+        Directory.CreateDirectory(CacheDirectory);
+        net.Save(path, new Dictionary<string, string>
+        {
+            ["architecture"] = FeatureNet.Architecture, ["recipe"] = Recipe, ["dataset"] = dataset,
+            ["test_accuracy"] = acc.ToString("R", CultureInfo.InvariantCulture),
+        });
+        net.Eval();
+        return new TrainedFeatureNet(net, name, path, acc);
+    }
+
+    private static void Train(FeatureNet net, ImageSet train, Action<string> log)
+    {
+        var rng = new Rng(0);
+        var opt = new AdamW(ParamGroup.DecayAndNoDecay(net.NamedParameters(), 0.0), Lr, 0.9, 0.999, 1e-8);
+        net.Train();
+        int steps = Epochs * (train.Count / BatchSize);
+        var order = Enumerable.Range(0, train.Count).ToArray();
+        int at = order.Length;
+        double recent = 0;
+        for (int step = 1; step <= steps; step++)
+        {
+            if (at + BatchSize > order.Length)
+            {
+                for (int i = order.Length - 1; i > 0; i--) { int j = rng.NextInt(i + 1); (order[i], order[j]) = (order[j], order[i]); }
+                at = 0;
+            }
+            var idx = order.AsSpan(at, BatchSize).ToArray();
+            at += BatchSize;
+            using var scope = TensorScope.Begin();
+            opt.ZeroGrad();
+            var loss = Ops.CrossEntropy(net.Logits(train.Batch(idx, Pad)), idx.Select(i => train.Labels[i]).ToArray());
+            loss.Backward();
+            opt.Step();
+            recent = step == 1 ? loss.Item() : 0.98 * recent + 0.02 * loss.Item();
+            if (step % 100 == 0 || step == steps) log(string.Create(CultureInfo.InvariantCulture, $"  feature net step {step}/{steps}  loss {recent:F4}"));
+        }
+        net.Eval();
+    }
+
+    public static double Accuracy(FeatureNet net, ImageSet set)
+    {
+        int correct = 0;
+        using var noGrad = Tensor.NoGrad();
+        for (int start = 0; start < set.Count; start += 500)
+        {
+            using var scope = TensorScope.Begin();
+            int n = Math.Min(500, set.Count - start);
+            var pred = Ops.ArgMax(net.Logits(set.Batch(Enumerable.Range(start, n).ToArray(), Pad)), -1);
+            for (int i = 0; i < n; i++) if (pred[i] == set.Labels[start + i]) correct++;
+        }
+        return correct / (double)set.Count;
+    }
+
+    private static string DatasetName(string dataset) => dataset == BuiltInDatasets.FashionMnist ? dataset : "custom";
+
+    private static string Key(string dataset, ImageSet train)
+    {
+        using var sha = SHA256.Create();
+        sha.TransformBlock(Encoding.UTF8.GetBytes($"{FeatureNet.Architecture}|{Recipe}|{dataset}|"), 0, Encoding.UTF8.GetByteCount($"{FeatureNet.Architecture}|{Recipe}|{dataset}|"), null, 0);
+        sha.TransformBlock(train.Pixels, 0, train.Pixels.Length, null, 0);
+        var labels = train.Labels.Select(l => (byte)l).ToArray();
+        sha.TransformFinalBlock(labels, 0, labels.Length);
+        return Convert.ToHexString(sha.Hash!)[..12].ToLowerInvariant();
+    }
+}

@@ -204,6 +204,26 @@ public class NormalizationTests
     }
 
     [Fact]
+    public void GroupNormAddsIntoAnExistingInputGradient()
+    {
+        var rng = new Rng(36);
+        var x = GradCheck.Input(rng, 2, 6, 5, 3);
+        var w = Param(rng, 6, 1f); var b = Param(rng, 6, 0f);
+        var g = rng.Normal(new[] { 2, 6, 5, 3 });
+        Ops.GroupNorm(x, 3, w, b, 1e-6f, swish: true).Backward(g);
+        var once = x.Grad!.ToArray();
+        var dw = w.Grad!.ToArray();
+        // a second backward adds the same gradients again (leaf accumulation)
+        Ops.GroupNorm(x, 3, w, b, 1e-6f, swish: true).Backward(g);
+        var twice = x.Grad!.ToArray();
+        for (int i = 0; i < once.Length; i++) Assert.Equal(2 * once[i], twice[i], 5);
+        for (int i = 0; i < dw.Length; i++) Assert.Equal(2 * dw[i], w.Grad!.Data[i], 4);
+        // x feeding two norms and a pointwise op: the interior gradient is accumulated across branches
+        GradCheck.Check(t => Ops.Add(Ops.Add(Ops.GroupNorm(t[0], 3, t[1], t[2], 1e-5f, swish: true), Ops.GroupNorm(t[0], 2, null, null)), Ops.Silu(t[0])),
+            new[] { GradCheck.Input(rng, 2, 6, 5, 3), Param(rng, 6, 1f), Param(rng, 6, 0f) }, label: "group_norm in a residual graph");
+    }
+
+    [Fact]
     public void GroupNormLargeInputUsesBothCoresConsistently()
     {
         // Big enough for the multi-core path; the result must not depend on how the work is split.

@@ -158,7 +158,7 @@ public static class NormKernels
         fixed (double* pm = mean)
         {
             nint ix = (nint)px, iy = (nint)py, iw = (nint)pw, ib = (nint)pb, im = (nint)pm, ir = (nint)pr;
-            Par.ForRange(n * groups, m * (swish ? 12 : 4), (lo, hi) =>
+            Simd.ForBlocks(n * groups, m * (swish ? 12 : 4), (lo, hi) =>
             {
                 for (int t = lo; t < hi; t++)
                 {
@@ -187,12 +187,14 @@ public static class NormKernels
     }
 
     /// <summary>
-    /// GroupNorm backward. dx may be empty (x needs no gradient); dweight/dbias may be empty. With swish the
-    /// upstream gradient first goes through silu'(h), h recomputed from x, mean, 1/σ, weight and bias.
+    /// GroupNorm backward. dx may be empty (x needs no gradient); with <paramref name="accumulate"/> the
+    /// input gradient is added to dx's contents instead of overwriting them. dweight/dbias may be empty.
+    /// With swish the upstream gradient first goes through silu'(h), h recomputed from x, mean, 1/σ, weight
+    /// and bias, into a per-thread scratch block that stays in L1/L2.
     /// </summary>
     public static unsafe void GroupNormBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, int n, int c, int s, int groups,
         ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, ReadOnlySpan<double> mean, ReadOnlySpan<float> rstd, bool swish,
-        Span<float> dx, Span<float> dweight, Span<float> dbias)
+        Span<float> dx, Span<float> dweight, Span<float> dbias, bool accumulate = false)
     {
         int cg = c / groups;
         long m = (long)cg * s;
@@ -203,9 +205,9 @@ public static class NormKernels
         fixed (double* pm = mean)
         {
             nint ix = (nint)px, ig = (nint)pg, iw = (nint)pw, ib = (nint)pb, im = (nint)pm, ir = (nint)pr, idx = (nint)pdx;
-            Par.ForRange(n * groups, m * (swish ? 16 : 6), (lo, hi) =>
+            Simd.ForBlocks(n * groups, m * (swish ? 16 : 6), (lo, hi) =>
             {
-                float[]? scratch = swish && !needDx ? new float[s] : null;
+                float[]? scratch = swish ? Scratch((int)m) : null;
                 for (int t = lo; t < hi; t++)
                 {
                     int ni = t / groups, g = t % groups;
@@ -220,7 +222,7 @@ public static class NormKernels
                         long ro = off + (long)j * s;
                         var xr = new ReadOnlySpan<float>((float*)ix + ro, s);
                         var gr = new ReadOnlySpan<float>((float*)ig + ro, s);
-                        Span<float> dh = !swish ? default : needDx ? new Span<float>((float*)idx + ro, s) : scratch.AsSpan();
+                        Span<float> dh = swish ? scratch.AsSpan(j * s, s) : default;
                         double a1 = 0, a2 = 0;
                         GradSums(xr, gr, mh, r * w, b - ml * r * w, swish, dh, ref a1, ref a2);
                         a2 -= ml * a1; // Σdh·(x − mean) from Σdh·(x − m_hi)
@@ -237,8 +239,10 @@ public static class NormKernels
                         long ro = off + (long)j * s;
                         var xr = new ReadOnlySpan<float>((float*)ix + ro, s);
                         var dxr = new Span<float>((float*)idx + ro, s);
-                        ReadOnlySpan<float> dh = swish ? dxr : new ReadOnlySpan<float>((float*)ig + ro, s);
-                        Simd.Map(new LinOp(r * w, bb, cc - bb * ml, mh), dh, xr, dxr);
+                        ReadOnlySpan<float> dh = swish ? scratch.AsSpan(j * s, s) : new ReadOnlySpan<float>((float*)ig + ro, s);
+                        var op = new LinOp(r * w, bb, cc - bb * ml, mh);
+                        if (accumulate) Simd.Map(new AccumulateOp<LinOp>(op), dh, xr, dxr, dxr);
+                        else Simd.Map(op, dh, xr, dxr);
                     }
                 }
             });
@@ -284,7 +288,7 @@ public static class NormKernels
         fixed (float* px = x, py = y, pm = mean, pa = scale, pb = shift)
         {
             nint ix = (nint)px, iy = (nint)py, im = (nint)pm, ia = (nint)pa, ib = (nint)pb;
-            Par.ForRange(n * c, (long)s * 2, (lo, hi) =>
+            Simd.ForBlocks(n * c, (long)s * 2, (lo, hi) =>
             {
                 for (int t = lo; t < hi; t++)
                 {
@@ -324,7 +328,7 @@ public static class NormKernels
         fixed (float* px = x, pg = dy, pm = mean, pa = a, pb = b, pc = cc, pd = dx)
         {
             nint ix = (nint)px, ig = (nint)pg, im = (nint)pm, ia = (nint)pa, ib = (nint)pb, ic = (nint)pc, id = (nint)pd;
-            Par.ForRange(n * c, (long)s * 3, (lo, hi) =>
+            Simd.ForBlocks(n * c, (long)s * 3, (lo, hi) =>
             {
                 for (int t = lo; t < hi; t++)
                 {
@@ -351,7 +355,7 @@ public static class NormKernels
         fixed (double* pm = mean)
         {
             nint ix = (nint)px, iy = (nint)py, iw = (nint)pw, ib = (nint)pb, im = (nint)pm, ir = (nint)pr;
-            Par.ForRange(rows, (long)d * 4, (lo, hi) =>
+            Simd.ForBlocks(rows, (long)d * 4, (lo, hi) =>
             {
                 var w = new ReadOnlySpan<float>((float*)iw, hasW ? d : 0);
                 var b = new ReadOnlySpan<float>((float*)ib, hasB ? d : 0);
@@ -386,7 +390,7 @@ public static class NormKernels
     {
         bool hasW = !weight.IsEmpty, needDx = !dx.IsEmpty, needW = !dweight.IsEmpty, needB = !dbias.IsEmpty;
         // Row chunks, each with its own weight/bias partial sums (summed in chunk order: deterministic).
-        int chunks = (int)Math.Clamp((long)rows * d * 6 / Par.MinParallelWork, 1, Math.Min(Par.Threads, Math.Max(1, rows)));
+        int chunks = (int)Math.Clamp((long)rows * d * 6 / Simd.BlockWork, 1, Math.Min(4 * Par.Threads, Math.Max(1, rows)));
         var pw = needW ? new float[chunks * d] : null;
         var pb = needB ? new float[chunks * d] : null;
         var ones = hasW ? null : CreateOnes(d);
@@ -417,6 +421,15 @@ public static class NormKernels
         }
         if (pw is not null) SumChunks(pw, chunks, d, dweight);
         if (pb is not null) SumChunks(pb, chunks, d, dbias);
+    }
+
+    [ThreadStatic] private static float[]? _scratch;
+
+    /// <summary>A per-thread buffer of at least n floats (contents undefined).</summary>
+    private static float[] Scratch(int n)
+    {
+        if (_scratch is null || _scratch.Length < n) _scratch = new float[n];
+        return _scratch;
     }
 
     private static float[] CreateOnes(int d) { var o = new float[d]; o.AsSpan().Fill(1f); return o; }
@@ -476,6 +489,13 @@ public static class NormKernels
     }
 
     // ---- op structs -----------------------------------------------------------------------------------
+
+    /// <summary>op(a, b) + acc over (a, b, acc)</summary>
+    private readonly struct AccumulateOp<T>(T op) : ITernaryOp where T : struct, IBinaryOp
+    {
+        public Vector512<float> Apply(Vector512<float> a, Vector512<float> b, Vector512<float> acc) => op.Apply(a, b) + acc;
+        public Vector256<float> Apply(Vector256<float> a, Vector256<float> b, Vector256<float> acc) => op.Apply(a, b) + acc;
+    }
 
     /// <summary>(x − m)·a + b</summary>
     private readonly struct AffineOp(float m, float a, float b) : IUnaryOp

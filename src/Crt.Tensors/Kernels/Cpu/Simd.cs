@@ -131,6 +131,23 @@ public static class Simd
         }
     }
 
+    /// <summary>Work units per block in <see cref="ForBlocks"/>: tens of microseconds, so a core that is
+    /// descheduled on a busy machine holds up only a small block while the others take the rest.</summary>
+    public const long BlockWork = 1 << 17;
+
+    /// <summary>
+    /// Runs body(start, end) over contiguous blocks of [0, n), on the calling thread when the work is small,
+    /// else as several blocks per core handed out dynamically (unlike Par.ForRange's one block per core).
+    /// </summary>
+    public static void ForBlocks(int n, long workPerItem, Action<int, int> body)
+    {
+        if (n <= 0) return;
+        long total = n * Math.Max(1, workPerItem);
+        if (Par.Threads <= 1 || n == 1 || total < Par.MinParallelWork) { body(0, n); return; }
+        int blocks = (int)Math.Clamp(total / BlockWork, Par.Threads, n);
+        Par.For(blocks, total / blocks, k => body((int)((long)n * k / blocks), (int)((long)n * (k + 1) / blocks)));
+    }
+
     /// <summary>Map over large spans split across cores (the work per element sizes the decision).</summary>
     public static unsafe void MapParallel<T>(T op, ReadOnlySpan<float> x, Span<float> y, int workPerElement) where T : struct, IUnaryOp
     {
@@ -139,7 +156,7 @@ public static class Simd
         {
             nint ix = (nint)px, iy = (nint)py;
             int n = y.Length;
-            Par.ForRange((n + 1023) / 1024, 1024L * workPerElement, (s, e) =>
+            ForBlocks((n + 1023) / 1024, 1024L * workPerElement, (s, e) =>
             {
                 int lo = s * 1024, hi = Math.Min(e * 1024, n);
                 Map(op, new ReadOnlySpan<float>((float*)ix + lo, hi - lo), new Span<float>((float*)iy + lo, hi - lo));
@@ -154,7 +171,7 @@ public static class Simd
         {
             nint ia = (nint)pa, ib = (nint)pb, iy = (nint)py;
             int n = y.Length;
-            Par.ForRange((n + 1023) / 1024, 1024L * workPerElement, (s, e) =>
+            ForBlocks((n + 1023) / 1024, 1024L * workPerElement, (s, e) =>
             {
                 int lo = s * 1024, hi = Math.Min(e * 1024, n);
                 Map(op, new ReadOnlySpan<float>((float*)ia + lo, hi - lo), new ReadOnlySpan<float>((float*)ib + lo, hi - lo),

@@ -461,6 +461,28 @@ public class NormalizationTests
     }
 
     [Fact]
+    public void RowNormsAddIntoAnExistingInputGradient()
+    {
+        var rng = new Rng(54);
+        var x = GradCheck.Input(rng, 4, 33);
+        var w = Param(rng, 33, 1f); var b = Param(rng, 33, 0f);
+        var g = rng.Normal(new[] { 4, 33 });
+        Ops.LayerNorm(x, w, b).Backward(g);
+        var ln = x.Grad!.ToArray();
+        Ops.RmsNorm(x, w).Backward(g); // adds into x.Grad
+        x.Grad = null;
+        Ops.RmsNorm(x, w).Backward(g);
+        var rms = x.Grad!.ToArray();
+        x.Grad = null;
+        Ops.LayerNorm(x, w, b).Backward(g);
+        Ops.RmsNorm(x, w).Backward(g);
+        var both = x.Grad!.ToArray();
+        for (int i = 0; i < both.Length; i++) Assert.Equal(ln[i] + rms[i], both[i], 5);
+        GradCheck.Check(t => Ops.Add(Ops.LayerNorm(t[0], t[1], null), Ops.RmsNorm(t[0], t[1])),
+            new[] { GradCheck.Input(rng, 3, 17), Param(rng, 17, 1f) }, label: "layer_norm + rms_norm of one input");
+    }
+
+    [Fact]
     public void RowNormsRejectWrongWidths()
     {
         var x = Tensor.Zeros(2, 6);

@@ -382,11 +382,13 @@ public static class NormKernels
     }
 
     /// <summary>
-    /// LayerNorm / RMSNorm backward. dx, dweight, dbias may each be empty. With x̂ = (x − mean)·r and
+    /// LayerNorm / RMSNorm backward. dx, dweight, dbias may each be empty; with <paramref name="accumulate"/>
+    /// the input gradient is added to dx's contents. With x̂ = (x − mean)·r and
     /// ĝ = dy·w: LayerNorm dx = r·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)); RMSNorm dx = r·(ĝ − x̂·mean(ĝ·x̂)).
     /// </summary>
     public static unsafe void RowNormBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, int rows, int d, ReadOnlySpan<float> weight,
-        ReadOnlySpan<double> mean, ReadOnlySpan<float> rstd, bool rms, Span<float> dx, Span<float> dweight, Span<float> dbias)
+        ReadOnlySpan<double> mean, ReadOnlySpan<float> rstd, bool rms, Span<float> dx, Span<float> dweight, Span<float> dbias,
+        bool accumulate = false)
     {
         bool hasW = !weight.IsEmpty, needDx = !dx.IsEmpty, needW = !dweight.IsEmpty, needB = !dbias.IsEmpty;
         // Row chunks, each with its own weight/bias partial sums (summed in chunk order: deterministic).
@@ -415,7 +417,15 @@ public static class NormKernels
                     if (!needDx) continue;
                     // dx = r·(ĝ − m1 − (x − mean)·m2), m1 = mean(ĝ) (0 for RMSNorm), m2 = r²·mean(ĝ·(x − mean))
                     double m2 = (double)rs * rs * sgx / d, m1 = rms ? 0 : sg / d;
-                    Simd.Map(new RowGradOp(rs, (float)(m1 - ml * m2), (float)m2, mh), gr, w, xr, new Span<float>((float*)idx + (long)r * d, d));
+                    var dxr = new Span<float>((float*)idx + (long)r * d, d);
+                    var op = new RowGradOp(rs, (float)(m1 - ml * m2), (float)m2, mh);
+                    if (!accumulate) Simd.Map(op, gr, w, xr, dxr);
+                    else
+                    {
+                        var tmp = Scratch(d).AsSpan(0, d);
+                        Simd.Map(op, gr, w, xr, tmp);
+                        System.Numerics.Tensors.TensorPrimitives.Add(dxr, tmp, dxr);
+                    }
                 }
             });
         }

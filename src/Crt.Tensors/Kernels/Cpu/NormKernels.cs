@@ -420,17 +420,38 @@ public static class NormKernels
                     var dxr = new Span<float>((float*)idx + (long)r * d, d);
                     var op = new RowGradOp(rs, (float)(m1 - ml * m2), (float)m2, mh);
                     if (!accumulate) Simd.Map(op, gr, w, xr, dxr);
-                    else
-                    {
-                        var tmp = Scratch(d).AsSpan(0, d);
-                        Simd.Map(op, gr, w, xr, tmp);
-                        System.Numerics.Tensors.TensorPrimitives.Add(dxr, tmp, dxr);
-                    }
+                    else MapAccumulate(op, gr, w, xr, dxr);
                 }
             });
         }
         if (pw is not null) SumChunks(pw, chunks, d, dweight);
         if (pb is not null) SumChunks(pb, chunks, d, dbias);
+    }
+
+    /// <summary>y += op(a, b, c).</summary>
+    private static void MapAccumulate<T>(T op, ReadOnlySpan<float> a, ReadOnlySpan<float> b, ReadOnlySpan<float> c, Span<float> y)
+        where T : struct, ITernaryOp
+    {
+        int n = y.Length, i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            ref float ar = ref MemoryMarshal.GetReference(a);
+            ref float br = ref MemoryMarshal.GetReference(b);
+            ref float cr = ref MemoryMarshal.GetReference(c);
+            ref float yr = ref MemoryMarshal.GetReference(y);
+            for (; i <= n - 16; i += 16)
+                (Vector512.LoadUnsafe(ref yr, (nuint)i) + op.Apply(Vector512.LoadUnsafe(ref ar, (nuint)i), Vector512.LoadUnsafe(ref br, (nuint)i),
+                    Vector512.LoadUnsafe(ref cr, (nuint)i))).StoreUnsafe(ref yr, (nuint)i);
+        }
+        if (i == n) return;
+        Span<float> tmp = stackalloc float[Math.Min(n - i, 256)];
+        for (; i < n; i += tmp.Length)
+        {
+            int len = Math.Min(tmp.Length, n - i);
+            var t = tmp[..len];
+            Simd.Map(op, a.Slice(i, len), b.Slice(i, len), c.Slice(i, len), t);
+            System.Numerics.Tensors.TensorPrimitives.Add(y.Slice(i, len), t, y.Slice(i, len));
+        }
     }
 
     [ThreadStatic] private static float[]? _scratch;

@@ -245,6 +245,16 @@ public class NormalizationTests
             var x1 = x.Detach(); x1.RequiresGrad = true;
             var y1 = Ops.GroupNorm(x1, 32, w, b, 1e-6f, swish: true);
             Assert.Equal(y.ToArray(), y1.ToArray());
+            // more threads than work items (a many-core machine): blocks never exceed the items
+            Kernels.Cpu.Par.Threads = 64;
+            var y2 = Ops.GroupNorm(x1, 2, w, b, 1e-6f, swish: true);
+            y2.Backward(g);
+            var r2 = GroupNormRef(x.ToArray(), 4, 64, 256, 2, w.ToArray(), b.ToArray(), 1e-6, true, g.ToArray());
+            Close(r2.y, y2, 2e-6, "y (64 threads)");
+            Close(r2.dx, x1.Grad, 1e-5, "dx (64 threads)", floor: 1);
+            var big = rng.Normal(new[] { 3, 40000 });
+            Close(RowNormRef(big.ToArray(), 40000, null, null, 1e-5, false, new float[120000]).y, Ops.LayerNorm(big, null, null), 2e-6, "layer_norm y (64 threads)");
+            Close(big.ToArray().Select(v => v * ActivationTests.Sigmoid(v)).ToArray(), Ops.Silu(big), 1e-6, "silu (64 threads)");
         }
         finally { Kernels.Cpu.Par.Threads = saved; }
     }

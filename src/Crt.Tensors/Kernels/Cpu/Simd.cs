@@ -144,7 +144,7 @@ public static class Simd
         if (n <= 0) return;
         long total = n * Math.Max(1, workPerItem);
         if (Par.Threads <= 1 || n == 1 || total < Par.MinParallelWork) { body(0, n); return; }
-        int blocks = (int)Math.Clamp(total / BlockWork, Par.Threads, n);
+        int blocks = (int)Math.Min(n, Math.Max(Par.Threads, total / BlockWork));
         Par.For(blocks, total / blocks, k => body((int)((long)n * k / blocks), (int)((long)n * (k + 1) / blocks)));
     }
 

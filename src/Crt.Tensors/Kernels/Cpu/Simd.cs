@@ -1,7 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 
 namespace Crt.Tensors.Kernels.Cpu;
 
@@ -256,17 +255,8 @@ public static class VMath
         return Vector256.ConditionalSelect(Vector256.GreaterThan(ax, Vector256.Create(0.625f)), big, small);
     }
 
-    /// <summary>1/d: AVX-512's 14-bit reciprocal estimate refined by one Newton step (≈1 ulp), else a division.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Reciprocal(Vector512<float> d)
-    {
-        if (!Avx512F.IsSupported) return Vector512<float>.One / d;
-        var r = Avx512F.Reciprocal14(d);
-        return r * Vector512.FusedMultiplyAdd(-d, r, Vector512.Create(2f));
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Sigmoid(Vector512<float> x) => Reciprocal(Vector512<float>.One + Exp(-x));
+    public static Vector512<float> Sigmoid(Vector512<float> x) => Vector512<float>.One / (Vector512<float>.One + Exp(-x));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Sigmoid(Vector256<float> x) => Vector256<float>.One / (Vector256<float>.One + Exp(-x));

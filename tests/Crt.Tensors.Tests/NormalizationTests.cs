@@ -106,6 +106,7 @@ public class NormalizationTests
         { new[] { 3, 8, 17 }, 4, false, true },
         { new[] { 1, 8, 33 }, 8, true, true },
         { new[] { 2, 64, 5, 5 }, 32, true, true },
+        { new[] { 1, 2, 40, 41 }, 1, true, true }, // rows longer than a 1024-element accumulation block, odd tail
     };
 
     [Theory]

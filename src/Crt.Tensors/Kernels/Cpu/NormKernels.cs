@@ -87,44 +87,51 @@ public static class NormKernels
     {
         int n = x.Length, i = 0;
         bool write = !dh.IsEmpty;
-        ref float xr = ref MemoryMarshal.GetReference(x);
-        ref float gr = ref MemoryMarshal.GetReference(g);
         if (Vector512.IsHardwareAccelerated)
         {
+            ref float xr = ref MemoryMarshal.GetReference(x);
+            ref float gr = ref MemoryMarshal.GetReference(g);
+            ref float dr = ref MemoryMarshal.GetReference(dh);
             var vm = Vector512.Create(mean); var va = Vector512.Create(a); var vb = Vector512.Create(b);
-            Span<float> px = stackalloc float[16], pg = stackalloc float[16];
-            while (i < n)
+            while (i <= n - 16)
             {
                 // Float lanes over blocks of at most 1024 elements, blocks added in double.
-                int end = Math.Min(n, i + 1024);
+                int end = Math.Min(n - 16, i + 1008);
                 Vector512<float> acc1 = default, acc2 = default;
-                for (; i < end; i += 16)
-                {
-                    Vector512<float> xv, gv;
-                    int rem = end - i;
-                    if (rem >= 16) { xv = Vector512.LoadUnsafe(ref xr, (nuint)i); gv = Vector512.LoadUnsafe(ref gr, (nuint)i); }
-                    else
+                if (!swish)
+                    for (; i <= end; i += 16)
                     {
-                        px.Clear(); pg.Clear(); x.Slice(i, rem).CopyTo(px); g.Slice(i, rem).CopyTo(pg);
-                        xv = Vector512.Create((ReadOnlySpan<float>)px); gv = Vector512.Create((ReadOnlySpan<float>)pg);
+                        var gv = Vector512.LoadUnsafe(ref gr, (nuint)i);
+                        acc1 += gv;
+                        acc2 = Vector512.FusedMultiplyAdd(gv, Vector512.LoadUnsafe(ref xr, (nuint)i) - vm, acc2);
                     }
-                    var xc = xv - vm;
-                    if (swish)
+                else
+                    for (; i <= end; i += 16)
                     {
-                        var h = Vector512.FusedMultiplyAdd(xc, va, vb);
-                        var s = VMath.Sigmoid(h);
-                        gv = gv * s * Vector512.FusedMultiplyAdd(h, Vector512<float>.One - s, Vector512<float>.One);
-                        if (write)
-                        {
-                            if (rem >= 16) gv.StoreUnsafe(ref MemoryMarshal.GetReference(dh), (nuint)i);
-                            else { gv.CopyTo(pg); pg[..rem].CopyTo(dh[i..]); }
-                        }
+                        var xc = Vector512.LoadUnsafe(ref xr, (nuint)i) - vm;
+                        var gv = SiluGrad(Vector512.LoadUnsafe(ref gr, (nuint)i), xc, va, vb);
+                        if (write) gv.StoreUnsafe(ref dr, (nuint)i);
+                        acc1 += gv;
+                        acc2 = Vector512.FusedMultiplyAdd(gv, xc, acc2);
                     }
-                    acc1 += gv;
-                    acc2 = Vector512.FusedMultiplyAdd(gv, xc, acc2);
-                }
                 s1 += Vector512.Sum(acc1);
                 s2 += Vector512.Sum(acc2);
+            }
+            if (i < n)
+            {
+                // The tail through zero-padded vectors (a zero upstream gradient adds nothing).
+                int rem = n - i;
+                Span<float> px = stackalloc float[16], pg = stackalloc float[16];
+                px.Clear(); pg.Clear(); x[i..].CopyTo(px); g[i..].CopyTo(pg);
+                var xc = Vector512.Create((ReadOnlySpan<float>)px) - vm;
+                var gv = Vector512.Create((ReadOnlySpan<float>)pg);
+                if (swish)
+                {
+                    gv = SiluGrad(gv, xc, va, vb);
+                    if (write) { gv.CopyTo(pg); pg[..rem].CopyTo(dh[i..]); }
+                }
+                s1 += Vector512.Sum(gv);
+                s2 += Vector512.Sum(gv * xc);
             }
             return;
         }
@@ -139,6 +146,15 @@ public static class NormKernels
             }
             s1 += gv; s2 += (double)gv * xc;
         }
+    }
+
+    /// <summary>g·silu'(h) with h = xc·a + b: g·σ(h)·(1 + h·(1 − σ(h))).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> SiluGrad(Vector512<float> g, Vector512<float> xc, Vector512<float> a, Vector512<float> b)
+    {
+        var h = Vector512.FusedMultiplyAdd(xc, a, b);
+        var s = VMath.Sigmoid(h);
+        return g * s * Vector512.FusedMultiplyAdd(h, Vector512<float>.One - s, Vector512<float>.One);
     }
 
     // ---- GroupNorm ------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ public class NormalizationTests
     private static double Sig(double v) => 1 / (1 + Math.Exp(-v));
 
     /// <summary>GroupNorm (+swish) forward and backward in float64 over x [n, c, s], straight from the definitions.</summary>
-    private static (double[] y, double[] dx, double[] dw, double[] db) GroupNormRef(float[] x, int n, int c, int s, int groups,
+    internal static (double[] y, double[] dx, double[] dw, double[] db) GroupNormRef(float[] x, int n, int c, int s, int groups,
         float[]? w, float[]? b, double eps, bool swish, float[] g)
     {
         int cg = c / groups, m = cg * s;
@@ -44,7 +44,7 @@ public class NormalizationTests
     }
 
     /// <summary>LayerNorm (rms = false) or RMSNorm (rms = true) forward and backward in float64 over rows of length d.</summary>
-    private static (double[] y, double[] dx, double[] dw, double[] db) RowNormRef(float[] x, int d, float[]? w, float[]? b, double eps, bool rms, float[] g)
+    internal static (double[] y, double[] dx, double[] dw, double[] db) RowNormRef(float[] x, int d, float[]? w, float[]? b, double eps, bool rms, float[] g)
     {
         int rows = x.Length / d;
         var y = new double[x.Length]; var dx = new double[x.Length];
@@ -76,7 +76,7 @@ public class NormalizationTests
     /// the upstream gradient): where every row or group is tiny (one or two elements), dx is a cancellation
     /// residue of O(1) terms and only its absolute error is meaningful.
     /// </summary>
-    private static void Close(double[] expected, Tensor? actual, double tol, string what, double floor = 1e-30)
+    internal static void Close(double[] expected, Tensor? actual, double tol, string what, double floor = 1e-30)
     {
         Assert.NotNull(actual);
         var a = actual!.ToArray();
@@ -239,25 +239,6 @@ public class NormalizationTests
         Close(r.dx, x.Grad, 1e-5, "dx", floor: 1);
         Close(r.dw, w.Grad, 1e-5, "dweight");
         Close(r.db, b.Grad, 1e-5, "dbias");
-        int saved = Kernels.Cpu.Par.Threads;
-        try
-        {
-            Kernels.Cpu.Par.Threads = 1;
-            var x1 = x.Detach(); x1.RequiresGrad = true;
-            var y1 = Ops.GroupNorm(x1, 32, w, b, 1e-6f, swish: true);
-            Assert.Equal(y.ToArray(), y1.ToArray());
-            // more threads than work items (a many-core machine): blocks never exceed the items
-            Kernels.Cpu.Par.Threads = 64;
-            var y2 = Ops.GroupNorm(x1, 2, w, b, 1e-6f, swish: true);
-            y2.Backward(g);
-            var r2 = GroupNormRef(x.ToArray(), 4, 64, 256, 2, w.ToArray(), b.ToArray(), 1e-6, true, g.ToArray());
-            Close(r2.y, y2, 2e-6, "y (64 threads)");
-            Close(r2.dx, x1.Grad, 1e-5, "dx (64 threads)", floor: 1);
-            var big = rng.Normal(new[] { 3, 40000 });
-            Close(RowNormRef(big.ToArray(), 40000, null, null, 1e-5, false, new float[120000]).y, Ops.LayerNorm(big, null, null), 2e-6, "layer_norm y (64 threads)");
-            Close(big.ToArray().Select(v => v * ActivationTests.Sigmoid(v)).ToArray(), Ops.Silu(big), 1e-6, "silu (64 threads)");
-        }
-        finally { Kernels.Cpu.Par.Threads = saved; }
     }
 
     // ---- BatchNorm2d -------------------------------------------------------------------------------------
@@ -502,5 +483,43 @@ public class NormalizationTests
         Assert.Throws<ArgumentException>(() => Ops.LayerNorm(x, null, Tensor.Ones(7)));
         Assert.Throws<ArgumentException>(() => Ops.RmsNorm(x, Tensor.Ones(5)));
         Assert.Throws<ArgumentException>(() => Ops.LayerNorm(Tensor.Scalar(1f), null, null));
+    }
+}
+
+/// <summary>Changes the global Par.Threads, so it must not run while other test classes run kernels.</summary>
+[CollectionDefinition("norm: global Par.Threads", DisableParallelization = true)]
+public sealed class NormParThreadsCollection { }
+
+[Collection("norm: global Par.Threads")]
+public class NormalizationThreadCountTests
+{
+    [Fact]
+    public void ResultsDoNotDependOnTheThreadCount()
+    {
+        var rng = new Rng(35);
+        var x = GradCheck.Input(rng, 4, 64, 16, 16);
+        var w = GradCheck.Input(rng, 64); var b = GradCheck.Input(rng, 64);
+        var g = rng.Normal(new[] { 4, 64, 16, 16 });
+        var y = Ops.GroupNorm(x, 32, w, b, 1e-6f, swish: true);
+        y.Backward(g);
+        int saved = Kernels.Cpu.Par.Threads;
+        try
+        {
+            Kernels.Cpu.Par.Threads = 1;
+            var x1 = x.Detach(); x1.RequiresGrad = true;
+            var y1 = Ops.GroupNorm(x1, 32, w, b, 1e-6f, swish: true);
+            Assert.Equal(y.ToArray(), y1.ToArray());
+            // more threads than work items (a many-core machine): blocks never exceed the items
+            Kernels.Cpu.Par.Threads = 64;
+            var y2 = Ops.GroupNorm(x1, 2, w, b, 1e-6f, swish: true);
+            y2.Backward(g);
+            var r2 = NormalizationTests.GroupNormRef(x.ToArray(), 4, 64, 256, 2, w.ToArray(), b.ToArray(), 1e-6, true, g.ToArray());
+            NormalizationTests.Close(r2.y, y2, 2e-6, "y (64 threads)");
+            NormalizationTests.Close(r2.dx, x1.Grad, 1e-5, "dx (64 threads)", floor: 1);
+            var big = rng.Normal(new[] { 3, 40000 });
+            NormalizationTests.Close(NormalizationTests.RowNormRef(big.ToArray(), 40000, null, null, 1e-5, false, new float[120000]).y, Ops.LayerNorm(big, null, null), 2e-6, "layer_norm y (64 threads)");
+            NormalizationTests.Close(big.ToArray().Select(v => v * ActivationTests.Sigmoid(v)).ToArray(), Ops.Silu(big), 1e-6, "silu (64 threads)");
+        }
+        finally { Kernels.Cpu.Par.Threads = saved; }
     }
 }

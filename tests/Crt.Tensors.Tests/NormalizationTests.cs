@@ -10,7 +10,7 @@ public class NormalizationTests
     private static double Sig(double v) => 1 / (1 + Math.Exp(-v));
 
     /// <summary>GroupNorm (+swish) forward and backward in float64 over x [n, c, s], straight from the definitions.</summary>
-    private static (double[] y, double[] dx, double[] dw, double[] db) GroupNormRef(float[] x, int n, int c, int s, int groups,
+    internal static (double[] y, double[] dx, double[] dw, double[] db) GroupNormRef(float[] x, int n, int c, int s, int groups,
         float[]? w, float[]? b, double eps, bool swish, float[] g)
     {
         int cg = c / groups, m = cg * s;
@@ -44,7 +44,7 @@ public class NormalizationTests
     }
 
     /// <summary>LayerNorm (rms = false) or RMSNorm (rms = true) forward and backward in float64 over rows of length d.</summary>
-    private static (double[] y, double[] dx, double[] dw, double[] db) RowNormRef(float[] x, int d, float[]? w, float[]? b, double eps, bool rms, float[] g)
+    internal static (double[] y, double[] dx, double[] dw, double[] db) RowNormRef(float[] x, int d, float[]? w, float[]? b, double eps, bool rms, float[] g)
     {
         int rows = x.Length / d;
         var y = new double[x.Length]; var dx = new double[x.Length];
@@ -76,7 +76,7 @@ public class NormalizationTests
     /// the upstream gradient): where every row or group is tiny (one or two elements), dx is a cancellation
     /// residue of O(1) terms and only its absolute error is meaningful.
     /// </summary>
-    private static void Close(double[] expected, Tensor? actual, double tol, string what, double floor = 1e-30)
+    internal static void Close(double[] expected, Tensor? actual, double tol, string what, double floor = 1e-30)
     {
         Assert.NotNull(actual);
         var a = actual!.ToArray();
@@ -106,6 +106,7 @@ public class NormalizationTests
         { new[] { 3, 8, 17 }, 4, false, true },
         { new[] { 1, 8, 33 }, 8, true, true },
         { new[] { 2, 64, 5, 5 }, 32, true, true },
+        { new[] { 1, 2, 40, 41 }, 1, true, true }, // rows longer than a 1024-element accumulation block, odd tail
     };
 
     [Theory]
@@ -204,6 +205,26 @@ public class NormalizationTests
     }
 
     [Fact]
+    public void GroupNormAddsIntoAnExistingInputGradient()
+    {
+        var rng = new Rng(36);
+        var x = GradCheck.Input(rng, 2, 6, 5, 3);
+        var w = Param(rng, 6, 1f); var b = Param(rng, 6, 0f);
+        var g = rng.Normal(new[] { 2, 6, 5, 3 });
+        Ops.GroupNorm(x, 3, w, b, 1e-6f, swish: true).Backward(g);
+        var once = x.Grad!.ToArray();
+        var dw = w.Grad!.ToArray();
+        // a second backward adds the same gradients again (leaf accumulation)
+        Ops.GroupNorm(x, 3, w, b, 1e-6f, swish: true).Backward(g);
+        var twice = x.Grad!.ToArray();
+        for (int i = 0; i < once.Length; i++) Assert.Equal(2 * once[i], twice[i], 5);
+        for (int i = 0; i < dw.Length; i++) Assert.Equal(2 * dw[i], w.Grad!.Data[i], 4);
+        // x feeding two norms and a pointwise op: the interior gradient is accumulated across branches
+        GradCheck.Check(t => Ops.Add(Ops.Add(Ops.GroupNorm(t[0], 3, t[1], t[2], 1e-5f, swish: true), Ops.GroupNorm(t[0], 2, null, null)), Ops.Silu(t[0])),
+            new[] { GradCheck.Input(rng, 2, 6, 5, 3), Param(rng, 6, 1f), Param(rng, 6, 0f) }, label: "group_norm in a residual graph");
+    }
+
+    [Fact]
     public void GroupNormLargeInputUsesBothCoresConsistently()
     {
         // Big enough for the multi-core path; the result must not depend on how the work is split.
@@ -218,15 +239,6 @@ public class NormalizationTests
         Close(r.dx, x.Grad, 1e-5, "dx", floor: 1);
         Close(r.dw, w.Grad, 1e-5, "dweight");
         Close(r.db, b.Grad, 1e-5, "dbias");
-        int saved = Kernels.Cpu.Par.Threads;
-        try
-        {
-            Kernels.Cpu.Par.Threads = 1;
-            var x1 = x.Detach(); x1.RequiresGrad = true;
-            var y1 = Ops.GroupNorm(x1, 32, w, b, 1e-6f, swish: true);
-            Assert.Equal(y.ToArray(), y1.ToArray());
-        }
-        finally { Kernels.Cpu.Par.Threads = saved; }
     }
 
     // ---- BatchNorm2d -------------------------------------------------------------------------------------
@@ -441,6 +453,28 @@ public class NormalizationTests
     }
 
     [Fact]
+    public void RowNormsAddIntoAnExistingInputGradient()
+    {
+        var rng = new Rng(54);
+        var x = GradCheck.Input(rng, 4, 33);
+        var w = Param(rng, 33, 1f); var b = Param(rng, 33, 0f);
+        var g = rng.Normal(new[] { 4, 33 });
+        Ops.LayerNorm(x, w, b).Backward(g);
+        var ln = x.Grad!.ToArray();
+        Ops.RmsNorm(x, w).Backward(g); // adds into x.Grad
+        x.Grad = null;
+        Ops.RmsNorm(x, w).Backward(g);
+        var rms = x.Grad!.ToArray();
+        x.Grad = null;
+        Ops.LayerNorm(x, w, b).Backward(g);
+        Ops.RmsNorm(x, w).Backward(g);
+        var both = x.Grad!.ToArray();
+        for (int i = 0; i < both.Length; i++) Assert.Equal(ln[i] + rms[i], both[i], 5);
+        GradCheck.Check(t => Ops.Add(Ops.LayerNorm(t[0], t[1], null), Ops.RmsNorm(t[0], t[1])),
+            new[] { GradCheck.Input(rng, 3, 17), Param(rng, 17, 1f) }, label: "layer_norm + rms_norm of one input");
+    }
+
+    [Fact]
     public void RowNormsRejectWrongWidths()
     {
         var x = Tensor.Zeros(2, 6);
@@ -449,5 +483,43 @@ public class NormalizationTests
         Assert.Throws<ArgumentException>(() => Ops.LayerNorm(x, null, Tensor.Ones(7)));
         Assert.Throws<ArgumentException>(() => Ops.RmsNorm(x, Tensor.Ones(5)));
         Assert.Throws<ArgumentException>(() => Ops.LayerNorm(Tensor.Scalar(1f), null, null));
+    }
+}
+
+/// <summary>Changes the global Par.Threads, so it must not run while other test classes run kernels.</summary>
+[CollectionDefinition("norm: global Par.Threads", DisableParallelization = true)]
+public sealed class NormParThreadsCollection { }
+
+[Collection("norm: global Par.Threads")]
+public class NormalizationThreadCountTests
+{
+    [Fact]
+    public void ResultsDoNotDependOnTheThreadCount()
+    {
+        var rng = new Rng(35);
+        var x = GradCheck.Input(rng, 4, 64, 16, 16);
+        var w = GradCheck.Input(rng, 64); var b = GradCheck.Input(rng, 64);
+        var g = rng.Normal(new[] { 4, 64, 16, 16 });
+        var y = Ops.GroupNorm(x, 32, w, b, 1e-6f, swish: true);
+        y.Backward(g);
+        int saved = Kernels.Cpu.Par.Threads;
+        try
+        {
+            Kernels.Cpu.Par.Threads = 1;
+            var x1 = x.Detach(); x1.RequiresGrad = true;
+            var y1 = Ops.GroupNorm(x1, 32, w, b, 1e-6f, swish: true);
+            Assert.Equal(y.ToArray(), y1.ToArray());
+            // more threads than work items (a many-core machine): blocks never exceed the items
+            Kernels.Cpu.Par.Threads = 64;
+            var y2 = Ops.GroupNorm(x1, 2, w, b, 1e-6f, swish: true);
+            y2.Backward(g);
+            var r2 = NormalizationTests.GroupNormRef(x.ToArray(), 4, 64, 256, 2, w.ToArray(), b.ToArray(), 1e-6, true, g.ToArray());
+            NormalizationTests.Close(r2.y, y2, 2e-6, "y (64 threads)");
+            NormalizationTests.Close(r2.dx, x1.Grad, 1e-5, "dx (64 threads)", floor: 1);
+            var big = rng.Normal(new[] { 3, 40000 });
+            NormalizationTests.Close(NormalizationTests.RowNormRef(big.ToArray(), 40000, null, null, 1e-5, false, new float[120000]).y, Ops.LayerNorm(big, null, null), 2e-6, "layer_norm y (64 threads)");
+            NormalizationTests.Close(big.ToArray().Select(v => v * ActivationTests.Sigmoid(v)).ToArray(), Ops.Silu(big), 1e-6, "silu (64 threads)");
+        }
+        finally { Kernels.Cpu.Par.Threads = saved; }
     }
 }

@@ -24,14 +24,17 @@ public static partial class Ops
             NormKernels.GroupNormForward(x.ReadOnlySpan, n, c, s, groups, NormSpan(weight), NormSpan(bias), eps, swish, y.Span, mean, rstd);
         return Tensor.Record(name, y, new[] { x, weight, bias }, g =>
         {
-            var dx = x.RequiresGrad ? x.EmptyLike() : null;
+            // When x already holds a gradient (a residual branch got there first), the kernel adds into it
+            // in place, which is what AccumulateGrad would do, minus a full extra pass over memory.
+            bool accumulate = x.RequiresGrad && x.Grad is { } eg && ShapeUtil.SameShape(eg.Shape, x.Shape);
+            var dx = !x.RequiresGrad ? null : accumulate ? x.Grad! : x.EmptyLike();
             var dw = weight is { RequiresGrad: true } ? weight.EmptyLike() : null;
             var db = bias is { RequiresGrad: true } ? bias.EmptyLike() : null;
             if (x.Size > 0)
                 NormKernels.GroupNormBackward(x.ReadOnlySpan, g.ReadOnlySpan, n, c, s, groups, NormSpan(weight), NormSpan(bias), mean, rstd, swish,
-                    dx is null ? default : dx.Span, dw is null ? default : dw.Span, db is null ? default : db.Span);
+                    dx is null ? default : dx.Span, dw is null ? default : dw.Span, db is null ? default : db.Span, accumulate);
             else { dw?.Span.Clear(); db?.Span.Clear(); }
-            if (dx is not null) x.AccumulateGrad(dx);
+            if (dx is not null && !accumulate) x.AccumulateGrad(dx);
             if (dw is not null) weight!.AccumulateGrad(dw);
             if (db is not null) bias!.AccumulateGrad(db);
         });
@@ -146,14 +149,15 @@ public static partial class Ops
         if (x.Size > 0) NormKernels.RowNormForward(x.ReadOnlySpan, rows, d, NormSpan(weight), NormSpan(bias), eps, rms, y.Span, mean, rstd);
         return Tensor.Record(name, y, new[] { x, weight, bias }, g =>
         {
-            var dx = x.RequiresGrad ? x.EmptyLike() : null;
+            bool accumulate = x.RequiresGrad && x.Grad is { } eg && ShapeUtil.SameShape(eg.Shape, x.Shape); // as in GroupNorm
+            var dx = !x.RequiresGrad ? null : accumulate ? x.Grad! : x.EmptyLike();
             var dw = weight is { RequiresGrad: true } ? weight.EmptyLike() : null;
             var db = bias is { RequiresGrad: true } ? bias.EmptyLike() : null;
             if (x.Size > 0)
                 NormKernels.RowNormBackward(x.ReadOnlySpan, g.ReadOnlySpan, rows, d, NormSpan(weight), mean, rstd, rms,
-                    dx is null ? default : dx.Span, dw is null ? default : dw.Span, db is null ? default : db.Span);
+                    dx is null ? default : dx.Span, dw is null ? default : dw.Span, db is null ? default : db.Span, accumulate);
             else { dw?.Span.Clear(); db?.Span.Clear(); }
-            if (dx is not null) x.AccumulateGrad(dx);
+            if (dx is not null && !accumulate) x.AccumulateGrad(dx);
             if (dw is not null) weight!.AccumulateGrad(dw);
             if (db is not null) bias!.AccumulateGrad(db);
         });

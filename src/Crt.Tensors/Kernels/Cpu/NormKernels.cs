@@ -87,44 +87,51 @@ public static class NormKernels
     {
         int n = x.Length, i = 0;
         bool write = !dh.IsEmpty;
-        ref float xr = ref MemoryMarshal.GetReference(x);
-        ref float gr = ref MemoryMarshal.GetReference(g);
         if (Vector512.IsHardwareAccelerated)
         {
+            ref float xr = ref MemoryMarshal.GetReference(x);
+            ref float gr = ref MemoryMarshal.GetReference(g);
+            ref float dr = ref MemoryMarshal.GetReference(dh);
             var vm = Vector512.Create(mean); var va = Vector512.Create(a); var vb = Vector512.Create(b);
-            Span<float> px = stackalloc float[16], pg = stackalloc float[16];
-            while (i < n)
+            while (i <= n - 16)
             {
                 // Float lanes over blocks of at most 1024 elements, blocks added in double.
-                int end = Math.Min(n, i + 1024);
+                int end = Math.Min(n - 16, i + 1008);
                 Vector512<float> acc1 = default, acc2 = default;
-                for (; i < end; i += 16)
-                {
-                    Vector512<float> xv, gv;
-                    int rem = end - i;
-                    if (rem >= 16) { xv = Vector512.LoadUnsafe(ref xr, (nuint)i); gv = Vector512.LoadUnsafe(ref gr, (nuint)i); }
-                    else
+                if (!swish)
+                    for (; i <= end; i += 16)
                     {
-                        px.Clear(); pg.Clear(); x.Slice(i, rem).CopyTo(px); g.Slice(i, rem).CopyTo(pg);
-                        xv = Vector512.Create((ReadOnlySpan<float>)px); gv = Vector512.Create((ReadOnlySpan<float>)pg);
+                        var gv = Vector512.LoadUnsafe(ref gr, (nuint)i);
+                        acc1 += gv;
+                        acc2 = Vector512.FusedMultiplyAdd(gv, Vector512.LoadUnsafe(ref xr, (nuint)i) - vm, acc2);
                     }
-                    var xc = xv - vm;
-                    if (swish)
+                else
+                    for (; i <= end; i += 16)
                     {
-                        var h = Vector512.FusedMultiplyAdd(xc, va, vb);
-                        var s = VMath.Sigmoid(h);
-                        gv = gv * s * Vector512.FusedMultiplyAdd(h, Vector512<float>.One - s, Vector512<float>.One);
-                        if (write)
-                        {
-                            if (rem >= 16) gv.StoreUnsafe(ref MemoryMarshal.GetReference(dh), (nuint)i);
-                            else { gv.CopyTo(pg); pg[..rem].CopyTo(dh[i..]); }
-                        }
+                        var xc = Vector512.LoadUnsafe(ref xr, (nuint)i) - vm;
+                        var gv = SiluGrad(Vector512.LoadUnsafe(ref gr, (nuint)i), xc, va, vb);
+                        if (write) gv.StoreUnsafe(ref dr, (nuint)i);
+                        acc1 += gv;
+                        acc2 = Vector512.FusedMultiplyAdd(gv, xc, acc2);
                     }
-                    acc1 += gv;
-                    acc2 = Vector512.FusedMultiplyAdd(gv, xc, acc2);
-                }
                 s1 += Vector512.Sum(acc1);
                 s2 += Vector512.Sum(acc2);
+            }
+            if (i < n)
+            {
+                // The tail through zero-padded vectors (a zero upstream gradient adds nothing).
+                int rem = n - i;
+                Span<float> px = stackalloc float[16], pg = stackalloc float[16];
+                px.Clear(); pg.Clear(); x[i..].CopyTo(px); g[i..].CopyTo(pg);
+                var xc = Vector512.Create((ReadOnlySpan<float>)px) - vm;
+                var gv = Vector512.Create((ReadOnlySpan<float>)pg);
+                if (swish)
+                {
+                    gv = SiluGrad(gv, xc, va, vb);
+                    if (write) { gv.CopyTo(pg); pg[..rem].CopyTo(dh[i..]); }
+                }
+                s1 += Vector512.Sum(gv);
+                s2 += Vector512.Sum(gv * xc);
             }
             return;
         }
@@ -139,6 +146,15 @@ public static class NormKernels
             }
             s1 += gv; s2 += (double)gv * xc;
         }
+    }
+
+    /// <summary>g·silu'(h) with h = xc·a + b: g·σ(h)·(1 + h·(1 − σ(h))).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> SiluGrad(Vector512<float> g, Vector512<float> xc, Vector512<float> a, Vector512<float> b)
+    {
+        var h = Vector512.FusedMultiplyAdd(xc, a, b);
+        var s = VMath.Sigmoid(h);
+        return g * s * Vector512.FusedMultiplyAdd(h, Vector512<float>.One - s, Vector512<float>.One);
     }
 
     // ---- GroupNorm ------------------------------------------------------------------------------------
@@ -158,7 +174,7 @@ public static class NormKernels
         fixed (double* pm = mean)
         {
             nint ix = (nint)px, iy = (nint)py, iw = (nint)pw, ib = (nint)pb, im = (nint)pm, ir = (nint)pr;
-            Par.ForRange(n * groups, m * (swish ? 12 : 4), (lo, hi) =>
+            Simd.ForBlocks(n * groups, m * (swish ? 12 : 4), (lo, hi) =>
             {
                 for (int t = lo; t < hi; t++)
                 {
@@ -187,12 +203,14 @@ public static class NormKernels
     }
 
     /// <summary>
-    /// GroupNorm backward. dx may be empty (x needs no gradient); dweight/dbias may be empty. With swish the
-    /// upstream gradient first goes through silu'(h), h recomputed from x, mean, 1/σ, weight and bias.
+    /// GroupNorm backward. dx may be empty (x needs no gradient); with <paramref name="accumulate"/> the
+    /// input gradient is added to dx's contents instead of overwriting them. dweight/dbias may be empty.
+    /// With swish the upstream gradient first goes through silu'(h), h recomputed from x, mean, 1/σ, weight
+    /// and bias, into a per-thread scratch block that stays in L1/L2.
     /// </summary>
     public static unsafe void GroupNormBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, int n, int c, int s, int groups,
         ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, ReadOnlySpan<double> mean, ReadOnlySpan<float> rstd, bool swish,
-        Span<float> dx, Span<float> dweight, Span<float> dbias)
+        Span<float> dx, Span<float> dweight, Span<float> dbias, bool accumulate = false)
     {
         int cg = c / groups;
         long m = (long)cg * s;
@@ -203,9 +221,9 @@ public static class NormKernels
         fixed (double* pm = mean)
         {
             nint ix = (nint)px, ig = (nint)pg, iw = (nint)pw, ib = (nint)pb, im = (nint)pm, ir = (nint)pr, idx = (nint)pdx;
-            Par.ForRange(n * groups, m * (swish ? 16 : 6), (lo, hi) =>
+            Simd.ForBlocks(n * groups, m * (swish ? 16 : 6), (lo, hi) =>
             {
-                float[]? scratch = swish && !needDx ? new float[s] : null;
+                float[]? scratch = swish ? Scratch((int)m) : null;
                 for (int t = lo; t < hi; t++)
                 {
                     int ni = t / groups, g = t % groups;
@@ -220,7 +238,7 @@ public static class NormKernels
                         long ro = off + (long)j * s;
                         var xr = new ReadOnlySpan<float>((float*)ix + ro, s);
                         var gr = new ReadOnlySpan<float>((float*)ig + ro, s);
-                        Span<float> dh = !swish ? default : needDx ? new Span<float>((float*)idx + ro, s) : scratch.AsSpan();
+                        Span<float> dh = swish ? scratch.AsSpan(j * s, s) : default;
                         double a1 = 0, a2 = 0;
                         GradSums(xr, gr, mh, r * w, b - ml * r * w, swish, dh, ref a1, ref a2);
                         a2 -= ml * a1; // Σdh·(x − mean) from Σdh·(x − m_hi)
@@ -237,8 +255,10 @@ public static class NormKernels
                         long ro = off + (long)j * s;
                         var xr = new ReadOnlySpan<float>((float*)ix + ro, s);
                         var dxr = new Span<float>((float*)idx + ro, s);
-                        ReadOnlySpan<float> dh = swish ? dxr : new ReadOnlySpan<float>((float*)ig + ro, s);
-                        Simd.Map(new LinOp(r * w, bb, cc - bb * ml, mh), dh, xr, dxr);
+                        ReadOnlySpan<float> dh = swish ? scratch.AsSpan(j * s, s) : new ReadOnlySpan<float>((float*)ig + ro, s);
+                        var op = new LinOp(r * w, bb, cc - bb * ml, mh);
+                        if (accumulate) Simd.Map(new AccumulateOp<LinOp>(op), dh, xr, dxr, dxr);
+                        else Simd.Map(op, dh, xr, dxr);
                     }
                 }
             });
@@ -284,7 +304,7 @@ public static class NormKernels
         fixed (float* px = x, py = y, pm = mean, pa = scale, pb = shift)
         {
             nint ix = (nint)px, iy = (nint)py, im = (nint)pm, ia = (nint)pa, ib = (nint)pb;
-            Par.ForRange(n * c, (long)s * 2, (lo, hi) =>
+            Simd.ForBlocks(n * c, (long)s * 2, (lo, hi) =>
             {
                 for (int t = lo; t < hi; t++)
                 {
@@ -324,7 +344,7 @@ public static class NormKernels
         fixed (float* px = x, pg = dy, pm = mean, pa = a, pb = b, pc = cc, pd = dx)
         {
             nint ix = (nint)px, ig = (nint)pg, im = (nint)pm, ia = (nint)pa, ib = (nint)pb, ic = (nint)pc, id = (nint)pd;
-            Par.ForRange(n * c, (long)s * 3, (lo, hi) =>
+            Simd.ForBlocks(n * c, (long)s * 3, (lo, hi) =>
             {
                 for (int t = lo; t < hi; t++)
                 {
@@ -351,7 +371,7 @@ public static class NormKernels
         fixed (double* pm = mean)
         {
             nint ix = (nint)px, iy = (nint)py, iw = (nint)pw, ib = (nint)pb, im = (nint)pm, ir = (nint)pr;
-            Par.ForRange(rows, (long)d * 4, (lo, hi) =>
+            Simd.ForBlocks(rows, (long)d * 4, (lo, hi) =>
             {
                 var w = new ReadOnlySpan<float>((float*)iw, hasW ? d : 0);
                 var b = new ReadOnlySpan<float>((float*)ib, hasB ? d : 0);
@@ -378,15 +398,17 @@ public static class NormKernels
     }
 
     /// <summary>
-    /// LayerNorm / RMSNorm backward. dx, dweight, dbias may each be empty. With x̂ = (x − mean)·r and
+    /// LayerNorm / RMSNorm backward. dx, dweight, dbias may each be empty; with <paramref name="accumulate"/>
+    /// the input gradient is added to dx's contents. With x̂ = (x − mean)·r and
     /// ĝ = dy·w: LayerNorm dx = r·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)); RMSNorm dx = r·(ĝ − x̂·mean(ĝ·x̂)).
     /// </summary>
     public static unsafe void RowNormBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, int rows, int d, ReadOnlySpan<float> weight,
-        ReadOnlySpan<double> mean, ReadOnlySpan<float> rstd, bool rms, Span<float> dx, Span<float> dweight, Span<float> dbias)
+        ReadOnlySpan<double> mean, ReadOnlySpan<float> rstd, bool rms, Span<float> dx, Span<float> dweight, Span<float> dbias,
+        bool accumulate = false)
     {
         bool hasW = !weight.IsEmpty, needDx = !dx.IsEmpty, needW = !dweight.IsEmpty, needB = !dbias.IsEmpty;
         // Row chunks, each with its own weight/bias partial sums (summed in chunk order: deterministic).
-        int chunks = (int)Math.Clamp((long)rows * d * 6 / Par.MinParallelWork, 1, Math.Min(Par.Threads, Math.Max(1, rows)));
+        int chunks = (int)Math.Clamp((long)rows * d * 6 / Simd.BlockWork, 1, Math.Min(4 * Par.Threads, Math.Max(1, rows)));
         var pw = needW ? new float[chunks * d] : null;
         var pb = needB ? new float[chunks * d] : null;
         var ones = hasW ? null : CreateOnes(d);
@@ -411,12 +433,50 @@ public static class NormKernels
                     if (!needDx) continue;
                     // dx = r·(ĝ − m1 − (x − mean)·m2), m1 = mean(ĝ) (0 for RMSNorm), m2 = r²·mean(ĝ·(x − mean))
                     double m2 = (double)rs * rs * sgx / d, m1 = rms ? 0 : sg / d;
-                    Simd.Map(new RowGradOp(rs, (float)(m1 - ml * m2), (float)m2, mh), gr, w, xr, new Span<float>((float*)idx + (long)r * d, d));
+                    var dxr = new Span<float>((float*)idx + (long)r * d, d);
+                    var op = new RowGradOp(rs, (float)(m1 - ml * m2), (float)m2, mh);
+                    if (!accumulate) Simd.Map(op, gr, w, xr, dxr);
+                    else MapAccumulate(op, gr, w, xr, dxr);
                 }
             });
         }
         if (pw is not null) SumChunks(pw, chunks, d, dweight);
         if (pb is not null) SumChunks(pb, chunks, d, dbias);
+    }
+
+    /// <summary>y += op(a, b, c).</summary>
+    private static void MapAccumulate<T>(T op, ReadOnlySpan<float> a, ReadOnlySpan<float> b, ReadOnlySpan<float> c, Span<float> y)
+        where T : struct, ITernaryOp
+    {
+        int n = y.Length, i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            ref float ar = ref MemoryMarshal.GetReference(a);
+            ref float br = ref MemoryMarshal.GetReference(b);
+            ref float cr = ref MemoryMarshal.GetReference(c);
+            ref float yr = ref MemoryMarshal.GetReference(y);
+            for (; i <= n - 16; i += 16)
+                (Vector512.LoadUnsafe(ref yr, (nuint)i) + op.Apply(Vector512.LoadUnsafe(ref ar, (nuint)i), Vector512.LoadUnsafe(ref br, (nuint)i),
+                    Vector512.LoadUnsafe(ref cr, (nuint)i))).StoreUnsafe(ref yr, (nuint)i);
+        }
+        if (i == n) return;
+        Span<float> tmp = stackalloc float[Math.Min(n - i, 256)];
+        for (; i < n; i += tmp.Length)
+        {
+            int len = Math.Min(tmp.Length, n - i);
+            var t = tmp[..len];
+            Simd.Map(op, a.Slice(i, len), b.Slice(i, len), c.Slice(i, len), t);
+            System.Numerics.Tensors.TensorPrimitives.Add(y.Slice(i, len), t, y.Slice(i, len));
+        }
+    }
+
+    [ThreadStatic] private static float[]? _scratch;
+
+    /// <summary>A per-thread buffer of at least n floats (contents undefined).</summary>
+    private static float[] Scratch(int n)
+    {
+        if (_scratch is null || _scratch.Length < n) _scratch = new float[n];
+        return _scratch;
     }
 
     private static float[] CreateOnes(int d) { var o = new float[d]; o.AsSpan().Fill(1f); return o; }
@@ -476,6 +536,13 @@ public static class NormKernels
     }
 
     // ---- op structs -----------------------------------------------------------------------------------
+
+    /// <summary>op(a, b) + acc over (a, b, acc)</summary>
+    private readonly struct AccumulateOp<T>(T op) : ITernaryOp where T : struct, IBinaryOp
+    {
+        public Vector512<float> Apply(Vector512<float> a, Vector512<float> b, Vector512<float> acc) => op.Apply(a, b) + acc;
+        public Vector256<float> Apply(Vector256<float> a, Vector256<float> b, Vector256<float> acc) => op.Apply(a, b) + acc;
+    }
 
     /// <summary>(x − m)·a + b</summary>
     private readonly struct AffineOp(float m, float a, float b) : IUnaryOp

@@ -130,6 +130,23 @@ public static class Simd
         }
     }
 
+    /// <summary>Work units per block in <see cref="ForBlocks"/>: tens of microseconds, so a core that is
+    /// descheduled on a busy machine holds up only a small block while the others take the rest.</summary>
+    public const long BlockWork = 1 << 17;
+
+    /// <summary>
+    /// Runs body(start, end) over contiguous blocks of [0, n), on the calling thread when the work is small,
+    /// else as several blocks per core handed out dynamically (unlike Par.ForRange's one block per core).
+    /// </summary>
+    public static void ForBlocks(int n, long workPerItem, Action<int, int> body)
+    {
+        if (n <= 0) return;
+        long total = n * Math.Max(1, workPerItem);
+        if (Par.Threads <= 1 || n == 1 || total < Par.MinParallelWork) { body(0, n); return; }
+        int blocks = (int)Math.Min(n, Math.Max(Par.Threads, total / BlockWork));
+        Par.For(blocks, total / blocks, k => body((int)((long)n * k / blocks), (int)((long)n * (k + 1) / blocks)));
+    }
+
     /// <summary>Map over large spans split across cores (the work per element sizes the decision).</summary>
     public static unsafe void MapParallel<T>(T op, ReadOnlySpan<float> x, Span<float> y, int workPerElement) where T : struct, IUnaryOp
     {
@@ -138,7 +155,7 @@ public static class Simd
         {
             nint ix = (nint)px, iy = (nint)py;
             int n = y.Length;
-            Par.ForRange((n + 1023) / 1024, 1024L * workPerElement, (s, e) =>
+            ForBlocks((n + 1023) / 1024, 1024L * workPerElement, (s, e) =>
             {
                 int lo = s * 1024, hi = Math.Min(e * 1024, n);
                 Map(op, new ReadOnlySpan<float>((float*)ix + lo, hi - lo), new Span<float>((float*)iy + lo, hi - lo));
@@ -153,7 +170,7 @@ public static class Simd
         {
             nint ia = (nint)pa, ib = (nint)pb, iy = (nint)py;
             int n = y.Length;
-            Par.ForRange((n + 1023) / 1024, 1024L * workPerElement, (s, e) =>
+            ForBlocks((n + 1023) / 1024, 1024L * workPerElement, (s, e) =>
             {
                 int lo = s * 1024, hi = Math.Min(e * 1024, n);
                 Map(op, new ReadOnlySpan<float>((float*)ia + lo, hi - lo), new ReadOnlySpan<float>((float*)ib + lo, hi - lo),
@@ -175,7 +192,7 @@ public static class VMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Exp(Vector512<float> x)
     {
-        x = Vector512.Min(Vector512.Max(x, Vector512.Create(ExpLo)), Vector512.Create(ExpHi));
+        x = Vector512.MinNative(Vector512.MaxNative(x, Vector512.Create(ExpLo)), Vector512.Create(ExpHi));
         var n = Vector512.Floor(Vector512.FusedMultiplyAdd(x, Vector512.Create(Log2E), Vector512.Create(0.5f)));
         var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-C1), x);
         r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-C2), r);
@@ -185,14 +202,14 @@ public static class VMath
         p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(P4));
         p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(P5));
         p = Vector512.FusedMultiplyAdd(p, r * r, r + Vector512<float>.One);
-        var scale = Vector512.ShiftLeft(Vector512.ConvertToInt32(n) + Vector512.Create(127), 23).AsSingle();
+        var scale = Vector512.ShiftLeft(Vector512.ConvertToInt32Native(n) + Vector512.Create(127), 23).AsSingle();
         return p * scale;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Exp(Vector256<float> x)
     {
-        x = Vector256.Min(Vector256.Max(x, Vector256.Create(ExpLo)), Vector256.Create(ExpHi));
+        x = Vector256.MinNative(Vector256.MaxNative(x, Vector256.Create(ExpLo)), Vector256.Create(ExpHi));
         var n = Vector256.Floor(Vector256.FusedMultiplyAdd(x, Vector256.Create(Log2E), Vector256.Create(0.5f)));
         var r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-C1), x);
         r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-C2), r);
@@ -202,7 +219,7 @@ public static class VMath
         p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(P4));
         p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(P5));
         p = Vector256.FusedMultiplyAdd(p, r * r, r + Vector256<float>.One);
-        var scale = Vector256.ShiftLeft(Vector256.ConvertToInt32(n) + Vector256.Create(127), 23).AsSingle();
+        var scale = Vector256.ShiftLeft(Vector256.ConvertToInt32Native(n) + Vector256.Create(127), 23).AsSingle();
         return p * scale;
     }
 

@@ -10,6 +10,7 @@ public static class Program
         usage: crt <command> [options]      (crt <command> --help for its options)
 
         commands:
+          demo              the whole pipeline on the built-in dataset, baseline vs CRT, ending in report.html
           tokenizer train   train a VQ tokenizer (baseline or with the CRT regulariser)
           tokenizer eval    reconstruction metrics of a trained tokenizer on a split
           tokenize          run a trained tokenizer over a dataset and write a token store
@@ -41,6 +42,7 @@ public static class Program
                 ("gpt", "train") => GptCommands.Train(args[2..], cancel.Token),
                 ("gpt", "eval") => GptCommands.Eval(args[2..]),
                 ("sample", _) => GptCommands.Sample(args[1..]),
+                ("demo", _) => DemoCommand.Run(args[1..], cancel.Token),
                 ("eval", _) => EvalCommands.Eval(args[1..]),
                 ("features", "train") => EvalCommands.FeaturesTrain(args[2..]),
                 ("gpt", _) => throw new UsageException("gpt: expected 'gpt train' or 'gpt eval'"),

@@ -1,0 +1,181 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Crt.Data;
+using Crt.Evaluation;
+using Crt.Generator;
+using Crt.Reporting;
+using Crt.Tensors;
+
+namespace Crt.Training;
+
+/// <summary>What the demo measured for one tokenizer (baseline or CRT) and the GPT trained on its tokens.</summary>
+public sealed record DemoArm(string Name, TokenizerTrainResult Tokenizer, ReconstructionReport Reconstruction, double RFid,
+    GptTrainResult Gpt, ModelabilityReport Modelability, GenerationReport Generation, string RunDir, string GptDir);
+
+/// <summary>
+/// The paper's trade-off on the built-in dataset, end to end: a baseline and a CRT vq-tiny at equal
+/// compute, their tokens, the same GPT trained on each at equal compute, per-position CE, samples and
+/// FID under the in-project feature net, and one report.html. Every stage is a normal run directory
+/// and is skipped when it is already complete, so an interrupted demo continues where it stopped.
+/// </summary>
+public static class Demo
+{
+    public sealed record Options(double Budget = 1.0, string Out = "runs/demo", bool Quiet = false, ulong Seed = 0);
+
+    /// <summary>Sizes at budget b: everything that costs compute scales linearly.</summary>
+    private sealed record Plan(long TokenizerSteps, int TokenizeImages, long GptSteps, int EvalImages, int Samples)
+    {
+        public static Plan For(double b) => new(
+            TokenizerSteps: Math.Max(20, (long)Math.Round(400 * b)),
+            TokenizeImages: Math.Min(55000, Math.Max(1000, (int)Math.Round(12000 * b))),
+            GptSteps: Math.Max(20, (long)Math.Round(800 * b)),
+            EvalImages: Math.Min(5000, Math.Max(500, (int)Math.Round(2000 * Math.Sqrt(b)))),
+            Samples: Math.Max(200, (int)Math.Round(1000 * Math.Sqrt(b)) / 10 * 10));
+    }
+
+    public static (DemoArm Baseline, DemoArm Crt, string Report) Run(Options o, CancellationToken cancel, Action<string> log)
+    {
+        var clock = Stopwatch.StartNew();
+        var plan = Plan.For(o.Budget);
+        Directory.CreateDirectory(o.Out);
+        log($"crt demo, budget {o.Budget}: tokenizers {plan.TokenizerSteps} steps, tokens of {plan.TokenizeImages} images, GPT {plan.GptSteps} steps, " +
+            $"{plan.EvalImages} evaluation images, {plan.Samples} samples per model; output {Path.GetFullPath(o.Out)}");
+        var fn = FeatureNetCache.GetOrTrain(BuiltInDatasets.FashionMnist, log);
+        var test = BuiltInDatasets.LoadFashionMnist(Split.Test);
+        var val = BuiltInDatasets.LoadFashionMnist(Split.Validation);
+        var train = BuiltInDatasets.LoadFashionMnist(Split.Train).Range("fashion-mnist-train-demo", 0, plan.TokenizeImages);
+
+        var baseline = Arm("baseline", crt: false, plan, o, fn, train, val, test, cancel, log);
+        var crtArm = Arm("crt", crt: true, plan, o, fn, train, val, test, cancel, log);
+        var report = WriteReport(o, plan, fn, baseline, crtArm, clock.Elapsed.TotalSeconds);
+        log(string.Create(CultureInfo.InvariantCulture, $"demo done in {clock.Elapsed.TotalMinutes:F1} min; report {report}"));
+        return (baseline, crtArm, report);
+    }
+
+    private static DemoArm Arm(string name, bool crt, Plan plan, Options o, TrainedFeatureNet fn, ImageSet train, ImageSet val, ImageSet test,
+        CancellationToken cancel, Action<string> log)
+    {
+        // Stage 1: the tokenizer. The CRT run gets the baseline's compute: fewer steps by the regulariser's FLOP share.
+        string tokDir = Path.Combine(o.Out, $"tokenizer-{name}");
+        var tcfg = TokenizerTrainConfig.ForPreset("vq-tiny") with
+        {
+            Crt = new() { Enabled = crt, RampSteps = (int)Math.Max(1, plan.TokenizerSteps / 3) },
+            Steps = plan.TokenizerSteps, MatchBaselineSteps = crt ? plan.TokenizerSteps : null,
+            ValEvery = (int)plan.TokenizerSteps, ValImages = plan.EvalImages, CheckpointEvery = (int)Math.Max(1, plan.TokenizerSteps / 4),
+            ImageEvery = (int)plan.TokenizerSteps, Seed = o.Seed,
+        };
+        log($"[{name}] tokenizer → {tokDir}");
+        var tokTrainer = File.Exists(Path.Combine(tokDir, "config.json"))
+            ? TokenizerTrainer.Resume(tokDir, quiet: o.Quiet, log: log)
+            : TokenizerTrainer.Create(tcfg, tokDir, o.Quiet, log);
+        var tokResult = tokTrainer.Train(cancel);
+        if (tokResult.Interrupted) throw new OperationCanceledException("demo interrupted; run it again to continue");
+        var tok = TokenizerCheckpoint.Load(tokDir);
+
+        // Tokens: the demo's training subset and the validation split.
+        var trainTokens = Path.Combine(tokDir, "train.tokens");
+        var valTokens = Path.Combine(tokDir, "val.tokens");
+        if (!File.Exists(trainTokens) || TokenStore.Read(trainTokens).Header.TokenizerSha256 != tok.Sha256)
+        {
+            log($"[{name}] tokenizing {train.Count} training images (original + mirrored)");
+            Tokenization.Run(tok, train, trainTokens, new[] { "original", "flip" });
+        }
+        if (!File.Exists(valTokens) || TokenStore.Read(valTokens).Header.TokenizerSha256 != tok.Sha256)
+            Tokenization.Run(tok, val.Range("fashion-mnist-validation-demo", 0, plan.EvalImages), valTokens, new[] { "original" });
+
+        // Stage 2: the same GPT, the same number of steps (equal compute: same model, same sequence length).
+        string gptDir = Path.Combine(o.Out, $"gpt-{name}");
+        var gcfg = GptTrainConfig.ForPreset("gpt-t2") with
+        {
+            Tokens = trainTokens, ValTokens = valTokens, Steps = plan.GptSteps, BatchSize = 64, Lr = 3e-4,
+            ValEvery = (int)Math.Max(1, plan.GptSteps / 4), ValSequences = plan.EvalImages, CheckpointEvery = (int)Math.Max(1, plan.GptSteps / 4), Seed = o.Seed,
+        };
+        log($"[{name}] GPT → {gptDir}");
+        var gptTrainer = File.Exists(Path.Combine(gptDir, "config.json"))
+            ? GptTrainer.Resume(gptDir, quiet: o.Quiet, log: log)
+            : GptTrainer.Create(gcfg, gptDir, o.Quiet, log);
+        var gptResult = gptTrainer.Fit(cancel);
+        if (gptResult.Interrupted) throw new OperationCanceledException("demo interrupted; run it again to continue");
+        var modelability = GptEvaluation.Evaluate(gptTrainer.Model, TokenStore.Read(valTokens), plan.EvalImages);
+
+        // Measurements: reconstruction (and rFID) on the test split, generation FID against it.
+        var recon = TokenizerEvaluation.Evaluate(tok.Model, test, tok.Config.Pad, plan.EvalImages);
+        var real = test.Batch(Enumerable.Range(0, plan.EvalImages).ToArray(), tok.Config.Pad).Keep();
+        Tensor reconImages;
+        using (Tensor.NoGrad()) reconImages = Ops.Clamp(tok.Model.Forward(real).Reconstruction, -1f, 1f).Keep();
+        double rfid = GenerationEvaluation.Compare(fn, real, reconImages).Fid;
+        log($"[{name}] sampling {plan.Samples} images (cfg 1.5) for FID");
+        var labels = Enumerable.Range(0, plan.Samples).Select(i => i % 10).ToArray();
+        var samples = SampleImages.Run(gptTrainer.Model, tok, labels, new SamplingOptions { CfgScale = 1.5f }, new Rng(o.Seed + 1), 100,
+            Path.Combine(gptDir, "samples"), columns: 10, quiet: o.Quiet);
+        var generation = GenerationEvaluation.Compare(fn, real, samples.Images);
+        // A one-row-per-class grid of the first samples for the report.
+        SampleImages.Run(gptTrainer.Model, tok, Enumerable.Range(0, 10).SelectMany(c => Enumerable.Repeat(c, 8)).ToArray(),
+            new SamplingOptions { CfgScale = 1.5f }, new Rng(o.Seed + 2), 80, Path.Combine(gptDir, "samples-per-class"), columns: 8, quiet: true);
+        TokenizerEvaluation.SaveReconstructionGrid(tok.Model, test, tok.Config.Pad, 16, Path.Combine(tokDir, "images", "recon-test.png"));
+        var arm = new DemoArm(name, tokResult, recon, rfid, gptResult, modelability, generation, tokDir, gptDir);
+        var summary = new JsonObject
+        {
+            ["psnr"] = recon.Psnr, ["ssim"] = recon.Ssim, ["rfid"] = rfid, ["crt_val_loss"] = recon.CrtLoss,
+            ["ce_per_token"] = modelability.CePerToken, ["bits_per_image"] = modelability.BitsPerImage,
+            ["fid"] = generation.Fid, ["is"] = generation.IsMean, ["precision"] = generation.Precision, ["recall"] = generation.Recall,
+            ["tokenizer_flops"] = tokResult.TrainingFlops, ["gpt_flops"] = gptResult.TrainingFlops,
+        };
+        AtomicFile.WriteAllText(Path.Combine(o.Out, $"summary-{name}.json"), summary.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
+        return arm;
+    }
+
+    private static string WriteReport(Options o, Plan plan, TrainedFeatureNet fn, DemoArm b, DemoArm c, double seconds)
+    {
+        string F(double v, string f = "F3") => v.ToString(f, CultureInfo.InvariantCulture);
+        var r = new HtmlReport("crt demo: Causally Regularized Tokenization vs baseline on Fashion-MNIST");
+        r.Paragraph($"Budget {o.Budget}: tokenizers {plan.TokenizerSteps} baseline steps (the CRT tokenizer gets the same FLOPs: {c.Tokenizer.Steps} steps, " +
+            $"its regulariser costs +{F(100 * c.Tokenizer.RegularizerFlopFraction, "F1")}% per step), GPT gpt-t2 {plan.GptSteps} steps on each token set (lr 3e-4, raised from LlamaGen's 1e-4 for so short a run), " +
+            $"evaluation on {plan.EvalImages} images, {plan.Samples} samples per model. Wall time {F(seconds / 60, "F1")} min on {Environment.ProcessorCount} cores, {DateTime.UtcNow:yyyy-MM-dd}.");
+        r.Heading("The trade-off");
+        r.Table(new[] { "measure", "baseline", "CRT", "better when" }, new[]
+        {
+            new[] { "tokenizer training FLOPs", F(b.Tokenizer.TrainingFlops, "G3"), F(c.Tokenizer.TrainingFlops, "G3"), "equal" },
+            new[] { "PSNR (dB, test)", F(b.Reconstruction.Psnr, "F2"), F(c.Reconstruction.Psnr, "F2"), "higher" },
+            new[] { "SSIM (test)", F(b.Reconstruction.Ssim, "F4"), F(c.Reconstruction.Ssim, "F4"), "higher" },
+            new[] { $"rFID ({fn.Name})", F(b.RFid, "F3"), F(c.RFid, "F3"), "lower" },
+            new[] { "codebook usage", F(100 * b.Reconstruction.CodebookUsage, "F1") + "%", F(100 * c.Reconstruction.CodebookUsage, "F1") + "%", "" },
+            new[] { "code entropy (bits)", F(b.Reconstruction.CodeEntropyBits, "F2"), F(c.Reconstruction.CodeEntropyBits, "F2"), "" },
+            new[] { "GPT training FLOPs", F(b.Gpt.TrainingFlops, "G3"), F(c.Gpt.TrainingFlops, "G3"), "equal" },
+            new[] { "GPT val CE per token (nats)", F(b.Modelability.CePerToken, "F4"), F(c.Modelability.CePerToken, "F4"), "lower" },
+            new[] { "GPT val CE, position 0", F(b.Modelability.CePosition0, "F4"), F(c.Modelability.CePosition0, "F4"), "lower" },
+            new[] { "bits per image", F(b.Modelability.BitsPerImage, "F1"), F(c.Modelability.BitsPerImage, "F1"), "lower" },
+            new[] { $"FID ({fn.Name}, {b.Generation.Generated} samples vs {b.Generation.Real} test)", F(b.Generation.Fid, "F3"), F(c.Generation.Fid, "F3"), "lower" },
+            new[] { $"IS ({fn.Name})", F(b.Generation.IsMean, "F3"), F(c.Generation.IsMean, "F3"), "higher" },
+            new[] { "precision / recall (k = 3)", $"{F(b.Generation.Precision)} / {F(b.Generation.Recall)}", $"{F(c.Generation.Precision)} / {F(c.Generation.Recall)}", "higher" },
+        });
+        r.Raw($"<p class=\"note\">Feature network {fn.Name}: a classifier trained in this project on the training split (test accuracy {F(100 * fn.TestAccuracy, "F2")}%); " +
+              "FID and IS here are computed on its features and softmax, not on InceptionV3, and are not comparable with published FIDs.</p>");
+        r.Heading("Cross-entropy per position (validation)");
+        r.Svg(new SvgChart { Title = "GPT validation CE per token position", XLabel = "position (raster order)", YLabel = "CE (nats)" }
+            .Add("baseline", Enumerable.Range(0, b.Modelability.CePerPosition.Length).Select(i => (double)i), b.Modelability.CePerPosition)
+            .Add("CRT", Enumerable.Range(0, c.Modelability.CePerPosition.Length).Select(i => (double)i), c.Modelability.CePerPosition).Render());
+        r.Heading("Training curves");
+        r.Svg(Curve("Tokenizer reconstruction loss", "rec_loss", b.RunDir, c.RunDir, "tokenizer step"));
+        r.Svg(Curve("GPT training loss against compute", "loss", b.GptDir, c.GptDir, "training FLOPs", byFlops: true));
+        r.Heading("Reconstructions (test; top: originals, bottom: reconstructions)");
+        r.Images(new[] { ("baseline", Path.Combine(b.RunDir, "images", "recon-test.png")), ("CRT", Path.Combine(c.RunDir, "images", "recon-test.png")) });
+        r.Heading("Samples (one row per class, cfg 1.5)");
+        r.Images(new[] { ("baseline", Path.Combine(b.GptDir, "samples-per-class", "grid.png")), ("CRT", Path.Combine(c.GptDir, "samples-per-class", "grid.png")) });
+        var path = Path.Combine(o.Out, "report.html");
+        r.Save(path);
+        return path;
+    }
+
+    private static string Curve(string title, string key, string baseDir, string crtDir, string xLabel, bool byFlops = false)
+    {
+        var chart = new SvgChart { Title = title, XLabel = xLabel, YLabel = key, LogX = byFlops };
+        foreach (var (label, dir) in new[] { ("baseline", baseDir), ("CRT", crtDir) })
+        {
+            var rows = RunDirectory.Open(dir, resume: true).ReadMetrics().Where(m => (string?)m["kind"] == "train" && m[key] is not null).ToList();
+            chart.Add(label, rows.Select(m => byFlops ? (double)m["flops"]! : (double)(long)m["step"]!), rows.Select(m => (double)m[key]!));
+        }
+        return chart.Render();
+    }
+}

@@ -10,7 +10,11 @@ namespace Crt.Training;
 
 /// <summary>What a finished (or interrupted) tokenizer run reports.</summary>
 public sealed record TokenizerTrainResult(long Steps, double TrainingFlops, double FlopsPerStep, double RegularizerFlopFraction,
-    bool Interrupted, double Seconds, ReconstructionReport? Validation);
+    bool Interrupted, double Seconds, ReconstructionReport? Validation)
+{
+    /// <summary>FLOPs of the tokenizer alone (encoder, quantizer, decoder), without the regulariser's share.</summary>
+    public double TokenizerOnlyFlops => TrainingFlops / (1 + RegularizerFlopFraction);
+}
 
 /// <summary>
 /// Trains a VQ tokenizer (LlamaGen's losses: MSE + codebook + commitment [+ entropy] [+ PatchGAN hinge

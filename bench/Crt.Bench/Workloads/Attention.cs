@@ -4,7 +4,9 @@ namespace Crt.Bench.Workloads;
 
 /// <summary>
 /// Causal attention forward + backward for [32, 8, 65, 32] q, k, v with a fixed upstream gradient
-/// (LlamaGen gpt-t4-like: 8 heads of 32, 64 tokens + class token).
+/// (LlamaGen gpt-t4-like: 8 heads of 32, 64 tokens + class token). Gradients accumulate into the
+/// existing .grad of q, k, v on both sides (as under gradient accumulation), so the timing is the op's,
+/// not the allocation of fresh leaf gradient arrays.
 /// </summary>
 public sealed class AttentionFwdBwdWorkload : IWorkload
 {
@@ -24,12 +26,11 @@ public sealed class AttentionFwdBwdWorkload : IWorkload
 
     public void Run()
     {
-        _q.Grad = _k.Grad = _v.Grad = null;
         Ops.ScaledDotProductAttention(_q, _k, _v, causal: true).Backward(_g);
     }
 }
 
-/// <summary>Mean cross-entropy of [2048, 512] logits, forward + backward.</summary>
+/// <summary>Mean cross-entropy of [2048, 512] logits, forward + backward (gradient accumulates into .grad on both sides).</summary>
 public sealed class CrossEntropyFwdBwdWorkload : IWorkload
 {
     private Tensor _x = null!;
@@ -46,7 +47,6 @@ public sealed class CrossEntropyFwdBwdWorkload : IWorkload
 
     public void Run()
     {
-        _x.Grad = null;
         Ops.CrossEntropy(_x, _t).Backward();
     }
 }

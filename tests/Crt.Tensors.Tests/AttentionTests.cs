@@ -92,6 +92,7 @@ public sealed class AttentionTests
         new object[] { 1, 1, 65, 130, 33, true },
         new object[] { 2, 1, 5, 9, 64, false },
         new object[] { 1, 1, 130, 67, 17, false },
+        new object[] { 8, 8, 9, 9, 16, true },      // many heads: one work item per head
     };
 
     [Theory]
@@ -223,6 +224,7 @@ public sealed class AttentionTests
     [InlineData(2, 5, 3, 8)]
     [InlineData(1, 17, 2, 16)]
     [InlineData(3, 7, 1, 34)]
+    [InlineData(2, 3, 4, 64)]
     public void RotaryForwardMatchesReferenceAndGradChecks(int b, int t, int h, int d)
     {
         var rng = new Rng((ulong)(b + t + h + d));

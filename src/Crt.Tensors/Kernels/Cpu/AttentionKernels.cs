@@ -50,18 +50,28 @@ public static unsafe class AttentionKernels
         fixed (float* pq = q, pk = k, pv = v, po = o, pl = lse)
         {
             nint Q = (nint)pq, K = (nint)pk, V = (nint)pv, O = (nint)po, L = (nint)pl;
-            long work = 4L * tq * tk * d;
-            Par.For(bh, work, h =>
+            // One work item per head (K and V transposed once per head), or, when there are too few heads to
+            // keep every core busy, per (head, query block) with each item preparing just the keys it needs.
+            int nqb = (tq + Br - 1) / Br;
+            int split = bh >= 2 * Par.Threads ? 1 : nqb;
+            long work = 4L * tq * tk * d / split;
+            Par.For(bh * split, work, item =>
             {
+                int h = item / split, part = item % split;
+                int qb0 = split == 1 ? 0 : part, qb1 = split == 1 ? nqb : part + 1;
                 ForwardHead((float*)Q + (long)h * tq * d, (float*)K + (long)h * tk * d, (float*)V + (long)h * tk * d,
-                    (float*)O + (long)h * tq * d, (float*)L + (long)h * tq, tq, tk, d, causal, scale);
+                    (float*)O + (long)h * tq * d, (float*)L + (long)h * tq, tq, tk, d, causal, scale, qb0 * Br, Math.Min(tq, qb1 * Br));
             });
         }
     }
 
-    private static void ForwardHead(float* q, float* k, float* v, float* o, float* lse, int tq, int tk, int d, bool causal, float scale)
+    /// <summary>Query rows [rowStart, rowEnd) of one head (rowStart a multiple of Br).</summary>
+    private static void ForwardHead(float* q, float* k, float* v, float* o, float* lse, int tq, int tk, int d, bool causal, float scale,
+        int rowStart, int rowEnd)
     {
-        int dp = Pad16(d), off = tk - tq, tkp = (tk + Bc - 1) / Bc * Bc;
+        int off = tk - tq;
+        if (causal) tk = Math.Min(tk, off + rowEnd); // keys past the last row's diagonal are never needed
+        int dp = Pad16(d), tkp = (tk + Bc - 1) / Bc * Bc;
         // scratch: KT [d, tkp] | Vp [tk, dp] | Qs [Br, dp] | S [Br, Bc] | Oacc [Br, dp] | m [Br] | l [Br]
         int nKT = d * tkp, nVp = tk * dp, nQs = Br * dp, nS = Br * Bc, nO = Br * dp;
         var scratch = Scratch(nKT + nVp + nQs + nS + nO + 2 * Br);
@@ -70,9 +80,9 @@ public static unsafe class AttentionKernels
             float* kt = sp, vp = kt + nKT, qs = vp + nVp, s = qs + nQs, oacc = s + nS, m = oacc + nO, l = m + Br;
             Transpose(k, tk, d, tkp, kt);
             PadRows(v, tk, d, dp, vp);
-            for (int i0 = 0; i0 < tq; i0 += Br)
+            for (int i0 = rowStart; i0 < rowEnd; i0 += Br)
             {
-                int br = Math.Min(Br, tq - i0), brp = Pad4(br);
+                int br = Math.Min(Br, rowEnd - i0), brp = Pad4(br);
                 new Span<float>(qs, brp * dp).Clear();
                 for (int r = 0; r < br; r++) ScaledCopy(q + (long)(i0 + r) * d, qs + r * dp, d, scale);
                 new Span<float>(oacc, brp * dp).Clear();
@@ -571,25 +581,51 @@ public static unsafe class AttentionKernels
         fixed (float* px = x, pt = table, py = y)
         {
             nint X = (nint)px, TB = (nint)pt, Y = (nint)py;
-            Par.ForRange(b * t, 6L * h * d, (s, e) =>
+            Par.ForRange(b * t, 4L * h * d, (s, e) =>
             {
-                for (int bt = s; bt < e; bt++)
+                // per position: cos and ±sin expanded to the interleaved layout, so a pair rotates as
+                // y = x∘[c, c] + swap(x)∘[−s, s]
+                var cs = new float[2 * d];
+                fixed (float* cexp = cs)
                 {
-                    float* f = (float*)TB + (long)(bt % t) * half * 2;
-                    for (int hh = 0; hh < h; hh++)
+                    float* sexp = cexp + d;
+                    for (int bt = s; bt < e; bt++)
                     {
-                        long baseIdx = ((long)bt * h + hh) * d;
-                        float* xi = (float*)X + baseIdx, yi = (float*)Y + baseIdx;
+                        float* f = (float*)TB + (long)(bt % t) * half * 2;
                         for (int i = 0; i < half; i++)
                         {
                             float c = f[2 * i], sn = inverse ? -f[2 * i + 1] : f[2 * i + 1];
-                            float x0 = xi[2 * i], x1 = xi[2 * i + 1];
-                            yi[2 * i] = x0 * c - x1 * sn;
-                            yi[2 * i + 1] = x1 * c + x0 * sn;
+                            cexp[2 * i] = c; cexp[2 * i + 1] = c;
+                            sexp[2 * i] = -sn; sexp[2 * i + 1] = sn;
+                        }
+                        for (int hh = 0; hh < h; hh++)
+                        {
+                            long baseIdx = ((long)bt * h + hh) * d;
+                            RotateRow((float*)X + baseIdx, (float*)Y + baseIdx, cexp, sexp, d);
                         }
                     }
                 }
             });
+        }
+    }
+
+    private static readonly Vector512<int> PairSwap = Vector512.Create(1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14);
+
+    private static void RotateRow(float* x, float* y, float* c, float* sgn, int d)
+    {
+        int i = 0;
+        if (UseVector512)
+            for (; i + 16 <= d; i += 16)
+            {
+                var xv = Vector512.Load(x + i);
+                var sw = Vector512.Shuffle(xv, PairSwap);
+                Vector512.FusedMultiplyAdd(sw, Vector512.Load(sgn + i), xv * Vector512.Load(c + i)).Store(y + i);
+            }
+        for (; i < d; i += 2)
+        {
+            float x0 = x[i], x1 = x[i + 1];
+            y[i] = x0 * c[i] + x1 * sgn[i];
+            y[i + 1] = x1 * c[i + 1] + x0 * sgn[i + 1];
         }
     }
 }

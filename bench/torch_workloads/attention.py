@@ -11,14 +11,16 @@ def _causal_sdpa(q, k, v):
     return torch.softmax(s.masked_fill(~mask, float("-inf")), dim=-1) @ v
 
 
-def _attention_fwdbwd():
-    torch.manual_seed(0)
-    q, k, v = (torch.randn(32, 8, 65, 32, requires_grad=True) for _ in range(3))
-    g = torch.randn(32, 8, 65, 32)
+def _attention_fwdbwd(b, h, t, d):
+    def setup():
+        torch.manual_seed(0)
+        q, k, v = (torch.randn(b, h, t, d, requires_grad=True) for _ in range(3))
+        g = torch.randn(b, h, t, d)
 
-    def run():  # gradients accumulate into .grad (as on the crt side)
-        _causal_sdpa(q, k, v).backward(g)
-    return run
+        def run():  # gradients accumulate into .grad (as on the crt side)
+            _causal_sdpa(q, k, v).backward(g)
+        return run
+    return setup
 
 
 def _cross_entropy_fwdbwd():
@@ -32,6 +34,7 @@ def _cross_entropy_fwdbwd():
 
 
 WORKLOADS = {
-    "attention-fwdbwd-32x8x65x32": (_attention_fwdbwd, 7.0 * 2 * 32 * 8 * 65 * 65 * 32),
+    "attention-fwdbwd-32x8x65x32": (_attention_fwdbwd(32, 8, 65, 32), 7.0 * 2 * 32 * 8 * 65 * 65 * 32),
+    "attention-fwdbwd-4x12x257x64": (_attention_fwdbwd(4, 12, 257, 64), 7.0 * 2 * 4 * 12 * 257 * 257 * 64),
     "cross-entropy-fwdbwd-2048x512": (_cross_entropy_fwdbwd, 2048.0 * 512 * 6),
 }

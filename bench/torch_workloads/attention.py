@@ -1,5 +1,12 @@
+import functools
+
 import torch
 import torch.nn.functional as F
+
+
+@functools.lru_cache(maxsize=None)
+def _causal_mask(tq, tk):
+    return torch.ones(tq, tk, dtype=torch.bool).tril()
 
 
 def _causal_sdpa(q, k, v):
@@ -7,7 +14,7 @@ def _causal_sdpa(q, k, v):
         return F.scaled_dot_product_attention(q, k, v, is_causal=True)
     # Debian's torch 1.13 has no SDPA: the math composition it would run (as LlamaGen's fallback does)
     s = q @ k.transpose(-2, -1) * (q.size(-1) ** -0.5)
-    mask = torch.ones(q.size(-2), k.size(-2), dtype=torch.bool).tril()
+    mask = _causal_mask(q.size(-2), k.size(-2))
     return torch.softmax(s.masked_fill(~mask, float("-inf")), dim=-1) @ v
 
 

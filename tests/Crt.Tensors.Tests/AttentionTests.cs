@@ -92,6 +92,7 @@ public sealed class AttentionTests
         new object[] { 1, 1, 65, 130, 33, true },
         new object[] { 2, 1, 5, 9, 64, false },
         new object[] { 1, 1, 130, 67, 17, false },
+        new object[] { 8, 8, 9, 9, 16, true },      // many heads: one work item per head
     };
 
     [Theory]
@@ -196,6 +197,26 @@ public sealed class AttentionTests
     private static void Near(double expected, float actual, double tol)
         => Assert.True(Math.Abs(expected - actual) <= tol, $"expected {expected:G9}, got {actual:G9} (tolerance {tol:G2})");
 
+    [Fact]
+    public void SimdExpIsAccurate()
+    {
+        if (!System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated) return;
+        var rng = new Rng(3);
+        double worst = 0;
+        for (int i = 0; i < 4000; i++)
+        {
+            var xs = new float[16];
+            for (int j = 0; j < 16; j++) xs[j] = (float)(rng.NextDouble() * 175 - 87);
+            var y = SimdExp.Exp(System.Runtime.Intrinsics.Vector512.Create(xs));
+            for (int j = 0; j < 16; j++) worst = Math.Max(worst, Math.Abs(y[j] - Math.Exp(xs[j])) / Math.Exp(xs[j]));
+        }
+        Assert.True(worst < 5e-7, $"max relative error {worst:G3}");
+        var special = SimdExp.Exp(System.Runtime.Intrinsics.Vector512.Create(float.NegativeInfinity));
+        Assert.Equal(0f, special[0]);
+        Assert.Equal(0f, SimdExp.Exp(System.Runtime.Intrinsics.Vector512.Create(-100f))[3]);
+        Assert.Equal(1f, SimdExp.Exp(System.Runtime.Intrinsics.Vector512<float>.Zero)[5]);
+    }
+
     // ---- rotary embedding ---------------------------------------------------------------------------
 
     [Theory]
@@ -203,6 +224,7 @@ public sealed class AttentionTests
     [InlineData(2, 5, 3, 8)]
     [InlineData(1, 17, 2, 16)]
     [InlineData(3, 7, 1, 34)]
+    [InlineData(2, 3, 4, 64)]
     public void RotaryForwardMatchesReferenceAndGradChecks(int b, int t, int h, int d)
     {
         var rng = new Rng((ulong)(b + t + h + d));

@@ -50,6 +50,24 @@ public sealed class LossTests
     }
 
     [Fact]
+    public void LargeInputsSplitAcrossCoresAndStillMatch()
+    {
+        // big enough for Par to split the rows (and, for axis 0, the strided path) across threads
+        var rng = new Rng(77);
+        var x = rng.Normal(new[] { 96, 700 });
+        foreach (int axis in new[] { -1, 0 })
+        {
+            var r = RefSoftmax(x, axis, log: true);
+            var y = Ops.LogSoftmax(x, axis).ToArray();
+            for (int i = 0; i < r.Length; i++) Assert.True(Math.Abs(r[i] - y[i]) <= 1e-5 * Math.Max(1, Math.Abs(r[i])), $"axis {axis} element {i}: {y[i]} vs {r[i]}");
+        }
+        var targets = Enumerable.Range(0, 96).Select(i => (i * 37) % 700).ToArray();
+        var xs = x.ToArray();
+        var pp = Ops.CrossEntropyPerPosition(x, targets).ToArray();
+        for (int i = 0; i < 96; i++) Near(RefRowCe(xs, i, 700, targets[i]), pp[i], 1e-5);
+    }
+
+    [Fact]
     public void SoftmaxIsStableForHugeLogits()
     {
         var x = Tensor.FromArray(new[] { 1000f, 1001f, -1000f, 88f, 89f, 90f }, 2, 3);

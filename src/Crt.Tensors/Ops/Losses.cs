@@ -38,6 +38,7 @@ public static partial class Ops
     {
         const string name = "cross_entropy";
         var (n, c) = CheckCrossEntropy(name, logits, targets, ignoreIndex);
+        targets = Snapshot(targets);
         var lse = new float[n];
         var rowLoss = new float[n];
         SoftmaxKernels.CrossEntropyForward(logits.Data, targets, ignoreIndex, n, c, lse, rowLoss);
@@ -65,6 +66,7 @@ public static partial class Ops
         const string name = "cross_entropy_per_position";
         const int ignore = -100;
         var (n, c) = CheckCrossEntropy(name, logits, targets, ignore);
+        targets = Snapshot(targets);
         var lse = new float[n];
         var y = Tensor.Empty(n);
         SoftmaxKernels.CrossEntropyForward(logits.Data, targets, ignore, n, c, lse, y.Data);
@@ -94,6 +96,9 @@ public static partial class Ops
         }
         return (n, c);
     }
+
+    // The backward closures keep their own copy: a caller may reuse its targets buffer before Backward.
+    private static int[] Snapshot(int[] targets) => (int[])targets.Clone();
 
     /// <summary>Mean squared error mean((prediction − target)²); both inputs get gradients.</summary>
     public static Tensor MseLoss(Tensor prediction, Tensor target) => PairLoss("mse_loss", prediction, target, squared: true);

@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
@@ -50,18 +49,28 @@ public static unsafe class AttentionKernels
         fixed (float* pq = q, pk = k, pv = v, po = o, pl = lse)
         {
             nint Q = (nint)pq, K = (nint)pk, V = (nint)pv, O = (nint)po, L = (nint)pl;
-            long work = 4L * tq * tk * d;
-            Par.For(bh, work, h =>
+            // One work item per head (K and V transposed once per head), or, when there are too few heads to
+            // keep every core busy, per (head, query block) with each item preparing just the keys it needs.
+            int nqb = (tq + Br - 1) / Br;
+            int split = bh >= 2 * Par.Threads ? 1 : nqb;
+            long work = 4L * tq * tk * d / split;
+            Par.For(bh * split, work, item =>
             {
+                int h = item / split, part = item % split;
+                int qb0 = split == 1 ? 0 : part, qb1 = split == 1 ? nqb : part + 1;
                 ForwardHead((float*)Q + (long)h * tq * d, (float*)K + (long)h * tk * d, (float*)V + (long)h * tk * d,
-                    (float*)O + (long)h * tq * d, (float*)L + (long)h * tq, tq, tk, d, causal, scale);
+                    (float*)O + (long)h * tq * d, (float*)L + (long)h * tq, tq, tk, d, causal, scale, qb0 * Br, Math.Min(tq, qb1 * Br));
             });
         }
     }
 
-    private static void ForwardHead(float* q, float* k, float* v, float* o, float* lse, int tq, int tk, int d, bool causal, float scale)
+    /// <summary>Query rows [rowStart, rowEnd) of one head (rowStart a multiple of Br).</summary>
+    private static void ForwardHead(float* q, float* k, float* v, float* o, float* lse, int tq, int tk, int d, bool causal, float scale,
+        int rowStart, int rowEnd)
     {
-        int dp = Pad16(d), off = tk - tq, tkp = (tk + Bc - 1) / Bc * Bc;
+        int off = tk - tq;
+        if (causal) tk = Math.Min(tk, off + rowEnd); // keys past the last row's diagonal are never needed
+        int dp = Pad16(d), tkp = (tk + Bc - 1) / Bc * Bc;
         // scratch: KT [d, tkp] | Vp [tk, dp] | Qs [Br, dp] | S [Br, Bc] | Oacc [Br, dp] | m [Br] | l [Br]
         int nKT = d * tkp, nVp = tk * dp, nQs = Br * dp, nS = Br * Bc, nO = Br * dp;
         var scratch = Scratch(nKT + nVp + nQs + nS + nO + 2 * Br);
@@ -70,12 +79,11 @@ public static unsafe class AttentionKernels
             float* kt = sp, vp = kt + nKT, qs = vp + nVp, s = qs + nQs, oacc = s + nS, m = oacc + nO, l = m + Br;
             Transpose(k, tk, d, tkp, kt);
             PadRows(v, tk, d, dp, vp);
-            for (int i0 = 0; i0 < tq; i0 += Br)
+            for (int i0 = rowStart; i0 < rowEnd; i0 += Br)
             {
-                int br = Math.Min(Br, tq - i0), brp = Pad4(br);
+                int br = Math.Min(Br, rowEnd - i0), brp = Pad4(br);
                 new Span<float>(qs, brp * dp).Clear();
-                for (int r = 0; r < br; r++)
-                    TensorPrimitives.Multiply(new ReadOnlySpan<float>(q + (long)(i0 + r) * d, d), scale, new Span<float>(qs + r * dp, d));
+                for (int r = 0; r < br; r++) ScaledCopy(q + (long)(i0 + r) * d, qs + r * dp, d, scale);
                 new Span<float>(oacc, brp * dp).Clear();
                 new Span<float>(m, Br).Fill(float.NegativeInfinity);
                 new Span<float>(l, Br).Clear();
@@ -84,18 +92,20 @@ public static unsafe class AttentionKernels
                 for (int j0 = 0; j0 < kEnd; j0 += Bc)
                 {
                     int bc = Math.Min(Bc, kEnd - j0);
-                    ScoresAbt(qs, dp, kt + j0, tkp, d, brp, s);
+                    int diag = causal ? off + i0 - j0 : NoDiag;
+                    ScoresAbt(qs, dp, kt + j0, tkp, d, brp, s, diag);
                     for (int r = 0; r < brp; r++)
                     {
                         int vis = r < br ? Visible(causal, off, i0 + r, j0, bc) : 0;
+                        bool first = float.IsNegativeInfinity(m[r]); // accumulator still zero
                         float alpha = OnlineSoftmaxRow(s + r * Bc, vis, ref m[r], ref l[r]);
-                        if (alpha != 1f) ScaleRow(oacc + r * dp, dp, alpha);
+                        if (alpha != 1f && !first) ScaleRow(oacc + r * dp, dp, alpha);
                     }
-                    AccumulateAb(s, Bc, vp + (long)j0 * dp, dp, brp, bc, oacc);
+                    AccumulateAb(s, Bc, vp + (long)j0 * dp, dp, brp, bc, oacc, diag);
                 }
                 for (int r = 0; r < br; r++)
                 {
-                    TensorPrimitives.Multiply(new ReadOnlySpan<float>(oacc + r * dp, d), 1f / l[r], new Span<float>(o + (long)(i0 + r) * d, d));
+                    ScaledCopy(oacc + r * dp, o + (long)(i0 + r) * d, d, 1f / l[r]);
                     lse[i0 + r] = m[r] + MathF.Log(l[r]);
                 }
             }
@@ -132,10 +142,10 @@ public static unsafe class AttentionKernels
             float mx = HMax(Vector512.Max(Vector512.Max(x0, x1), Vector512.Max(x2, x3)));
             float mNew = Math.Max(m, mx);
             var mv = Vector512.Create(mNew);
-            var p0 = Vector512.ConditionalSelect(k0, Vector512.Exp(x0 - mv), Vector512<float>.Zero);
-            var p1 = Vector512.ConditionalSelect(k1, Vector512.Exp(x1 - mv), Vector512<float>.Zero);
-            var p2 = Vector512.ConditionalSelect(k2, Vector512.Exp(x2 - mv), Vector512<float>.Zero);
-            var p3 = Vector512.ConditionalSelect(k3, Vector512.Exp(x3 - mv), Vector512<float>.Zero);
+            var p0 = Vector512.ConditionalSelect(k0, SimdExp.Exp(x0 - mv), Vector512<float>.Zero);
+            var p1 = Vector512.ConditionalSelect(k1, SimdExp.Exp(x1 - mv), Vector512<float>.Zero);
+            var p2 = Vector512.ConditionalSelect(k2, SimdExp.Exp(x2 - mv), Vector512<float>.Zero);
+            var p3 = Vector512.ConditionalSelect(k3, SimdExp.Exp(x3 - mv), Vector512<float>.Zero);
             p0.Store(sr); p1.Store(sr + 16); p2.Store(sr + 32); p3.Store(sr + 48);
             float alpha = MathF.Exp(m - mNew);
             l = l * alpha + Vector512.Sum((p0 + p1) + (p2 + p3));
@@ -154,6 +164,38 @@ public static unsafe class AttentionKernels
             m = mNew;
             return alpha;
         }
+    }
+
+    /// <summary>dst[0..n) = src[0..n)·a.</summary>
+    private static void ScaledCopy(float* src, float* dst, int n, float a)
+    {
+        int i = 0;
+        if (UseVector512)
+        {
+            var av = Vector512.Create(a);
+            for (; i + 16 <= n; i += 16) (Vector512.Load(src + i) * av).Store(dst + i);
+        }
+        for (; i < n; i++) dst[i] = src[i] * a;
+    }
+
+    /// <summary>dst[0..n) = g[0..n); returns Σ g∘o.</summary>
+    private static float CopyAndDot(float* g, float* o, float* dst, int n)
+    {
+        int i = 0;
+        float sum = 0;
+        if (UseVector512)
+        {
+            var acc = Vector512<float>.Zero;
+            for (; i + 16 <= n; i += 16)
+            {
+                var gv = Vector512.Load(g + i);
+                gv.Store(dst + i);
+                acc = Vector512.FusedMultiplyAdd(gv, Vector512.Load(o + i), acc);
+            }
+            sum = Vector512.Sum(acc);
+        }
+        for (; i < n; i++) { dst[i] = g[i]; sum += g[i] * o[i]; }
+        return sum;
     }
 
     private static void ScaleRow(float* x, int dp, float a)
@@ -175,9 +217,11 @@ public static unsafe class AttentionKernels
             var lv = Vector512.Create(lse); var dv = Vector512.Create(di);
             for (int c = 0; c < Bc; c += 16)
             {
-                var p = Vector512.ConditionalSelect(Mask(vis, c), Vector512.Exp(Vector512.Load(pr + c) - lv), Vector512<float>.Zero);
+                // masked lanes may hold stale values (the products skip what the mask hides): select, don't multiply by 0
+                var k = Mask(vis, c);
+                var p = Vector512.ConditionalSelect(k, SimdExp.Exp(Vector512.Load(pr + c) - lv), Vector512<float>.Zero);
                 p.Store(pr + c);
-                (p * (Vector512.Load(dr + c) - dv)).Store(dr + c);
+                Vector512.ConditionalSelect(k, p * (Vector512.Load(dr + c) - dv), Vector512<float>.Zero).Store(dr + c);
             }
         }
         else
@@ -223,11 +267,8 @@ public static unsafe class AttentionKernels
             new Span<float>(qs, 3 * nRows + tqp).Clear();
             for (int r = 0; r < tq; r++)
             {
-                var qr = new ReadOnlySpan<float>(q + (long)r * d, d);
-                var gr = new ReadOnlySpan<float>(dO + (long)r * d, d);
-                TensorPrimitives.Multiply(qr, scale, new Span<float>(qs + (long)r * dp, d));
-                gr.CopyTo(new Span<float>(gp + (long)r * dp, d));
-                di[r] = TensorPrimitives.Dot(gr, new ReadOnlySpan<float>(o + (long)r * d, d));
+                ScaledCopy(q + (long)r * d, qs + (long)r * dp, d, scale);
+                di[r] = CopyAndDot(dO + (long)r * d, o + (long)r * d, gp + (long)r * dp, d);
             }
 
             for (int j0 = 0; j0 < tk; j0 += Bc)
@@ -243,16 +284,17 @@ public static unsafe class AttentionKernels
                 {
                     int br = Math.Min(Br, tq - i0), brp = Pad4(br);
                     float* qsi = qs + (long)i0 * dp, gpi = gp + (long)i0 * dp;
-                    ScoresAbt(qsi, dp, kt, Bc, d, brp, p);
-                    ScoresAbt(gpi, dp, vt, Bc, d, brp, ds); // dP
+                    int diag = causal ? off + i0 - j0 : NoDiag;
+                    ScoresAbt(qsi, dp, kt, Bc, d, brp, p, diag);
+                    ScoresAbt(gpi, dp, vt, Bc, d, brp, ds, diag); // dP
                     for (int r = 0; r < brp; r++)
                     {
                         int vis = r < br ? Visible(causal, off, i0 + r, j0, bc) : 0;
                         ProbAndScoreGradRow(p + r * Bc, ds + r * Bc, vis, r < br ? lse[i0 + r] : 0f, r < br ? di[i0 + r] : 0f);
                     }
-                    AccumulateAtb(p, Bc, gpi, dp, brp, bcp, dva);   // dV += Pᵀ·dO
-                    AccumulateAb(ds, Bc, kp, dp, brp, bc, dqa + (long)i0 * dp); // dQ += dS·K (scaled at the end)
-                    AccumulateAtb(ds, Bc, qsi, dp, brp, bcp, dka);  // dK += dSᵀ·(scale·Q)
+                    AccumulateAtb(p, Bc, gpi, dp, brp, bcp, dva, diag);   // dV += Pᵀ·dO
+                    AccumulateAb(ds, Bc, kp, dp, brp, bc, dqa + (long)i0 * dp, diag); // dQ += dS·K (scaled at the end)
+                    AccumulateAtb(ds, Bc, qsi, dp, brp, bcp, dka, diag);  // dK += dSᵀ·(scale·Q)
                 }
                 for (int c = 0; c < bc; c++)
                 {
@@ -261,7 +303,7 @@ public static unsafe class AttentionKernels
                 }
             }
             for (int r = 0; r < tq; r++)
-                TensorPrimitives.Multiply(new ReadOnlySpan<float>(dqa + (long)r * dp, d), scale, new Span<float>(dq + (long)r * d, d));
+                ScaledCopy(dqa + (long)r * dp, dq + (long)r * d, d, scale);
         }
     }
 
@@ -270,13 +312,20 @@ public static unsafe class AttentionKernels
     /// <summary>dst [d, ld] = src [n, d]ᵀ, columns n..ld zeroed.</summary>
     private static void Transpose(float* src, int n, int d, int ld, float* dst)
     {
-        for (int c = 0; c < n; c++)
+        // sequential writes, strided reads (the source block is small and stays in L1)
+        for (int e = 0; e < d; e++)
         {
-            float* s = src + (long)c * d;
-            for (int e = 0; e < d; e++) dst[(long)e * ld + c] = s[e];
+            float* o = dst + (long)e * ld;
+            float* s = src + e;
+            int c = 0;
+            for (; c + 4 <= n; c += 4)
+            {
+                o[c] = s[(long)c * d]; o[c + 1] = s[(long)(c + 1) * d];
+                o[c + 2] = s[(long)(c + 2) * d]; o[c + 3] = s[(long)(c + 3) * d];
+            }
+            for (; c < n; c++) o[c] = s[(long)c * d];
+            for (; c < ld; c++) o[c] = 0;
         }
-        if (n < ld)
-            for (int e = 0; e < d; e++) new Span<float>(dst + (long)e * ld + n, ld - n).Clear();
     }
 
     /// <summary>dst [n, dp] = src [n, d] with columns d..dp zeroed.</summary>
@@ -291,58 +340,96 @@ public static unsafe class AttentionKernels
 
     // ---- block products -------------------------------------------------------------------------
 
-    /// <summary>C [rows, Bc] = A [rows, lda] · BT [kdim, Bc] (row stride ldbt) over the first kdim columns of A (rows a multiple of 4).</summary>
-    private static void ScoresAbt(float* a, int lda, float* bt, int ldbt, int kdim, int rows, float* c)
+    // The products take diag = off + i0 − j0 for a causal block (row r of the block sees its first diag + r + 1
+    // keys) and NoDiag otherwise; they skip the parts of a block that the mask zeroes anyway.
+    private const int NoDiag = 1 << 20;
+
+    /// <summary>
+    /// C [rows, Bc] = A [rows, lda] · BT [kdim, Bc] (row stride ldbt) over the first kdim columns of A
+    /// (rows a multiple of 4). Columns a row cannot see (past diag + r) may be left unwritten.
+    /// </summary>
+    private static void ScoresAbt(float* a, int lda, float* bt, int ldbt, int kdim, int rows, float* c, int diag)
     {
         if (UseVector512)
         {
             for (int r0 = 0; r0 < rows; r0 += 4)
             {
+                int vis = Math.Clamp(diag + r0 + 4, 0, Bc);
+                if (vis == 0) continue;
                 float* a0 = a + (long)r0 * lda, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda;
-                Vector512<float> c00 = default, c01 = default, c02 = default, c03 = default;
-                Vector512<float> c10 = default, c11 = default, c12 = default, c13 = default;
-                Vector512<float> c20 = default, c21 = default, c22 = default, c23 = default;
-                Vector512<float> c30 = default, c31 = default, c32 = default, c33 = default;
-                for (int e = 0; e < kdim; e++)
-                {
-                    float* b = bt + (long)e * ldbt;
-                    var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16); var b2 = Vector512.Load(b + 32); var b3 = Vector512.Load(b + 48);
-                    var x = Vector512.Create(a0[e]);
-                    c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
-                    c02 = Vector512.FusedMultiplyAdd(x, b2, c02); c03 = Vector512.FusedMultiplyAdd(x, b3, c03);
-                    x = Vector512.Create(a1[e]);
-                    c10 = Vector512.FusedMultiplyAdd(x, b0, c10); c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
-                    c12 = Vector512.FusedMultiplyAdd(x, b2, c12); c13 = Vector512.FusedMultiplyAdd(x, b3, c13);
-                    x = Vector512.Create(a2[e]);
-                    c20 = Vector512.FusedMultiplyAdd(x, b0, c20); c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
-                    c22 = Vector512.FusedMultiplyAdd(x, b2, c22); c23 = Vector512.FusedMultiplyAdd(x, b3, c23);
-                    x = Vector512.Create(a3[e]);
-                    c30 = Vector512.FusedMultiplyAdd(x, b0, c30); c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
-                    c32 = Vector512.FusedMultiplyAdd(x, b2, c32); c33 = Vector512.FusedMultiplyAdd(x, b3, c33);
-                }
                 float* o = c + r0 * Bc;
-                c00.Store(o); c01.Store(o + 16); c02.Store(o + 32); c03.Store(o + 48); o += Bc;
-                c10.Store(o); c11.Store(o + 16); c12.Store(o + 32); c13.Store(o + 48); o += Bc;
-                c20.Store(o); c21.Store(o + 16); c22.Store(o + 32); c23.Store(o + 48); o += Bc;
-                c30.Store(o); c31.Store(o + 16); c32.Store(o + 32); c33.Store(o + 48);
+                if (vis <= 32)
+                {
+                    Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default;
+                    Vector512<float> c20 = default, c21 = default, c30 = default, c31 = default;
+                    for (int e = 0; e < kdim; e++)
+                    {
+                        float* b = bt + (long)e * ldbt;
+                        var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16);
+                        var x = Vector512.Create(a0[e]);
+                        c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
+                        x = Vector512.Create(a1[e]);
+                        c10 = Vector512.FusedMultiplyAdd(x, b0, c10); c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
+                        x = Vector512.Create(a2[e]);
+                        c20 = Vector512.FusedMultiplyAdd(x, b0, c20); c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
+                        x = Vector512.Create(a3[e]);
+                        c30 = Vector512.FusedMultiplyAdd(x, b0, c30); c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
+                    }
+                    c00.Store(o); c01.Store(o + 16); o += Bc;
+                    c10.Store(o); c11.Store(o + 16); o += Bc;
+                    c20.Store(o); c21.Store(o + 16); o += Bc;
+                    c30.Store(o); c31.Store(o + 16);
+                    continue;
+                }
+                {
+                    Vector512<float> c00 = default, c01 = default, c02 = default, c03 = default;
+                    Vector512<float> c10 = default, c11 = default, c12 = default, c13 = default;
+                    Vector512<float> c20 = default, c21 = default, c22 = default, c23 = default;
+                    Vector512<float> c30 = default, c31 = default, c32 = default, c33 = default;
+                    for (int e = 0; e < kdim; e++)
+                    {
+                        float* b = bt + (long)e * ldbt;
+                        var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16); var b2 = Vector512.Load(b + 32); var b3 = Vector512.Load(b + 48);
+                        var x = Vector512.Create(a0[e]);
+                        c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
+                        c02 = Vector512.FusedMultiplyAdd(x, b2, c02); c03 = Vector512.FusedMultiplyAdd(x, b3, c03);
+                        x = Vector512.Create(a1[e]);
+                        c10 = Vector512.FusedMultiplyAdd(x, b0, c10); c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
+                        c12 = Vector512.FusedMultiplyAdd(x, b2, c12); c13 = Vector512.FusedMultiplyAdd(x, b3, c13);
+                        x = Vector512.Create(a2[e]);
+                        c20 = Vector512.FusedMultiplyAdd(x, b0, c20); c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
+                        c22 = Vector512.FusedMultiplyAdd(x, b2, c22); c23 = Vector512.FusedMultiplyAdd(x, b3, c23);
+                        x = Vector512.Create(a3[e]);
+                        c30 = Vector512.FusedMultiplyAdd(x, b0, c30); c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
+                        c32 = Vector512.FusedMultiplyAdd(x, b2, c32); c33 = Vector512.FusedMultiplyAdd(x, b3, c33);
+                    }
+                    c00.Store(o); c01.Store(o + 16); c02.Store(o + 32); c03.Store(o + 48); o += Bc;
+                    c10.Store(o); c11.Store(o + 16); c12.Store(o + 32); c13.Store(o + 48); o += Bc;
+                    c20.Store(o); c21.Store(o + 16); c22.Store(o + 32); c23.Store(o + 48); o += Bc;
+                    c30.Store(o); c31.Store(o + 16); c32.Store(o + 32); c33.Store(o + 48);
+                }
             }
             return;
         }
         for (int r = 0; r < rows; r++)
         {
             float* cr = c + r * Bc;
-            new Span<float>(cr, Bc).Clear();
+            int vis = Math.Clamp(diag + r + 1, 0, Bc);
+            new Span<float>(cr, vis).Clear();
             for (int e = 0; e < kdim; e++)
             {
                 float x = a[(long)r * lda + e];
                 float* b = bt + (long)e * ldbt;
-                for (int j = 0; j < Bc; j++) cr[j] += x * b[j];
+                for (int j = 0; j < vis; j++) cr[j] += x * b[j];
             }
         }
     }
 
-    /// <summary>C [rows, dp] += A [rows, lda] · B [kcount, dp] over the first kcount columns of A (rows a multiple of 4, dp of 16).</summary>
-    private static void AccumulateAb(float* a, int lda, float* b, int dp, int rows, int kcount, float* c)
+    /// <summary>
+    /// C [rows, dp] += A [rows, lda] · B [kcount, dp] over the first kcount columns of A (rows a multiple of 4,
+    /// dp of 16); columns of A past diag + r must be zero for the rows that have them, and are skipped.
+    /// </summary>
+    private static void AccumulateAb(float* a, int lda, float* b, int dp, int rows, int kcount, float* c, int diag)
     {
         if (UseVector512)
         {
@@ -350,6 +437,8 @@ public static unsafe class AttentionKernels
             for (; n0 + 32 <= dp; n0 += 32)
                 for (int r0 = 0; r0 < rows; r0 += 4)
                 {
+                    int kc = Math.Clamp(diag + r0 + 4, 0, kcount);
+                    if (kc == 0) continue;
                     float* a0 = a + (long)r0 * lda, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda;
                     float* o = c + (long)r0 * dp + n0;
                     var c00 = Vector512.Load(o); var c01 = Vector512.Load(o + 16);
@@ -357,7 +446,7 @@ public static unsafe class AttentionKernels
                     var c20 = Vector512.Load(o + 2 * dp); var c21 = Vector512.Load(o + 2 * dp + 16);
                     var c30 = Vector512.Load(o + 3 * dp); var c31 = Vector512.Load(o + 3 * dp + 16);
                     float* bb = b + n0;
-                    for (int e = 0; e < kcount; e++, bb += dp)
+                    for (int e = 0; e < kc; e++, bb += dp)
                     {
                         var b0 = Vector512.Load(bb); var b1 = Vector512.Load(bb + 16);
                         var x = Vector512.Create(a0[e]);
@@ -377,11 +466,13 @@ public static unsafe class AttentionKernels
             if (n0 < dp) // one 16-wide column strip left
                 for (int r0 = 0; r0 < rows; r0 += 4)
                 {
+                    int kc = Math.Clamp(diag + r0 + 4, 0, kcount);
+                    if (kc == 0) continue;
                     float* a0 = a + (long)r0 * lda, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda;
                     float* o = c + (long)r0 * dp + n0;
                     var c0 = Vector512.Load(o); var c1 = Vector512.Load(o + dp); var c2 = Vector512.Load(o + 2 * dp); var c3 = Vector512.Load(o + 3 * dp);
                     float* bb = b + n0;
-                    for (int e = 0; e < kcount; e++, bb += dp)
+                    for (int e = 0; e < kc; e++, bb += dp)
                     {
                         var b0 = Vector512.Load(bb);
                         c0 = Vector512.FusedMultiplyAdd(Vector512.Create(a0[e]), b0, c0);
@@ -396,7 +487,8 @@ public static unsafe class AttentionKernels
         for (int r = 0; r < rows; r++)
         {
             float* cr = c + (long)r * dp;
-            for (int e = 0; e < kcount; e++)
+            int kc = Math.Clamp(diag + r + 1, 0, kcount);
+            for (int e = 0; e < kc; e++)
             {
                 float x = a[(long)r * lda + e];
                 float* br = b + (long)e * dp;
@@ -405,8 +497,11 @@ public static unsafe class AttentionKernels
         }
     }
 
-    /// <summary>C [ccount, dp] += Aᵀ · B with A [rows, lda] (its first ccount columns) and B [rows, dp] (ccount a multiple of 4).</summary>
-    private static void AccumulateAtb(float* a, int lda, float* b, int dp, int rows, int ccount, float* c)
+    /// <summary>
+    /// C [ccount, dp] += Aᵀ · B with A [rows, lda] (its first ccount columns) and B [rows, dp] (ccount a multiple
+    /// of 4); rows of A before the first row that sees a column (r &lt; col − diag) must be zero there, and are skipped.
+    /// </summary>
+    private static void AccumulateAtb(float* a, int lda, float* b, int dp, int rows, int ccount, float* c, int diag)
     {
         if (UseVector512)
         {
@@ -414,14 +509,16 @@ public static unsafe class AttentionKernels
             for (; n0 + 32 <= dp; n0 += 32)
                 for (int c0i = 0; c0i < ccount; c0i += 4)
                 {
+                    int r0 = Math.Max(0, c0i - diag);
+                    if (r0 >= rows) continue;
                     float* o = c + (long)c0i * dp + n0;
                     var c00 = Vector512.Load(o); var c01 = Vector512.Load(o + 16);
                     var c10 = Vector512.Load(o + dp); var c11 = Vector512.Load(o + dp + 16);
                     var c20 = Vector512.Load(o + 2 * dp); var c21 = Vector512.Load(o + 2 * dp + 16);
                     var c30 = Vector512.Load(o + 3 * dp); var c31 = Vector512.Load(o + 3 * dp + 16);
-                    float* ar = a + c0i;
-                    float* bb = b + n0;
-                    for (int r = 0; r < rows; r++, ar += lda, bb += dp)
+                    float* ar = a + (long)r0 * lda + c0i;
+                    float* bb = b + (long)r0 * dp + n0;
+                    for (int r = r0; r < rows; r++, ar += lda, bb += dp)
                     {
                         var b0 = Vector512.Load(bb); var b1 = Vector512.Load(bb + 16);
                         var x = Vector512.Create(ar[0]);
@@ -441,11 +538,13 @@ public static unsafe class AttentionKernels
             if (n0 < dp)
                 for (int c0i = 0; c0i < ccount; c0i += 4)
                 {
+                    int r0 = Math.Max(0, c0i - diag);
+                    if (r0 >= rows) continue;
                     float* o = c + (long)c0i * dp + n0;
                     var c0 = Vector512.Load(o); var c1 = Vector512.Load(o + dp); var c2 = Vector512.Load(o + 2 * dp); var c3 = Vector512.Load(o + 3 * dp);
-                    float* ar = a + c0i;
-                    float* bb = b + n0;
-                    for (int r = 0; r < rows; r++, ar += lda, bb += dp)
+                    float* ar = a + (long)r0 * lda + c0i;
+                    float* bb = b + (long)r0 * dp + n0;
+                    for (int r = r0; r < rows; r++, ar += lda, bb += dp)
                     {
                         var b0 = Vector512.Load(bb);
                         c0 = Vector512.FusedMultiplyAdd(Vector512.Create(ar[0]), b0, c0);
@@ -457,13 +556,13 @@ public static unsafe class AttentionKernels
                 }
             return;
         }
-        for (int r = 0; r < rows; r++)
+        for (int cc = 0; cc < ccount; cc++)
         {
-            float* br = b + (long)r * dp;
-            for (int cc = 0; cc < ccount; cc++)
+            float* cr = c + (long)cc * dp;
+            for (int r = Math.Max(0, cc - diag); r < rows; r++)
             {
                 float x = a[(long)r * lda + cc];
-                float* cr = c + (long)cc * dp;
+                float* br = b + (long)r * dp;
                 for (int j = 0; j < dp; j++) cr[j] += x * br[j];
             }
         }
@@ -481,25 +580,51 @@ public static unsafe class AttentionKernels
         fixed (float* px = x, pt = table, py = y)
         {
             nint X = (nint)px, TB = (nint)pt, Y = (nint)py;
-            Par.ForRange(b * t, 6L * h * d, (s, e) =>
+            Par.ForRange(b * t, 4L * h * d, (s, e) =>
             {
-                for (int bt = s; bt < e; bt++)
+                // per position: cos and ±sin expanded to the interleaved layout, so a pair rotates as
+                // y = x∘[c, c] + swap(x)∘[−s, s]
+                var cs = new float[2 * d];
+                fixed (float* cexp = cs)
                 {
-                    float* f = (float*)TB + (long)(bt % t) * half * 2;
-                    for (int hh = 0; hh < h; hh++)
+                    float* sexp = cexp + d;
+                    for (int bt = s; bt < e; bt++)
                     {
-                        long baseIdx = ((long)bt * h + hh) * d;
-                        float* xi = (float*)X + baseIdx, yi = (float*)Y + baseIdx;
+                        float* f = (float*)TB + (long)(bt % t) * half * 2;
                         for (int i = 0; i < half; i++)
                         {
                             float c = f[2 * i], sn = inverse ? -f[2 * i + 1] : f[2 * i + 1];
-                            float x0 = xi[2 * i], x1 = xi[2 * i + 1];
-                            yi[2 * i] = x0 * c - x1 * sn;
-                            yi[2 * i + 1] = x1 * c + x0 * sn;
+                            cexp[2 * i] = c; cexp[2 * i + 1] = c;
+                            sexp[2 * i] = -sn; sexp[2 * i + 1] = sn;
+                        }
+                        for (int hh = 0; hh < h; hh++)
+                        {
+                            long baseIdx = ((long)bt * h + hh) * d;
+                            RotateRow((float*)X + baseIdx, (float*)Y + baseIdx, cexp, sexp, d);
                         }
                     }
                 }
             });
+        }
+    }
+
+    private static readonly Vector512<int> PairSwap = Vector512.Create(1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14);
+
+    private static void RotateRow(float* x, float* y, float* c, float* sgn, int d)
+    {
+        int i = 0;
+        if (UseVector512)
+            for (; i + 16 <= d; i += 16)
+            {
+                var xv = Vector512.Load(x + i);
+                var sw = Vector512.Shuffle(xv, PairSwap);
+                Vector512.FusedMultiplyAdd(sw, Vector512.Load(sgn + i), xv * Vector512.Load(c + i)).Store(y + i);
+            }
+        for (; i < d; i += 2)
+        {
+            float x0 = x[i], x1 = x[i + 1];
+            y[i] = x0 * c[i] + x1 * sgn[i];
+            y[i + 1] = x1 * c[i + 1] + x0 * sgn[i + 1];
         }
     }
 }

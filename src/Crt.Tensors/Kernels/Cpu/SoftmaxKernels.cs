@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 
 namespace Crt.Tensors.Kernels.Cpu;
 
@@ -164,22 +165,42 @@ public static class SoftmaxKernels
         }
     }
 
-    /// <summary>logsumexp of a row without a scratch buffer (two passes over the row).</summary>
-    public static float LogSumExp(ReadOnlySpan<float> row)
+    /// <summary>logsumexp of a row without a scratch buffer (a max pass, then a fused exp-and-sum pass).</summary>
+    public static unsafe float LogSumExp(ReadOnlySpan<float> row)
     {
         float m = TensorPrimitives.Max(row);
         if (float.IsNegativeInfinity(m) || float.IsNaN(m)) return m;
-        Span<float> buf = stackalloc float[256];
+        int n = row.Length, j = 0;
         float s = 0;
-        for (int j = 0; j < row.Length; j += buf.Length)
+        fixed (float* x = row)
         {
-            var part = row.Slice(j, Math.Min(buf.Length, row.Length - j));
-            var b = buf[..part.Length];
-            TensorPrimitives.Subtract(part, m, b);
-            TensorPrimitives.Exp(b, b);
-            s += TensorPrimitives.Sum(b);
+            if (Vector512.IsHardwareAccelerated && n >= 16)
+            {
+                var mv = Vector512.Create(m);
+                Vector512<float> a0 = default, a1 = default;
+                for (; j + 32 <= n; j += 32)
+                {
+                    a0 += SimdExp.Exp(Vector512.Load(x + j) - mv);
+                    a1 += SimdExp.Exp(Vector512.Load(x + j + 16) - mv);
+                }
+                for (; j + 16 <= n; j += 16) a0 += SimdExp.Exp(Vector512.Load(x + j) - mv);
+                s = Vector512.Sum(a0 + a1);
+            }
+            for (; j < n; j++) s += MathF.Exp(x[j] - m);
         }
         return m + MathF.Log(s);
+    }
+
+    /// <summary>d = exp(x − shift)·k (one fused pass).</summary>
+    private static unsafe void ExpScaled(float* x, float shift, float k, float* d, int n)
+    {
+        int j = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var sv = Vector512.Create(shift); var kv = Vector512.Create(k);
+            for (; j + 16 <= n; j += 16) (SimdExp.Exp(Vector512.Load(x + j) - sv) * kv).Store(d + j);
+        }
+        for (; j < n; j++) d[j] = MathF.Exp(x[j] - shift) * k;
     }
 
     /// <summary>
@@ -196,15 +217,12 @@ public static class SoftmaxKernels
             {
                 for (int i = s; i < e; i++)
                 {
-                    var row = new ReadOnlySpan<float>((float*)L + (long)i * c, c);
-                    var d = new Span<float>((float*)Dd + (long)i * c, c);
+                    float* row = (float*)L + (long)i * c, d = (float*)Dd + (long)i * c;
                     int t = targets[i];
                     float k = scalarScale ? ((float*)S)[0] : ((float*)S)[i];
-                    if (t == ignoreIndex || k == 0f) { d.Clear(); continue; }
-                    TensorPrimitives.Subtract(row, ((float*)E)[i], d);
-                    TensorPrimitives.Exp(d, d);
-                    d[t] -= 1f;
-                    TensorPrimitives.Multiply(d, k, d);
+                    if (t == ignoreIndex || k == 0f) { new Span<float>(d, c).Clear(); continue; }
+                    ExpScaled(row, ((float*)E)[i], k, d, c);
+                    d[t] -= k;
                 }
             });
         }

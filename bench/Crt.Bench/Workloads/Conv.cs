@@ -32,7 +32,9 @@ public sealed class Conv3x3FwdBwdWorkload : IWorkload
 
     public void Run()
     {
-        _x.Grad = null; _w.Grad = null; _b.Grad = null;
+        // As a training step does it: temporaries from the step's pool, gradients zeroed (their buffers reused).
+        using var scope = TensorScope.Begin();
+        _x.ZeroGrad(); _w.ZeroGrad(); _b.ZeroGrad();
         Ops.Conv2d(_x, _w, _b, 1, 1).Backward(_g);
     }
 }

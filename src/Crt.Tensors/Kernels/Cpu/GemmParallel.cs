@@ -140,6 +140,6 @@ public static unsafe partial class Gemm
             if (Volatile.Read(ref state[idx]) == 2) return;
         }
         var spin = new SpinWait();
-        while (Volatile.Read(ref state[idx]) != 2) spin.SpinOnce();
+        while (Volatile.Read(ref state[idx]) != 2) spin.SpinOnce(sleep1Threshold: -1); // never Sleep(1): a block takes microseconds to pack
     }
 }

@@ -2,7 +2,7 @@ namespace Crt.Tensors.Kernels.Cpu;
 
 /// <summary>
 /// Splits work over the outer dimension across cores, but only when there is enough of it to pay for
-/// the hand-off (a Parallel.For costs a few microseconds).
+/// the hand-off (a few microseconds with the spinning workers of <see cref="SpinPool"/>).
 /// </summary>
 public static class Par
 {
@@ -22,6 +22,18 @@ public static class Par
             for (int i = 0; i < n; i++) body(i);
             return;
         }
+        Run(n, body);
+    }
+
+    /// <summary>The spinning worker pool when the cores are real, the .NET thread pool otherwise (more threads than cores).</summary>
+    private static void Run(int n, Action<int> body)
+    {
+        if (Threads <= Environment.ProcessorCount)
+        {
+            if (SpinPool.TryRun(n, Threads, body)) return;
+            for (int i = 0; i < n; i++) body(i); // another region is running (nested or concurrent): run inline
+            return;
+        }
         System.Threading.Tasks.Parallel.For(0, n, new ParallelOptions { MaxDegreeOfParallelism = Threads }, body);
     }
 
@@ -32,7 +44,7 @@ public static class Par
         int chunks = (int)Math.Min(Threads, Math.Max(1, n * workPerItem / MinParallelWork));
         chunks = Math.Min(chunks, n);
         if (chunks <= 1) { body(0, n); return; }
-        System.Threading.Tasks.Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = Threads }, c =>
+        Run(chunks, c =>
         {
             int s = (int)((long)n * c / chunks), e = (int)((long)n * (c + 1) / chunks);
             body(s, e);

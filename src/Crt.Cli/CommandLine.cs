@@ -52,6 +52,14 @@ public sealed class CommandLine
 
     public IReadOnlyList<string> Values(string name) => _values.TryGetValue(name, out var v) ? v : Array.Empty<string>();
 
+    public float Float(string name, float fallback)
+    {
+        var v = Value(name);
+        if (v is null) return fallback;
+        return float.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var f)
+            ? f : throw new UsageException($"--{name} {v}: not a number");
+    }
+
     public long? Long(string name)
     {
         var v = Value(name);

@@ -75,10 +75,7 @@ public static class EvalCommands
             var gpt = GptCheckpoint.Load(gptPath);
             if (gpt.TokenizerSha256 != "" && gpt.TokenizerSha256 != tok.Sha256)
                 throw new ArgumentException($"{tok.WeightsPath}: this tokenizer did not make the GPT's training tokens");
-            var options = new SamplingOptions
-            {
-                CfgScale = F(cl, "cfg", 1.5f), Temperature = F(cl, "temperature", 1f), TopK = (int)(cl.Long("top-k") ?? 0), TopP = F(cl, "top-p", 1f),
-            };
+            var options = GptCommands.Sampling(cl);
             int samples = (int)(cl.Long("samples") ?? 10000), k = gpt.Model.Config.NumClasses;
             var labels = Enumerable.Range(0, samples).Select(i => i % k).ToArray();
             var sampled = SampleImages.Run(gpt.Model, tok, labels, options, new Rng((ulong)(cl.Long("seed") ?? 0)), 100,
@@ -113,7 +110,4 @@ public static class EvalCommands
         }
         return recon;
     }
-
-    private static float F(CommandLine cl, string name, float fallback) =>
-        cl.Value(name) is { } v ? (float.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var f) ? f : throw new UsageException($"--{name} {v}: not a number")) : fallback;
 }

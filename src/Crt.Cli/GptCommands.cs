@@ -120,11 +120,7 @@ public static class GptCommands
         var m = gpt.Model.Config;
         if (tok.Config.Model.CodebookSize != m.VocabSize || tok.Config.Model.TokensPerImage != m.BlockSize)
             throw new ArgumentException($"{tok.WeightsPath}: tokenizer has K = {tok.Config.Model.CodebookSize} and {tok.Config.Model.TokensPerImage} tokens, the GPT models K = {m.VocabSize} and {m.BlockSize}");
-        var options = new SamplingOptions
-        {
-            CfgScale = Float(cl, "cfg", 1.5f), Temperature = Float(cl, "temperature", 1f),
-            TopK = (int)(cl.Long("top-k") ?? 0), TopP = Float(cl, "top-p", 1f),
-        };
+        var options = Sampling(cl);
         options.Validate(m.VocabSize);
         int perClass = (int)(cl.Long("per-class") ?? 8);
         var classList = (cl.Value("classes") ?? "all") == "all"
@@ -138,10 +134,10 @@ public static class GptCommands
         return 0;
     }
 
-    private static float Float(CommandLine cl, string name, float fallback)
+    /// <summary>--cfg, --temperature, --top-k, --top-p as sampling options (shared by sample and eval).</summary>
+    internal static SamplingOptions Sampling(CommandLine cl) => new()
     {
-        var v = cl.Value(name);
-        if (v is null) return fallback;
-        return float.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var f) ? f : throw new UsageException($"--{name} {v}: not a number");
-    }
+        CfgScale = cl.Float("cfg", 1.5f), Temperature = cl.Float("temperature", 1f),
+        TopK = (int)(cl.Long("top-k") ?? 0), TopP = cl.Float("top-p", 1f),
+    };
 }

@@ -87,13 +87,7 @@ public class GptTests
         }
     }
 
-    private static void AssertClose(float[] expected, float[] actual, double rtol, string label)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        double scale = Math.Max(1e-12, expected.Max(Math.Abs));
-        double err = expected.Zip(actual, (e, a) => Math.Abs((double)e - a)).Max();
-        Assert.True(err <= rtol * scale, $"{label}: max |diff| {err:G3} exceeds {rtol:G2} × {scale:G3}");
-    }
+    private static void AssertClose(float[] expected, float[] actual, double rtol, string label) => TestData.AssertClose(expected, actual, rtol, label);
 
     [Fact]
     public void CachedIncrementalLogitsEqualTheFullForward()

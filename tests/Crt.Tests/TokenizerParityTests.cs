@@ -40,10 +40,7 @@ public class TokenizerParityTests
     private static void Close(Tensor expected, Tensor actual, double rtol, string label)
     {
         Assert.Equal(expected.Shape, actual.Shape);
-        var e = expected.ToArray(); var a = actual.ToArray();
-        double scale = Math.Max(1e-12, e.Max(v => Math.Abs((double)v)));
-        double err = e.Zip(a, (x, y) => Math.Abs((double)x - y)).Max();
-        Assert.True(err <= rtol * scale, $"{label}: max |diff| {err:G3} exceeds {rtol:G2} × {scale:G3}");
+        TestData.AssertClose(expected.ToArray(), actual.ToArray(), rtol, label);
     }
 
     /// <summary>

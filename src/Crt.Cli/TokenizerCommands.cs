@@ -93,7 +93,7 @@ public static class TokenizerCommands
         var variants = (cl.Value("variants") ?? "original,flip").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var set = LoadSplit(tok.Config.Data, split);
         var progress = new ProgressReporter("tokenize", 0, set.Count, cl.Flag("quiet"));
-        var header = Tokenization.Run(tok, set, outPath, variants, progress: (done, total) => progress.Report(done, Array.Empty<(string, double)>(), 0, "img"));
+        var header = Tokenization.Run(tok, set, outPath, variants, progress: (done, total) => progress.Report(done, Array.Empty<(string, double)>(), done / Math.Max(progress.Elapsed, 1e-9), "img"));
         Console.WriteLine($"wrote {outPath}: {header.Count} images × {header.Variants} variants × {header.TokensPerImage} tokens, codebook {header.CodebookSize}, tokenizer sha256 {header.TokenizerSha256[..12]}…");
         return 0;
     }

@@ -29,7 +29,7 @@ public static class SampleImages
                 var x = Ops.Clamp(tokenizer.Model.DecodeCodes(part, b, g, g), -1f, 1f);
                 x.ReadOnlySpan.CopyTo(images.Span.Slice(start * x.Size / b));
             }
-            progress.Report(start + b, Array.Empty<(string, double)>(), 0, "img");
+            progress.Report(start + b, Array.Empty<(string, double)>(), (start + b) / Math.Max(progress.Elapsed, 1e-9), "img");
         }
         ImageGrid.Save(Path.Combine(outDir, "grid.png"), images, columns);
         int per = cfg.InChannels * cfg.ImageSize * cfg.ImageSize;

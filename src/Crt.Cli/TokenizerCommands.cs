@@ -106,6 +106,5 @@ public static class TokenizerCommands
         _ => throw new UsageException($"unknown split '{s}'; valid splits: train, validation, test"),
     };
 
-    internal static ImageSet LoadSplit(string data, Split split) =>
-        BuiltInDatasets.LoadFashionMnist(split, data == BuiltInDatasets.FashionMnist ? null : data);
+    internal static ImageSet LoadSplit(string data, Split split) => BuiltInDatasets.Load(data, split);
 }

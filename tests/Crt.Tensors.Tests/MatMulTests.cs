@@ -143,7 +143,7 @@ public class MatMulTests
     [Fact]
     public void MatchesPyTorchLinearAndMatMul()
     {
-        var f = SafeTensors.Load(SafeTensorsTests.DataFile(Path.Combine("parity", "linear.safetensors")));
+        var f = Parity.Load("linear");
         var x = f["x"]; var w = f["weight"]; var b = f["bias"];
         foreach (var t in new[] { x, w, b }) t.RequiresGrad = true;
         var y = Ops.Linear(x, w, b);
@@ -165,16 +165,6 @@ public class MatMulTests
         }
     }
 
-    private static void AssertParity(Tensor expected, Tensor actual, string label, double rtol = 1e-5)
-    {
-        Assert.Equal(expected.Shape, actual.Shape);
-        var e = expected.ReadOnlySpan; var a = actual.ReadOnlySpan;
-        double maxErr = 0, scale = 1e-6;
-        for (int i = 0; i < e.Length; i++)
-        {
-            maxErr = Math.Max(maxErr, Math.Abs((double)e[i] - a[i]));
-            scale = Math.Max(scale, Math.Abs(e[i]));
-        }
-        Assert.True(maxErr <= rtol * scale, $"{label}: max |diff| {maxErr:G3} exceeds {rtol:G2} x scale {scale:G3}");
-    }
+    private static void AssertParity(Tensor expected, Tensor actual, string label, double rtol = 1e-5) =>
+        Parity.AssertClose(expected, actual, rtol, label);
 }

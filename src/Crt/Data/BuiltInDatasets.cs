@@ -14,6 +14,18 @@ public static class BuiltInDatasets
     public static readonly string[] FashionMnistClasses =
         { "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot" };
 
+    /// <summary>
+    /// A split of "fashion-mnist" (built in) or of a folder holding MNIST-style IDX files with Fashion-MNIST's
+    /// file names — the meaning of every <c>data</c> setting and <c>--data</c> option.
+    /// </summary>
+    public static ImageSet Load(string data, Split split)
+    {
+        if (data == FashionMnist) return LoadFashionMnist(split);
+        if (!Directory.Exists(data))
+            throw new ArgumentException($"data: '{data}' is neither the built-in '{FashionMnist}' nor a folder of MNIST-style IDX files");
+        return LoadFashionMnist(split, data);
+    }
+
     public static ImageSet LoadFashionMnist(Split split, string? directory = null)
     {
         var dir = directory ?? FindDataDirectory(FashionMnist);

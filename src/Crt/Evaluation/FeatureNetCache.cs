@@ -29,8 +29,7 @@ public static class FeatureNetCache
     /// <summary>The cached network for <paramref name="dataset"/>, training it first when missing (or when <paramref name="retrain"/>).</summary>
     public static TrainedFeatureNet GetOrTrain(string dataset, Action<string> log, bool retrain = false)
     {
-        string? dir = dataset == BuiltInDatasets.FashionMnist ? null : dataset;
-        var train = BuiltInDatasets.LoadFashionMnist(Split.Train, dir);
+        var train = BuiltInDatasets.Load(dataset, Split.Train);
         string key = Key(dataset, train);
         string name = $"{FeatureNet.Architecture}-{DatasetName(dataset)}";
         var path = System.IO.Path.Combine(CacheDirectory, $"{name}-{key}.safetensors");
@@ -51,7 +50,7 @@ public static class FeatureNetCache
         }
         log($"training feature net {name} on {train.Name} ({Epochs} epochs, batch {BatchSize}); cached afterwards at {path}");
         Train(net, train, log);
-        var test = BuiltInDatasets.LoadFashionMnist(Split.Test, dir);
+        var test = BuiltInDatasets.Load(dataset, Split.Test);
         double acc = Accuracy(net, test);
         log(string.Create(CultureInfo.InvariantCulture, $"feature net test accuracy {100 * acc:F2}% on {test.Name} ({test.Count} images)"));
         Directory.CreateDirectory(CacheDirectory);

@@ -99,13 +99,8 @@ public sealed class TokenizerTrainer
         return trainer;
     }
 
-    private static (ImageSet Train, ImageSet Val) LoadData(string data)
-    {
-        string? dir = data == BuiltInDatasets.FashionMnist ? null
-            : Directory.Exists(data) ? data
-            : throw new ArgumentException($"data: '{data}' is neither the built-in '{BuiltInDatasets.FashionMnist}' nor a folder of MNIST-style IDX files");
-        return (BuiltInDatasets.LoadFashionMnist(Split.Train, dir), BuiltInDatasets.LoadFashionMnist(Split.Validation, dir));
-    }
+    private static (ImageSet Train, ImageSet Val) LoadData(string data) =>
+        (BuiltInDatasets.Load(data, Split.Train), BuiltInDatasets.Load(data, Split.Validation));
 
     // ---- compute accounting ------------------------------------------------------------------------
 

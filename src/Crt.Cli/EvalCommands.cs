@@ -12,18 +12,33 @@ namespace Crt.Cli;
 public static class EvalCommands
 {
     private const string FeaturesHelp = """
-        usage: crt features train [--data fashion-mnist|DIR] [--retrain]
+        usage: crt features train [--data fashion-mnist|DIR | --tokenizer RUN] [--retrain]
 
         Trains the feature network used for "FID (feature net)" on the dataset, states its test accuracy,
         and caches it under $CRT_CACHE/features (default ~/.cache/crt/features). Other commands train it
-        on first use; this one does it ahead of time (or again with --retrain).
+        on first use; this one does it ahead of time (or again with --retrain). --tokenizer RUN takes the
+        data, its preprocessing and padding from a tokenizer run (needed for an image folder, whose images
+        have no size of their own).
         """;
 
     public static int FeaturesTrain(string[] args)
     {
         if (args.Contains("--help")) { Console.WriteLine(FeaturesHelp); return 0; }
-        var cl = CommandLine.Parse(args, new[] { "data" }, new[] { "retrain" }, "features train");
-        var fn = FeatureNetCache.GetOrTrain(cl.Value("data") ?? BuiltInDatasets.FashionMnist, Console.WriteLine, cl.Flag("retrain"));
+        var cl = CommandLine.Parse(args, new[] { "data", "tokenizer" }, new[] { "retrain" }, "features train");
+        TrainedFeatureNet fn;
+        if (cl.Value("tokenizer") is { } tokPath)
+        {
+            if (cl.Value("data") is not null) throw new UsageException("features train: give --data or --tokenizer, not both (the tokenizer names its data)");
+            var cfg = TokenizerCheckpoint.Load(tokPath).Config;
+            fn = FeatureNetCache.GetOrTrain(cfg.Data, Console.WriteLine, cl.Flag("retrain"), cfg.Images(), cfg.Pad);
+        }
+        else
+        {
+            var data = cl.Value("data") ?? BuiltInDatasets.FashionMnist;
+            if (data != BuiltInDatasets.FashionMnist && Directory.Exists(data) && !BuiltInDatasets.IsIdxFolder(data))
+                throw new UsageException($"features train: {data} is an image folder; give --tokenizer RUN instead, so its images are preprocessed and padded as that tokenizer's");
+            fn = FeatureNetCache.GetOrTrain(data, Console.WriteLine, cl.Flag("retrain"));
+        }
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{fn.Name}: test accuracy {100 * fn.TestAccuracy:F2}%, weights {fn.Path}"));
         return 0;
     }
@@ -51,9 +66,9 @@ public static class EvalCommands
         var tokPath = cl.Value("tokenizer") ?? throw new UsageException("eval needs --tokenizer RUN_DIR");
         var tok = TokenizerCheckpoint.Load(tokPath);
         var split = TokenizerCommands.ParseSplit(cl.Value("split") ?? "test");
-        var set = TokenizerCommands.LoadSplit(tok.Config.Data, split);
+        var set = TokenizerCommands.LoadSplit(tok.Config, split);
         int count = (int)Math.Min(cl.Long("images") ?? set.Count, set.Count);
-        var fn = FeatureNetCache.GetOrTrain(tok.Config.Data, cl.Flag("quiet") ? _ => { } : Console.WriteLine);
+        var fn = FeatureNetCache.GetOrTrain(tok.Config.Data, cl.Flag("quiet") ? _ => { } : Console.WriteLine, images: tok.Config.Images(), pad: tok.Config.Pad);
         var real = Tensor.Empty(count, set.Channels, set.Height + 2 * tok.Config.Pad, set.Width + 2 * tok.Config.Pad).Keep();
         set.Batch(Enumerable.Range(0, count).ToArray(), tok.Config.Pad).ReadOnlySpan.CopyTo(real.Span);
         Dictionary<string, object?> result;

@@ -18,7 +18,7 @@ public static class Program
           gpt eval          validation cross-entropy per token and per position, bits per image
           sample            sample images per class with a GPT and its tokenizer (KV cache, CFG, top-k/p)
           eval              rFID of a tokenizer, or FID / IS / precision-recall of GPT samples, under the feature net
-          features train    train (and cache) the feature network used for FID on the built-in dataset
+          features train    train (and cache) the feature network used for FID on a dataset
         """;
 
     public static int Main(string[] args)

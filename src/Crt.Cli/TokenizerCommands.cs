@@ -15,7 +15,9 @@ public static class TokenizerCommands
           --config FILE       a JSON config (any subset of the keys; see configs/)
           --set KEY=VALUE     override one config key, e.g. --set crt.lambda_max=2 (repeatable)
           --no-crt            the baseline tokenizer (same as --set crt.enabled=false)
-          --data NAME|DIR     fashion-mnist (default, built in) or a folder of MNIST-style IDX files
+          --data NAME|DIR     fashion-mnist (default, built in), a folder of MNIST-style IDX files, or an image
+                              folder DIR/CLASS/*.png|jpg|jpeg (preprocessed by the keys image_size, channels,
+                              resize; e.g. --set pad=0 --set resize=area)
           --out DIR           run directory (default runs/tokenizer-<preset>[-baseline])
           --steps N           training steps
           --seed N            random seed
@@ -41,7 +43,8 @@ public static class TokenizerCommands
             var preset = cl.Value("preset") ?? ConfigResolver.PresetOf(cl.Value("config")) ?? "vq-tiny";
             var sets = cl.Values("set").ToList();
             if (cl.Flag("no-crt")) sets.Add("crt.enabled=false");
-            if (cl.Value("data") is { } data) sets.Add($"data=\"{data}\"");
+            // A folder is recorded by its full path, so tokenize and eval find it from any working directory.
+            if (cl.Value("data") is { } data) sets.Add($"data={JsonSerializer.Serialize(Directory.Exists(data) ? Path.GetFullPath(data) : data)}");
             if (cl.Long("steps") is { } steps) sets.Add($"steps={steps}");
             if (cl.Long("seed") is { } seed) sets.Add($"seed={seed}");
             var config = ConfigResolver.Resolve(TokenizerTrainConfig.ForPreset(preset), cl.Value("config"), sets);
@@ -64,7 +67,7 @@ public static class TokenizerCommands
         var cl = CommandLine.Parse(args, new[] { "tokenizer", "split", "images", "out" }, Array.Empty<string>(), "tokenizer eval");
         var tok = TokenizerCheckpoint.Load(cl.Value("tokenizer") ?? throw new UsageException("tokenizer eval needs --tokenizer RUN_DIR"));
         var split = ParseSplit(cl.Value("split") ?? "validation");
-        var set = LoadSplit(tok.Config.Data, split);
+        var set = LoadSplit(tok.Config, split);
         int images = (int)(cl.Long("images") ?? set.Count);
         var report = TokenizerEvaluation.Evaluate(tok.Model, set, tok.Config.Pad, images);
         var result = new Dictionary<string, object?>(report.ToMetrics())
@@ -91,7 +94,7 @@ public static class TokenizerCommands
         var outPath = cl.Value("out") ?? throw new UsageException("tokenize needs --out FILE");
         var split = ParseSplit(cl.Value("split") ?? "train");
         var variants = (cl.Value("variants") ?? "original,flip").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        var set = LoadSplit(tok.Config.Data, split);
+        var set = LoadSplit(tok.Config, split);
         var progress = new ProgressReporter("tokenize", 0, set.Count, cl.Flag("quiet"));
         var header = Tokenization.Run(tok, set, outPath, variants, progress: (done, total) => progress.Report(done, Array.Empty<(string, double)>(), done / Math.Max(progress.Elapsed, 1e-9), "img"));
         Console.WriteLine($"wrote {outPath}: {header.Count} images × {header.Variants} variants × {header.TokensPerImage} tokens, codebook {header.CodebookSize}, tokenizer sha256 {header.TokenizerSha256[..12]}…");
@@ -106,5 +109,6 @@ public static class TokenizerCommands
         _ => throw new UsageException($"unknown split '{s}'; valid splits: train, validation, test"),
     };
 
-    internal static ImageSet LoadSplit(string data, Split split) => BuiltInDatasets.Load(data, split);
+    /// <summary>A split of the tokenizer's own data, preprocessed as the tokenizer was trained (its recorded config).</summary>
+    internal static ImageSet LoadSplit(TokenizerTrainConfig config, Split split) => BuiltInDatasets.Load(config.Data, split, config.Images());
 }

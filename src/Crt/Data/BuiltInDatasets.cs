@@ -15,16 +15,26 @@ public static class BuiltInDatasets
         { "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot" };
 
     /// <summary>
-    /// A split of "fashion-mnist" (built in) or of a folder holding MNIST-style IDX files with Fashion-MNIST's
-    /// file names — the meaning of every <c>data</c> setting and <c>--data</c> option.
+    /// A split of "fashion-mnist" (built in), of a folder holding MNIST-style IDX files with Fashion-MNIST's
+    /// file names, or of an image folder (ROOT/CLASS/*.png|jpg|jpeg, see <see cref="ImageFolder"/>) — the
+    /// meaning of every <c>data</c> setting and <c>--data</c> option. <paramref name="images"/> says how an
+    /// image folder's files are preprocessed; IDX data keeps its own size and channels.
     /// </summary>
-    public static ImageSet Load(string data, Split split)
+    /// <param name="warn">Receives the warning line about unreadable image files (default: standard error).</param>
+    public static ImageSet Load(string data, Split split, ImageOptions? images = null, Action<string>? warn = null)
     {
         if (data == FashionMnist) return LoadFashionMnist(split);
         if (!Directory.Exists(data))
-            throw new ArgumentException($"data: '{data}' is neither the built-in '{FashionMnist}' nor a folder of MNIST-style IDX files");
-        return LoadFashionMnist(split, data);
+            throw new ArgumentException($"data: '{data}' is neither the built-in '{FashionMnist}' nor a folder (of MNIST-style IDX files, or of images in class subfolders)");
+        if (IsIdxFolder(data)) return LoadFashionMnist(split, data);
+        if (images is null)
+            throw new ArgumentException($"data: {data} is an image folder; reading it needs the image size, channels and resize mode (config keys image_size, channels, resize)");
+        return ImageFolder.Load(data, split, images, warn);
     }
+
+    /// <summary>A folder of MNIST-style IDX files (any *-idx*-ubyte* file), as opposed to an image folder.</summary>
+    public static bool IsIdxFolder(string directory) =>
+        Directory.EnumerateFiles(directory).Any(f => Path.GetFileName(f).Contains("-idx", StringComparison.Ordinal) && Path.GetFileName(f).Contains("-ubyte", StringComparison.Ordinal));
 
     public static ImageSet LoadFashionMnist(Split split, string? directory = null)
     {

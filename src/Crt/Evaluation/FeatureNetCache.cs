@@ -26,14 +26,18 @@ public static class FeatureNetCache
         Environment.GetEnvironmentVariable("CRT_CACHE") is { Length: > 0 } c ? System.IO.Path.Combine(c, "features")
             : System.IO.Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "crt", "features");
 
-    /// <summary>The cached network for <paramref name="dataset"/>, training it first when missing (or when <paramref name="retrain"/>).</summary>
-    public static TrainedFeatureNet GetOrTrain(string dataset, Action<string> log, bool retrain = false)
+    /// <summary>
+    /// The cached network for <paramref name="dataset"/>, training it first when missing (or when <paramref name="retrain"/>).
+    /// An image folder is read with <paramref name="images"/>; the network sees the images padded by <paramref name="pad"/>,
+    /// as the tokenizer whose images it will measure sees them.
+    /// </summary>
+    public static TrainedFeatureNet GetOrTrain(string dataset, Action<string> log, bool retrain = false, ImageOptions? images = null, int pad = Pad)
     {
-        var train = BuiltInDatasets.Load(dataset, Split.Train);
-        string key = Key(dataset, train);
+        var train = BuiltInDatasets.Load(dataset, Split.Train, images, log);
+        string key = Key(dataset, train, pad);
         string name = $"{FeatureNet.Architecture}-{DatasetName(dataset)}";
         var path = System.IO.Path.Combine(CacheDirectory, $"{name}-{key}.safetensors");
-        var net = new FeatureNet(train.Channels, train.Height + 2 * Pad, train.NumClasses, new Rng(0));
+        var net = new FeatureNet(train.Channels, train.Height + 2 * pad, train.NumClasses, new Rng(0));
         if (File.Exists(path) && !retrain)
         {
             try
@@ -49,9 +53,9 @@ public static class FeatureNetCache
             }
         }
         log($"training feature net {name} on {train.Name} ({Epochs} epochs, batch {BatchSize}); cached afterwards at {path}");
-        Train(net, train, log);
-        var test = BuiltInDatasets.Load(dataset, Split.Test);
-        double acc = Accuracy(net, test);
+        Train(net, train, pad, log);
+        var test = BuiltInDatasets.Load(dataset, Split.Test, images, log);
+        double acc = Accuracy(net, test, pad);
         log(string.Create(CultureInfo.InvariantCulture, $"feature net test accuracy {100 * acc:F2}% on {test.Name} ({test.Count} images)"));
         Directory.CreateDirectory(CacheDirectory);
         net.Save(path, new Dictionary<string, string>
@@ -63,7 +67,7 @@ public static class FeatureNetCache
         return new TrainedFeatureNet(net, name, path, acc);
     }
 
-    private static void Train(FeatureNet net, ImageSet train, Action<string> log)
+    private static void Train(FeatureNet net, ImageSet train, int pad, Action<string> log)
     {
         var rng = new Rng(0);
         var opt = new AdamW(ParamGroup.DecayAndNoDecay(net.NamedParameters(), 0.0), Lr, 0.9, 0.999, 1e-8);
@@ -83,7 +87,7 @@ public static class FeatureNetCache
             at += BatchSize;
             using var scope = TensorScope.Begin();
             opt.ZeroGrad();
-            var loss = Ops.CrossEntropy(net.Logits(train.Batch(idx, Pad)), idx.Select(i => train.Labels[i]).ToArray());
+            var loss = Ops.CrossEntropy(net.Logits(train.Batch(idx, pad)), idx.Select(i => train.Labels[i]).ToArray());
             loss.Backward();
             opt.Step();
             recent = step == 1 ? loss.Item() : 0.98 * recent + 0.02 * loss.Item();
@@ -92,7 +96,7 @@ public static class FeatureNetCache
         net.Eval();
     }
 
-    public static double Accuracy(FeatureNet net, ImageSet set)
+    public static double Accuracy(FeatureNet net, ImageSet set, int pad = Pad)
     {
         int correct = 0;
         using var noGrad = Tensor.NoGrad();
@@ -100,7 +104,7 @@ public static class FeatureNetCache
         {
             using var scope = TensorScope.Begin();
             int n = Math.Min(500, set.Count - start);
-            var pred = Ops.ArgMax(net.Logits(set.Batch(Enumerable.Range(start, n).ToArray(), Pad)), -1);
+            var pred = Ops.ArgMax(net.Logits(set.Batch(Enumerable.Range(start, n).ToArray(), pad)), -1);
             for (int i = 0; i < n; i++) if (pred[i] == set.Labels[start + i]) correct++;
         }
         return correct / (double)set.Count;
@@ -108,10 +112,12 @@ public static class FeatureNetCache
 
     private static string DatasetName(string dataset) => dataset == BuiltInDatasets.FashionMnist ? dataset : "custom";
 
-    private static string Key(string dataset, ImageSet train)
+    private static string Key(string dataset, ImageSet train, int pad)
     {
         using var sha = SHA256.Create();
-        sha.TransformBlock(Encoding.UTF8.GetBytes($"{FeatureNet.Architecture}|{Recipe}|{dataset}|"), 0, Encoding.UTF8.GetByteCount($"{FeatureNet.Architecture}|{Recipe}|{dataset}|"), null, 0);
+        // The padding joins the key only when it is not the default, so caches made before it was a parameter stay valid.
+        var prefix = Encoding.UTF8.GetBytes($"{FeatureNet.Architecture}|{Recipe}|{dataset}|{(pad == Pad ? "" : $"pad{pad}|")}");
+        sha.TransformBlock(prefix, 0, prefix.Length, null, 0);
         sha.TransformBlock(train.Pixels, 0, train.Pixels.Length, null, 0);
         var labels = train.Labels.Select(l => (byte)l).ToArray();
         sha.TransformFinalBlock(labels, 0, labels.Length);

@@ -1,3 +1,4 @@
+using Crt.Data;
 using Crt.Regularizer;
 using Crt.Tokenizer;
 
@@ -10,10 +11,16 @@ public sealed record TokenizerTrainConfig
     public VqConfig Model { get; init; } = VqConfig.Preset("vq-tiny");
     public CrtConfig Crt { get; init; } = new();
 
-    /// <summary>"fashion-mnist" (built in) or an IDX image/label file pair folder.</summary>
+    /// <summary>"fashion-mnist" (built in), a folder of IDX image/label files, or an image folder (ROOT/CLASS/*.png|jpg|jpeg).</summary>
     public string Data { get; init; } = "fashion-mnist";
     /// <summary>Zero padding (black) around each image: Fashion-MNIST's 28×28 become 32×32.</summary>
     public int Pad { get; init; } = 2;
+    /// <summary>Image folders only: the side of the square each image is made into, before padding; null = model.image_size − 2·pad.</summary>
+    public int? ImageSize { get; init; }
+    /// <summary>Image folders only: 1 (gray, ITU-R 601-2 luma) or 3 (RGB); null = model.in_channels.</summary>
+    public int? Channels { get; init; }
+    /// <summary>Image folders only: "center-crop" (ADM's center_crop_arr), "area" or "bicubic" (the whole image squeezed to the square).</summary>
+    public string Resize { get; init; } = "center-crop";
 
     public int BatchSize { get; init; } = 32;
     public long Steps { get; init; } = 2000;
@@ -58,7 +65,15 @@ public sealed record TokenizerTrainConfig
         if (Lr <= 0) throw new ArgumentException($"lr {Lr} must be positive");
         if (CropScaleMin <= 0 || CropScaleMin > 1) throw new ArgumentException($"crop_scale_min {CropScaleMin} must be in (0, 1]");
         if (EmaDecay < 0 || EmaDecay >= 1) throw new ArgumentException($"ema_decay {EmaDecay} must be in [0, 1)");
+        // Only what was set explicitly: IDX data ignores these keys, and derived values are checked when an image folder is read.
+        if (ImageSize is < 1) throw new ArgumentException($"image_size {ImageSize} must be at least 1");
+        if (Channels is { } c && c != 1 && c != 3) throw new ArgumentException($"channels {c} must be 1 (gray) or 3 (RGB)");
+        ImagePreprocess.ParseMode(Resize);
     }
+
+    /// <summary>How an image folder's files become this tokenizer's input (unset keys follow the model's input size and channels).</summary>
+    public ImageOptions Images() =>
+        new(ImageSize ?? Model.ImageSize - 2 * Pad, Channels ?? Model.InChannels, ImagePreprocess.ParseMode(Resize));
 
     /// <summary>The defaults for a tokenizer preset (its model shape; CRT on).</summary>
     public static TokenizerTrainConfig ForPreset(string preset) => new() { Preset = preset, Model = VqConfig.Preset(preset) };

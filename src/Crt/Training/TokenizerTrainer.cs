@@ -49,10 +49,10 @@ public sealed class TokenizerTrainer
         _log = log ?? Console.WriteLine;
         _modelRng = new Rng(config.Seed);
         _dataRng = new Rng(config.Seed ^ 0x9E3779B97F4A7C15UL);
-        (_train, _val) = LoadData(config.Data);
+        (_train, _val) = LoadData(config, _log);
         int side = _train.Height + 2 * config.Pad;
         if (side != config.Model.ImageSize || _train.Width + 2 * config.Pad != config.Model.ImageSize)
-            throw new ArgumentException($"data: {_train.Name} images are {_train.Height}×{_train.Width} (+{config.Pad} padding = {side}), the tokenizer preset '{config.Preset}' expects {config.Model.ImageSize}×{config.Model.ImageSize}; set pad or model.image_size");
+            throw new ArgumentException($"data: {_train.Name} images are {_train.Height}×{_train.Width} (+{config.Pad} padding = {side}), the tokenizer preset '{config.Preset}' expects {config.Model.ImageSize}×{config.Model.ImageSize}; set pad, image_size or model.image_size");
         if (_train.Channels != config.Model.InChannels)
             throw new ArgumentException($"data: {_train.Name} images have {_train.Channels} channels, the tokenizer expects model.in_channels = {config.Model.InChannels}");
 
@@ -99,8 +99,8 @@ public sealed class TokenizerTrainer
         return trainer;
     }
 
-    private static (ImageSet Train, ImageSet Val) LoadData(string data) =>
-        (BuiltInDatasets.Load(data, Split.Train), BuiltInDatasets.Load(data, Split.Validation));
+    private static (ImageSet Train, ImageSet Val) LoadData(TokenizerTrainConfig config, Action<string> log) =>
+        (BuiltInDatasets.Load(config.Data, Split.Train, config.Images(), log), BuiltInDatasets.Load(config.Data, Split.Validation, config.Images(), log));
 
     // ---- compute accounting ------------------------------------------------------------------------
 

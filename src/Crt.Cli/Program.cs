@@ -17,8 +17,9 @@ public static class Program
           gpt train         train the class-conditional GPT on a token store
           gpt eval          validation cross-entropy per token and per position, bits per image
           sample            sample images per class with a GPT and its tokenizer (KV cache, CFG, top-k/p)
-          eval              rFID of a tokenizer, or FID / IS / precision-recall of GPT samples, under the feature net
+          eval              rFID of a tokenizer, or FID / IS / precision-recall of GPT samples, under the feature net or InceptionV3-FID
           features train    train (and cache) the feature network used for FID on a dataset
+          features check    FID of real vs real, blurred and noised images: does the feature network rank damage?
         """;
 
     public static int Main(string[] args)
@@ -44,9 +45,11 @@ public static class Program
                 ("sample", _) => GptCommands.Sample(args[1..]),
                 ("demo", _) => DemoCommand.Run(args[1..], cancel.Token),
                 ("eval", _) => EvalCommands.Eval(args[1..]),
-                ("features", "train") => EvalCommands.FeaturesTrain(args[2..]),
+                ("features", "train") => FeaturesCommands.Train(args[2..]),
+                ("features", "check") => FeaturesCommands.Check(args[2..]),
                 ("gpt", _) => throw new UsageException("gpt: expected 'gpt train' or 'gpt eval'"),
                 ("tokenizer", _) => throw new UsageException("tokenizer: expected 'tokenizer train' or 'tokenizer eval'"),
+                ("features", _) => throw new UsageException("features: expected 'features train' or 'features check'"),
                 _ => throw new UsageException($"unknown command '{args[0]}'"),
             };
         }

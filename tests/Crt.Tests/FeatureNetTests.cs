@@ -71,4 +71,53 @@ public sealed class FeatureNetTests : IDisposable
         Assert.Equal((1.0, 1.0), (report.Precision, report.Recall));
         Assert.Equal(first.Name, report.FeatureNet);
     }
+
+    /// <summary>
+    /// The cheap form of `crt features check`: under a feature net trained on the stripes task, 300 test
+    /// images against themselves blurred or noised at growing strength give growing FIDs, all above the
+    /// FID against the training images (the same pixels here, so 0). The full numbers on Fashion-MNIST
+    /// come from `crt features check` (README).
+    /// </summary>
+    [Fact]
+    public void FidUnderTheFeatureNetRisesWithBlurAndNoise()
+    {
+        Environment.SetEnvironmentVariable("CRT_CACHE", Path.Combine(_dir, "cache"));
+        var data = WriteStripesDataset(6600);
+        var net = FeatureNetCache.GetOrTrain(data, _ => { });
+        var first = Enumerable.Range(0, 300).ToArray();
+        var reference = Crt.Data.BuiltInDatasets.Load(data, Crt.Data.Split.Test).Batch(first, FeatureNetCache.Pad);
+        var train = Crt.Data.BuiltInDatasets.Load(data, Crt.Data.Split.Train).Batch(first, FeatureNetCache.Pad);
+        var rows = FidSanityCheck.Run(net, reference, train, "train");
+        Assert.Equal(1 + FidSanityCheck.BlurSigmas.Length + FidSanityCheck.NoiseSigmas.Length, rows.Count);
+        var floor = rows[0].Fid;
+        var blur = rows.Skip(1).Take(FidSanityCheck.BlurSigmas.Length).Select(r => r.Fid).ToArray();
+        var noise = rows.Skip(1 + blur.Length).Select(r => r.Fid).ToArray();
+        string table = string.Join(", ", rows.Select(r => $"{r.Comparison}: {r.Fid:G4}"));
+        Assert.True(floor < blur[0] && floor < noise[0], table);
+        for (int i = 1; i < blur.Length; i++) Assert.True(blur[i] > blur[i - 1], table);
+        for (int i = 1; i < noise.Length; i++) Assert.True(noise[i] > noise[i - 1], table);
+    }
+
+    [Fact]
+    public void BlurIsScipysGaussianFilterAndNoiseIsClamped()
+    {
+        // scipy.ndimage.gaussian_filter(np.arange(20.).reshape(4, 5), σ): row 0 at σ = 0.5, row 3 at σ = 2
+        // (a radius of 8 pixels, wider than the image, so the mirrored border repeats).
+        var ramp = Tensor.From(Enumerable.Range(0, 20).Select(i => (float)i).ToArray(), 1, 1, 4, 5);
+        var sharp = ImageDegradations.GaussianBlur(ramp, 0.5);
+        var wide = ImageDegradations.GaussianBlur(ramp, 2.0);
+        double[] row0 = { 0.6434542, 1.5364757, 2.53621184, 3.53594797, 4.42896947 };
+        double[] row3 = { 10.76138119, 11.09015107, 11.6216029, 12.15305474, 12.48182462 };
+        for (int x = 0; x < 5; x++)
+        {
+            Assert.Equal(row0[x], sharp[0, 0, 0, x], tolerance: 1e-5); // float32 output
+            Assert.Equal(row3[x], wide[0, 0, 3, x], tolerance: 1e-5);
+        }
+        var image = new Rng(3).Uniform(new[] { 2, 1, 8, 8 }, -1, 1);
+        Assert.Equal(image.ToArray(), ImageDegradations.GaussianNoise(image, 0, new Rng(1)).ToArray());
+        var noisy = ImageDegradations.GaussianNoise(image, 5, new Rng(1)).ToArray();
+        Assert.All(noisy, v => Assert.InRange(v, -1f, 1f));
+        Assert.Contains(noisy, v => v == -1f);
+        Assert.Throws<ArgumentException>(() => ImageDegradations.GaussianBlur(image, 0));
+    }
 }

@@ -8,8 +8,20 @@ using Crt.Tensors.Optim;
 
 namespace Crt.Evaluation;
 
-/// <summary>A trained feature network, its cache file and its test accuracy.</summary>
-public sealed record TrainedFeatureNet(FeatureNet Net, string Name, string Path, double TestAccuracy);
+/// <summary>A trained feature network, its cache file and its test accuracy; the extractor the metrics use by default.</summary>
+public sealed record TrainedFeatureNet(FeatureNet Net, string Name, string Path, double TestAccuracy) : IFeatureExtractor
+{
+    public int FeatureDim => FeatureNet.FeatureDim;
+    public int NumClasses => Net.NumClasses;
+
+    /// <summary>Penultimate features [N, 128] and softmax class probabilities [N, K] of images [N, C, S, S] in [−1, 1].</summary>
+    public (float[] Features, float[] Probs) Embed(Tensor images) =>
+        FeatureBatches.Embed(images, 500, FeatureDim, NumClasses, x =>
+        {
+            var f = Net.Features(x);
+            return (f, Ops.Softmax(Net.Head.Forward(f), -1));
+        });
+}
 
 /// <summary>
 /// Trains the feature network for a dataset once and caches its weights under

@@ -1,30 +1,46 @@
 namespace Crt.Tensors.Kernels.Cpu;
 
-/// <summary>Pooling kernels over planes (one plane per (n, c)), parallel over planes.</summary>
-public static class Pooling
+/// <summary>
+/// Pooling kernels over planes (one plane per (n, c)), parallel over planes. Windows start at
+/// oy·s − pad and are clipped to the image: implicit padding never wins a max (PyTorch pads with −∞)
+/// and adds zeros to an average, which <c>countIncludePad</c> decides whether to count.
+/// </summary>
+public static unsafe class Pooling
 {
-    public static void MaxForward(ReadOnlySpan<float> x, int planes, int h, int w, int k, int s, int ho, int wo, Span<float> y, int[] argmax)
+    /// <summary>The part [start, end) of the window starting at <paramref name="origin"/> that lies inside [0, size).</summary>
+    private static (int Start, int End) Clip(int origin, int k, int size) => (Math.Max(origin, 0), Math.Min(origin + k, size));
+
+    public static void MaxForward(ReadOnlySpan<float> x, int planes, int h, int w, int k, int s, int pad, int ho, int wo, Span<float> y, int[] argmax)
     {
-        for (int p = 0; p < planes; p++)
+        fixed (float* px = x, py = y)
         {
-            var src = x.Slice(p * h * w, h * w);
-            for (int oy = 0; oy < ho; oy++)
-                for (int ox = 0; ox < wo; ox++)
+            nint X = (nint)px, Y = (nint)py;
+            Par.For(planes, (long)ho * wo * k * k, p =>
+            {
+                float* src = (float*)X + (long)p * h * w;
+                float* dst = (float*)Y + (long)p * ho * wo;
+                for (int oy = 0; oy < ho; oy++)
                 {
-                    float best = float.NegativeInfinity;
-                    int at = (oy * s) * w + ox * s;
-                    for (int dy = 0; dy < k; dy++)
-                        for (int dx = 0; dx < k; dx++)
-                        {
-                            int i = (oy * s + dy) * w + ox * s + dx;
-                            float v = src[i];
-                            if (v > best || float.IsNaN(v)) { best = v; at = i; if (float.IsNaN(v)) goto done; }
-                        }
-                    done:
-                    int o = (p * ho + oy) * wo + ox;
-                    y[o] = best;
-                    argmax[o] = at;
+                    var (y0, y1) = Clip(oy * s - pad, k, h);
+                    for (int ox = 0; ox < wo; ox++)
+                    {
+                        var (x0, x1) = Clip(ox * s - pad, k, w);
+                        float best = float.NegativeInfinity;
+                        int at = y0 * w + x0;
+                        for (int iy = y0; iy < y1; iy++)
+                            for (int ix = x0; ix < x1; ix++)
+                            {
+                                int i = iy * w + ix;
+                                float v = src[i];
+                                if (v > best || float.IsNaN(v)) { best = v; at = i; if (float.IsNaN(v)) goto done; }
+                            }
+                        done:
+                        int o = oy * wo + ox;
+                        dst[o] = best;
+                        argmax[p * ho * wo + o] = at;
+                    }
                 }
+            });
         }
     }
 
@@ -35,30 +51,50 @@ public static class Pooling
                 dx[p * planeIn + argmax[p * planeOut + o]] += g[p * planeOut + o];
     }
 
-    public static void AvgForward(ReadOnlySpan<float> x, int planes, int h, int w, int k, int s, int ho, int wo, Span<float> y)
+    /// <summary>Divisor of a window: k² with <paramref name="countIncludePad"/> (floor-mode windows never leave the padded image), else the pixels inside.</summary>
+    private static float Divisor(int y0, int y1, int x0, int x1, int k, bool countIncludePad) =>
+        countIncludePad ? k * k : (y1 - y0) * (x1 - x0);
+
+    public static void AvgForward(ReadOnlySpan<float> x, int planes, int h, int w, int k, int s, int pad, bool countIncludePad,
+        int ho, int wo, Span<float> y)
     {
-        float inv = 1f / (k * k);
-        for (int p = 0; p < planes; p++)
-            for (int oy = 0; oy < ho; oy++)
-                for (int ox = 0; ox < wo; ox++)
+        fixed (float* px = x, py = y)
+        {
+            nint X = (nint)px, Y = (nint)py;
+            Par.For(planes, (long)ho * wo * k * k, p =>
+            {
+                float* src = (float*)X + (long)p * h * w;
+                float* dst = (float*)Y + (long)p * ho * wo;
+                for (int oy = 0; oy < ho; oy++)
                 {
-                    float sum = 0;
-                    for (int dy = 0; dy < k; dy++)
-                        for (int dx = 0; dx < k; dx++) sum += x[p * h * w + (oy * s + dy) * w + ox * s + dx];
-                    y[(p * ho + oy) * wo + ox] = sum * inv;
+                    var (y0, y1) = Clip(oy * s - pad, k, h);
+                    for (int ox = 0; ox < wo; ox++)
+                    {
+                        var (x0, x1) = Clip(ox * s - pad, k, w);
+                        float sum = 0;
+                        for (int iy = y0; iy < y1; iy++)
+                            for (int ix = x0; ix < x1; ix++) sum += src[iy * w + ix];
+                        dst[oy * wo + ox] = sum / Divisor(y0, y1, x0, x1, k, countIncludePad);
+                    }
                 }
+            });
+        }
     }
 
-    public static void AvgBackward(ReadOnlySpan<float> g, int planes, int h, int w, int k, int s, int ho, int wo, Span<float> dx)
+    public static void AvgBackward(ReadOnlySpan<float> g, int planes, int h, int w, int k, int s, int pad, bool countIncludePad,
+        int ho, int wo, Span<float> dx)
     {
-        float inv = 1f / (k * k);
         for (int p = 0; p < planes; p++)
             for (int oy = 0; oy < ho; oy++)
+            {
+                var (y0, y1) = Clip(oy * s - pad, k, h);
                 for (int ox = 0; ox < wo; ox++)
                 {
-                    float v = g[(p * ho + oy) * wo + ox] * inv;
-                    for (int dy = 0; dy < k; dy++)
-                        for (int dx2 = 0; dx2 < k; dx2++) dx[p * h * w + (oy * s + dy) * w + ox * s + dx2] += v;
+                    var (x0, x1) = Clip(ox * s - pad, k, w);
+                    float v = g[(p * ho + oy) * wo + ox] / Divisor(y0, y1, x0, x1, k, countIncludePad);
+                    for (int iy = y0; iy < y1; iy++)
+                        for (int ix = x0; ix < x1; ix++) dx[p * h * w + iy * w + ix] += v;
                 }
+            }
     }
 }

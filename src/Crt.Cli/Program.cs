@@ -20,6 +20,7 @@ public static class Program
           eval              rFID of a tokenizer, or FID / IS / precision-recall of GPT samples, under the feature net or InceptionV3-FID
           features train    train (and cache) the feature network used for FID on a dataset
           features check    FID of real vs real, blurred and noised images: does the feature network rank damage?
+          report            rebuild a run's report.html, or compare runs side by side
         """;
 
     public static int Main(string[] args)
@@ -47,6 +48,7 @@ public static class Program
                 ("eval", _) => EvalCommands.Eval(args[1..]),
                 ("features", "train") => FeaturesCommands.Train(args[2..]),
                 ("features", "check") => FeaturesCommands.Check(args[2..]),
+                ("report", _) => ReportCommand.Run(args[1..]),
                 ("gpt", _) => throw new UsageException("gpt: expected 'gpt train' or 'gpt eval'"),
                 ("tokenizer", _) => throw new UsageException("tokenizer: expected 'tokenizer train' or 'tokenizer eval'"),
                 ("features", _) => throw new UsageException("features: expected 'features train' or 'features check'"),

@@ -36,6 +36,7 @@ public sealed class GptTrainingTests : IDisposable
     {
         var straight = Path.Combine(_dir, "straight");
         GptTrainer.Create(Config(6), straight, quiet: true, log: _ => { }).Fit();
+        Assert.Contains("validation CE per token", File.ReadAllText(Path.Combine(straight, "report.html")));
         var split = Path.Combine(_dir, "split");
         GptTrainer.Create(Config(3), split, quiet: true, log: _ => { }).Fit();
         var resumed = GptTrainer.Resume(split, steps: 6, quiet: true, log: _ => { });

@@ -25,6 +25,7 @@ public sealed class TokenizerTrainingTests : IDisposable
         Assert.True(result.TrainingFlops > 0 && result.RegularizerFlopFraction > 0);
         Assert.True(File.Exists(Path.Combine(straight, "config.json")));
         Assert.True(File.Exists(Path.Combine(straight, "images", "recon-step-0000006.png")));
+        Assert.Contains("validation PSNR", File.ReadAllText(Path.Combine(straight, "report.html")));
         var run = RunDirectoryFor(straight);
         var metrics = run.ReadMetrics();
         Assert.Contains(metrics, m => (string?)m["kind"] == "val" && (long)m["step"]! == 6 && (double)m["psnr"]! > 0);

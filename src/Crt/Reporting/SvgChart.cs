@@ -62,7 +62,7 @@ public sealed class SvgChart
             var (name, xs, ys, points, dashed) = _series[i];
             string color = Palette[i % Palette.Length];
             var valid = xs.Zip(ys).Where(p => Usable(p.First, LogX) && Usable(p.Second, LogY)).ToList();
-            if (points)
+            if (points || valid.Count == 1) // a lone point has no line to draw
                 foreach (var (x, y) in valid) sb.Append(CultureInfo.InvariantCulture, $"<circle cx=\"{Sx(x):F1}\" cy=\"{Sy(y):F1}\" r=\"3\" fill=\"{color}\"/>");
             else if (valid.Count > 0)
                 sb.Append(CultureInfo.InvariantCulture, $"<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"1.8\"{(dashed ? " stroke-dasharray=\"5,3\"" : "")} points=\"{string.Join(" ", valid.Select(p => string.Create(CultureInfo.InvariantCulture, $"{Sx(p.First):F1},{Sy(p.Second):F1}")))}\"/>");
@@ -88,7 +88,14 @@ public sealed class SvgChart
     {
         if (log)
         {
-            for (int e = (int)Math.Ceiling(t0); e <= (int)Math.Floor(t1); e++) yield return Math.Pow(10, e);
+            // Decades; within less than two decades also 2× and 5× (else an axis may show one tick or none).
+            var mantissas = Math.Floor(t1) - Math.Ceiling(t0) >= 1 ? new[] { 1.0 } : new[] { 1.0, 2.0, 5.0 };
+            for (int e = (int)Math.Floor(t0); e <= (int)Math.Ceiling(t1); e++)
+                foreach (var m in mantissas)
+                {
+                    double v = m * Math.Pow(10, e), lv = Math.Log10(v);
+                    if (lv >= t0 && lv <= t1) yield return v;
+                }
             yield break;
         }
         double span = t1 - t0, step = Math.Pow(10, Math.Floor(Math.Log10(span / 5)));

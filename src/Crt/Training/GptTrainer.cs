@@ -150,6 +150,7 @@ public sealed class GptTrainer
             Run.SaveCheckpoint(Step, dir => Files().Save(dir, Step, FlopsSpent));
             _log($"interrupted: checkpoint saved at step {Step}; continue with --resume");
         }
+        Reporting.RunReport.TryWriteForRun(Run.Root, _log);
         return new GptTrainResult(Step, FlopsSpent, _flopsPerStep, interrupted, clock.Elapsed.TotalSeconds, lastVal);
     }
 

@@ -181,6 +181,7 @@ public sealed class TokenizerTrainer
             SaveCheckpoint();
             _log($"interrupted: checkpoint saved at step {Step}; continue with --resume");
         }
+        Reporting.RunReport.TryWriteForRun(Run.Root, _log);
         return new TokenizerTrainResult(Step, FlopsSpent, _flopsPerStep, _regularizerFraction, interrupted, clock.Elapsed.TotalSeconds, lastVal);
     }
 

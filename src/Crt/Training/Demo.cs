@@ -27,9 +27,10 @@ public static class Demo
     private sealed record Plan(long TokenizerSteps, int TokenizeImages, long GptSteps, int EvalImages, int Samples)
     {
         public static Plan For(double b) => new(
-            TokenizerSteps: Math.Max(20, (long)Math.Round(400 * b)),
-            TokenizeImages: Math.Min(55000, Math.Max(1000, (int)Math.Round(12000 * b))),
-            GptSteps: Math.Max(20, (long)Math.Round(800 * b)),
+            // Budget 1 is sized to finish within 15 minutes on a 2-core laptop-class CPU (README: measured time).
+            TokenizerSteps: Math.Max(20, (long)Math.Round(320 * b)),
+            TokenizeImages: Math.Min(55000, Math.Max(1000, (int)Math.Round(8000 * b))),
+            GptSteps: Math.Max(20, (long)Math.Round(560 * b)),
             EvalImages: Math.Min(5000, Math.Max(500, (int)Math.Round(2000 * Math.Sqrt(b)))),
             Samples: Math.Max(200, (int)Math.Round(1000 * Math.Sqrt(b)) / 10 * 10));
     }

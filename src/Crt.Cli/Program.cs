@@ -19,6 +19,7 @@ public static class Program
           sample            sample images per class with a GPT and its tokenizer (KV cache, CFG, top-k/p)
           eval              rFID of a tokenizer, or FID / IS / precision-recall of GPT samples, under the feature net
           features train    train (and cache) the feature network used for FID on the built-in dataset
+          sweep             the scaling study of a plan: tokenizers × GPT sizes × training lengths, power-law fits, report
         """;
 
     public static int Main(string[] args)
@@ -45,6 +46,7 @@ public static class Program
                 ("demo", _) => DemoCommand.Run(args[1..], cancel.Token),
                 ("eval", _) => EvalCommands.Eval(args[1..]),
                 ("features", "train") => EvalCommands.FeaturesTrain(args[2..]),
+                ("sweep", _) => SweepCommand.Run(args[1..], cancel.Token),
                 ("gpt", _) => throw new UsageException("gpt: expected 'gpt train' or 'gpt eval'"),
                 ("tokenizer", _) => throw new UsageException("tokenizer: expected 'tokenizer train' or 'tokenizer eval'"),
                 _ => throw new UsageException($"unknown command '{args[0]}'"),

@@ -82,6 +82,7 @@ public class ScalingFitTests
         Assert.Equal(new[] { "a", "c", "e", "h", "g" }, frontier.Select(p => p.Label));
         Assert.Equal(2 * Math.Sqrt(2), Frontier.ComputeToReach(frontier, 3.25)!.Value, 10); // halfway from (2, 3.5) to (4, 3.0) in log C
         Assert.Null(Frontier.ComputeToReach(frontier, 1.5));
+        Assert.Equal(8, Frontier.ComputeToReach(frontier, 2.0 * (1 - 1e-15))!.Value, 9); // round-off below the best value still reaches it
         Assert.Equal(3.0, Frontier.BestWithin(frontier, 5.5));
         Assert.Null(Frontier.BestWithin(frontier, 0.5));
     }
@@ -106,6 +107,7 @@ public class ScalingFitTests
         var fitO = PowerLawFit.Fit(fo.Select(p => p.Compute).ToArray(), fo.Select(p => p.Value).ToArray());
         var rows = ComputeEfficiency.Compare(fb, fitB, PowerLawBootstrap.Run(fb, 200, 1), fo, fitO, PowerLawBootstrap.Run(fo, 200, 2), targets: 4);
         Assert.Equal(4, rows.Count);
+        Assert.Equal(Math.Max(fb[^1].Value, fo[^1].Value), rows[^1].Target); // the last target is exactly the higher of the two best values
         foreach (var r in rows)
         {
             double want = Closed(r.Target);

@@ -28,7 +28,8 @@ public static class ComputeEfficiency
         double hi = Math.Min(baseline[0].Value, other[0].Value), lo = Math.Max(baseline[^1].Value, other[^1].Value);
         if (!(hi >= lo)) return Array.Empty<double>();
         if (count == 1 || hi == lo) return new[] { (hi + lo) / 2 };
-        return Enumerable.Range(0, count).Select(i => hi - (hi - lo) * i / (count - 1.0)).ToArray();
+        // The ends exactly: the last target is the lower frontier's best value, which it must count as reached.
+        return Enumerable.Range(0, count).Select(i => i == count - 1 ? lo : hi - (hi - lo) * i / (count - 1.0)).ToArray();
     }
 
     /// <summary>

@@ -32,7 +32,9 @@ public static class Frontier
     public static double? ComputeToReach(IReadOnlyList<CurvePoint> frontier, double target)
     {
         if (frontier.Count == 0) return null;
-        if (target > frontier[0].Value || target < frontier[^1].Value) return null;
+        double slack = 1e-12 * Math.Max(Math.Abs(frontier[0].Value), Math.Abs(frontier[^1].Value)); // round-off in a target computed from these values
+        if (target > frontier[0].Value + slack || target < frontier[^1].Value - slack) return null;
+        target = Math.Clamp(target, frontier[^1].Value, frontier[0].Value);
         if (frontier.Count == 1 || target == frontier[0].Value) return frontier[0].Compute;
         for (int i = 0; i + 1 < frontier.Count; i++)
         {

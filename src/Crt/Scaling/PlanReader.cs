@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -77,6 +76,4 @@ internal sealed class PlanReader
         if (_obj[key] is not JsonObject o) throw Error($"{Path(key)} must be an object of config keys and values, e.g. {{\"crt.lambda_max\": 1}}");
         return o.Select(kv => $"{kv.Key}={kv.Value?.ToJsonString() ?? "null"}").ToList();
     }
-
-    public static string Fmt(double v) => v.ToString("R", CultureInfo.InvariantCulture);
 }

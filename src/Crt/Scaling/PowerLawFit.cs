@@ -73,7 +73,8 @@ public static class PowerLawFit
         foreach (var (f, g) in new[] { (f1, Math.Exp(c1)), (f2, Math.Exp(c2)) })
             if (f.Rss < final.Rss) (final, gBest) = (f, g);
 
-        var law = new PowerLaw(lo - gBest, final.A - final.Alpha * xbar, final.Alpha);
+        // At the floor lo − gMax is the floor up to round-off: clamp, so a pure power law reports L_min = floor, not −3E−14.
+        var law = new PowerLaw(Math.Max(floor, lo - gBest), final.A - final.Alpha * xbar, final.Alpha);
         string? problem = !final.Converged ? "Levenberg–Marquardt did not converge"
             : gBest <= gMin * 1.0001 ? "L_min ran into its guard just below the smallest observed value (the points show no approach to a floor)"
             : null;

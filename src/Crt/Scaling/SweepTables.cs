@@ -13,7 +13,7 @@ public static class SweepTables
     private static string Ci(double lo, double hi, string f = "F3") => double.IsFinite(lo) ? $"[{F(lo, f)}, {F(hi, f)}]" : "–";
 
     public static ReportTable Claims(SweepAnalysis a) => new("Claims (spec §6)", new[] { "#", "claim", "verdict", "evidence" },
-        a.Claims.Select(c => new[] { c.Number.ToString(CultureInfo.InvariantCulture), c.Claim, c.Verdict, c.Evidence }).ToList());
+        a.Claims.Select(c => new[] { c.Number.ToString(CultureInfo.InvariantCulture), c.Claim, c.Verdict, c.Evidence }).ToList(), ClaimVerdict.Rules);
 
     public static ReportTable Fits(SweepAnalysis a) => new("Power-law fits of the compute-optimal frontiers: L(C) = L_min + exp(λ)·C^α",
         new[] { "tokenizer", "metric", "points / on frontier", "L_min", "λ", "α", "α 95% CI", "bootstrap resamples failed", "note" },

@@ -109,6 +109,15 @@ public sealed class ScalingSweepTests : IDisposable
         Assert.Equal(before, Files(dir));
         Assert.Equal(points.Select(p => (p.Key, p.CePerToken, p.Fid)), PointsOf(dir).Select(p => (p.Key, p.CePerToken, p.Fid)));
 
+        // A plan whose settings changed is refused before anything runs, naming the run and the setting.
+        File.WriteAllText(_plan, File.ReadAllText(_plan).Replace("\"lr\": 1e-3", "\"lr\": 2e-3"));
+        var changed = Assert.Throws<ArgumentException>(() => Sweep(dir));
+        Assert.Contains(Path.Combine("gpt", "baseline", "gpt-t1"), changed.Message);
+        Assert.Contains("lr = 0.001 in the run, 0.002 in the plan", changed.Message);
+        File.WriteAllText(_plan, File.ReadAllText(_plan).Replace("\"lr\": 2e-3", "\"lr\": 1e-3").Replace("\"crt.lambda_max\": 1,", "\"crt.lambda_max\": 2,"));
+        Assert.Contains("crt.lambda_max = 1 in the run, 2 in the plan", Assert.Throws<ArgumentException>(() => Sweep(dir)).Message);
+        Assert.Equal(before, Files(dir));
+
         // --fit-only rebuilds the reports from points.jsonl alone.
         File.Delete(outcome.Results);
         SweepRunner.Report(SweepPlan.Load(Path.Combine(dir, "plan.json")), dir, "test", 0, _ => { });

@@ -20,15 +20,13 @@ internal static class SweepGptStage
         var clock = Stopwatch.StartNew();
         var plan = ctx.Plan;
         string dir = ctx.GptDir(tok.Record.Name, preset);
-        var want = plan.GptConfig(preset, tok.TrainTokens, tok.ValTokens, steps);
         GptTrainer trainer;
         if (File.Exists(Path.Combine(dir, "config.json")))
         {
+            EnsureSameSettings(ctx, tok.Record.Name, preset);
             var made = ConfigResolver.Resolve(new GptTrainConfig(), Path.Combine(dir, "config.json"), Array.Empty<string>());
             if (made.TokenizerSha256 != tok.Record.Sha256)
                 throw new ArgumentException($"{dir}: this GPT was trained on tokens of another tokenizer (sha256 {made.TokenizerSha256?[..12]}…, now {tok.Record.Sha256[..12]}…); delete the folder to retrain it");
-            if (ConfigDiff.First(Comparable(made), Comparable(want)) is { } diff)
-                throw new ArgumentException($"{dir}: this GPT run was made with other settings ({diff}); delete the folder to retrain it, or give the sweep another --out");
             trainer = GptTrainer.Resume(dir, steps, ctx.Quiet, ctx.TrainerLog);
             if (trainer.Step > steps)
             {
@@ -36,7 +34,7 @@ internal static class SweepGptStage
                 return null;
             }
         }
-        else trainer = GptTrainer.Create(want, dir, ctx.Quiet, ctx.TrainerLog);
+        else trainer = GptTrainer.Create(plan.GptConfig(preset, tok.TrainTokens, tok.ValTokens, steps), dir, ctx.Quiet, ctx.TrainerLog);
         var result = trainer.Fit(ctx.Cancel);
         ctx.ThrowIfCancelled();
         double trainSeconds = clock.Elapsed.TotalSeconds;
@@ -61,6 +59,16 @@ internal static class SweepGptStage
             Cfg = plan.Eval.Cfg, Fid = gen?.Fid, IsMean = gen?.IsMean, IsStd = gen?.IsStd, Precision = gen?.Precision, Recall = gen?.Recall,
             Seconds = clock.Elapsed.TotalSeconds, TrainSeconds = trainSeconds, Time = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
         };
+    }
+
+    /// <summary>Refuses a GPT run of the sweep that was made with other settings than the plan now gives it (its points would describe another run).</summary>
+    public static void EnsureSameSettings(SweepContext ctx, string tokenizer, string preset)
+    {
+        string dir = ctx.GptDir(tokenizer, preset);
+        if (!File.Exists(Path.Combine(dir, "config.json"))) return;
+        var made = ConfigResolver.Resolve(new GptTrainConfig(), Path.Combine(dir, "config.json"), Array.Empty<string>());
+        if (ConfigDiff.First(Comparable(made), Comparable(ctx.Plan.GptConfig(preset, "", "", 1))) is { } diff)
+            throw new ArgumentException($"{dir}: this GPT run was made with other settings ({diff}); delete the folder to retrain it, or give the sweep another --out");
     }
 
     /// <summary>A GPT config without what legitimately differs between a run's record and the plan: the step target, token paths and what the tokens decide.</summary>

@@ -31,6 +31,14 @@ public static class SweepRunner
             $"({pointRecords.Count(p => IsPlanned(plan, p))} already recorded). The training lengths ({string.Join(", ", plan.Gpt.Steps)} steps) are checkpoints " +
             "of one run per (tokenizer, GPT size), measured as the run passes them.");
 
+        // Before any work: runs already in the folder must have been made with the settings the plan gives them now,
+        // or their recorded points would be reported under settings they were not made with.
+        foreach (var t in plan.Tokenizers)
+        {
+            SweepTokenizerStage.EnsureSameSettings(ctx, t);
+            foreach (var preset in plan.Gpt.Presets) SweepGptStage.EnsureSameSettings(ctx, t.Name, preset);
+        }
+
         // Stage 1: every tokenizer that is not yet recorded, or whose points are not all recorded.
         var done = pointRecords.ToDictionary(p => p.Key);
         var prepared = new Dictionary<string, PreparedTokenizer>();

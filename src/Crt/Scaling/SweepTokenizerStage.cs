@@ -38,17 +38,22 @@ internal static class SweepTokenizerStage
         return new PreparedTokenizer(record, tok, trainTokens, valTokens);
     }
 
+    /// <summary>Refuses a tokenizer run of the sweep that was made with other settings than the plan now gives it (its points would describe another tokenizer).</summary>
+    public static void EnsureSameSettings(SweepContext ctx, SweepTokenizer t)
+    {
+        string dir = ctx.TokenizerDir(t.Name);
+        if (t.Run is not null || !File.Exists(Path.Combine(dir, "config.json"))) return;
+        var made = ConfigResolver.Resolve(new TokenizerTrainConfig(), Path.Combine(dir, "config.json"), Array.Empty<string>());
+        if (ConfigDiff.First(ConfigResolver.ToJson(made), ConfigResolver.ToJson(t.Config!)) is { } diff)
+            throw new ArgumentException($"{dir}: this tokenizer run was made with other settings ({diff}); delete the folder to retrain it, or give the sweep another --out");
+    }
+
     private static (TokenizerTrainer, TokenizerTrainResult) Train(SweepContext ctx, SweepTokenizer t)
     {
         string dir = ctx.TokenizerDir(t.Name);
         TokenizerTrainer trainer;
-        if (File.Exists(Path.Combine(dir, "config.json")))
-        {
-            var made = ConfigResolver.Resolve(new TokenizerTrainConfig(), Path.Combine(dir, "config.json"), Array.Empty<string>());
-            if (ConfigDiff.First(ConfigResolver.ToJson(made), ConfigResolver.ToJson(t.Config!)) is { } diff)
-                throw new ArgumentException($"{dir}: this tokenizer run was made with other settings ({diff}); delete the folder to retrain it, or give the sweep another --out");
-            trainer = TokenizerTrainer.Resume(dir, quiet: ctx.Quiet, log: ctx.TrainerLog);
-        }
+        EnsureSameSettings(ctx, t);
+        if (File.Exists(Path.Combine(dir, "config.json"))) trainer = TokenizerTrainer.Resume(dir, quiet: ctx.Quiet, log: ctx.TrainerLog);
         else trainer = TokenizerTrainer.Create(t.Config!, dir, ctx.Quiet, ctx.TrainerLog);
         var result = trainer.Train(ctx.Cancel);
         ctx.ThrowIfCancelled();

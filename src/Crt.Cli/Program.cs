@@ -21,6 +21,7 @@ public static class Program
           features train    train (and cache) the feature network used for FID on a dataset
           features check    FID of real vs real, blurred and noised images: does the feature network rank damage?
           report            rebuild a run's report.html, or compare runs side by side
+          sweep             the scaling study of a plan: tokenizers × GPT sizes × training lengths, power-law fits, report
         """;
 
     public static int Main(string[] args)
@@ -49,6 +50,7 @@ public static class Program
                 ("features", "train") => FeaturesCommands.Train(args[2..]),
                 ("features", "check") => FeaturesCommands.Check(args[2..]),
                 ("report", _) => ReportCommand.Run(args[1..]),
+                ("sweep", _) => SweepCommand.Run(args[1..], cancel.Token),
                 ("gpt", _) => throw new UsageException("gpt: expected 'gpt train' or 'gpt eval'"),
                 ("tokenizer", _) => throw new UsageException("tokenizer: expected 'tokenizer train' or 'tokenizer eval'"),
                 ("features", _) => throw new UsageException("features: expected 'features train' or 'features check'"),

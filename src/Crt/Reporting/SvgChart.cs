@@ -16,13 +16,18 @@ public sealed class SvgChart
     public int Height { get; init; } = 360;
 
     private static readonly string[] Palette = { "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf" };
-    private readonly List<(string Name, double[] X, double[] Y, bool Points, bool Dashed)> _series = new();
+    private readonly List<(string Name, double[] X, double[] Y, bool Points, bool Dashed, int Color, bool Legend)> _series = new();
 
-    public SvgChart Add(string name, IEnumerable<double> x, IEnumerable<double> y, bool points = false, bool dashed = false)
+    /// <summary>
+    /// Adds a series: a line, or points; <paramref name="color"/> picks a palette entry (default: the
+    /// series' own), so a set of points and its fitted curve can share one colour and one legend entry
+    /// (<paramref name="legend"/> false on the second).
+    /// </summary>
+    public SvgChart Add(string name, IEnumerable<double> x, IEnumerable<double> y, bool points = false, bool dashed = false, int? color = null, bool legend = true)
     {
         var xs = x.ToArray(); var ys = y.ToArray();
         if (xs.Length != ys.Length) throw new ArgumentException($"chart series '{name}': {xs.Length} x values and {ys.Length} y values");
-        _series.Add((name, xs, ys, points, dashed));
+        _series.Add((name, xs, ys, points, dashed, color ?? _series.Count, legend));
         return this;
     }
 
@@ -57,16 +62,18 @@ public sealed class SvgChart
         }
         sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{left + pw / 2}\" y=\"{Height - 10}\" text-anchor=\"middle\">{Esc(XLabel)}{(LogX ? " (log)" : "")}</text>");
         sb.Append(CultureInfo.InvariantCulture, $"<text transform=\"translate(14,{top + ph / 2}) rotate(-90)\" text-anchor=\"middle\">{Esc(YLabel)}{(LogY ? " (log)" : "")}</text>");
+        int legendRow = 0;
         for (int i = 0; i < _series.Count; i++)
         {
-            var (name, xs, ys, points, dashed) = _series[i];
-            string color = Palette[i % Palette.Length];
+            var (name, xs, ys, points, dashed, colorIndex, legend) = _series[i];
+            string color = Palette[colorIndex % Palette.Length];
             var valid = xs.Zip(ys).Where(p => Usable(p.First, LogX) && Usable(p.Second, LogY)).ToList();
             if (points || valid.Count == 1) // a lone point has no line to draw
                 foreach (var (x, y) in valid) sb.Append(CultureInfo.InvariantCulture, $"<circle cx=\"{Sx(x):F1}\" cy=\"{Sy(y):F1}\" r=\"3\" fill=\"{color}\"/>");
             else if (valid.Count > 0)
                 sb.Append(CultureInfo.InvariantCulture, $"<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"1.8\"{(dashed ? " stroke-dasharray=\"5,3\"" : "")} points=\"{string.Join(" ", valid.Select(p => string.Create(CultureInfo.InvariantCulture, $"{Sx(p.First):F1},{Sy(p.Second):F1}")))}\"/>");
-            int ly = top + 8 + 14 * i;
+            if (!legend) continue;
+            int ly = top + 8 + 14 * legendRow++;
             sb.Append(CultureInfo.InvariantCulture, $"<rect x=\"{left + pw - 150}\" y=\"{ly - 8}\" width=\"10\" height=\"10\" fill=\"{color}\"/><text x=\"{left + pw - 136}\" y=\"{ly + 1}\">{Esc(name)}</text>");
         }
         sb.Append("</svg>");
@@ -88,14 +95,21 @@ public sealed class SvgChart
     {
         if (log)
         {
-            // Decades; within less than two decades also 2× and 5× (else an axis may show one tick or none).
-            var mantissas = Math.Floor(t1) - Math.Ceiling(t0) >= 1 ? new[] { 1.0 } : new[] { 1.0, 2.0, 5.0 };
-            for (int e = (int)Math.Floor(t0); e <= (int)Math.Ceiling(t1); e++)
-                foreach (var m in mantissas)
+            // Powers of ten; over less than two decades also 2× and 5× (and then every multiple), so a narrow range still gets labels.
+            foreach (var mantissas in new[] { new[] { 1.0 }, new[] { 1.0, 2, 5 }, new[] { 1.0, 2, 3, 4, 5, 6, 7, 8, 9 } })
+            {
+                var ticks = new List<double>();
+                for (int e = (int)Math.Floor(t0); e <= (int)Math.Ceiling(t1); e++)
+                    foreach (var m in mantissas)
+                        if (Math.Log10(m) + e is var t && t >= t0 && t <= t1) ticks.Add(m * Math.Pow(10, e));
+                if (ticks.Count >= 3)
                 {
-                    double v = m * Math.Pow(10, e), lv = Math.Log10(v);
-                    if (lv >= t0 && lv <= t1) yield return v;
+                    foreach (var t in ticks) yield return t;
+                    yield break;
                 }
+            }
+            // Less than a factor of ~3 end to end: evenly spaced values, placed on the log axis.
+            foreach (var t in Ticks(Math.Pow(10, t0), Math.Pow(10, t1), log: false)) if (t > 0) yield return t;
             yield break;
         }
         double span = t1 - t0, step = Math.Pow(10, Math.Floor(Math.Log10(span / 5)));

@@ -4,15 +4,15 @@ using Crt.Tensors;
 
 namespace Crt.Training;
 
-/// <summary>Samples token grids with a GPT, decodes them with the tokenizer, and writes a grid, the images and the tokens.</summary>
+/// <summary>Samples token grids with a GPT, decodes them with the tokenizer, and writes a grid, the images (unless told not to) and the tokens.</summary>
 public static class SampleImages
 {
     public sealed record Result(int Count, Tensor Images, int[] Tokens);
 
     public static Result Run(Gpt gpt, TokenizerCheckpoint tokenizer, int[] labels, SamplingOptions options, Rng rng, int batch, string outDir,
-        int columns, bool quiet)
+        int columns, bool quiet, bool eachImage = true)
     {
-        Directory.CreateDirectory(Path.Combine(outDir, "images"));
+        Directory.CreateDirectory(outDir);
         int n = gpt.Config.BlockSize, g = tokenizer.Config.Model.GridSize;
         var tokens = new int[labels.Length * n];
         var cfg = tokenizer.Config.Model;
@@ -33,7 +33,8 @@ public static class SampleImages
         }
         ImageGrid.Save(Path.Combine(outDir, "grid.png"), images, columns);
         int per = cfg.InChannels * cfg.ImageSize * cfg.ImageSize;
-        for (int i = 0; i < labels.Length; i++)
+        if (eachImage) Directory.CreateDirectory(Path.Combine(outDir, "images"));
+        for (int i = 0; eachImage && i < labels.Length; i++)
         {
             var one = Tensor.From(images.ReadOnlySpan.Slice(i * per, per), 1, cfg.InChannels, cfg.ImageSize, cfg.ImageSize);
             ImageGrid.Save(Path.Combine(outDir, "images", $"{i:D5}-class{labels[i]}.png"), one, 1, gap: 0);

@@ -1,0 +1,69 @@
+using Crt.Scaling;
+
+namespace Crt.Cli;
+
+/// <summary>crt sweep: the scaling study of a plan file.</summary>
+public static class SweepCommand
+{
+    private const string Help = """
+        usage: crt sweep PLAN.json [--out DIR] [--dry-run] [--fit-only] [--quiet]
+               crt sweep --fit-only --out DIR        (refit a sweep from its recorded plan.json and points.jsonl)
+
+        Runs the scaling study a plan describes (see configs/sweep-fashion-mnist.json and the README):
+        its tokenizers, then every (GPT size, tokenizer, steps) point — the step counts are checkpoints of
+        one run per tokenizer and size — recording each in DIR/points.jsonl (default runs/sweep-NAME for
+        a plan sweep-NAME.json).
+        It then fits L(C) = L_min + exp(λ)·C^α to each tokenizer's compute-optimal frontier (validation loss
+        and FID against GPT training FLOPs), bootstraps α, computes the compute-efficiency ratio against the
+        baseline, and writes DIR/report.html and DIR/results.md. What is recorded is skipped and runs resume
+        from their checkpoints, so an interrupted sweep continues when the same command is run again.
+
+          --out DIR      the sweep folder
+          --dry-run      list the points with their FLOPs and estimate the wall time (times a few steps of each configuration)
+          --fit-only     no training: fits and reports from DIR/points.jsonl
+          --quiet        no progress lines from the trainers
+        """;
+
+    public static int Run(string[] args, CancellationToken cancel)
+    {
+        if (args.Contains("--help")) { Console.WriteLine(Help); return 0; }
+        var cl = CommandLine.Parse(args, new[] { "out" }, new[] { "dry-run", "fit-only", "quiet" }, "sweep");
+        if (cl.Positional.Count > 1) throw new UsageException($"sweep: expected one plan file, got {string.Join(" ", cl.Positional)}");
+        string? planPath = cl.Positional.Count == 1 ? cl.Positional[0] : null;
+        string? outDir = cl.Value("out");
+        if (planPath is null)
+        {
+            if (!cl.Flag("fit-only") || outDir is null) throw new UsageException("sweep needs a plan file (or --fit-only --out DIR to refit a recorded sweep)");
+            planPath = Path.Combine(outDir, "plan.json");
+            if (!File.Exists(planPath)) throw new ArgumentException($"{planPath}: no recorded plan in the sweep folder {outDir}");
+        }
+        var plan = SweepPlan.Load(planPath);
+        // configs/sweep-fashion-mnist.json → runs/sweep-fashion-mnist
+        string name = Path.GetFileNameWithoutExtension(planPath);
+        outDir ??= Path.Combine("runs", name.StartsWith("sweep-", StringComparison.Ordinal) ? name : "sweep-" + name);
+        string command = "crt sweep " + string.Join(" ", args);
+
+        if (cl.Flag("dry-run"))
+        {
+            SweepEstimate.Run(plan, Console.WriteLine);
+            return 0;
+        }
+        if (cl.Flag("fit-only"))
+        {
+            if (!File.Exists(Path.Combine(outDir, "points.jsonl"))) throw new ArgumentException($"{Path.Combine(outDir, "points.jsonl")}: no recorded points to fit (run the sweep first)");
+            SweepRunner.Report(plan, outDir, command, 0, Console.WriteLine);
+            return 0;
+        }
+        try
+        {
+            var outcome = SweepRunner.Run(plan, new SweepOptions(outDir, cl.Flag("quiet"), command), cancel, Console.WriteLine);
+            Console.WriteLine($"sweep done: {outcome.Recorded} of {outcome.Planned} points recorded ({outcome.Measured} now); {Path.GetFullPath(outcome.Results)}");
+            return 0;
+        }
+        catch (OperationCanceledException e)
+        {
+            Console.Error.WriteLine($"crt: {e.Message}");
+            return 130;
+        }
+    }
+}

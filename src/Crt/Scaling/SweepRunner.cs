@@ -1,0 +1,101 @@
+using System.Diagnostics;
+using System.Globalization;
+using Crt.Data;
+
+namespace Crt.Scaling;
+
+/// <summary>How a sweep runs: its folder, verbosity, the command to quote in the report, and a hook called after each recorded point.</summary>
+public sealed record SweepOptions(string Out, bool Quiet = false, string Command = "", Action<PointRecord>? AfterPoint = null);
+
+/// <summary>What a sweep invocation left: the folder, how many points it measured now and how many are recorded, and the reports.</summary>
+public sealed record SweepOutcome(string Dir, int Measured, int Recorded, int Planned, string Report, string Results);
+
+/// <summary>
+/// Runs a <see cref="SweepPlan"/>: every tokenizer (stage 1), then every (GPT preset, tokenizer, steps)
+/// point, smallest GPTs first, each appended to points.jsonl as soon as it is measured. What is recorded
+/// is skipped, runs continue from their checkpoints, so an interrupted sweep (Ctrl-C or a kill) carries
+/// on when run again. It ends by fitting and writing the reports (<see cref="SweepReport"/>).
+/// </summary>
+public static class SweepRunner
+{
+    public static SweepOutcome Run(SweepPlan plan, SweepOptions o, CancellationToken cancel, Action<string> log)
+    {
+        var clock = Stopwatch.StartNew();
+        Directory.CreateDirectory(o.Out);
+        AtomicFile.WriteAllText(Path.Combine(o.Out, "plan.json"), plan.ToJson() + "\n");
+        var pointLog = new PointLog(Path.Combine(o.Out, "points.jsonl"));
+        var (tokRecords, pointRecords) = pointLog.Read();
+        var ctx = new SweepContext(plan, Path.GetFullPath(o.Out), o.Quiet, log, cancel);
+        log($"crt sweep {plan.Path} → {ctx.Dir}");
+        log($"{plan.Tokenizers.Count} tokenizers × {plan.Gpt.Presets.Length} GPT sizes × {plan.Gpt.Steps.Length} training lengths = {plan.PointCount} points " +
+            $"({pointRecords.Count(p => IsPlanned(plan, p))} already recorded). The training lengths ({string.Join(", ", plan.Gpt.Steps)} steps) are checkpoints " +
+            "of one run per (tokenizer, GPT size), measured as the run passes them.");
+
+        // Before any work: runs already in the folder must have been made with the settings the plan gives them now,
+        // or their recorded points would be reported under settings they were not made with.
+        foreach (var t in plan.Tokenizers)
+        {
+            SweepTokenizerStage.EnsureSameSettings(ctx, t);
+            foreach (var preset in plan.Gpt.Presets) SweepGptStage.EnsureSameSettings(ctx, t.Name, preset);
+        }
+
+        // Stage 1: every tokenizer that is not yet recorded, or whose points are not all recorded.
+        var done = pointRecords.ToDictionary(p => p.Key);
+        var prepared = new Dictionary<string, PreparedTokenizer>();
+        for (int i = 0; i < plan.Tokenizers.Count; i++)
+        {
+            var t = plan.Tokenizers[i];
+            var recorded = tokRecords.FirstOrDefault(r => r.Name == t.Name);
+            bool complete = recorded is not null && plan.Points().Where(p => p.Tokenizer == t).All(p => done.ContainsKey(SweepKeys.Point(t.Name, p.Preset, p.Steps)));
+            if (complete) continue;
+            ctx.ThrowIfCancelled();
+            log($"[tokenizer {i + 1}/{plan.Tokenizers.Count}] {t.Name}");
+            prepared[t.Name] = SweepTokenizerStage.Prepare(ctx, t, recorded, pointLog);
+        }
+
+        // Stage 2: the points.
+        var eta = new SweepEta(plan, prepared.Values.Select(p => p.Record).Concat(tokRecords).DistinctBy(r => r.Name));
+        var all = plan.Points().ToList();
+        int measured = 0;
+        for (int k = 0; k < all.Count; k++)
+        {
+            var (t, preset, steps) = all[k];
+            if (done.TryGetValue(SweepKeys.Point(t.Name, preset, steps), out var old) && (!prepared.TryGetValue(t.Name, out var pt) || pt.Record.Sha256 == old.TokenizerSha256))
+                continue;
+            ctx.ThrowIfCancelled();
+            log($"[point {k + 1}/{all.Count}] {t.Name} · {preset} · {steps} steps");
+            var p = SweepGptStage.Measure(ctx, prepared[t.Name], preset, steps);
+            if (p is null) continue;
+            pointLog.Append(p);
+            done[p.Key] = p;
+            measured++;
+            eta.Measured(p, SweepEta.PreviousSteps(plan, steps));
+            var left = eta.SecondsLeft(all.Skip(k + 1).Where(q => !done.ContainsKey(SweepKeys.Point(q.Tokenizer.Name, q.Preset, q.Steps)))
+                .Select(q => (q.Tokenizer.Name, q.Preset, q.Steps, SweepEta.PreviousSteps(plan, q.Steps))));
+            string fid = p.Fid is { } f ? string.Create(CultureInfo.InvariantCulture, $", FID ({p.FeatureNet}, {p.Samples} samples) {f:F2}") : "";
+            log(string.Create(CultureInfo.InvariantCulture,
+                $"  point {k + 1}/{all.Count} done in {ProgressFormat(p.Seconds)}: {p.GptFlops:G3} FLOPs, CE {p.CePerToken:F4} nats/token, {p.BitsPerImage:F1} bits/image{fid}; ETA {SweepEta.Format(left)}"));
+            o.AfterPoint?.Invoke(p);
+        }
+
+        log($"all {all.Count} points recorded ({measured} measured now, {ProgressFormat(clock.Elapsed.TotalSeconds)}); fitting");
+        return Report(plan, ctx.Dir, o.Command, measured, log);
+    }
+
+    /// <summary>Fits and reports from points.jsonl alone (crt sweep --fit-only): no training, no measuring.</summary>
+    public static SweepOutcome Report(SweepPlan plan, string dir, string command, int measured, Action<string> log)
+    {
+        var (tokenizers, points) = new PointLog(Path.Combine(dir, "points.jsonl")).Read();
+        var inPlan = points.Where(p => IsPlanned(plan, p)).ToList();
+        if (inPlan.Count < points.Count) log($"{points.Count - inPlan.Count} recorded points are not in the plan and are left out of the fits");
+        var analysis = SweepAnalysis.Run(plan, tokenizers.Where(t => plan.Tokenizers.Any(x => x.Name == t.Name)).ToList(), inPlan);
+        var (report, results) = SweepReport.Write(plan, dir, analysis, command);
+        log($"{inPlan.Count} of {plan.PointCount} points; report {report}; results {results}");
+        return new SweepOutcome(dir, measured, inPlan.Count, plan.PointCount, report, results);
+    }
+
+    private static bool IsPlanned(SweepPlan plan, PointRecord p) =>
+        plan.Tokenizers.Any(t => t.Name == p.Tokenizer) && plan.Gpt.Presets.Contains(p.Gpt) && plan.Gpt.Steps.Contains(p.Steps);
+
+    private static string ProgressFormat(double seconds) => Training.ProgressReporter.FormatDuration(seconds);
+}

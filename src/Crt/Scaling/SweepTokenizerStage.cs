@@ -1,0 +1,129 @@
+using System.Diagnostics;
+using System.Globalization;
+using Crt.Data;
+using Crt.Evaluation;
+using Crt.Tensors;
+using Crt.Training;
+
+namespace Crt.Scaling;
+
+/// <summary>A tokenizer ready for stage 2: its record, its checkpoint, and its token stores.</summary>
+internal sealed record PreparedTokenizer(TokenizerRecord Record, TokenizerCheckpoint Checkpoint, string TrainTokens, string ValTokens);
+
+/// <summary>
+/// Stage 1 of a sweep for one tokenizer: train it (or resume it, or reuse an existing run as it is),
+/// tokenize the training images and the validation sequences, and measure its reconstruction once.
+/// Each part is skipped when its output is already there and was made by this very tokenizer.
+/// </summary>
+internal static class SweepTokenizerStage
+{
+    public static PreparedTokenizer Prepare(SweepContext ctx, SweepTokenizer t, TokenizerRecord? recorded, PointLog log)
+    {
+        var clock = Stopwatch.StartNew();
+        var (trainer, result) = t.Run is null ? Train(ctx, t) : Reuse(ctx, t);
+        var tok = TokenizerCheckpoint.Load(trainer.Run.Root);
+        if (tok.Config.Data != ctx.Plan.Data)
+            throw new ArgumentException($"{trainer.Run.Root}: tokenizer '{t.Name}' was trained on '{tok.Config.Data}', the plan's data is '{ctx.Plan.Data}'");
+        var trainTokens = ctx.TokensPath(t.Name, "train");
+        var valTokens = ctx.TokensPath(t.Name, "val");
+        Tokenize(ctx, tok, Split.Train, ctx.Plan.Tokenize.TrainImages, ctx.Plan.Tokenize.Variants, trainTokens);
+        Tokenize(ctx, tok, Split.Validation, ctx.Plan.Eval.ValSequences, new[] { "original" }, valTokens);
+        if (recorded is not null && recorded.Sha256 == tok.Sha256) return new PreparedTokenizer(recorded, tok, trainTokens, valTokens);
+
+        ctx.ThrowIfCancelled();
+        var record = Measure(ctx, t, trainer, result, tok) with { Seconds = clock.Elapsed.TotalSeconds };
+        log.Append(record);
+        ctx.Log(string.Create(CultureInfo.InvariantCulture,
+            $"  {t.Name}: K = {record.CodebookSize}, {record.TokensPerImage} tokens, {record.Steps} steps, {record.TrainingFlops:G3} FLOPs; PSNR {record.Psnr:F2} dB, SSIM {record.Ssim:F4}, rFID ({record.FeatureNet}) {record.Rfid:F2}, usage {100 * record.CodebookUsage:F1}%"));
+        return new PreparedTokenizer(record, tok, trainTokens, valTokens);
+    }
+
+    /// <summary>Refuses a tokenizer run of the sweep that was made with other settings than the plan now gives it (its points would describe another tokenizer).</summary>
+    public static void EnsureSameSettings(SweepContext ctx, SweepTokenizer t)
+    {
+        string dir = ctx.TokenizerDir(t.Name);
+        if (t.Run is not null || !File.Exists(Path.Combine(dir, "config.json"))) return;
+        var made = ConfigResolver.Resolve(new TokenizerTrainConfig(), Path.Combine(dir, "config.json"), Array.Empty<string>());
+        if (ConfigDiff.First(ConfigResolver.ToJson(made), ConfigResolver.ToJson(t.Config!)) is { } diff)
+            throw new ArgumentException($"{dir}: this tokenizer run was made with other settings ({diff}); delete the folder to retrain it, or give the sweep another --out");
+    }
+
+    private static (TokenizerTrainer, TokenizerTrainResult) Train(SweepContext ctx, SweepTokenizer t)
+    {
+        string dir = ctx.TokenizerDir(t.Name);
+        TokenizerTrainer trainer;
+        EnsureSameSettings(ctx, t);
+        if (File.Exists(Path.Combine(dir, "config.json"))) trainer = TokenizerTrainer.Resume(dir, quiet: ctx.Quiet, log: ctx.TrainerLog);
+        else trainer = TokenizerTrainer.Create(t.Config!, dir, ctx.Quiet, ctx.TrainerLog);
+        var result = trainer.Train(ctx.Cancel);
+        ctx.ThrowIfCancelled();
+        return (trainer, result);
+    }
+
+    /// <summary>An existing run, read and measured but never trained further.</summary>
+    private static (TokenizerTrainer, TokenizerTrainResult) Reuse(SweepContext ctx, SweepTokenizer t)
+    {
+        if (!File.Exists(Path.Combine(t.Run!, "config.json")))
+            throw new ArgumentException($"{t.Run}: tokenizer '{t.Name}' names this folder as a run to reuse, but it holds no config.json");
+        var trainer = TokenizerTrainer.Resume(t.Run!, quiet: true, log: _ => { });
+        var (with, without) = trainer.MeasureStepFlops();
+        ctx.Log($"  {t.Name}: reusing {t.Run} as it is (step {trainer.Step})");
+        return (trainer, new TokenizerTrainResult(trainer.Step, trainer.FlopsSpent, with, with / without - 1, false, 0, null));
+    }
+
+    private static void Tokenize(SweepContext ctx, TokenizerCheckpoint tok, Split split, int count, string[] variants, string path)
+    {
+        var set = BuiltInDatasets.Load(ctx.Plan.Data, split);
+        count = Math.Min(count, set.Count);
+        var expanded = Tokenization.ExpandVariants(variants);
+        if (File.Exists(path))
+        {
+            var h = TokenStore.Read(path).Header;
+            if (h.TokenizerSha256 == tok.Sha256 && h.Count == count && (h.VariantNames ?? Array.Empty<string>()).SequenceEqual(expanded)) return;
+        }
+        ctx.ThrowIfCancelled();
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        ctx.Log($"  tokenizing {count} {split.ToString().ToLowerInvariant()} images × {expanded.Length} variants → {path}");
+        var progress = new ProgressReporter("tokenize", 0, count, ctx.Quiet);
+        Tokenization.Run(tok, set.Range($"{set.Name}-first-{count}", 0, count), path, expanded,
+            progress: (done, _) => progress.Report(done, Array.Empty<(string, double)>(), done / Math.Max(progress.Elapsed, 1e-9), "img"));
+    }
+
+    private static TokenizerRecord Measure(SweepContext ctx, SweepTokenizer t, TokenizerTrainer trainer, TokenizerTrainResult result, TokenizerCheckpoint tok)
+    {
+        var cfg = tok.Config;
+        int pad = cfg.Pad;
+        var recon = TokenizerEvaluation.Evaluate(tok.Model, ctx.Test, pad, ctx.Plan.Eval.TestImages, trainer.Regularizer);
+        var real = ctx.Real(pad);
+        double rfid = GenerationEvaluation.Compare(ctx.FeatureNet, real, Reconstruct(tok, real)).Fid;
+        Directory.CreateDirectory(Path.Combine(ctx.Dir, "images"));
+        TokenizerEvaluation.SaveReconstructionGrid(tok.Model, ctx.Test, pad, 16, Path.Combine(ctx.Dir, "images", $"recon-{t.Name}.png"));
+        // A baseline that carries the regulariser as a λ = 0 probe is compared by its own compute (the probe only measures).
+        bool probe = cfg.Crt.Enabled && cfg.Crt.LambdaMax == 0;
+        return new TokenizerRecord
+        {
+            Name = t.Name, Sha256 = tok.Sha256, RunDir = trainer.Run.Root, Reused = t.Run is not null, Preset = cfg.Preset,
+            CodebookSize = cfg.Model.CodebookSize, TokensPerImage = cfg.Model.TokensPerImage, CrtEnabled = cfg.Crt.Enabled && !probe, LambdaMax = cfg.Crt.Enabled ? cfg.Crt.LambdaMax : 0,
+            Steps = result.Steps, TrainingFlops = probe ? result.TokenizerOnlyFlops : result.TrainingFlops, TrainingFlopsWithProbe = result.TrainingFlops,
+            RegularizerFlopFraction = result.RegularizerFlopFraction, TestImages = recon.Images, Mse = recon.Mse, Psnr = recon.Psnr, Ssim = recon.Ssim, Rfid = rfid,
+            CodebookUsage = recon.CodebookUsage, UsedCodes = recon.UsedCodes, CodeEntropyBits = recon.CodeEntropyBits, CrtLoss = recon.CrtLoss,
+            FeatureNet = ctx.FeatureNet.Name, Time = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
+        };
+    }
+
+    /// <summary>The tokenizer's reconstructions of <paramref name="real"/> (clamped to the pixel range), in batches that bound the activations' memory.</summary>
+    private static Tensor Reconstruct(TokenizerCheckpoint tok, Tensor real)
+    {
+        var recon = Tensor.Empty(real.Shape).Keep();
+        int n = real.Shape[0], per = real.Size / n;
+        using var noGrad = Tensor.NoGrad();
+        for (int start = 0; start < n; start += 200)
+        {
+            using var scope = TensorScope.Begin();
+            int b = Math.Min(200, n - start);
+            var x = Tensor.From(real.ReadOnlySpan.Slice(start * per, b * per), b, real.Shape[1], real.Shape[2], real.Shape[3]);
+            Ops.Clamp(tok.Model.Forward(x).Reconstruction, -1f, 1f).ReadOnlySpan.CopyTo(recon.Span.Slice(start * per));
+        }
+        return recon;
+    }
+}

@@ -1,0 +1,62 @@
+using Crt.Scaling;
+using Xunit;
+
+namespace Crt.Tests;
+
+/// <summary>The claim verdicts on hand-made records whose answer is known: the same study once reproducing the paper, once not.</summary>
+public sealed class ScalingClaimTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("crt-claims-").FullName;
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private SweepPlan Plan()
+    {
+        var path = Path.Combine(_dir, "plan.json");
+        File.WriteAllText(path, """
+            { "baseline": "base", "crt": "crt",
+              "tokenizers": [ { "name": "base", "preset": "vq-tiny" }, { "name": "crt", "preset": "vq-tiny" }, { "name": "small", "preset": "vq-tiny" } ],
+              "gpt": { "presets": ["gpt-t1", "gpt-t2"], "steps": [100, 200, 400, 800, 1600] }, "eval": { "samples": 100, "bootstrap": 50 } }
+            """);
+        return SweepPlan.Load(path);
+    }
+
+    private static TokenizerRecord Tok(string name, int tokens, double psnr, double rfid) =>
+        new() { Name = name, Sha256 = name, RunDir = "", Preset = "vq-tiny", FeatureNet = "f", CodebookSize = 512, TokensPerImage = tokens, Psnr = psnr, Rfid = rfid, CrtEnabled = name == "crt" };
+
+    /// <summary>Points on known curves: CE and FID fall as power laws of compute; <paramref name="scale"/> and <paramref name="floor"/> set a tokenizer's curve.</summary>
+    private static IEnumerable<PointRecord> Points(string tok, int tokens, double ceScale, double fidScale, double fidFloor, double flopsPerStep)
+    {
+        foreach (var (gpt, size) in new[] { ("gpt-t1", 1.0), ("gpt-t2", 4.0) })
+            foreach (var steps in new long[] { 100, 200, 400, 800, 1600 })
+            {
+                double c = steps * flopsPerStep * size, ce = ceScale * Math.Pow(c, -0.2) * (size == 1 ? 1 : 1.05);
+                yield return new PointRecord
+                {
+                    Tokenizer = tok, TokenizerSha256 = tok, Gpt = gpt, Steps = steps, GptFlops = c, CodebookSize = 512, TokensPerImage = tokens,
+                    CePerToken = ce, CePerPosition = Enumerable.Repeat(ce, tokens).ToArray(), BitsPerImage = ce * tokens / Math.Log(2),
+                    Fid = fidFloor + fidScale * Math.Pow(c, -0.3), Samples = 100,
+                };
+            }
+    }
+
+    [Fact]
+    public void ClaimsReproduceWhenTheRecordsSaySoAndNotOtherwise()
+    {
+        var toks = new[] { Tok("base", 64, 20, 100), Tok("crt", 64, 19, 120), Tok("small", 16, 17, 200) };
+        // CRT: lower CE and FID than the baseline everywhere. Small code: 4× cheaper steps and a low start, but a high floor — the flip of claim 4.
+        var points = Points("base", 64, 100, 3e5, 10, 1e9).Concat(Points("crt", 64, 60, 1.5e5, 10, 1e9)).Concat(Points("small", 16, 100, 2e4, 80, 2.5e8)).ToList();
+        var a = SweepAnalysis.Run(Plan(), toks, points);
+        Assert.Equal(new[] { ClaimVerdict.Yes, ClaimVerdict.Yes, ClaimVerdict.Yes, ClaimVerdict.Yes, ClaimVerdict.Untested }, a.Claims.Select(c => c.Verdict));
+        Assert.Contains("lower at 10 of 10", a.Claims[1].Evidence);
+        Assert.Contains("smaller code wins at low compute and loses at high compute", a.Claims[3].Evidence);
+        var fid = a.Efficiencies.Single(e => e.Metric == SweepMetric.Fid && e.Other == "crt");
+        Assert.All(fid.Rows, r => Assert.True(r.Fitted > 1 && r.Empirical > 1));
+
+        // The same study where CRT reconstructs better and models worse, and the small code never wins.
+        toks = new[] { Tok("base", 64, 20, 100), Tok("crt", 64, 21, 90), Tok("small", 16, 17, 200) };
+        points = Points("base", 64, 100, 3e5, 10, 1e9).Concat(Points("crt", 64, 120, 6e5, 10, 1e9)).Concat(Points("small", 16, 100, 6e5, 60, 2.5e8)).ToList();
+        a = SweepAnalysis.Run(Plan(), toks, points);
+        Assert.Equal(new[] { ClaimVerdict.No, ClaimVerdict.No, ClaimVerdict.No, ClaimVerdict.No }, a.Claims.Take(4).Select(c => c.Verdict));
+        Assert.Contains("lower at 0 of 10", a.Claims[1].Evidence);
+    }
+}

@@ -1,0 +1,108 @@
+using Crt.Scaling;
+using Xunit;
+
+namespace Crt.Tests;
+
+/// <summary>Sweep plans: what is accepted, what is rejected (one sentence naming the file, unknown keys with the valid ones), and the committed plans.</summary>
+public sealed class ScalingPlanTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("crt-plan-").FullName;
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private const string Minimal = """
+        { "tokenizers": [ { "name": "a", "preset": "vq-tiny" }, { "name": "b", "preset": "vq-tiny", "set": { "crt.lambda_max": 1 } } ],
+          "gpt": { "presets": ["gpt-t1"], "steps": [10, 20] } }
+        """;
+
+    private string Write(string json, string name = "plan.json")
+    {
+        var path = Path.Combine(_dir, name);
+        File.WriteAllText(path, json);
+        return path;
+    }
+
+    private ArgumentException Rejected(string json) => Assert.Throws<ArgumentException>(() => SweepPlan.Load(Write(json)));
+
+    [Fact]
+    public void UnknownKeysAreRejectedWithTheValidOnesAtEveryLevel()
+    {
+        var top = Rejected(Minimal.Replace("\"tokenizers\"", "\"gpus\": 8, \"tokenizers\""));
+        Assert.StartsWith(Path.Combine(_dir, "plan.json") + ":", top.Message);
+        Assert.Contains("unknown key 'gpus' in the plan; valid keys: description, data, seed, baseline, crt, tokenizers, tokenize, gpt, eval", top.Message);
+
+        var tok = Rejected(Minimal.Replace("\"name\": \"b\",", "\"name\": \"b\", \"lamda\": 4,"));
+        Assert.Contains("unknown key 'lamda' in tokenizers[1]; valid keys: name, run, preset, config, set, compare_to", tok.Message);
+
+        var gpt = Rejected(Minimal.Replace("\"steps\": [10, 20]", "\"steps\": [10, 20], \"warmup\": 5"));
+        Assert.Contains("unknown key 'warmup' in gpt; valid keys: presets, steps, batch_size, lr, checkpoint_every, set", gpt.Message);
+
+        var steps = Rejected(Minimal.Replace("[10, 20]", "{ \"first\": 10, \"last\": 80, \"n\": 4 }"));
+        Assert.Contains("unknown key 'n' in gpt.steps; valid keys: first, last, count", steps.Message);
+
+        // A tokenizer's overrides are config keys: the config's own list of valid keys.
+        var set = Rejected(Minimal.Replace("\"crt.lambda_max\": 1", "\"crt.lambda\": 1"));
+        Assert.Contains("tokenizers[1] ('b')", set.Message);
+        Assert.Contains("unknown config key 'crt.lambda'", set.Message);
+        Assert.Contains("crt.lambda_max", set.Message);
+    }
+
+    [Fact]
+    public void BadValuesAreOneSentenceNamingWhere()
+    {
+        Assert.Contains("unknown GPT preset 'gpt-t9'", Rejected(Minimal.Replace("gpt-t1", "gpt-t9")).Message);
+        Assert.Contains("must be positive and increasing", Rejected(Minimal.Replace("[10, 20]", "[20, 10]")).Message);
+        Assert.Contains("baseline names tokenizer 'c'", Rejected(Minimal.Replace("\"tokenizers\"", "\"baseline\": \"c\", \"tokenizers\"")).Message);
+        Assert.Contains("two tokenizers are named 'a'", Rejected(Minimal.Replace("\"name\": \"b\"", "\"name\": \"a\"")).Message);
+        Assert.Contains("'steps' is set by the sweep itself", Rejected(Minimal.Replace("\"steps\": [10, 20]", "\"steps\": [10, 20], \"set\": { \"steps\": 5 }")).Message);
+        Assert.Contains("a reused run takes no preset", Rejected(Minimal.Replace("\"name\": \"a\", \"preset\": \"vq-tiny\"", "\"name\": \"a\", \"run\": \"x\", \"preset\": \"vq-tiny\"")).Message);
+        Assert.Contains("eval.samples 1 must be 0 (no FID) or at least 2", Rejected(Minimal.Replace("\"gpt\"", "\"eval\": { \"samples\": 1 }, \"gpt\"")).Message);
+        Assert.Contains("not valid JSON", Rejected("{ \"tokenizers\": [").Message);
+    }
+
+    [Fact]
+    public void LogSpacedStepsRelativePathsAndTheRecordedCopy()
+    {
+        var path = Write(Minimal.Replace("[10, 20]", "{ \"first\": 50, \"last\": 800, \"count\": 5 }")
+            .Replace("{ \"name\": \"a\", \"preset\": \"vq-tiny\" }", "{ \"name\": \"a\", \"run\": \"runs/tok-a\" }"));
+        var plan = SweepPlan.Load(path);
+        Assert.Equal(new long[] { 50, 100, 200, 400, 800 }, plan.Gpt.Steps);
+        Assert.Equal(Path.Combine(_dir, "runs", "tok-a"), plan.Tokenizers[0].Run);
+        Assert.Equal("a", plan.Baseline); // the first tokenizer unless named
+        Assert.Equal(1f, plan.Tokenizers[1].Config!.Crt.LambdaMax);
+        Assert.Equal(2 * 1 * 5, plan.PointCount);
+        // Smallest GPTs first, every tokenizer at each size before the next size.
+        Assert.Equal(("a", "gpt-t1", 50L), plan.Points().Select(p => (p.Tokenizer.Name, p.Preset, p.Steps)).First());
+
+        var copy = SweepPlan.Load(Write(plan.ToJson(), "copy.json"));
+        Assert.Equal(plan.ToJson(), copy.ToJson());
+        Assert.Equal(plan.Gpt.Steps, copy.Gpt.Steps);
+    }
+
+    private static string Configs => Path.GetFullPath(Path.Combine(Path.GetDirectoryName(TestData.File("sweep-micro.json"))!, "../../../configs"));
+
+    [Fact]
+    public void TheCommittedFashionMnistPlanTestsClaimsOneToFourAtEqualTokenizerCompute()
+    {
+        var plan = SweepPlan.Load(Path.Combine(Configs, "sweep-fashion-mnist.json"));
+        Assert.Contains("minutes", plan.Description); // its estimated wall time and how it was estimated
+        var baseline = plan.Tokenizer(plan.Baseline).Config!;
+        var crt = plan.Tokenizer(plan.Crt!).Config!;
+        Assert.Equal(baseline.Model, crt.Model with { ChannelMultipliers = baseline.Model.ChannelMultipliers });
+        Assert.Equal(baseline.Model.ChannelMultipliers, crt.Model.ChannelMultipliers);
+        Assert.True(baseline.Crt is { Enabled: true, LambdaMax: 0 }, "the baseline carries the regulariser as a λ = 0 probe");
+        Assert.True(crt.Crt.LambdaMax > 0);
+        Assert.Equal(baseline.Steps, crt.MatchBaselineSteps); // equal tokenizer compute
+        Assert.Contains(plan.Tokenizers, t => t.Config is { } c && (c.Model.TokensPerImage < baseline.Model.TokensPerImage || c.Model.CodebookSize < baseline.Model.CodebookSize));
+        Assert.InRange(plan.Gpt.Presets.Length, 3, 4);
+        Assert.InRange(plan.Gpt.Steps.Length, 4, 6);
+        Assert.True(plan.Eval.Samples > 0);
+    }
+
+    [Fact]
+    public void EveryCommittedPlanLoads()
+    {
+        var plans = Directory.GetFiles(Configs, "sweep-*.json");
+        Assert.NotEmpty(plans);
+        foreach (var p in plans) Assert.NotEmpty(SweepPlan.Load(p).Tokenizers);
+    }
+}

@@ -1,0 +1,206 @@
+using System.IO.Compression;
+using Crt.Cli;
+using Crt.Scaling;
+using Crt.Tensors;
+using Xunit;
+
+namespace Crt.Tests;
+
+/// <summary>
+/// The sweep end to end on the micro plan (tests/Crt.Tests/data/sweep-micro.json) over a small synthetic
+/// dataset, with the feature net cached in a temporary folder: it records every point, writes the
+/// reports, does nothing when run again, and continues after an interruption exactly as if uninterrupted.
+/// </summary>
+[Collection("console")]
+public sealed class ScalingSweepTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("crt-sweep-").FullName;
+    private readonly string _plan;
+
+    public ScalingSweepTests()
+    {
+        Environment.SetEnvironmentVariable("CRT_CACHE", Path.Combine(_dir, "cache"));
+        WriteStripes(Path.Combine(_dir, "stripes"));
+        _plan = Path.Combine(_dir, "sweep-micro.json");
+        File.Copy(TestData.File("sweep-micro.json"), _plan);
+    }
+
+    public void Dispose()
+    {
+        Environment.SetEnvironmentVariable("CRT_CACHE", null);
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    /// <summary>An MNIST-style IDX folder: 5,376 training images (376 after the fixed 5,000-image validation split: enough for a few feature-net steps) and 64 test images; class c is a bright bar at rows 2c+4..2c+7.</summary>
+    private static void WriteStripes(string dir)
+    {
+        Directory.CreateDirectory(dir);
+        var rng = new Rng(5);
+        foreach (var (prefix, count) in new[] { ("train", 5376), ("t10k", 64) })
+        {
+            var pixels = new byte[count * 784];
+            var labels = new byte[count];
+            for (int i = 0; i < count; i++)
+            {
+                labels[i] = (byte)(i % 10);
+                for (int p = 0; p < 784; p++) pixels[i * 784 + p] = (byte)((p / 28 >= 2 * labels[i] + 4 && p / 28 < 2 * labels[i] + 8 ? 200 : 20) + rng.NextInt(40));
+            }
+            Gz(Path.Combine(dir, $"{prefix}-images-idx3-ubyte.gz"), Be(0x803, count, 28, 28), pixels);
+            Gz(Path.Combine(dir, $"{prefix}-labels-idx1-ubyte.gz"), Be(0x801, count), labels);
+        }
+        static byte[] Be(params int[] v) => v.SelectMany(x => new[] { (byte)(x >> 24), (byte)(x >> 16), (byte)(x >> 8), (byte)x }).ToArray();
+        static void Gz(string path, byte[] header, byte[] body)
+        {
+            using var z = new GZipStream(File.Create(path), CompressionLevel.Fastest);
+            z.Write(header); z.Write(body);
+        }
+    }
+
+    private SweepOutcome Sweep(string outDir, Action<PointRecord>? afterPoint = null, CancellationToken cancel = default) =>
+        SweepRunner.Run(SweepPlan.Load(_plan), new SweepOptions(outDir, Quiet: true, Command: "test", AfterPoint: afterPoint), cancel, _ => { });
+
+    private static IReadOnlyList<PointRecord> PointsOf(string dir) => new PointLog(Path.Combine(dir, "points.jsonl")).Read().Points;
+
+    /// <summary>Every file under a folder with its last write time: unchanged means nothing was trained, tokenized or checkpointed.</summary>
+    private static Dictionary<string, DateTime> Files(string dir) =>
+        Directory.GetFiles(dir, "*", SearchOption.AllDirectories).Where(f => !f.EndsWith(".html") && !f.EndsWith(".md") && !f.EndsWith("plan.json"))
+            .ToDictionary(f => f, File.GetLastWriteTimeUtc);
+
+    [Fact]
+    public void AMicroSweepRecordsEveryPointAndReportsAndARerunTrainsNothing()
+    {
+        var dir = Path.Combine(_dir, "sweep");
+        var outcome = Sweep(dir);
+        Assert.Equal((6, 6, 6), (outcome.Measured, outcome.Recorded, outcome.Planned));
+        var (tokenizers, points) = new PointLog(Path.Combine(dir, "points.jsonl")).Read();
+        Assert.Equal(new[] { "baseline", "crt" }, tokenizers.Select(t => t.Name).Order());
+        var b = tokenizers.Single(t => t.Name == "baseline"); var c = tokenizers.Single(t => t.Name == "crt");
+        Assert.True(b is { CodebookSize: 64, TokensPerImage: 64, CrtEnabled: false } && b.CrtLoss is not null, "the baseline carries a λ = 0 probe");
+        Assert.True(c.CrtEnabled && c.Steps <= b.Steps);
+        Assert.True(c.TrainingFlops <= b.TrainingFlops && c.TrainingFlops > b.TrainingFlops - c.TrainingFlops / c.Steps, "CRT's tokenizer gets the baseline's compute, to one step");
+        Assert.True(b.Psnr > 0 && double.IsFinite(b.Rfid) && b.CodebookUsage > 0);
+
+        Assert.Equal(6, points.Count);
+        foreach (var p in points)
+        {
+            Assert.Equal(64, p.CePerPosition.Length);
+            Assert.Equal(p.CePerPosition.Sum() / 64, p.CePerToken, 9);
+            Assert.Equal(p.CePerPosition[0], p.CePosition0);
+            Assert.True(p.Fid is > 0 && p.Samples == 10 && p.RealImages == 16 && p.FeatureNet!.Length > 0);
+            Assert.Equal(p.Tokenizer == "baseline" ? b.TrainingFlops : c.TrainingFlops, p.TokenizerFlops);
+        }
+        // Cumulative GPT FLOPs: the same per step at every checkpoint of one run, and equal between two codes of the same size.
+        var one = points.Single(p => p.Tokenizer == "crt" && p.Steps == 1).GptFlops;
+        Assert.Equal(4 * one, points.Single(p => p.Tokenizer == "crt" && p.Steps == 4).GptFlops, 1e-6 * one);
+        Assert.Equal(one, points.Single(p => p.Tokenizer == "baseline" && p.Steps == 1).GptFlops);
+
+        var html = File.ReadAllText(outcome.Report);
+        Assert.Contains("<svg", html);
+        Assert.Contains("compute-optimal frontier", html, StringComparison.OrdinalIgnoreCase);
+        var md = File.ReadAllText(outcome.Results);
+        Assert.Contains("## Claims (spec §6)", md);
+        Assert.Contains("| crt | gpt-t1 |", md);
+        Assert.Contains("prefix of a constant-LR run", md);
+
+        // Run again: nothing trained or measured, the same points.
+        var before = Files(dir);
+        var again = Sweep(dir);
+        Assert.Equal(0, again.Measured);
+        Assert.Equal(before, Files(dir));
+        Assert.Equal(points.Select(p => (p.Key, p.CePerToken, p.Fid)), PointsOf(dir).Select(p => (p.Key, p.CePerToken, p.Fid)));
+
+        // A plan whose settings changed is refused before anything runs, naming the run and the setting.
+        File.WriteAllText(_plan, File.ReadAllText(_plan).Replace("\"lr\": 1e-3", "\"lr\": 2e-3"));
+        var changed = Assert.Throws<ArgumentException>(() => Sweep(dir));
+        Assert.Contains(Path.Combine("gpt", "baseline", "gpt-t1"), changed.Message);
+        Assert.Contains("lr = 0.001 in the run, 0.002 in the plan", changed.Message);
+        File.WriteAllText(_plan, File.ReadAllText(_plan).Replace("\"lr\": 2e-3", "\"lr\": 1e-3").Replace("\"crt.lambda_max\": 1,", "\"crt.lambda_max\": 2,"));
+        Assert.Contains("crt.lambda_max = 1 in the run, 2 in the plan", Assert.Throws<ArgumentException>(() => Sweep(dir)).Message);
+        Assert.Equal(before, Files(dir));
+
+        // --fit-only rebuilds the reports from points.jsonl alone.
+        File.Delete(outcome.Results);
+        SweepRunner.Report(SweepPlan.Load(Path.Combine(dir, "plan.json")), dir, "test", 0, _ => { });
+        Assert.Equal(md.Split('\n').Where(l => l.StartsWith("| ")), File.ReadAllText(outcome.Results).Split('\n').Where(l => l.StartsWith("| ")));
+    }
+
+    [Fact]
+    public void AnInterruptedSweepContinuesOnRerunAsIfUninterrupted()
+    {
+        var straight = Path.Combine(_dir, "straight");
+        Sweep(straight);
+
+        var dir = Path.Combine(_dir, "interrupted");
+        using var cts = new CancellationTokenSource();
+        Assert.Throws<OperationCanceledException>(() => Sweep(dir, _ => cts.Cancel(), cts.Token));
+        var first = Assert.Single(PointsOf(dir));
+        Assert.False(File.Exists(Path.Combine(dir, "report.html")));
+
+        var rest = Sweep(dir);
+        Assert.Equal((5, 6), (rest.Measured, rest.Recorded));
+        Assert.Equal(first.Time, PointsOf(dir).Single(p => p.Key == first.Key).Time); // recorded once, not measured again
+        // The GPT runs continued from their checkpoints exactly: the same losses and FIDs as the uninterrupted sweep.
+        var want = PointsOf(straight).ToDictionary(p => p.Key);
+        foreach (var p in PointsOf(dir))
+        {
+            Assert.Equal(want[p.Key].CePerToken, p.CePerToken, 5);
+            Assert.Equal(want[p.Key].GptFlops, p.GptFlops);
+            Assert.True(Math.Abs(want[p.Key].Fid!.Value - p.Fid!.Value) <= 1e-6 * Math.Max(1, p.Fid.Value), $"{p.Key}: FID {p.Fid} after the interruption, {want[p.Key].Fid} without");
+        }
+    }
+
+    [Fact]
+    public void TheCommandSaysWhatIsWrongInOneLine()
+    {
+        var err = new StringWriter();
+        var old = Console.Error;
+        Console.SetError(err);
+        try
+        {
+            Assert.Equal(2, Program.Main(new[] { "sweep" }));
+            Assert.Contains("sweep needs a plan file", err.ToString());
+            err.GetStringBuilder().Clear();
+            Assert.Equal(1, Program.Main(new[] { "sweep", Path.Combine(_dir, "missing.json") }));
+            Assert.Contains("missing.json: cannot read the sweep plan", err.ToString());
+            err.GetStringBuilder().Clear();
+            Assert.Equal(1, Program.Main(new[] { "sweep", "--fit-only", "--out", Path.Combine(_dir, "nowhere") }));
+            Assert.Contains("no recorded plan", err.ToString());
+            Assert.DoesNotContain("   at ", err.ToString());
+        }
+        finally { Console.SetError(old); }
+    }
+}
+
+public sealed class ScalingPointLogTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("crt-points-").FullName;
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static TokenizerRecord Tok(string sha) => new() { Name = "t", Sha256 = sha, RunDir = "r", Preset = "vq-tiny", FeatureNet = "f", CodebookSize = 512, TokensPerImage = 64 };
+    private static PointRecord Point(string sha, long steps, double ce) => new() { Tokenizer = "t", TokenizerSha256 = sha, Gpt = "gpt-t1", Steps = steps, CePerToken = ce, CePerPosition = new[] { ce } };
+
+    [Fact]
+    public void ATornLastLineIsCutTheLatestRecordWinsAndPointsOfARetrainedTokenizerAreDropped()
+    {
+        var path = Path.Combine(_dir, "points.jsonl");
+        var log = new PointLog(path);
+        log.Append(Tok("aa"));
+        log.Append(Point("aa", 10, 3.0));
+        log.Append(Point("aa", 10, 2.5)); // measured again: the later record counts
+        log.Append(Point("aa", 20, 2.0));
+        File.AppendAllText(path, "{\"kind\":\"point\",\"tokenizer\":\"t\",\"ste"); // killed mid-append
+
+        log = new PointLog(path);
+        log.Append(Point("aa", 40, 1.5)); // lands on a line of its own
+        var (toks, points) = log.Read();
+        Assert.Equal(3, points.Count);
+        Assert.Equal(2.5, points.Single(p => p.Steps == 10).CePerToken);
+        Assert.Equal(64 * 9.0, toks.Single().CapacityBits);
+        Assert.All(File.ReadLines(path), line => Assert.NotNull(System.Text.Json.Nodes.JsonNode.Parse(line))); // the torn fragment is gone
+
+        log.Append(Tok("bb")); // the tokenizer was retrained: its old points no longer describe it
+        Assert.Empty(log.Read().Points);
+        File.AppendAllText(path, "not json\n");
+        Assert.Contains("points.jsonl: line 7 is not a sweep record", Assert.Throws<InvalidDataException>(() => log.Read()).Message);
+    }
+}

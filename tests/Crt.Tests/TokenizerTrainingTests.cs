@@ -49,6 +49,28 @@ public sealed class TokenizerTrainingTests : IDisposable
         Assert.Throws<ArgumentException>(() => TokenizerTrainer.Create(Tiny(3), split, quiet: true, log: _ => { }));
     }
 
+    [Fact]
+    public void AFinishedRunStrippedToItsWeightsOpensToBeReadNotTrained()
+    {
+        var full = Path.Combine(_dir, "full");
+        TokenizerTrainer.Create(Tiny(3), full, quiet: true, log: _ => { }).Train();
+        // What moving a finished run between machines keeps: config, metrics, and the checkpoint's weights and state.json.
+        var stripped = Path.Combine(_dir, "stripped");
+        var ckpt = Path.Combine("checkpoints", "step-0000003");
+        Directory.CreateDirectory(Path.Combine(stripped, ckpt));
+        foreach (var f in new[] { "config.json", "metrics.jsonl", Path.Combine("checkpoints", "latest"),
+                                  Path.Combine(ckpt, "model.safetensors"), Path.Combine(ckpt, "regularizer.safetensors"), Path.Combine(ckpt, "state.json") })
+            File.Copy(Path.Combine(full, f), Path.Combine(stripped, f));
+        Assert.Throws<InvalidDataException>(() => TokenizerTrainer.Resume(stripped, quiet: true, log: _ => { }));
+        var opened = TokenizerTrainer.OpenFinished(stripped);
+        Assert.Equal(3, opened.Step);
+        Assert.True(opened.FlopsSpent > 0);
+        Assert.True(opened.MeasureStepFlops().WithRegularizer > 0);
+        Assert.Throws<InvalidOperationException>(() => opened.Train());
+        File.Delete(Path.Combine(stripped, ckpt, "model.safetensors"));
+        Assert.Throws<InvalidDataException>(() => TokenizerTrainer.OpenFinished(stripped));
+    }
+
     private static RunDirectory RunDirectoryFor(string dir) => RunDirectory.Open(dir, resume: true);
 
     private static Dictionary<string, Tensor> SafeTensorsOf(string dir) =>

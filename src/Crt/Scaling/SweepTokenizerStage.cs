@@ -65,7 +65,7 @@ internal static class SweepTokenizerStage
     {
         if (!File.Exists(Path.Combine(t.Run!, "config.json")))
             throw new ArgumentException($"{t.Run}: tokenizer '{t.Name}' names this folder as a run to reuse, but it holds no config.json");
-        var trainer = TokenizerTrainer.Resume(t.Run!, quiet: true, log: _ => { });
+        var trainer = TokenizerTrainer.OpenFinished(t.Run!, log: _ => { });
         var (with, without) = trainer.MeasureStepFlops();
         ctx.Log($"  {t.Name}: reusing {t.Run} as it is (step {trainer.Step})");
         return (trainer, new TokenizerTrainResult(trainer.Step, trainer.FlopsSpent, with, with / without - 1, false, 0, null));

@@ -37,14 +37,26 @@ public sealed class CheckpointFiles
         AtomicFile.WriteAllText(Path.Combine(dir, "state.json"), state.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     }
 
-    /// <summary>Restores everything registered; returns the step and FLOPs recorded. Any problem is one message naming the folder.</summary>
-    public (long Step, double Flops) Load(string dir)
+    /// <summary>
+    /// Restores everything registered; returns the step and FLOPs recorded. Any problem is one message naming the folder.
+    /// <paramref name="weightsOnly"/> reads a checkpoint stripped to its weights (optimizer states and extra tensors
+    /// left out, e.g. to move a finished run between machines): the first module's file is required, the others are
+    /// loaded where present. Such a run can be measured and used, not continued.
+    /// </summary>
+    public (long Step, double Flops) Load(string dir, bool weightsOnly = false)
     {
         try
         {
-            foreach (var (file, m) in _modules) m.Load(Path.Combine(dir, file));
-            foreach (var (file, o) in _optimizers) o.LoadState(Path.Combine(dir, file));
-            foreach (var (file, _, load) in _extra) load(SafeTensors.Load(Path.Combine(dir, file)));
+            for (int i = 0; i < _modules.Count; i++)
+            {
+                var (file, m) = _modules[i];
+                if (!weightsOnly || i == 0 || File.Exists(Path.Combine(dir, file))) m.Load(Path.Combine(dir, file));
+            }
+            if (!weightsOnly)
+            {
+                foreach (var (file, o) in _optimizers) o.LoadState(Path.Combine(dir, file));
+                foreach (var (file, _, load) in _extra) load(SafeTensors.Load(Path.Combine(dir, file)));
+            }
             var state = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "state.json")))?.AsObject()
                 ?? throw new InvalidDataException("state.json is empty");
             foreach (var (name, rng) in _rngs)

@@ -41,6 +41,7 @@ public sealed class TokenizerTrainer
     private readonly Action<string> _log;
     private long _totalSteps;
     private double _flopsPerStep, _regularizerFraction;
+    private bool _readOnly;
 
     private TokenizerTrainer(TokenizerTrainConfig config, RunDirectory run, bool quiet, Action<string>? log)
     {
@@ -99,6 +100,20 @@ public sealed class TokenizerTrainer
         return trainer;
     }
 
+    /// <summary>
+    /// A finished run opened to be measured and used (its FLOPs, regulariser and weights), never trained further:
+    /// its latest checkpoint may be stripped to the weights (model.safetensors, regularizer.safetensors, state.json).
+    /// </summary>
+    public static TokenizerTrainer OpenFinished(string outDir, Action<string>? log = null)
+    {
+        var run = RunDirectory.Open(outDir, resume: true);
+        var config = ConfigResolver.Resolve(new TokenizerTrainConfig(), run.ConfigPath, Array.Empty<string>());
+        var trainer = new TokenizerTrainer(config, run, quiet: true, log) { _readOnly = true };
+        var ckpt = run.LatestCheckpoint() ?? throw new FileNotFoundException($"{outDir}: the run has no checkpoint yet");
+        (trainer.Step, trainer.FlopsSpent) = trainer.Files().Load(ckpt, weightsOnly: true);
+        return trainer;
+    }
+
     private static (ImageSet Train, ImageSet Val) LoadData(TokenizerTrainConfig config, Action<string> log) =>
         (BuiltInDatasets.Load(config.Data, Split.Train, config.Images(), log), BuiltInDatasets.Load(config.Data, Split.Validation, config.Images(), log));
 
@@ -142,6 +157,7 @@ public sealed class TokenizerTrainer
     /// <summary>Runs until the planned number of steps or until <paramref name="cancel"/> fires (then saves a checkpoint and returns).</summary>
     public TokenizerTrainResult Train(CancellationToken cancel = default)
     {
+        if (_readOnly) throw new InvalidOperationException($"{Run.Root}: this run was opened to be read (OpenFinished), not to be trained");
         PlanSteps();
         var clock = Stopwatch.StartNew();
         _log($"tokenizer {Config.Preset}: {Model.ParameterCount:N0} parameters, K = {Config.Model.CodebookSize}, {Config.Model.GridSize}×{Config.Model.GridSize} tokens; " +

@@ -69,7 +69,7 @@ public static class EvalCommands
         if (cl.Value("gpt") is not { } gptPath)
         {
             var rec = TokenizerEvaluation.Evaluate(tok.Model, set, tok.Config.Pad, count);
-            var recon = Reconstruct(tok, real);
+            var recon = TokenizerEvaluation.Reconstruct(tok.Model, real);
             var g = GenerationEvaluation.Compare(fn, real, recon);
             result = new Dictionary<string, object?>(rec.ToMetrics())
             {
@@ -101,21 +101,5 @@ public static class EvalCommands
         AtomicFile.WriteAllText(outPath, json + "\n");
         Console.WriteLine(json);
         return 0;
-    }
-
-    private static Tensor Reconstruct(TokenizerCheckpoint tok, Tensor real)
-    {
-        var recon = Tensor.Empty(real.Shape).Keep();
-        int n = real.Shape[0], per = real.Size / n;
-        using var noGrad = Tensor.NoGrad();
-        for (int start = 0; start < n; start += 200)
-        {
-            using var scope = TensorScope.Begin();
-            int b = Math.Min(200, n - start);
-            var x = Tensor.From(real.ReadOnlySpan.Slice(start * per, b * per), b, real.Shape[1], real.Shape[2], real.Shape[3]);
-            var (r, _) = tok.Model.Forward(x);
-            Ops.Clamp(r, -1f, 1f).ReadOnlySpan.CopyTo(recon.Span.Slice(start * per));
-        }
-        return recon;
     }
 }

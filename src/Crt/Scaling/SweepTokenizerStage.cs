@@ -95,7 +95,7 @@ internal static class SweepTokenizerStage
         int pad = cfg.Pad;
         var recon = TokenizerEvaluation.Evaluate(tok.Model, ctx.Test, pad, ctx.Plan.Eval.TestImages, trainer.Regularizer);
         var real = ctx.Real(pad);
-        double rfid = GenerationEvaluation.Compare(ctx.FeatureNet, real, Reconstruct(tok, real)).Fid;
+        double rfid = GenerationEvaluation.Compare(ctx.FeatureNet, real, TokenizerEvaluation.Reconstruct(tok.Model, real)).Fid;
         Directory.CreateDirectory(Path.Combine(ctx.Dir, "images"));
         TokenizerEvaluation.SaveReconstructionGrid(tok.Model, ctx.Test, pad, 16, Path.Combine(ctx.Dir, "images", $"recon-{t.Name}.png"));
         // A baseline that carries the regulariser as a λ = 0 probe is compared by its own compute (the probe only measures).
@@ -109,21 +109,5 @@ internal static class SweepTokenizerStage
             CodebookUsage = recon.CodebookUsage, UsedCodes = recon.UsedCodes, CodeEntropyBits = recon.CodeEntropyBits, CrtLoss = recon.CrtLoss,
             FeatureNet = ctx.FeatureNet.Name, Time = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
         };
-    }
-
-    /// <summary>The tokenizer's reconstructions of <paramref name="real"/> (clamped to the pixel range), in batches that bound the activations' memory.</summary>
-    private static Tensor Reconstruct(TokenizerCheckpoint tok, Tensor real)
-    {
-        var recon = Tensor.Empty(real.Shape).Keep();
-        int n = real.Shape[0], per = real.Size / n;
-        using var noGrad = Tensor.NoGrad();
-        for (int start = 0; start < n; start += 200)
-        {
-            using var scope = TensorScope.Begin();
-            int b = Math.Min(200, n - start);
-            var x = Tensor.From(real.ReadOnlySpan.Slice(start * per, b * per), b, real.Shape[1], real.Shape[2], real.Shape[3]);
-            Ops.Clamp(tok.Model.Forward(x).Reconstruction, -1f, 1f).ReadOnlySpan.CopyTo(recon.Span.Slice(start * per));
-        }
-        return recon;
     }
 }

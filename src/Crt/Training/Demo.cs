@@ -105,9 +105,7 @@ public static class Demo
         // Measurements: reconstruction (and rFID) on the test split, generation FID against it.
         var recon = TokenizerEvaluation.Evaluate(tok.Model, test, tok.Config.Pad, plan.EvalImages, tokTrainer.Regularizer);
         var real = test.Batch(Enumerable.Range(0, plan.EvalImages).ToArray(), tok.Config.Pad).Keep();
-        Tensor reconImages;
-        using (Tensor.NoGrad()) reconImages = Ops.Clamp(tok.Model.Forward(real).Reconstruction, -1f, 1f).Keep();
-        double rfid = GenerationEvaluation.Compare(fn, real, reconImages).Fid;
+        double rfid = GenerationEvaluation.Compare(fn, real, TokenizerEvaluation.Reconstruct(tok.Model, real)).Fid;
         log($"[{name}] sampling {plan.Samples} images (cfg 1.5) for FID");
         var labels = Enumerable.Range(0, plan.Samples).Select(i => i % 10).ToArray();
         var samples = SampleImages.Run(gptTrainer.Model, tok, labels, new SamplingOptions { CfgScale = 1.5f }, new Rng(o.Seed + 1), 100,

@@ -16,15 +16,27 @@ public static class SweepReport
         var setup = Setup(plan, a, command);
         var tables = new[] { SweepTables.Claims(a), SweepTables.Fits(a), SweepTables.Efficiency(a), SweepTables.RateDistortion(a), SweepTables.Tokenizers(a), SweepTables.Points(a) };
 
+        // The headline plots also go to figures/*.svg, so results.md (and documents made from it) can show them.
+        var figures = new List<(string Caption, string File)>();
+        string Figure(string file, string caption, string svg)
+        {
+            Directory.CreateDirectory(Path.Combine(dir, "figures"));
+            AtomicFile.WriteAllText(Path.Combine(dir, "figures", file), svg);
+            figures.Add((caption, $"figures/{file}"));
+            return svg;
+        }
+
         var r = new HtmlReport("crt sweep: the compression–generation trade-off as scaling laws");
         foreach (var para in setup) r.Paragraph(para);
         Table(r, tables[0]);
         r.Heading("Compute-optimal frontiers");
-        r.Svg(SweepCharts.Frontiers(a, SweepMetric.Loss));
-        if (plan.Eval.Samples > 0) r.Svg(SweepCharts.Frontiers(a, SweepMetric.Fid));
+        r.Svg(Figure("frontier-loss.svg", "Compute-optimal frontiers of validation loss, with their power-law fits", SweepCharts.Frontiers(a, SweepMetric.Loss)));
+        if (plan.Eval.Samples > 0) r.Svg(Figure("frontier-fid.svg", "Compute-optimal frontiers of FID, with their power-law fits", SweepCharts.Frontiers(a, SweepMetric.Fid)));
         Table(r, tables[1]);
         r.Heading("Compute efficiency");
-        foreach (var e in a.Efficiencies.Where(e => e.Rows.Count > 0)) r.Svg(SweepCharts.Efficiency(e));
+        int k = 0;
+        foreach (var e in a.Efficiencies.Where(e => e.Rows.Count > 0))
+            r.Svg(Figure($"efficiency-{++k}.svg", $"Compute the baseline needs ÷ compute {e.Other} needs to reach the same {e.Metric.Label}", SweepCharts.Efficiency(e)));
         Table(r, tables[2]);
         Table(r, tables[3]);
         r.Heading("Learning curves (checkpoints of one run per size)");
@@ -33,7 +45,7 @@ public static class SweepReport
             r.Svg(SweepCharts.LearningCurves(a, t.Name, SweepMetric.Loss));
             if (plan.Eval.Samples > 0) r.Svg(SweepCharts.LearningCurves(a, t.Name, SweepMetric.Fid));
         }
-        r.Svg(SweepCharts.PerPosition(a));
+        r.Svg(Figure("per-position.svg", "Validation CE per token position at each size's longest run", SweepCharts.PerPosition(a)));
         r.Heading("Reconstructions (test; top: originals, bottom: reconstructions)");
         r.Images(a.Tokenizers.Select(t => (t.Name, Path.Combine(dir, "images", $"recon-{t.Name}.png"))));
         if (plan.Eval.Samples > 0)
@@ -49,7 +61,9 @@ public static class SweepReport
 
         var md = new StringBuilder("# crt sweep: results\n\n");
         foreach (var para in setup) md.Append(para).Append("\n\n");
-        foreach (var t in tables) Markdown(md, t);
+        Markdown(md, tables[0]);
+        foreach (var (caption, file) in figures) md.Append(CultureInfo.InvariantCulture, $"![{caption}]({file})\n\n");
+        foreach (var t in tables.Skip(1)) Markdown(md, t);
         var results = Path.Combine(dir, "results.md");
         AtomicFile.WriteAllText(results, md.ToString());
         return (html, results);

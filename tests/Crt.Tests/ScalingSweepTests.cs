@@ -63,7 +63,7 @@ public sealed class ScalingSweepTests : IDisposable
 
     /// <summary>Every file under a folder with its last write time: unchanged means nothing was trained, tokenized or checkpointed.</summary>
     private static Dictionary<string, DateTime> Files(string dir) =>
-        Directory.GetFiles(dir, "*", SearchOption.AllDirectories).Where(f => !f.EndsWith(".html") && !f.EndsWith(".md") && !f.EndsWith("plan.json"))
+        Directory.GetFiles(dir, "*", SearchOption.AllDirectories).Where(f => !f.EndsWith(".html") && !f.EndsWith(".md") && !f.EndsWith(".svg") && !f.EndsWith("plan.json")) // reports are rewritten on every run
             .ToDictionary(f => f, File.GetLastWriteTimeUtc);
 
     [Fact]
@@ -101,6 +101,8 @@ public sealed class ScalingSweepTests : IDisposable
         Assert.Contains("## Claims (spec §6)", md);
         Assert.Contains("| crt | gpt-t1 |", md);
         Assert.Contains("prefix of a constant-LR run", md);
+        Assert.Contains("](figures/frontier-loss.svg)", md);
+        Assert.StartsWith("<svg", File.ReadAllText(Path.Combine(dir, "figures", "frontier-loss.svg")));
 
         // Run again: nothing trained or measured, the same points.
         var before = Files(dir);

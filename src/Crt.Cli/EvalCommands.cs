@@ -46,7 +46,7 @@ public static class EvalCommands
         var inception = cl.Value("inception") is { } weights ? InceptionV3Fid.FromFile(weights) : null;
         var tok = TokenizerCheckpoint.Load(tokPath);
         var split = TokenizerCommands.ParseSplit(cl.Value("split") ?? "test");
-        var set = TokenizerCommands.LoadSplit(tok.Config, split);
+        var set = tok.Config.LoadSplit(split);
         int count = (int)Math.Min(cl.Long("images") ?? set.Count, set.Count);
         IFeatureExtractor fn;
         var about = new Dictionary<string, object?>();

@@ -67,7 +67,7 @@ public static class TokenizerCommands
         var cl = CommandLine.Parse(args, new[] { "tokenizer", "split", "images", "out" }, Array.Empty<string>(), "tokenizer eval");
         var tok = TokenizerCheckpoint.Load(cl.Value("tokenizer") ?? throw new UsageException("tokenizer eval needs --tokenizer RUN_DIR"));
         var split = ParseSplit(cl.Value("split") ?? "validation");
-        var set = LoadSplit(tok.Config, split);
+        var set = tok.Config.LoadSplit(split);
         int images = (int)(cl.Long("images") ?? set.Count);
         var report = TokenizerEvaluation.Evaluate(tok.Model, set, tok.Config.Pad, images);
         var result = new Dictionary<string, object?>(report.ToMetrics())
@@ -94,7 +94,7 @@ public static class TokenizerCommands
         var outPath = cl.Value("out") ?? throw new UsageException("tokenize needs --out FILE");
         var split = ParseSplit(cl.Value("split") ?? "train");
         var variants = (cl.Value("variants") ?? "original,flip").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        var set = LoadSplit(tok.Config, split);
+        var set = tok.Config.LoadSplit(split);
         var progress = new ProgressReporter("tokenize", 0, set.Count, cl.Flag("quiet"));
         var header = Tokenization.Run(tok, set, outPath, variants, progress: (done, total) => progress.Report(done, Array.Empty<(string, double)>(), done / Math.Max(progress.Elapsed, 1e-9), "img"));
         Console.WriteLine($"wrote {outPath}: {header.Count} images × {header.Variants} variants × {header.TokensPerImage} tokens, codebook {header.CodebookSize}, tokenizer sha256 {header.TokenizerSha256[..12]}…");
@@ -108,7 +108,4 @@ public static class TokenizerCommands
         "test" => Split.Test,
         _ => throw new UsageException($"unknown split '{s}'; valid splits: train, validation, test"),
     };
-
-    /// <summary>A split of the tokenizer's own data, preprocessed as the tokenizer was trained (its recorded config).</summary>
-    internal static ImageSet LoadSplit(TokenizerTrainConfig config, Split split) => BuiltInDatasets.Load(config.Data, split, config.Images());
 }

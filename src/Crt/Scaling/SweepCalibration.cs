@@ -52,7 +52,7 @@ internal static class SweepCalibration
             return cfg.BatchSize / LastTrainRecord(t.Run, "images_per_s");
         });
         var tok = TokenizerCheckpoint.Load(dir);
-        var set = BuiltInDatasets.Load(config.Data, Split.Validation).Range("calibration", 0, 128);
+        var set = config.LoadSplit(Split.Validation).Range("calibration", 0, 128);
         double encode = Fastest(() => Time(() => Tokenization.Run(tok, set, Path.Combine(dir, "calibration.tokens"), new[] { "original" }))) / set.Count;
         double recon = Fastest(() => Time(() => TokenizerEvaluation.Evaluate(tok.Model, set, config.Pad, set.Count))) / set.Count;
         return new TokenizerTiming(step, with, without, encode, recon);

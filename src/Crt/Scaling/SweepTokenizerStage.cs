@@ -73,7 +73,7 @@ internal static class SweepTokenizerStage
 
     private static void Tokenize(SweepContext ctx, TokenizerCheckpoint tok, Split split, int count, string[] variants, string path)
     {
-        var set = BuiltInDatasets.Load(ctx.Plan.Data, split);
+        var set = tok.Config.LoadSplit(split);
         count = Math.Min(count, set.Count);
         var expanded = Tokenization.ExpandVariants(variants);
         if (File.Exists(path))

@@ -72,6 +72,9 @@ public sealed record TokenizerTrainConfig
     }
 
     /// <summary>How an image folder's files become this tokenizer's input (unset keys follow the model's input size and channels).</summary>
+    /// <summary>A split of <see cref="Data"/> read as this tokenizer reads it (its image size, channels and resize mode): what every consumer of a tokenizer's data goes through.</summary>
+    public ImageSet LoadSplit(Split split, Action<string>? log = null) => BuiltInDatasets.Load(Data, split, Images(), log);
+
     public ImageOptions Images() =>
         new(ImageSize ?? Model.ImageSize - 2 * Pad, Channels ?? Model.InChannels, ImagePreprocess.ParseMode(Resize));
 

@@ -115,7 +115,7 @@ public sealed class TokenizerTrainer
     }
 
     private static (ImageSet Train, ImageSet Val) LoadData(TokenizerTrainConfig config, Action<string> log) =>
-        (BuiltInDatasets.Load(config.Data, Split.Train, config.Images(), log), BuiltInDatasets.Load(config.Data, Split.Validation, config.Images(), log));
+        (config.LoadSplit(Split.Train, log), config.LoadSplit(Split.Validation, log));
 
     // ---- compute accounting ------------------------------------------------------------------------
 

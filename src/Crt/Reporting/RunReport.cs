@@ -106,10 +106,11 @@ public static class RunReport
         r.Images(runs.SelectMany(x => x.Images.Select(i => ($"{x.Name}: {i.Caption}", i.Path))));
     }
 
-    private static string Curves(string title, List<RunSummary> runs, Func<RunSummary, List<JsonObject>> records, string key, string xKey,
-        bool logX = false, bool logY = false)
+    /// <summary>One series per run: <paramref name="key"/> of the chosen metrics records against <paramref name="xKey"/> ("step" or "flops").</summary>
+    public static string Curves(string title, IReadOnlyList<RunSummary> runs, Func<RunSummary, List<JsonObject>> records, string key, string xKey,
+        bool logX = false, bool logY = false, string? xLabel = null)
     {
-        var chart = new SvgChart { Title = title, XLabel = xKey == "flops" ? "training FLOPs" : xKey, YLabel = key, LogX = logX, LogY = logY };
+        var chart = new SvgChart { Title = title, XLabel = xLabel ?? (xKey == "flops" ? "training FLOPs" : xKey), YLabel = key, LogX = logX, LogY = logY };
         foreach (var run in runs)
         {
             var rows = records(run).Where(m => Num(m, key) is not null && Num(m, xKey) is not null).ToList();

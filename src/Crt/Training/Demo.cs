@@ -160,8 +160,10 @@ public static class Demo
             .Add("baseline", Enumerable.Range(0, b.Modelability.CePerPosition.Length).Select(i => (double)i), b.Modelability.CePerPosition)
             .Add("CRT", Enumerable.Range(0, c.Modelability.CePerPosition.Length).Select(i => (double)i), c.Modelability.CePerPosition).Render());
         r.Heading("Training curves");
-        r.Svg(Curve("Tokenizer reconstruction loss", "rec_loss", b.RunDir, c.RunDir, "tokenizer step"));
-        r.Svg(Curve("GPT training loss against compute", "loss", b.GptDir, c.GptDir, "training FLOPs", byFlops: true));
+        List<RunSummary> Arms(string baseDir, string crtDir) =>
+            new() { RunSummary.Load(baseDir) with { Name = "baseline" }, RunSummary.Load(crtDir) with { Name = "CRT" } };
+        r.Svg(RunReport.Curves("Tokenizer reconstruction loss", Arms(b.RunDir, c.RunDir), x => x.Train, "rec_loss", "step", xLabel: "tokenizer step"));
+        r.Svg(RunReport.Curves("GPT training loss against compute", Arms(b.GptDir, c.GptDir), x => x.Train, "loss", "flops", logX: true));
         r.Heading("Reconstructions (test; top: originals, bottom: reconstructions)");
         r.Images(new[] { ("baseline", Path.Combine(b.RunDir, "images", "recon-test.png")), ("CRT", Path.Combine(c.RunDir, "images", "recon-test.png")) });
         r.Heading("Samples (one row per class, cfg 1.5)");
@@ -169,16 +171,5 @@ public static class Demo
         var path = Path.Combine(o.Out, "report.html");
         r.Save(path);
         return path;
-    }
-
-    private static string Curve(string title, string key, string baseDir, string crtDir, string xLabel, bool byFlops = false)
-    {
-        var chart = new SvgChart { Title = title, XLabel = xLabel, YLabel = key, LogX = byFlops };
-        foreach (var (label, dir) in new[] { ("baseline", baseDir), ("CRT", crtDir) })
-        {
-            var rows = RunDirectory.Open(dir, resume: true).ReadMetrics().Where(m => (string?)m["kind"] == "train" && m[key] is not null).ToList();
-            chart.Add(label, rows.Select(m => byFlops ? (double)m["flops"]! : (double)(long)m["step"]!), rows.Select(m => (double)m[key]!));
-        }
-        return chart.Render();
     }
 }

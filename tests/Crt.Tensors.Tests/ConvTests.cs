@@ -14,7 +14,7 @@ public class ConvTests
     // ---- float64 references -------------------------------------------------------------------------
 
     /// <summary>Direct convolution in float64: y[n, o, oh, ow] = b[o] + Σ x[n, c, oh·s + i − top, ow·s + j − left]·w[o, c, i, j].</summary>
-    private static double[] RefConv(Tensor x, Tensor w, Tensor? b, int s, Padding2d p, out int[] shape)
+    internal static double[] RefConv(Tensor x, Tensor w, Tensor? b, int s, Padding2d p, out int[] shape)
     {
         int N = x.Shape[0], C = x.Shape[1], H = x.Shape[2], W = x.Shape[3];
         int O = w.Shape[0], kh = w.Shape[2], kw = w.Shape[3];
@@ -40,7 +40,7 @@ public class ConvTests
         return y;
     }
 
-    private static void AssertClose(double[] expected, Tensor actual, double rel, string label)
+    internal static void AssertClose(double[] expected, Tensor actual, double rel, string label)
     {
         Assert.Equal(expected.Length, actual.Size);
         double scale = Math.Max(1e-12, expected.Max(Math.Abs)), maxErr = 0;
@@ -64,31 +64,7 @@ public class ConvTests
         { "kernel = padded input", new[] { 2, 3, 3, 2 }, new[] { 2, 3, 4, 4 }, 1, new[] { 1, 0, 1, 1 }, true },
     };
 
-    private static Padding2d Pad(int[] p) => new(p[0], p[1], p[2], p[3]);
-
-    [Theory]
-    [MemberData(nameof(Cases))]
-    public void Conv2dForwardMatchesFloat64Reference(string label, int[] xs, int[] ws, int stride, int[] pad, bool hasBias)
-    {
-        var rng = new Rng(7);
-        var x = rng.Normal(xs);
-        var w = rng.Normal(ws);
-        var b = hasBias ? rng.Normal(new[] { ws[0] }) : null;
-        var expected = RefConv(x, w, b, stride, Pad(pad), out var shape);
-        // One output row per im2col band, and the default band size (several rows or the whole image).
-        foreach (int band in new[] { 1, Conv2dKernels.ColBandFloats })
-        {
-            int saved = Conv2dKernels.ColBandFloats;
-            Conv2dKernels.ColBandFloats = band;
-            try
-            {
-                var y = Ops.Conv2d(x, w, b, stride, Pad(pad));
-                Assert.Equal(shape, y.Shape);
-                AssertClose(expected, y, 1e-5, $"{label} band {band}");
-            }
-            finally { Conv2dKernels.ColBandFloats = saved; }
-        }
-    }
+    internal static Padding2d Pad(int[] p) => new(p[0], p[1], p[2], p[3]);
 
     [Theory]
     [MemberData(nameof(Cases))]
@@ -111,31 +87,6 @@ public class ConvTests
         x.RequiresGrad = false; w.RequiresGrad = true;
         GradCheck.Check(t => Ops.Conv2d(t[0], t[1], null, stride, Pad(pad)), new[] { x, w }, label: label + " (weight only)");
         Assert.Null(x.Grad);
-    }
-
-    [Fact]
-    public void Conv2dGradCheckAcrossBandsAndThreads()
-    {
-        // Large enough for several images per thread and (with one-row bands) many bands per image.
-        var rng = new Rng(9);
-        var x = GradCheck.Input(rng, 5, 17, 33, 17);
-        var w = GradCheck.Input(rng, 7, 17, 3, 3);
-        var b = GradCheck.Input(rng, 7);
-        var expected = RefConv(x, w, b, 1, Padding2d.Same(1), out _);
-        int saved = Conv2dKernels.ColBandFloats;
-        Conv2dKernels.ColBandFloats = 1;
-        try
-        {
-            AssertClose(expected, Ops.Conv2d(x, w, b, 1, 1), 1e-5, "33x17 one-row bands");
-            GradCheck.Check(t => Ops.Conv2d(t[0], t[1], t[2], 1, 1), new[] { x, w, b }, maxProbes: 24, label: "33x17");
-        }
-        finally { Conv2dKernels.ColBandFloats = saved; }
-        var dx = x.Grad!.ToArray(); var dw = w.Grad!.ToArray(); var db = b.Grad!.ToArray();
-        // Same gradients (up to summation order) with default bands (dW/db reduced over per-thread partials in another grouping).
-        GradCheck.Check(t => Ops.Conv2d(t[0], t[1], t[2], 1, 1), new[] { x, w, b }, maxProbes: 8, label: "33x17 default bands");
-        for (int i = 0; i < dx.Length; i++) Assert.Equal(dx[i], x.Grad!.Data[i], 3e-5f * (1 + Math.Abs(dx[i])));
-        for (int i = 0; i < dw.Length; i++) Assert.Equal(dw[i], w.Grad!.Data[i], 3e-4f * (1 + Math.Abs(dw[i])));
-        for (int i = 0; i < db.Length; i++) Assert.Equal(db[i], b.Grad!.Data[i], 3e-4f * (1 + Math.Abs(db[i])));
     }
 
     [Fact]
@@ -325,5 +276,62 @@ public class ConvTests
         AssertParity(f["pad.y"], y, "pad y");
         y.Backward(f["pad.gy"]);
         AssertParity(f["pad.dx"], x.Grad!, "pad dx");
+    }
+}
+
+/// <summary>
+/// The im2col band size is process-wide (<see cref="Conv2dKernels.ColBandFloats"/>); the tests that set
+/// it to one output row run alone.
+/// </summary>
+[Collection(GlobalKernelSettings.Name)]
+public class ConvBandTests
+{
+    [Theory]
+    [MemberData(nameof(ConvTests.Cases), MemberType = typeof(ConvTests))]
+    public void Conv2dForwardMatchesFloat64Reference(string label, int[] xs, int[] ws, int stride, int[] pad, bool hasBias)
+    {
+        var rng = new Rng(7);
+        var x = rng.Normal(xs);
+        var w = rng.Normal(ws);
+        var b = hasBias ? rng.Normal(new[] { ws[0] }) : null;
+        var expected = ConvTests.RefConv(x, w, b, stride, ConvTests.Pad(pad), out var shape);
+        // One output row per im2col band, and the default band size (several rows or the whole image).
+        foreach (int band in new[] { 1, Conv2dKernels.ColBandFloats })
+        {
+            int saved = Conv2dKernels.ColBandFloats;
+            Conv2dKernels.ColBandFloats = band;
+            try
+            {
+                var y = Ops.Conv2d(x, w, b, stride, ConvTests.Pad(pad));
+                Assert.Equal(shape, y.Shape);
+                ConvTests.AssertClose(expected, y, 1e-5, $"{label} band {band}");
+            }
+            finally { Conv2dKernels.ColBandFloats = saved; }
+        }
+    }
+
+    [Fact]
+    public void Conv2dGradCheckAcrossBandsAndThreads()
+    {
+        // Large enough for several images per thread and (with one-row bands) many bands per image.
+        var rng = new Rng(9);
+        var x = GradCheck.Input(rng, 5, 17, 33, 17);
+        var w = GradCheck.Input(rng, 7, 17, 3, 3);
+        var b = GradCheck.Input(rng, 7);
+        var expected = ConvTests.RefConv(x, w, b, 1, Padding2d.Same(1), out _);
+        int saved = Conv2dKernels.ColBandFloats;
+        Conv2dKernels.ColBandFloats = 1;
+        try
+        {
+            ConvTests.AssertClose(expected, Ops.Conv2d(x, w, b, 1, 1), 1e-5, "33x17 one-row bands");
+            GradCheck.Check(t => Ops.Conv2d(t[0], t[1], t[2], 1, 1), new[] { x, w, b }, maxProbes: 24, label: "33x17");
+        }
+        finally { Conv2dKernels.ColBandFloats = saved; }
+        var dx = x.Grad!.ToArray(); var dw = w.Grad!.ToArray(); var db = b.Grad!.ToArray();
+        // Same gradients (up to summation order) with default bands (dW/db reduced over per-thread partials in another grouping).
+        GradCheck.Check(t => Ops.Conv2d(t[0], t[1], t[2], 1, 1), new[] { x, w, b }, maxProbes: 8, label: "33x17 default bands");
+        for (int i = 0; i < dx.Length; i++) Assert.Equal(dx[i], x.Grad!.Data[i], 3e-5f * (1 + Math.Abs(dx[i])));
+        for (int i = 0; i < dw.Length; i++) Assert.Equal(dw[i], w.Grad!.Data[i], 3e-4f * (1 + Math.Abs(dw[i])));
+        for (int i = 0; i < db.Length; i++) Assert.Equal(db[i], b.Grad!.Data[i], 3e-4f * (1 + Math.Abs(db[i])));
     }
 }

@@ -18,7 +18,7 @@ public class GemmTests
     }
 
     /// <summary>Runs Sgemm on random operands with the given leading-dim padding and checks every element of C (padding included).</summary>
-    private static void CheckOne(bool ta, bool tb, int m, int n, int k, float alpha, float beta, int pad, bool parallel = true, int seed = 1)
+    internal static void CheckOne(bool ta, bool tb, int m, int n, int k, float alpha, float beta, int pad, bool parallel = true, int seed = 1)
     {
         var r = new Random(seed * 7919 + m * 31 + n * 17 + k);
         int lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
@@ -92,43 +92,6 @@ public class GemmTests
     }
 
     /// <summary>Every micro-kernel and both loop orders, with tiny blocks so every block edge is crossed.</summary>
-    [Theory]
-    [InlineData(6, 32, 384, 4096, 448, true)]
-    [InlineData(8, 32, 256, 192, 3072, false)]
-    [InlineData(8, 32, 16, 24, 64, true)]
-    [InlineData(6, 32, 24, 18, 96, false)]
-    [InlineData(6, 16, 256, 4096, 768, true)]
-    [InlineData(6, 16, 40, 30, 48, false)]
-    public void EveryKernelAndBlocking(int mr, int nr, int kc, int mc, int nc, bool blis)
-    {
-        lock (ConfigLock)
-        {
-            if (!Gemm.Configure(mr, nr, kc, mc, nc, blis)) return; // this CPU lacks the instructions
-            Gemm.StaticSplit = !blis; // the static per-thread split with the GotoBLAS rows, the shared-B scheduler with BLIS
-            Gemm.ParallelWork = 0;    // every product takes the parallel path (where there are 2+ threads)
-            Gemm.SharedBLimit = 3000; // and the shared-B scheduler several column chunks
-            try
-            {
-                foreach (var (m, n, k) in new[] { (17, 33, 65), (65, 129, 33), (100, 70, 97), (9, 200, 50), (300, 40, 90) })
-                    foreach (var ta in new[] { false, true })
-                        foreach (var tb in new[] { false, true })
-                        {
-                            CheckOne(ta, tb, m, n, k, 1f, 0f, pad: 0, parallel: false);
-                            CheckOne(ta, tb, m, n, k, 0.5f, -1f, pad: 2, parallel: true, seed: 3);
-                        }
-            }
-            finally
-            {
-                Gemm.Configure(0);
-                Gemm.StaticSplit = false;
-                Gemm.ParallelWork = Gemm.DefaultParallelWork;
-                Gemm.SharedBLimit = Gemm.DefaultSharedBLimit;
-            }
-        }
-    }
-
-    private static readonly object ConfigLock = new();
-
     [Fact]
     public void BetaZeroIgnoresNaNsAndKZeroScales()
     {
@@ -178,6 +141,43 @@ public class GemmTests
                     2f, want.AsSpan(i * sc, sc), n, parallel: false);
             Gemm.SgemmBatched(ta, tb, batch, m, n, k, 0.5f, a, ta ? m : k, sa, b, tb ? k : n, sb, 2f, c, n, sc);
             for (int i = 0; i < c.Length; i++) Assert.True(Math.Abs(c[i] - want[i]) <= 1e-5f * (1 + Math.Abs(want[i])), $"batch {batch}x{m}x{n}x{k} element {i}: {c[i]} vs {want[i]}");
+        }
+    }
+}
+
+/// <summary>Every micro-kernel and blocking, switched process-wide, so the class runs alone.</summary>
+[Collection(GlobalKernelSettings.Name)]
+public class GemmBlockingTests
+{
+    [Theory]
+    [InlineData(6, 32, 384, 4096, 448, true)]
+    [InlineData(8, 32, 256, 192, 3072, false)]
+    [InlineData(8, 32, 16, 24, 64, true)]
+    [InlineData(6, 32, 24, 18, 96, false)]
+    [InlineData(6, 16, 256, 4096, 768, true)]
+    [InlineData(6, 16, 40, 30, 48, false)]
+    public void EveryKernelAndBlocking(int mr, int nr, int kc, int mc, int nc, bool blis)
+    {
+        if (!Gemm.Configure(mr, nr, kc, mc, nc, blis)) return; // this CPU lacks the instructions
+        Gemm.StaticSplit = !blis; // the static per-thread split with the GotoBLAS rows, the shared-B scheduler with BLIS
+        Gemm.ParallelWork = 0;    // every product takes the parallel path (where there are 2+ threads)
+        Gemm.SharedBLimit = 3000; // and the shared-B scheduler several column chunks
+        try
+        {
+            foreach (var (m, n, k) in new[] { (17, 33, 65), (65, 129, 33), (100, 70, 97), (9, 200, 50), (300, 40, 90) })
+                foreach (var ta in new[] { false, true })
+                    foreach (var tb in new[] { false, true })
+                    {
+                        GemmTests.CheckOne(ta, tb, m, n, k, 1f, 0f, pad: 0, parallel: false);
+                        GemmTests.CheckOne(ta, tb, m, n, k, 0.5f, -1f, pad: 2, parallel: true, seed: 3);
+                    }
+        }
+        finally
+        {
+            Gemm.Configure(0);
+            Gemm.StaticSplit = false;
+            Gemm.ParallelWork = Gemm.DefaultParallelWork;
+            Gemm.SharedBLimit = Gemm.DefaultSharedBLimit;
         }
     }
 }

@@ -486,11 +486,8 @@ public class NormalizationTests
     }
 }
 
-/// <summary>Changes the global Par.Threads, so it must not run while other test classes run kernels.</summary>
-[CollectionDefinition("norm: global Par.Threads", DisableParallelization = true)]
-public sealed class NormParThreadsCollection { }
-
-[Collection("norm: global Par.Threads")]
+/// <summary>Changes the global Par.Threads.</summary>
+[Collection(GlobalKernelSettings.Name)]
 public class NormalizationThreadCountTests
 {
     [Fact]

@@ -218,7 +218,9 @@ public sealed class TokenizerTrainer
         _optReg?.ZeroGrad();
         var (rec, q) = Model.Forward(x);
         var recLoss = Ops.MseLoss(rec, x);
-        var loss = Ops.Add(Ops.Add(recLoss, q.VqLoss!), q.CommitLoss!);
+        // The quantizer returns these losses in training mode, which a trainer's model is in.
+        Tensor vqLoss = q.VqLoss!, commitLoss = q.CommitLoss!;
+        var loss = Ops.Add(Ops.Add(recLoss, vqLoss), commitLoss);
         if (q.EntropyLoss is not null) loss = Ops.Add(loss, q.EntropyLoss);
         if (_lpips is not null)
         {
@@ -246,7 +248,7 @@ public sealed class TokenizerTrainer
         float lossValue = loss.Item();
         double reportedLoss = lossValue - (double.IsNaN(crtValue) ? 0 : crtValue * (1 - lambda));
         if (!float.IsFinite(lossValue))
-            throw new TrainingDivergedException($"step {Step + 1}: the loss is {lossValue} (reconstruction {recLoss.Item()}, vq {q.VqLoss!.Item()}, commitment {q.CommitLoss!.Item()}, crt {crtValue}); " +
+            throw new TrainingDivergedException($"step {Step + 1}: the loss is {lossValue} (reconstruction {recLoss.Item()}, vq {vqLoss.Item()}, commitment {commitLoss.Item()}, crt {crtValue}); " +
                 $"nothing was updated and the last checkpoint in {Run.CheckpointsDir} is intact; try a lower lr");
         loss.Backward();
         double gradNorm = GradClip.ClipGradNorm(Model.Parameters(), Config.GradClip);
@@ -268,8 +270,8 @@ public sealed class TokenizerTrainer
         var stats = Evaluation.CodebookStats.Of(q.Indices, Config.BatchSize, Config.Model.TokensPerImage, Config.Model.CodebookSize);
         metrics["loss"] = reportedLoss;
         metrics["rec_loss"] = (double)recLoss.Item();
-        metrics["vq_loss"] = (double)q.VqLoss.Item();
-        metrics["commit_loss"] = (double)q.CommitLoss.Item();
+        metrics["vq_loss"] = (double)vqLoss.Item();
+        metrics["commit_loss"] = (double)commitLoss.Item();
         if (q.EntropyLoss is not null) metrics["entropy_loss"] = (double)q.EntropyLoss.Item();
         metrics["crt_loss"] = double.IsNaN(crtValue) ? null : crtValue;
         metrics["lambda"] = lambda;

@@ -151,6 +151,52 @@ public sealed class ScalingSweepTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// A folder of 40×36 RGB PNGs in train/, val/ and test/ class subfolders (class c: a bright bar at rows 3c+2..3c+5),
+    /// which the tokenizers read as 28×28 gray by area resize.
+    /// </summary>
+    private static void WritePictures(string root)
+    {
+        var rng = new Rng(8);
+        foreach (var (split, perClass) in new[] { ("train", 12), ("val", 4), ("test", 2) })
+            for (int c = 0; c < 10; c++)
+                for (int i = 0; i < perClass; i++)
+                {
+                    var rgb = new byte[40 * 36 * 3];
+                    for (int p = 0; p < 40 * 36; p++)
+                    {
+                        int y = p / 40;
+                        byte v = (byte)((y >= 3 * c + 2 && y < 3 * c + 6 ? 190 : 30) + rng.NextInt(40));
+                        rgb[3 * p] = v; rgb[3 * p + 1] = (byte)(v / 2); rgb[3 * p + 2] = (byte)(255 - v);
+                    }
+                    var path = Path.Combine(root, split, $"c{c}", $"{i}.png");
+                    Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+                    Crt.Data.PngWriter.Write(path, rgb, 40, 36, 3);
+                }
+    }
+
+    [Fact]
+    public void ASweepOverAnImageFolderMeasuresTheImagesAsTheTokenizersReadThem()
+    {
+        WritePictures(Path.Combine(_dir, "pictures"));
+        var read = "\"image_size\": 28, \"channels\": 1, \"resize\": \"area\", ";
+        File.WriteAllText(_plan, File.ReadAllText(_plan).Replace("\"data\": \"stripes\"", "\"data\": \"pictures\"")
+            .Replace("\"set\": { \"steps\"", "\"set\": { " + read + "\"steps\"").Replace("\"set\": { \"match_baseline_steps\"", "\"set\": { " + read + "\"match_baseline_steps\""));
+        var dir = Path.Combine(_dir, "pictures-sweep");
+        var outcome = Sweep(dir);
+        Assert.Equal((6, 6), (outcome.Measured, outcome.Planned));
+        var (tokenizers, points) = new PointLog(Path.Combine(dir, "points.jsonl")).Read();
+        Assert.All(tokenizers, t => Assert.True(t.TestImages == 16 && double.IsFinite(t.Rfid) && t.Psnr > 0, $"{t.Name}: {t.TestImages} test images, rFID {t.Rfid}"));
+        Assert.All(points, p => Assert.True(p.Fid is > 0 && p.RealImages == 16, $"{p.Key}: FID {p.Fid} against {p.RealImages} images"));
+
+        // Tokenizers that read the folder differently cannot share one sweep's FIDs.
+        File.WriteAllText(_plan, File.ReadAllText(_plan).Replace("\"match_baseline_steps\": 3, \"batch_size\"", "\"match_baseline_steps\": 3, \"pad\": 0, \"model.image_size\": 28, \"batch_size\""));
+        var mixed = Path.Combine(_dir, "pictures-mixed");
+        var e = Assert.Throws<ArgumentException>(() => Sweep(mixed));
+        Assert.Contains("tokenizer 'crt' reads the data as 28×28, 1 channel(s), resize Area, padding 0", e.Message);
+        Assert.False(Directory.Exists(Path.Combine(mixed, "tokenizers", "crt")), "refused before it trained");
+    }
+
     [Fact]
     public void TheCommandSaysWhatIsWrongInOneLine()
     {

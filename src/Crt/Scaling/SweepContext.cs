@@ -1,6 +1,7 @@
 using Crt.Data;
 using Crt.Evaluation;
 using Crt.Tensors;
+using Crt.Training;
 
 namespace Crt.Scaling;
 
@@ -21,7 +22,8 @@ internal sealed class SweepContext
 
     private TrainedFeatureNet? _featureNet;
     private ImageSet? _test;
-    private readonly Dictionary<int, Tensor> _real = new();
+    private Tensor? _real;
+    private (ImageOptions Images, int Pad, string Tokenizer)? _view;
 
     public SweepContext(SweepPlan plan, string dir, bool quiet, Action<string> log, CancellationToken cancel)
     {
@@ -33,17 +35,34 @@ internal sealed class SweepContext
     public string TokensPath(string name, string split) => Path.Combine(Dir, "tokens", $"{name}.{split}.tokens");
     public string GptDir(string tokenizer, string preset) => Path.Combine(Dir, "gpt", tokenizer, preset);
 
-    public TrainedFeatureNet FeatureNet => _featureNet ??= FeatureNetCache.GetOrTrain(Plan.Data, Log);
-
-    public ImageSet Test => _test ??= BuiltInDatasets.Load(Plan.Data, Split.Test);
-
-    /// <summary>The first eval.test_images test images with <paramref name="pad"/> pixels of padding: the real set of every FID.</summary>
-    public Tensor Real(int pad)
+    /// <summary>
+    /// Records how the sweep's tokenizers read the data (image size, channels, resize, padding): every FID of the
+    /// sweep is measured on images read that way, so all its tokenizers must agree on it.
+    /// </summary>
+    public void UseImagesOf(string tokenizer, TokenizerTrainConfig cfg)
     {
-        if (_real.TryGetValue(pad, out var t)) return t;
-        int n = Math.Min(Plan.Eval.TestImages, Test.Count);
-        return _real[pad] = Test.Batch(Enumerable.Range(0, n).ToArray(), pad).Keep();
+        var view = (cfg.Images(), cfg.Pad, tokenizer);
+        _view ??= view;
+        if (_view.Value.Images != view.Item1 || _view.Value.Pad != view.Item2)
+            throw new ArgumentException($"tokenizer '{tokenizer}' reads the data as {Describe(view.Item1, view.Item2)}, but '{_view.Value.Tokenizer}' as " +
+                $"{Describe(_view.Value.Images, _view.Value.Pad)}; a sweep's FIDs compare images read one way, so its tokenizers must agree");
     }
+
+    private static string Describe(ImageOptions o, int pad) => $"{o.Size}×{o.Size}, {o.Channels} channel(s), resize {o.Resize}, padding {pad}";
+
+    private (ImageOptions Images, int Pad, string Tokenizer) View =>
+        _view ?? throw new InvalidOperationException("the sweep measured images before any tokenizer said how it reads them");
+
+    /// <summary>The feature network of every FID, for the data as the tokenizers see it.</summary>
+    public TrainedFeatureNet FeatureNet => _featureNet ??= FeatureNetCache.GetOrTrain(Plan.Data, Log, images: View.Images, pad: View.Pad);
+
+    /// <summary>The test split, read as the tokenizers read it (unpadded).</summary>
+    public ImageSet Test => _test ??= BuiltInDatasets.Load(Plan.Data, Split.Test, View.Images, Log);
+
+    public int Pad => View.Pad;
+
+    /// <summary>The first eval.test_images test images, padded as the tokenizers see them: the real set of every FID.</summary>
+    public Tensor Real => _real ??= Test.Batch(Enumerable.Range(0, Math.Min(Plan.Eval.TestImages, Test.Count)).ToArray(), Pad).Keep();
 
     /// <summary>Stops the sweep here when Ctrl-C (or a test) asked for it; what is recorded stays recorded.</summary>
     public void ThrowIfCancelled()

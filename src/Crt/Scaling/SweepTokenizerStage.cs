@@ -53,6 +53,7 @@ internal static class SweepTokenizerStage
         string dir = ctx.TokenizerDir(t.Name);
         TokenizerTrainer trainer;
         EnsureSameSettings(ctx, t);
+        ctx.UseImagesOf(t.Name, t.Config!);
         if (File.Exists(Path.Combine(dir, "config.json"))) trainer = TokenizerTrainer.Resume(dir, quiet: ctx.Quiet, log: ctx.TrainerLog);
         else trainer = TokenizerTrainer.Create(t.Config!, dir, ctx.Quiet, ctx.TrainerLog);
         var result = trainer.Train(ctx.Cancel);
@@ -66,6 +67,7 @@ internal static class SweepTokenizerStage
         if (!File.Exists(Path.Combine(t.Run!, "config.json")))
             throw new ArgumentException($"{t.Run}: tokenizer '{t.Name}' names this folder as a run to reuse, but it holds no config.json");
         var trainer = TokenizerTrainer.OpenFinished(t.Run!, log: _ => { });
+        ctx.UseImagesOf(t.Name, trainer.Config);
         var (with, without) = trainer.MeasureStepFlops();
         ctx.Log($"  {t.Name}: reusing {t.Run} as it is (step {trainer.Step})");
         return (trainer, new TokenizerTrainResult(trainer.Step, trainer.FlopsSpent, with, with / without - 1, false, 0, null));
@@ -92,9 +94,9 @@ internal static class SweepTokenizerStage
     private static TokenizerRecord Measure(SweepContext ctx, SweepTokenizer t, TokenizerTrainer trainer, TokenizerTrainResult result, TokenizerCheckpoint tok)
     {
         var cfg = tok.Config;
-        int pad = cfg.Pad;
+        int pad = ctx.Pad;
         var recon = TokenizerEvaluation.Evaluate(tok.Model, ctx.Test, pad, ctx.Plan.Eval.TestImages, trainer.Regularizer);
-        var real = ctx.Real(pad);
+        var real = ctx.Real;
         double rfid = GenerationEvaluation.Compare(ctx.FeatureNet, real, TokenizerEvaluation.Reconstruct(tok.Model, real)).Fid;
         Directory.CreateDirectory(Path.Combine(ctx.Dir, "images"));
         TokenizerEvaluation.SaveReconstructionGrid(tok.Model, ctx.Test, pad, 16, Path.Combine(ctx.Dir, "images", $"recon-{t.Name}.png"));

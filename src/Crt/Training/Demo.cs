@@ -21,7 +21,7 @@ public sealed record DemoArm(string Name, TokenizerTrainResult Tokenizer, Recons
 /// </summary>
 public static class Demo
 {
-    public sealed record Options(double Budget = 1.0, string Out = "runs/demo", bool Quiet = false, ulong Seed = 0);
+    public sealed record Options(double Budget = 1.0, string Out = "runs/demo", bool Quiet = false, ulong Seed = 0, float LambdaMax = 4f);
 
     /// <summary>Sizes at budget b: everything that costs compute scales linearly.</summary>
     private sealed record Plan(long TokenizerSteps, int TokenizeImages, long GptSteps, int EvalImages, int Samples)
@@ -63,7 +63,7 @@ public static class Demo
         {
             // The baseline carries the regulariser as a probe with λ = 0: it learns to predict the baseline's latents
             // (so both runs report a CRT loss) while the encoder receives none of its gradient.
-            Crt = new() { Enabled = true, LambdaMax = crt ? 4f : 0f, RampSteps = (int)Math.Max(1, plan.TokenizerSteps / 3) },
+            Crt = new() { Enabled = true, LambdaMax = crt ? o.LambdaMax : 0f, RampSteps = (int)Math.Max(1, plan.TokenizerSteps / 3) },
             Steps = plan.TokenizerSteps, MatchBaselineSteps = crt ? plan.TokenizerSteps : null,
             ValEvery = (int)plan.TokenizerSteps, ValImages = plan.EvalImages, CheckpointEvery = (int)Math.Max(1, plan.TokenizerSteps / 4),
             ImageEvery = (int)plan.TokenizerSteps, Seed = o.Seed,

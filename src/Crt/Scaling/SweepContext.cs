@@ -23,7 +23,13 @@ internal sealed class SweepContext
     private TrainedFeatureNet? _featureNet;
     private ImageSet? _test;
     private Tensor? _real;
-    private (ImageOptions Images, int Pad, string Tokenizer)? _view;
+    private ImageView? _view;
+
+    /// <summary>How the data is read for measuring, and the tokenizer that first said so.</summary>
+    private sealed record ImageView(ImageOptions Images, int Pad, string Tokenizer)
+    {
+        public override string ToString() => $"{Images.Size}×{Images.Size}, {Images.Channels} channel(s), resize {Images.Resize}, padding {Pad}";
+    }
 
     public SweepContext(SweepPlan plan, string dir, bool quiet, Action<string> log, CancellationToken cancel)
     {
@@ -41,16 +47,14 @@ internal sealed class SweepContext
     /// </summary>
     public void UseImagesOf(string tokenizer, TokenizerTrainConfig cfg)
     {
-        var view = (cfg.Images(), cfg.Pad, tokenizer);
+        var view = new ImageView(cfg.Images(), cfg.Pad, tokenizer);
         _view ??= view;
-        if (_view.Value.Images != view.Item1 || _view.Value.Pad != view.Item2)
-            throw new ArgumentException($"tokenizer '{tokenizer}' reads the data as {Describe(view.Item1, view.Item2)}, but '{_view.Value.Tokenizer}' as " +
-                $"{Describe(_view.Value.Images, _view.Value.Pad)}; a sweep's FIDs compare images read one way, so its tokenizers must agree");
+        if (_view.Images != view.Images || _view.Pad != view.Pad)
+            throw new ArgumentException($"tokenizer '{tokenizer}' reads the data as {view}, but '{_view.Tokenizer}' as {_view}; " +
+                "a sweep's FIDs compare images read one way, so its tokenizers must agree");
     }
 
-    private static string Describe(ImageOptions o, int pad) => $"{o.Size}×{o.Size}, {o.Channels} channel(s), resize {o.Resize}, padding {pad}";
-
-    private (ImageOptions Images, int Pad, string Tokenizer) View =>
+    private ImageView View =>
         _view ?? throw new InvalidOperationException("the sweep measured images before any tokenizer said how it reads them");
 
     /// <summary>The feature network of every FID, for the data as the tokenizers see it.</summary>

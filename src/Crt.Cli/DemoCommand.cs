@@ -7,26 +7,30 @@ namespace Crt.Cli;
 public static class DemoCommand
 {
     private const string Help = """
-        usage: crt demo [--budget X] [--lambda-max L] [--out DIR] [--seed N] [--quiet]
+        usage: crt demo [--budget X] [--lambda-max L] [--data D] [--out DIR] [--seed N] [--quiet]
 
         Trains a baseline and a CRT vq-tiny tokenizer at equal compute on the built-in Fashion-MNIST,
         tokenizes with each, trains the same GPT (gpt-t2) on both token sets at equal compute, measures
         reconstruction, per-position cross-entropy and FID/IS/precision-recall under the in-project
         feature network, and writes DIR/report.html (default runs/demo). --budget scales every step count
         (default 1); a demo that is interrupted continues where it stopped when run again.
+        --lambda-max sets the CRT tokenizer's λ_max (default 4, the paper's), ramped over the first third
+        of its steps. --data runs it on another dataset: a folder of MNIST-style IDX files, or of images in
+        class subfolders (read as 28×28 gray, centre-cropped).
         """;
 
     public static int Run(string[] args, CancellationToken cancel)
     {
         if (args.Contains("--help")) { Console.WriteLine(Help); return 0; }
-        var cl = CommandLine.Parse(args, new[] { "budget", "out", "seed", "lambda-max" }, new[] { "quiet" }, "demo");
+        var cl = CommandLine.Parse(args, new[] { "budget", "out", "seed", "lambda-max", "data" }, new[] { "quiet" }, "demo");
         double budget = 1;
         if (cl.Value("budget") is { } b && (!double.TryParse(b, NumberStyles.Float, CultureInfo.InvariantCulture, out budget) || budget <= 0))
             throw new UsageException($"--budget {b}: expected a positive number");
         float lambdaMax = 4;
         if (cl.Value("lambda-max") is { } l && (!float.TryParse(l, NumberStyles.Float, CultureInfo.InvariantCulture, out lambdaMax) || lambdaMax <= 0))
             throw new UsageException($"--lambda-max {l}: expected a positive number");
-        var options = new Demo.Options(budget, cl.Value("out") ?? Path.Combine("runs", "demo"), cl.Flag("quiet"), (ulong)(cl.Long("seed") ?? 0), lambdaMax);
+        var options = new Demo.Options(budget, cl.Value("out") ?? Path.Combine("runs", "demo"), cl.Flag("quiet"), (ulong)(cl.Long("seed") ?? 0), lambdaMax,
+            cl.Value("data") ?? Crt.Data.BuiltInDatasets.FashionMnist);
         try
         {
             var (baseline, crt, report) = Demo.Run(options, cancel, Console.WriteLine);

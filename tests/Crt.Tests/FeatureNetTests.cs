@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using Crt.Evaluation;
 using Crt.Tensors;
 using Xunit;
@@ -15,36 +14,7 @@ public sealed class FeatureNetTests : IDisposable
         Directory.Delete(_dir, recursive: true);
     }
 
-    /// <summary>An MNIST-style IDX folder whose class c is a bright horizontal bar at rows 2c..2c+3 plus noise.</summary>
-    private string WriteStripesDataset(int count)
-    {
-        var dir = Path.Combine(_dir, "stripes");
-        Directory.CreateDirectory(dir);
-        var rng = new Rng(7);
-        var pixels = new byte[count * 28 * 28];
-        var labels = new byte[count];
-        for (int i = 0; i < count; i++)
-        {
-            int c = i % 10;
-            labels[i] = (byte)c;
-            for (int y = 0; y < 28; y++)
-                for (int x = 0; x < 28; x++)
-                    pixels[i * 784 + y * 28 + x] = (byte)((y >= 2 * c + 4 && y < 2 * c + 8 ? 200 : 20) + rng.NextInt(40));
-        }
-        void Write(string name, byte[] header, byte[] body)
-        {
-            using var f = File.Create(Path.Combine(dir, name));
-            using var z = new GZipStream(f, CompressionLevel.Fastest);
-            z.Write(header); z.Write(body);
-        }
-        byte[] Be(params int[] v) => v.SelectMany(x => new[] { (byte)(x >> 24), (byte)(x >> 16), (byte)(x >> 8), (byte)x }).ToArray();
-        foreach (var prefix in new[] { "train", "t10k" })
-        {
-            Write($"{prefix}-images-idx3-ubyte.gz", Be(0x803, count, 28, 28), pixels);
-            Write($"{prefix}-labels-idx1-ubyte.gz", Be(0x801, count), labels);
-        }
-        return dir;
-    }
+    private string WriteStripesDataset(int count) => StripesDataset.Write(Path.Combine(_dir, "stripes"), count, count, seed: 7);
 
     [Fact]
     public void TrainsOnceCachesByDatasetAndLearnsAnEasyTask()

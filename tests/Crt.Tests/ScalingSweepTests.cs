@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using Crt.Cli;
 using Crt.Scaling;
 using Crt.Tensors;
@@ -20,7 +19,7 @@ public sealed class ScalingSweepTests : IDisposable
     public ScalingSweepTests()
     {
         Environment.SetEnvironmentVariable("CRT_CACHE", Path.Combine(_dir, "cache"));
-        WriteStripes(Path.Combine(_dir, "stripes"));
+        StripesDataset.Write(Path.Combine(_dir, "stripes"), 5376, 64); // 376 training images: enough for a few feature-net steps
         _plan = Path.Combine(_dir, "sweep-micro.json");
         File.Copy(TestData.File("sweep-micro.json"), _plan);
     }
@@ -29,31 +28,6 @@ public sealed class ScalingSweepTests : IDisposable
     {
         Environment.SetEnvironmentVariable("CRT_CACHE", null);
         Directory.Delete(_dir, recursive: true);
-    }
-
-    /// <summary>An MNIST-style IDX folder: 5,376 training images (376 after the fixed 5,000-image validation split: enough for a few feature-net steps) and 64 test images; class c is a bright bar at rows 2c+4..2c+7.</summary>
-    private static void WriteStripes(string dir)
-    {
-        Directory.CreateDirectory(dir);
-        var rng = new Rng(5);
-        foreach (var (prefix, count) in new[] { ("train", 5376), ("t10k", 64) })
-        {
-            var pixels = new byte[count * 784];
-            var labels = new byte[count];
-            for (int i = 0; i < count; i++)
-            {
-                labels[i] = (byte)(i % 10);
-                for (int p = 0; p < 784; p++) pixels[i * 784 + p] = (byte)((p / 28 >= 2 * labels[i] + 4 && p / 28 < 2 * labels[i] + 8 ? 200 : 20) + rng.NextInt(40));
-            }
-            Gz(Path.Combine(dir, $"{prefix}-images-idx3-ubyte.gz"), Be(0x803, count, 28, 28), pixels);
-            Gz(Path.Combine(dir, $"{prefix}-labels-idx1-ubyte.gz"), Be(0x801, count), labels);
-        }
-        static byte[] Be(params int[] v) => v.SelectMany(x => new[] { (byte)(x >> 24), (byte)(x >> 16), (byte)(x >> 8), (byte)x }).ToArray();
-        static void Gz(string path, byte[] header, byte[] body)
-        {
-            using var z = new GZipStream(File.Create(path), CompressionLevel.Fastest);
-            z.Write(header); z.Write(body);
-        }
     }
 
     private SweepOutcome Sweep(string outDir, Action<PointRecord>? afterPoint = null, CancellationToken cancel = default) =>

@@ -21,7 +21,9 @@ public sealed record DemoArm(string Name, TokenizerTrainResult Tokenizer, Recons
 /// </summary>
 public static class Demo
 {
-    public sealed record Options(double Budget = 1.0, string Out = "runs/demo", bool Quiet = false, ulong Seed = 0, float LambdaMax = 4f);
+    /// <param name="Data">The built-in dataset, or a folder any tokenizer run can read (IDX files, or images in class subfolders read as 28×28 gray).</param>
+    public sealed record Options(double Budget = 1.0, string Out = "runs/demo", bool Quiet = false, ulong Seed = 0, float LambdaMax = 4f,
+        string Data = BuiltInDatasets.FashionMnist);
 
     /// <summary>Sizes at budget b: everything that costs compute scales linearly.</summary>
     private sealed record Plan(long TokenizerSteps, int TokenizeImages, long GptSteps, int EvalImages, int Samples)
@@ -40,26 +42,29 @@ public static class Demo
         var clock = Stopwatch.StartNew();
         var plan = Plan.For(o.Budget);
         Directory.CreateDirectory(o.Out);
-        log($"crt demo, budget {o.Budget}: tokenizers {plan.TokenizerSteps} steps, tokens of {plan.TokenizeImages} images, GPT {plan.GptSteps} steps, " +
+        var data = TokenizerTrainConfig.ForPreset("vq-tiny") with { Data = o.Data };
+        var fn = FeatureNetCache.GetOrTrain(o.Data, log, images: data.Images(), pad: data.Pad);
+        var test = data.LoadSplit(Split.Test, log);
+        var val = data.LoadSplit(Split.Validation, log);
+        var all = data.LoadSplit(Split.Train, log);
+        var train = all.Range($"{all.Name}-demo", 0, Math.Min(plan.TokenizeImages, all.Count));
+        plan = plan with { EvalImages = Math.Min(plan.EvalImages, Math.Min(test.Count, val.Count)) };
+        log($"crt demo on {o.Data}, budget {o.Budget}: tokenizers {plan.TokenizerSteps} steps, tokens of {train.Count} images, GPT {plan.GptSteps} steps, " +
             $"{plan.EvalImages} evaluation images, {plan.Samples} samples per model; output {Path.GetFullPath(o.Out)}");
-        var fn = FeatureNetCache.GetOrTrain(BuiltInDatasets.FashionMnist, log);
-        var test = BuiltInDatasets.LoadFashionMnist(Split.Test);
-        var val = BuiltInDatasets.LoadFashionMnist(Split.Validation);
-        var train = BuiltInDatasets.LoadFashionMnist(Split.Train).Range("fashion-mnist-train-demo", 0, plan.TokenizeImages);
 
-        var baseline = Arm("baseline", crt: false, plan, o, fn, train, val, test, cancel, log);
-        var crtArm = Arm("crt", crt: true, plan, o, fn, train, val, test, cancel, log);
+        var baseline = Arm("baseline", crt: false, data, plan, o, fn, train, val, test, cancel, log);
+        var crtArm = Arm("crt", crt: true, data, plan, o, fn, train, val, test, cancel, log);
         var report = WriteReport(o, plan, fn, baseline, crtArm, clock.Elapsed.TotalSeconds);
         log(string.Create(CultureInfo.InvariantCulture, $"demo done in {clock.Elapsed.TotalMinutes:F1} min; report {report}"));
         return (baseline, crtArm, report);
     }
 
-    private static DemoArm Arm(string name, bool crt, Plan plan, Options o, TrainedFeatureNet fn, ImageSet train, ImageSet val, ImageSet test,
+    private static DemoArm Arm(string name, bool crt, TokenizerTrainConfig data, Plan plan, Options o, TrainedFeatureNet fn, ImageSet train, ImageSet val, ImageSet test,
         CancellationToken cancel, Action<string> log)
     {
         // Stage 1: the tokenizer. The CRT run gets the baseline's compute: fewer steps by the regulariser's FLOP share.
         string tokDir = Path.Combine(o.Out, $"tokenizer-{name}");
-        var tcfg = TokenizerTrainConfig.ForPreset("vq-tiny") with
+        var tcfg = data with
         {
             // The baseline carries the regulariser as a probe with λ = 0: it learns to predict the baseline's latents
             // (so both runs report a CRT loss) while the encoder receives none of its gradient.
@@ -85,7 +90,7 @@ public static class Demo
             Tokenization.Run(tok, train, trainTokens, new[] { "original", "flip" });
         }
         if (!File.Exists(valTokens) || TokenStore.Read(valTokens).Header.TokenizerSha256 != tok.Sha256)
-            Tokenization.Run(tok, val.Range("fashion-mnist-validation-demo", 0, plan.EvalImages), valTokens, new[] { "original" });
+            Tokenization.Run(tok, val.Range($"{val.Name}-demo", 0, plan.EvalImages), valTokens, new[] { "original" });
 
         // Stage 2: the same GPT, the same number of steps (equal compute: same model, same sequence length).
         string gptDir = Path.Combine(o.Out, $"gpt-{name}");
@@ -107,12 +112,12 @@ public static class Demo
         var real = test.Batch(Enumerable.Range(0, plan.EvalImages).ToArray(), tok.Config.Pad).Keep();
         double rfid = GenerationEvaluation.Compare(fn, real, TokenizerEvaluation.Reconstruct(tok.Model, real)).Fid;
         log($"[{name}] sampling {plan.Samples} images (cfg 1.5) for FID");
-        var labels = Enumerable.Range(0, plan.Samples).Select(i => i % 10).ToArray();
+        var labels = Enumerable.Range(0, plan.Samples).Select(i => i % train.NumClasses).ToArray();
         var samples = SampleImages.Run(gptTrainer.Model, tok, labels, new SamplingOptions { CfgScale = 1.5f }, new Rng(o.Seed + 1), 100,
             Path.Combine(gptDir, "samples"), columns: 10, quiet: o.Quiet);
         var generation = GenerationEvaluation.Compare(fn, real, samples.Images);
         // A one-row-per-class grid of the first samples for the report.
-        SampleImages.Run(gptTrainer.Model, tok, Enumerable.Range(0, 10).SelectMany(c => Enumerable.Repeat(c, 8)).ToArray(),
+        SampleImages.Run(gptTrainer.Model, tok, Enumerable.Range(0, Math.Min(10, train.NumClasses)).SelectMany(c => Enumerable.Repeat(c, 8)).ToArray(),
             new SamplingOptions { CfgScale = 1.5f }, new Rng(o.Seed + 2), 80, Path.Combine(gptDir, "samples-per-class"), columns: 8, quiet: true);
         TokenizerEvaluation.SaveReconstructionGrid(tok.Model, test, tok.Config.Pad, 16, Path.Combine(tokDir, "images", "recon-test.png"));
         var arm = new DemoArm(name, tokResult, recon, rfid, gptResult, modelability, generation, tokDir, gptDir);
@@ -127,14 +132,33 @@ public static class Demo
         return arm;
     }
 
+    /// <summary>What the table says about each half of the paper's trade-off, in words, from the measured numbers.</summary>
+    internal static string Reading(DemoArm b, DemoArm c)
+    {
+        string F(double v, string f) => v.ToString(f, CultureInfo.InvariantCulture);
+        double dPsnr = c.Reconstruction.Psnr - b.Reconstruction.Psnr;
+        string recon = dPsnr < 0
+            ? $"Reconstruction: CRT is worse, as the paper expects ({F(-dPsnr, "F2")} dB lower PSNR, rFID {F(b.RFid, "F1")} → {F(c.RFid, "F1")})."
+            : $"Reconstruction: CRT is not worse here ({F(dPsnr, "F2")} dB higher PSNR, rFID {F(b.RFid, "F1")} → {F(c.RFid, "F1")}).";
+        double bits = 1 - c.Modelability.BitsPerImage / b.Modelability.BitsPerImage;
+        string model = bits > 0
+            ? $"Modelability: CRT's tokens are easier to model, {F(100 * bits, "F0")}% fewer bits per image under the same GPT at the same compute."
+            : $"Modelability: CRT's tokens are not easier to model here ({F(-100 * bits, "F0")}% more bits per image).";
+        string gen = c.Generation.Fid < b.Generation.Fid
+            ? $"Generation: CRT's samples are closer to the test images (FID {F(b.Generation.Fid, "F1")} → {F(c.Generation.Fid, "F1")}), the paper's claim."
+            : $"Generation: the paper's gain does not show at this budget (FID {F(b.Generation.Fid, "F1")} → {F(c.Generation.Fid, "F1")}, higher is worse).";
+        return $"{recon} {model} {gen}";
+    }
+
     private static string WriteReport(Options o, Plan plan, TrainedFeatureNet fn, DemoArm b, DemoArm c, double seconds)
     {
         string F(double v, string f = "F3") => v.ToString(f, CultureInfo.InvariantCulture);
-        var r = new HtmlReport("crt demo: Causally Regularized Tokenization vs baseline on Fashion-MNIST");
+        var r = new HtmlReport($"crt demo: Causally Regularized Tokenization vs baseline on {o.Data}");
         r.Paragraph($"Budget {o.Budget}: tokenizers {plan.TokenizerSteps} baseline steps (the CRT tokenizer gets the same FLOPs: {c.Tokenizer.Steps} steps, " +
             $"its regulariser costs +{F(100 * c.Tokenizer.RegularizerFlopFraction, "F1")}% per step), GPT gpt-t2 {plan.GptSteps} steps on each token set (lr 3e-4, raised from LlamaGen's 1e-4 for so short a run), " +
             $"evaluation on {plan.EvalImages} images, {plan.Samples} samples per model. Wall time {F(seconds / 60, "F1")} min on {Environment.ProcessorCount} cores, {DateTime.UtcNow:yyyy-MM-dd}.");
         r.Heading("The trade-off");
+        r.Paragraph(Reading(b, c));
         r.Table(new[] { "measure", "baseline", "CRT", "better when" }, new[]
         {
             new[] { "tokenizer training FLOPs (baseline: without its λ = 0 probe)", F(b.Tokenizer.TokenizerOnlyFlops, "G3"), F(c.Tokenizer.TrainingFlops, "G3"), "equal" },

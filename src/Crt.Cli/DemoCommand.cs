@@ -14,9 +14,10 @@ public static class DemoCommand
         reconstruction, per-position cross-entropy and FID/IS/precision-recall under the in-project
         feature network, and writes DIR/report.html (default runs/demo). --budget scales every step count
         (default 1); a demo that is interrupted continues where it stopped when run again.
-        --lambda-max sets the CRT tokenizer's λ_max (default 4, the paper's), ramped over the first third
-        of its steps. --data runs it on another dataset: a folder of MNIST-style IDX files, or of images in
-        class subfolders (read as 28×28 gray, centre-cropped).
+        --lambda-max sets the CRT tokenizer's λ_max (default 4, the paper's), ramped over its first 1000
+        steps as in the paper (a short demo stops partway up the ramp). --data runs it on another dataset:
+        a folder of MNIST-style IDX files, or of images in class subfolders (read as 28×28 gray,
+        centre-cropped).
         """;
 
     public static int Run(string[] args, CancellationToken cancel)
@@ -37,6 +38,7 @@ public static class DemoCommand
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"baseline: PSNR {baseline.Reconstruction.Psnr:F2} dB, val CE {baseline.Modelability.CePerToken:F4}, FID({baseline.Generation.FeatureNet}) {baseline.Generation.Fid:F3}\n" +
                 $"CRT:      PSNR {crt.Reconstruction.Psnr:F2} dB, val CE {crt.Modelability.CePerToken:F4}, FID({crt.Generation.FeatureNet}) {crt.Generation.Fid:F3}\n" +
+                $"{Demo.Reading(baseline, crt)}\n" +
                 $"report: {Path.GetFullPath(report)}"));
             return 0;
         }

@@ -157,6 +157,7 @@ public sealed class ScalingSweepTests : IDisposable
         File.WriteAllText(_plan, File.ReadAllText(_plan).Replace("\"data\": \"stripes\"", "\"data\": \"pictures\"")
             .Replace("\"set\": { \"steps\"", "\"set\": { " + read + "\"steps\"").Replace("\"set\": { \"match_baseline_steps\"", "\"set\": { " + read + "\"match_baseline_steps\""));
         var dir = Path.Combine(_dir, "pictures-sweep");
+        Assert.True(SweepEstimate.Run(SweepPlan.Load(_plan), _ => { }) > 0, "--dry-run estimates a sweep over an image folder");
         var outcome = Sweep(dir);
         Assert.Equal((6, 6), (outcome.Measured, outcome.Planned));
         var (tokenizers, points) = new PointLog(Path.Combine(dir, "points.jsonl")).Read();

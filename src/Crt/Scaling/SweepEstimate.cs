@@ -19,7 +19,7 @@ public static class SweepEstimate
     {
         string F(double v, string f) => v.ToString(f, CultureInfo.InvariantCulture);
         var clock = Stopwatch.StartNew();
-        int classes = BuiltInDatasets.Load(plan.Data, Split.Test).NumClasses;
+        int? classes = null; // from the first tokenizer: an image folder is read as its tokenizers read it
         var scratch = Directory.CreateTempSubdirectory("crt-sweep-estimate-").FullName;
         log($"{plan.PointCount} points: {plan.Tokenizers.Count} tokenizers × {plan.Gpt.Presets.Length} GPT sizes × {plan.Gpt.Steps.Length} training lengths " +
             $"({string.Join(", ", plan.Gpt.Steps)} steps: checkpoints of one run per tokenizer and size). Timing a few steps of each configuration on {Environment.ProcessorCount} cores (the fastest of three timings: the estimate is for the machine to itself)...");
@@ -31,6 +31,7 @@ public static class SweepEstimate
             foreach (var t in plan.Tokenizers)
             {
                 var cfg = t.Config ?? ConfigResolver.Resolve(new TokenizerTrainConfig(), Path.Combine(t.Run!, "config.json"), Array.Empty<string>());
+                classes ??= cfg.LoadSplit(Split.Test).NumClasses;
                 string key = ConfigResolver.ToJson(cfg with { Steps = 0, MatchBaselineSteps = null, ComputeBudget = null, Seed = 0, Crt = cfg.Crt with { LambdaMax = 1, RampSteps = 0 } });
                 if (!tokTimes.TryGetValue(key, out var tt)) tokTimes[key] = tt = SweepCalibration.Tokenizer(cfg, scratch);
                 long steps = t.Run is not null ? 0 : cfg.ComputeBudget is { } b ? (long)(b / tt.FlopsPerStep)
@@ -44,12 +45,12 @@ public static class SweepEstimate
                 foreach (var preset in plan.Gpt.Presets)
                 {
                     var shape = (preset, cfg.Model.CodebookSize, cfg.Model.GridSize);
-                    if (!gptTimes.TryGetValue(shape, out var gt)) gptTimes[shape] = gt = SweepCalibration.Gpt(plan, preset, cfg.Model.CodebookSize, cfg.Model.GridSize, classes, scratch);
+                    if (!gptTimes.TryGetValue(shape, out var gt)) gptTimes[shape] = gt = SweepCalibration.Gpt(plan, preset, cfg.Model.CodebookSize, cfg.Model.GridSize, classes.Value, scratch);
                     long last = plan.Gpt.Steps[^1];
                     double measure = plan.Gpt.Steps.Length * (plan.Eval.ValSequences * gt.ValSecondsPerSequence + plan.Eval.Samples * gt.SampleSecondsPerImage);
                     double run = last * gt.StepSeconds + measure;
                     total += run;
-                    long parameters = (GptConfig.Preset(preset) with { VocabSize = cfg.Model.CodebookSize, NumClasses = classes, BlockSize = cfg.Model.TokensPerImage }).ParameterCount();
+                    long parameters = (GptConfig.Preset(preset) with { VocabSize = cfg.Model.CodebookSize, NumClasses = classes.Value, BlockSize = cfg.Model.TokensPerImage }).ParameterCount();
                     log($"    {preset} ({parameters:N0} parameters): {F(gt.FlopsPerStep, "G3")} FLOPs/step, {F(gt.StepSeconds, "F3")} s/step; points at " +
                         string.Join(", ", plan.Gpt.Steps.Select(s => $"{s} ({F(s * gt.FlopsPerStep, "G2")})")) +
                         $" FLOPs; training ≈ {ProgressReporter.FormatDuration(last * gt.StepSeconds)}, measuring ≈ {ProgressReporter.FormatDuration(measure)} " +

@@ -52,7 +52,8 @@ internal static class SweepCalibration
             return cfg.BatchSize / LastTrainRecord(t.Run, "images_per_s");
         });
         var tok = TokenizerCheckpoint.Load(dir);
-        var set = config.LoadSplit(Split.Validation).Range("calibration", 0, 128);
+        var val = config.LoadSplit(Split.Validation);
+        var set = val.Range("calibration", 0, Math.Min(128, val.Count)); // per-image times: a small split times fewer images
         double encode = Fastest(() => Time(() => Tokenization.Run(tok, set, Path.Combine(dir, "calibration.tokens"), new[] { "original" }))) / set.Count;
         double recon = Fastest(() => Time(() => TokenizerEvaluation.Evaluate(tok.Model, set, config.Pad, set.Count))) / set.Count;
         return new TokenizerTiming(step, with, without, encode, recon);

@@ -75,7 +75,7 @@ public static class FeatureNetCache
             ["architecture"] = FeatureNet.Architecture, ["recipe"] = Recipe, ["dataset"] = dataset,
             ["test_accuracy"] = acc.ToString("R", CultureInfo.InvariantCulture),
             // Training is bit-reproducible for a given thread count, not across counts (some reductions group
-            // their partial sums per thread): 88.74% with 2 threads, 88.94% with 1 on Fashion-MNIST.
+            // their partial sums per thread), so the count says which network this is.
             ["threads"] = Crt.Tensors.Kernels.Cpu.Par.Threads.ToString(CultureInfo.InvariantCulture),
         });
         net.Eval();

@@ -13,6 +13,11 @@ var workloads = Assembly.GetExecutingAssembly().GetTypes()
         : new[] { (IWorkload)Activator.CreateInstance(t)! })
     .ToDictionary(w => w.Name);
 
+if (args.Length > 0 && args[0] == "simd")
+{
+    Console.WriteLine(Crt.Tensors.Kernels.Cpu.SimdPath.Describe(Crt.Tensors.Kernels.Cpu.SimdPath.Bits));
+    return 0;
+}
 if (args.Length == 0 || args[0] == "list")
 {
     foreach (var n in workloads.Keys.Order()) Console.WriteLine(n);

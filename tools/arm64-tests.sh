@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The engine tests (tests/Crt.Tensors.Tests) on linux-arm64, emulated by qemu-user on an x86-64 machine:
+# a correctness check of the ARM64 paths (128-bit AdvSimd kernels), not a speed measurement — qemu
+# translates every instruction, so timings say nothing about a real ARM64 CPU.
+#
+#   tools/arm64-tests.sh                       # every engine test
+#   tools/arm64-tests.sh --filter Gemm         # tests whose Class.Method name contains Gemm (repeatable)
+#
+# Publishes tools/arm64/Crt.TestRunner (a small in-process xunit runner: no SDK needed on the target)
+# self-contained for linux-arm64 into .artifacts/arm64 and runs it under qemu-aarch64-static with the
+# arm64 C/C++ runtime from Debian's cross packages. Not part of CI (too slow; see the README).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v qemu-aarch64-static >/dev/null 2>&1 || need+=(qemu-user-static)
+[ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || need+=(libc6-arm64-cross)
+[ -e /usr/aarch64-linux-gnu/lib/libstdc++.so.6 ] || need+=(libstdc++6-arm64-cross libgcc-s1-arm64-cross)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "error: missing ${need[*]}; run: sudo apt-get install ${need[*]}" >&2
+    exit 1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
+
+echo "publishing the engine tests for linux-arm64..." >&2
+dotnet publish tools/arm64/Crt.TestRunner -c Release -r linux-arm64 --self-contained \
+  -o .artifacts/arm64 --nologo -v q >&2
+start=$(date +%s)
+status=0
+qemu-aarch64-static -L /usr/aarch64-linux-gnu .artifacts/arm64/Crt.TestRunner "$@" || status=$?
+echo "wall time under qemu: $(( $(date +%s) - start )) s" >&2
+exit $status

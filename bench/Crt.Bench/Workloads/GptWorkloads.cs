@@ -1,0 +1,118 @@
+using Crt.Generator;
+using Crt.Tensors;
+using Crt.Tensors.Optim;
+using Crt.Training;
+
+namespace Crt.Bench.Workloads;
+
+/// <summary>
+/// One gpt-t4 training step as `crt gpt train` takes it on vq-tiny tokens (V 512, 10 classes, 8×8 tokens),
+/// batch 32, the preset's dropouts (token, residual, FFN 0.1) and class dropout 0.1 on: forward, mean
+/// next-token cross-entropy, backward, grad clip, AdamW — lr, betas, weight decay (≥2-D weights only) and
+/// clip from GptTrainConfig's defaults — without data loading. FLOPs: 3× the forward matrix products, counted.
+/// </summary>
+public sealed class GptTrainStepWorkload : IWorkload
+{
+    public const int Batch = 32;
+    private Gpt _model = null!;
+    private AdamW _opt = null!;
+    private int[] _classes = null!, _grids = null!;
+    private double _gradClip, _flops;
+
+    public string Name => "gpt-t4-train-step-b32";
+    public double Flops => _flops;
+
+    /// <summary>gpt-t4 shaped for vq-tiny's tokens, as the trainer builds it from a token store.</summary>
+    public static GptConfig TinyTokensConfig() => GptConfig.Preset("gpt-t4") with { VocabSize = 512, NumClasses = 10, BlockSize = 64 };
+
+    public void Setup()
+    {
+        var rng = new Rng(0);
+        var train = new GptTrainConfig();
+        _model = new Gpt(TinyTokensConfig(), rng);
+        _opt = new AdamW(ParamGroup.DecayAndNoDecay(_model.NamedParameters(), train.WeightDecay), train.Lr, train.Beta1, train.Beta2, 1e-8);
+        _gradClip = train.GradClip;
+        (_classes, _grids) = GptBench.RandomBatch(rng, _model.Config, Batch);
+        using var fc = FlopCounter.Begin();
+        using (TensorScope.Begin()) Run();
+        _flops = 3 * fc.Flops;
+    }
+
+    public void Run()
+    {
+        _opt.ZeroGrad();
+        var loss = _model.Loss(_classes, _grids, Batch);
+        loss.Backward();
+        GradClip.ClipGradNorm(_model.Parameters(), _gradClip);
+        _opt.Step();
+    }
+}
+
+/// <summary>
+/// gpt-b (111M parameters: V 16384, 1000 classes, 16×16 tokens) forward + backward at batch 2, the preset's
+/// dropouts on, no optimizer step (gradients cleared each iteration). FLOPs: 3× the forward matrix products.
+/// </summary>
+public sealed class GptBaseFwdBwdWorkload : IWorkload
+{
+    public const int Batch = 2;
+    private Gpt _model = null!;
+    private int[] _classes = null!, _grids = null!;
+    private double _flops;
+
+    public string Name => "gpt-b-fwdbwd-b2";
+    public double Flops => _flops;
+
+    public void Setup()
+    {
+        var rng = new Rng(0);
+        _model = new Gpt(GptConfig.Preset("gpt-b"), rng);
+        (_classes, _grids) = GptBench.RandomBatch(rng, _model.Config, Batch);
+        using var fc = FlopCounter.Begin();
+        using (TensorScope.Begin()) Run();
+        _flops = 3 * fc.Flops;
+    }
+
+    public void Run()
+    {
+        _model.ZeroGrad();
+        _model.Loss(_classes, _grids, Batch).Backward();
+    }
+}
+
+/// <summary>
+/// `crt sample`'s inner loop: 64 images (8×8 tokens, gpt-t4 at V 512, 10 classes) drawn by
+/// Sampler.Generate with classifier-free guidance 2.0 (conditional and null-class halves batched, 128
+/// rows), the KV cache, temperature 1 and top-k / top-p off (the sampler's defaults). No decoding to
+/// pixels. FLOPs: the 64 incremental forwards' matrix products, counted.
+/// </summary>
+public sealed class SampleWorkload : IWorkload
+{
+    public const int Images = 64;
+    private Gpt _model = null!;
+    private int[] _classes = null!;
+    private readonly SamplingOptions _options = new() { CfgScale = 2f };
+    private double _flops;
+
+    public string Name => "sample-64-cfg2-kvcache";
+    public double Flops => _flops;
+
+    public void Setup()
+    {
+        var rng = new Rng(0);
+        _model = new Gpt(GptTrainStepWorkload.TinyTokensConfig(), rng); // fresh (zero output layer: uniform draws; the cost is the same)
+        _classes = Enumerable.Range(0, Images).Select(i => i % _model.Config.NumClasses).ToArray();
+        using var fc = FlopCounter.Begin();
+        Run();
+        _flops = fc.Flops;
+    }
+
+    public void Run() => Sampler.Generate(_model, _classes, _options, new Rng(1));
+}
+
+internal static class GptBench
+{
+    /// <summary>Random class ids [B] and token grids [B, N].</summary>
+    public static (int[] Classes, int[] Grids) RandomBatch(Rng rng, GptConfig c, int batch) =>
+        (Enumerable.Range(0, batch).Select(_ => rng.NextInt(c.NumClasses)).ToArray(),
+         Enumerable.Range(0, batch * c.BlockSize).Select(_ => rng.NextInt(c.VocabSize)).ToArray());
+}

@@ -1,0 +1,62 @@
+"""PyTorch twins of bench/Crt.Bench/Workloads/GptWorkloads.cs: the same GPT (crt's Gpt restated in
+_models.py from tools/parity/make_gpt.py), the same dropouts, loss, clipping, AdamW and sampler."""
+import torch
+
+from ._models import Transformer, gpt_config, generate
+
+# GptTrainConfig's defaults (src/Crt/Training/GptTrainConfig.cs)
+LR, BETAS, WEIGHT_DECAY, GRAD_CLIP = 1e-4, (0.9, 0.95), 0.05, 1.0
+
+
+def tiny_tokens_config():
+    """gpt-t4 shaped for vq-tiny's tokens (V 512, 10 classes, 8×8), as `crt gpt train` builds it from a token store."""
+    return gpt_config("gpt-t4", vocab_size=512, num_classes=10, block_size=64)
+
+
+def _random_batch(c, batch):
+    return torch.randint(0, c.num_classes, (batch,)), torch.randint(0, c.vocab_size, (batch, c.block_size))
+
+
+def _train_step():
+    torch.manual_seed(0)
+    model = Transformer(tiny_tokens_config()).train()
+    decay = [p for p in model.parameters() if p.dim() >= 2]  # ParamGroup.DecayAndNoDecay (LlamaGen's groups)
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": WEIGHT_DECAY}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=LR, betas=BETAS, eps=1e-8)
+    classes, grids = _random_batch(model.config, 32)
+
+    def run():
+        opt.zero_grad(set_to_none=True)
+        model.loss(classes, grids).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
+        opt.step()
+    return run
+
+
+def _gpt_b_fwdbwd():
+    torch.manual_seed(0)
+    model = Transformer(gpt_config("gpt-b")).train()
+    classes, grids = _random_batch(model.config, 2)
+
+    def run():
+        model.zero_grad(set_to_none=True)
+        model.loss(classes, grids).backward()
+    return run
+
+
+def _sample():
+    torch.manual_seed(0)
+    model = Transformer(tiny_tokens_config())
+    classes = torch.arange(64) % model.config.num_classes
+
+    def run():
+        generate(model, classes, cfg_scale=2.0, generator=torch.Generator().manual_seed(1))
+    return run
+
+
+WORKLOADS = {
+    "gpt-t4-train-step-b32": (_train_step, 0.0),
+    "sample-64-cfg2-kvcache": (_sample, 0.0),
+    "gpt-b-fwdbwd-b2": (_gpt_b_fwdbwd, 0.0),
+}

@@ -135,6 +135,62 @@ public class PointwiseWidthTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(SimdWidths.All), MemberType = typeof(SimdWidths))]
+    public void BroadcastArithmeticIsExactAtEveryWidth(int bits)
+    {
+        // +, −, ×, ÷ are correctly rounded, so each width must give exactly a op b; the shapes take every row form
+        // (both full, one a single value, both single values) with rows that leave each width a tail.
+        using var _ = SimdWidths.Use(bits);
+        var rng = new Rng(14);
+        var cases = new (int[] a, int[] b)[]
+        {
+            (new[] { 3, 37 }, new[] { 3, 37 }), (new[] { 2, 3, 37 }, new[] { 37 }), (new[] { 2, 3, 1 }, new[] { 2, 1, 19 }),
+            (new[] { 5, 1 }, new[] { 5, 1 }), (new[] { 33 }, new[] { 1 }), (new[] { 1 }, new[] { 4, 33 }),
+        };
+        foreach (var (sa, sb) in cases)
+            foreach (var op in new[] { BinaryOp.Add, BinaryOp.Sub, BinaryOp.Mul, BinaryOp.Div })
+            {
+                var a = rng.Normal(sa); var b = rng.Uniform(sb, 0.5f, 2f);
+                var os = ShapeUtil.Broadcast(sa, sb, "test");
+                var y = new float[ShapeUtil.Numel(os)];
+                Broadcast.Binary(op, a.ReadOnlySpan, sa, b.ReadOnlySpan, sb, y, os);
+                Assert.Equal(Expected(op, a, b, os), y);
+                // and the gradient's way back: summing over the broadcast dims
+                var back = new float[b.Size];
+                Broadcast.ReduceTo(y, os, back, sb);
+                var sums = new double[b.Size];
+                var bs = Broadcast.BroadcastStrides(sb, os);
+                ForEachIndex(os, (i, idx) => sums[Offset(idx, bs)] += y[i]);
+                for (int i = 0; i < back.Length; i++)
+                    Assert.True(Math.Abs(back[i] - sums[i]) <= 1e-5 * (1 + Math.Abs(sums[i])), $"{op} reduce {i}: {back[i]} vs {sums[i]}");
+            }
+
+        static float[] Expected(BinaryOp op, Tensor a, Tensor b, int[] os)
+        {
+            var y = new float[ShapeUtil.Numel(os)];
+            int[] astr = Broadcast.BroadcastStrides(a.Shape, os), bstr = Broadcast.BroadcastStrides(b.Shape, os);
+            ForEachIndex(os, (i, idx) =>
+            {
+                float u = a.Data[Offset(idx, astr)], v = b.Data[Offset(idx, bstr)];
+                y[i] = op switch { BinaryOp.Add => u + v, BinaryOp.Sub => u - v, BinaryOp.Mul => u * v, _ => u / v };
+            });
+            return y;
+        }
+
+        static int Offset(int[] idx, int[] strides) => idx.Zip(strides, (i, s) => i * s).Sum();
+
+        static void ForEachIndex(int[] shape, Action<int, int[]> body)
+        {
+            var idx = new int[shape.Length];
+            for (int i = 0; i < ShapeUtil.Numel(shape); i++)
+            {
+                body(i, idx);
+                for (int d = shape.Length - 1; d >= 0 && ++idx[d] == shape[d]; d--) idx[d] = 0;
+            }
+        }
+    }
+
     public static TheoryData<int, string> Float64Cases()
     {
         var d = new TheoryData<int, string>();
@@ -155,8 +211,8 @@ public class PointwiseWidthTests
     [MemberData(nameof(SimdWidths.All), MemberType = typeof(SimdWidths))]
     public void AdamWStepEqualsTheScalarReferenceBitForBit(int bits)
     {
-        // The vector step does the scalar step's operations (FMAs, a correctly rounded sqrt and divide) in the same
-        // order, so every width gives the same bits; lengths cover every tail. The scalar step is held to the
+        // The vector step does the scalar step's operations (multiply-adds fused as the CPU allows, a correctly
+        // rounded sqrt and divide) in the same order, so every width gives the same bits; lengths cover every tail. The scalar step is held to the
         // update written out in double.
         var rng = new Rng(13);
         const float b1 = 0.9f, b2 = 0.95f, eps = 1e-8f, decay = 0.999f, l2 = 0.01f, stepSize = 1e-2f;

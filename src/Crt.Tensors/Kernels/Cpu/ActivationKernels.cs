@@ -73,8 +73,8 @@ public static class ActivationKernels
 
     private struct GeluTanhOp : IUnaryOp
     {
-        public float Apply(float x) => x * VMath.Sigmoid(x * MathF.FusedMultiplyAdd(x * x, K2 * Kappa, K2));
-        public V Apply<V>(V x) where V : unmanaged, IVec<V> => x * VMath.Sigmoid(x * V.Fma(x * x, V.Create(K2 * Kappa), V.Create(K2)));
+        public float Apply(float x) => x * VMath.Sigmoid(x * float.MultiplyAddEstimate(x * x, K2 * Kappa, K2));
+        public V Apply<V>(V x) where V : unmanaged, IVec<V> => x * VMath.Sigmoid(x * V.MultiplyAddEstimate(x * x, V.Create(K2 * Kappa), V.Create(K2)));
     }
 
     private struct SiluGradOp : IBinaryOp
@@ -83,12 +83,12 @@ public static class ActivationKernels
         public float Apply(float x, float g)
         {
             float s = VMath.Sigmoid(x);
-            return g * s * MathF.FusedMultiplyAdd(x, 1f - s, 1f);
+            return g * s * float.MultiplyAddEstimate(x, 1f - s, 1f);
         }
         public V Apply<V>(V x, V g) where V : unmanaged, IVec<V>
         {
             var s = VMath.Sigmoid(x);
-            return g * s * V.Fma(x, V.One - s, V.One);
+            return g * s * V.MultiplyAddEstimate(x, V.One - s, V.One);
         }
     }
 
@@ -100,8 +100,8 @@ public static class ActivationKernels
 
     private struct TanhGradOp : IBinaryOp
     {
-        public float Apply(float y, float g) => g * MathF.FusedMultiplyAdd(-y, y, 1f);
-        public V Apply<V>(V y, V g) where V : unmanaged, IVec<V> => g * V.Fma(-y, y, V.One);
+        public float Apply(float y, float g) => g * float.MultiplyAddEstimate(-y, y, 1f);
+        public V Apply<V>(V y, V g) where V : unmanaged, IVec<V> => g * V.MultiplyAddEstimate(-y, y, V.One);
     }
 
     private readonly struct LeakyReluGradOp(float slope) : IBinaryOp
@@ -118,12 +118,12 @@ public static class ActivationKernels
         public float Apply(float x, float g)
         {
             float cdf = VMath.NormalCdf(x, out float gauss);
-            return g * MathF.FusedMultiplyAdd(x * gauss, InvSqrt2Pi, cdf);
+            return g * float.MultiplyAddEstimate(x * gauss, InvSqrt2Pi, cdf);
         }
         public V Apply<V>(V x, V g) where V : unmanaged, IVec<V>
         {
             var cdf = VMath.NormalCdf(x, out var gauss);
-            return g * V.Fma(x * gauss, V.Create(InvSqrt2Pi), cdf);
+            return g * V.MultiplyAddEstimate(x * gauss, V.Create(InvSqrt2Pi), cdf);
         }
     }
 
@@ -133,16 +133,16 @@ public static class ActivationKernels
         public float Apply(float x, float g)
         {
             float x2 = x * x;
-            float s = VMath.Sigmoid(x * MathF.FusedMultiplyAdd(x2, K2 * Kappa, K2));
-            float du = MathF.FusedMultiplyAdd(x2, 3f * K2 * Kappa, K2);
-            return g * MathF.FusedMultiplyAdd(x * s * (1f - s), du, s);
+            float s = VMath.Sigmoid(x * float.MultiplyAddEstimate(x2, K2 * Kappa, K2));
+            float du = float.MultiplyAddEstimate(x2, 3f * K2 * Kappa, K2);
+            return g * float.MultiplyAddEstimate(x * s * (1f - s), du, s);
         }
         public V Apply<V>(V x, V g) where V : unmanaged, IVec<V>
         {
             var x2 = x * x;
-            var s = VMath.Sigmoid(x * V.Fma(x2, V.Create(K2 * Kappa), V.Create(K2)));
-            var du = V.Fma(x2, V.Create(3f * K2 * Kappa), V.Create(K2));
-            return g * V.Fma(x * s * (V.One - s), du, s);
+            var s = VMath.Sigmoid(x * V.MultiplyAddEstimate(x2, V.Create(K2 * Kappa), V.Create(K2)));
+            var du = V.MultiplyAddEstimate(x2, V.Create(3f * K2 * Kappa), V.Create(K2));
+            return g * V.MultiplyAddEstimate(x * s * (V.One - s), du, s);
         }
     }
 }

@@ -67,11 +67,11 @@ public static class Adam
         for (; i <= end - V.Count; i += V.Count)
         {
             var pv = V.Load(p + i) * decay;
-            var gv = V.Fma(pv, l2, V.Load(g + i));
-            var mv = V.Fma(gv, c1, V.Load(m + i) * b1);
-            var vv = V.Fma(c2 * gv, gv, V.Load(v + i) * b2);
-            var denom = V.Fma(V.Sqrt(vv), ib, eps);
-            pv = V.Fma(ss, mv / denom, pv);
+            var gv = V.MultiplyAddEstimate(pv, l2, V.Load(g + i));
+            var mv = V.MultiplyAddEstimate(gv, c1, V.Load(m + i) * b1);
+            var vv = V.MultiplyAddEstimate(c2 * gv, gv, V.Load(v + i) * b2);
+            var denom = V.MultiplyAddEstimate(V.Sqrt(vv), ib, eps);
+            pv = V.MultiplyAddEstimate(ss, mv / denom, pv);
             mv.Store(m + i); vv.Store(v + i); pv.Store(p + i);
         }
         return i;
@@ -81,10 +81,10 @@ public static class Adam
     private static void Scalar(ref float p, float g, ref float m, ref float v, in AdamStepArgs a, float omb1, float omb2, float invBc2)
     {
         p *= a.DecayFactor;
-        g = MathF.FusedMultiplyAdd(p, a.L2, g);
-        m = MathF.FusedMultiplyAdd(g, omb1, m * a.Beta1);
-        v = MathF.FusedMultiplyAdd(omb2 * g, g, v * a.Beta2);
-        float denom = MathF.FusedMultiplyAdd(MathF.Sqrt(v), invBc2, a.Eps);
-        p = MathF.FusedMultiplyAdd(-a.StepSize, m / denom, p);
+        g = float.MultiplyAddEstimate(p, a.L2, g);
+        m = float.MultiplyAddEstimate(g, omb1, m * a.Beta1);
+        v = float.MultiplyAddEstimate(omb2 * g, g, v * a.Beta2);
+        float denom = float.MultiplyAddEstimate(MathF.Sqrt(v), invBc2, a.Eps);
+        p = float.MultiplyAddEstimate(-a.StepSize, m / denom, p);
     }
 }

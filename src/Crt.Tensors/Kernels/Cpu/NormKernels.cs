@@ -48,8 +48,8 @@ public static class NormKernels
             var (l0, h0) = D.Widen(V.LoadUnsafe(ref xr, (nuint)i) - k);
             var (l1, h1) = D.Widen(V.LoadUnsafe(ref xr, (nuint)(i + V.Count)) - k);
             a0 += l0; a1 += h0; a2 += l1; a3 += h1;
-            q0 = D.Fma(l0, l0, q0); q1 = D.Fma(h0, h0, q1);
-            q2 = D.Fma(l1, l1, q2); q3 = D.Fma(h1, h1, q3);
+            q0 = D.MultiplyAddEstimate(l0, l0, q0); q1 = D.MultiplyAddEstimate(h0, h0, q1);
+            q2 = D.MultiplyAddEstimate(l1, l1, q2); q3 = D.MultiplyAddEstimate(h1, h1, q3);
         }
         s1 += D.Sum((a0 + a1) + (a2 + a3));
         s2 += D.Sum((q0 + q1) + (q2 + q3));
@@ -93,8 +93,8 @@ public static class NormKernels
             float xc = x[i] - mean, gv = g[i];
             if (swish)
             {
-                float h = MathF.FusedMultiplyAdd(xc, a, b), s = VMath.Sigmoid(h);
-                gv = gv * s * MathF.FusedMultiplyAdd(h, 1f - s, 1f);
+                float h = float.MultiplyAddEstimate(xc, a, b), s = VMath.Sigmoid(h);
+                gv = gv * s * float.MultiplyAddEstimate(h, 1f - s, 1f);
                 if (write) dh[i] = gv;
             }
             s1 += gv; s2 += (double)gv * xc;
@@ -123,14 +123,14 @@ public static class NormKernels
                     var g0 = V.LoadUnsafe(ref gr, (nuint)i);
                     var g1 = V.LoadUnsafe(ref gr, (nuint)(i + V.Count));
                     acc1 += g0; acc3 += g1;
-                    acc2 = V.Fma(g0, V.LoadUnsafe(ref xr, (nuint)i) - vm, acc2);
-                    acc4 = V.Fma(g1, V.LoadUnsafe(ref xr, (nuint)(i + V.Count)) - vm, acc4);
+                    acc2 = V.MultiplyAddEstimate(g0, V.LoadUnsafe(ref xr, (nuint)i) - vm, acc2);
+                    acc4 = V.MultiplyAddEstimate(g1, V.LoadUnsafe(ref xr, (nuint)(i + V.Count)) - vm, acc4);
                 }
                 for (; i <= end - V.Count; i += V.Count)
                 {
                     var g0 = V.LoadUnsafe(ref gr, (nuint)i);
                     acc1 += g0;
-                    acc2 = V.Fma(g0, V.LoadUnsafe(ref xr, (nuint)i) - vm, acc2);
+                    acc2 = V.MultiplyAddEstimate(g0, V.LoadUnsafe(ref xr, (nuint)i) - vm, acc2);
                 }
             }
             else
@@ -140,7 +140,7 @@ public static class NormKernels
                     var gv = SiluGrad(V.LoadUnsafe(ref gr, (nuint)i), xc, va, vb);
                     if (write) gv.StoreUnsafe(ref dr, (nuint)i);
                     acc1 += gv;
-                    acc2 = V.Fma(gv, xc, acc2);
+                    acc2 = V.MultiplyAddEstimate(gv, xc, acc2);
                 }
             s1 += V.Sum(acc1 + acc3);
             s2 += V.Sum(acc2 + acc4);
@@ -168,9 +168,9 @@ public static class NormKernels
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static V SiluGrad<V>(V g, V xc, V a, V b) where V : unmanaged, IVec<V>
     {
-        var h = V.Fma(xc, a, b);
+        var h = V.MultiplyAddEstimate(xc, a, b);
         var s = VMath.Sigmoid(h);
-        return g * s * V.Fma(h, V.One - s, V.One);
+        return g * s * V.MultiplyAddEstimate(h, V.One - s, V.One);
     }
 
     // ---- GroupNorm ------------------------------------------------------------------------------------
@@ -501,7 +501,7 @@ public static class NormKernels
         {
             float xc = (x[i] - mh) - ml, gw = g[i] * w[i];
             sg += gw; sgx += (double)gw * xc;
-            if (needW) dw[i] = MathF.FusedMultiplyAdd(g[i], xc * r, dw[i]);
+            if (needW) dw[i] = float.MultiplyAddEstimate(g[i], xc * r, dw[i]);
             if (needB) db[i] += g[i];
         }
     }
@@ -529,8 +529,8 @@ public static class NormKernels
                 var xc = (V.LoadUnsafe(ref xr, (nuint)i) - vm) - vl;
                 var gw = gv * V.LoadUnsafe(ref wr, (nuint)i);
                 a1 += gw;
-                a2 = V.Fma(gw, xc, a2);
-                if (needW) V.Fma(gv, xc * vr, V.LoadUnsafe(ref dwr, (nuint)i)).StoreUnsafe(ref dwr, (nuint)i);
+                a2 = V.MultiplyAddEstimate(gw, xc, a2);
+                if (needW) V.MultiplyAddEstimate(gv, xc * vr, V.LoadUnsafe(ref dwr, (nuint)i)).StoreUnsafe(ref dwr, (nuint)i);
                 if (needB) (V.LoadUnsafe(ref dbr, (nuint)i) + gv).StoreUnsafe(ref dbr, (nuint)i);
             }
             sg += V.Sum(a1); sgx += V.Sum(a2);
@@ -543,8 +543,8 @@ public static class NormKernels
     /// <summary>(x − m)·a + b</summary>
     private readonly struct AffineOp(float m, float a, float b) : IUnaryOp
     {
-        public float Apply(float x) => MathF.FusedMultiplyAdd(x - m, a, b);
-        public V Apply<V>(V x) where V : unmanaged, IVec<V> => V.Fma(x - V.Create(m), V.Create(a), V.Create(b));
+        public float Apply(float x) => float.MultiplyAddEstimate(x - m, a, b);
+        public V Apply<V>(V x) where V : unmanaged, IVec<V> => V.MultiplyAddEstimate(x - V.Create(m), V.Create(a), V.Create(b));
     }
 
     /// <summary>h·σ(h), h = (x − m)·a + b</summary>
@@ -552,12 +552,12 @@ public static class NormKernels
     {
         public float Apply(float x)
         {
-            float h = MathF.FusedMultiplyAdd(x - m, a, b);
+            float h = float.MultiplyAddEstimate(x - m, a, b);
             return h * VMath.Sigmoid(h);
         }
         public V Apply<V>(V x) where V : unmanaged, IVec<V>
         {
-            var h = V.Fma(x - V.Create(m), V.Create(a), V.Create(b));
+            var h = V.MultiplyAddEstimate(x - V.Create(m), V.Create(a), V.Create(b));
             return h * VMath.Sigmoid(h);
         }
     }
@@ -565,15 +565,15 @@ public static class NormKernels
     /// <summary>a·g + b·(x − m) + c over (g, x)</summary>
     private readonly struct LinOp(float a, float b, float c, float m) : IBinaryOp
     {
-        public float Apply(float g, float x) => MathF.FusedMultiplyAdd(g, a, MathF.FusedMultiplyAdd(x - m, b, c));
-        public V Apply<V>(V g, V x) where V : unmanaged, IVec<V> => V.Fma(g, V.Create(a), V.Fma(x - V.Create(m), V.Create(b), V.Create(c)));
+        public float Apply(float g, float x) => float.MultiplyAddEstimate(g, a, float.MultiplyAddEstimate(x - m, b, c));
+        public V Apply<V>(V g, V x) where V : unmanaged, IVec<V> => V.MultiplyAddEstimate(g, V.Create(a), V.MultiplyAddEstimate(x - V.Create(m), V.Create(b), V.Create(c)));
     }
 
     /// <summary>((x − mh) − ml)·r·w + b over (x, w, b)</summary>
     private readonly struct RowAffineOp(float mh, float ml, float r) : ITernaryOp
     {
-        public float Apply(float x, float w, float b) => MathF.FusedMultiplyAdd((x - mh - ml) * r, w, b);
-        public V Apply<V>(V x, V w, V b) where V : unmanaged, IVec<V> => V.Fma((x - V.Create(mh) - V.Create(ml)) * V.Create(r), w, b);
+        public float Apply(float x, float w, float b) => float.MultiplyAddEstimate((x - mh - ml) * r, w, b);
+        public V Apply<V>(V x, V w, V b) where V : unmanaged, IVec<V> => V.MultiplyAddEstimate((x - V.Create(mh) - V.Create(ml)) * V.Create(r), w, b);
     }
 
     /// <summary>((x − mh) − ml)·r·w over (x, w)</summary>
@@ -586,14 +586,14 @@ public static class NormKernels
     /// <summary>((x − mh) − ml)·r + b over (x, b)</summary>
     private readonly struct RowShiftOp(float mh, float ml, float r) : IBinaryOp
     {
-        public float Apply(float x, float b) => MathF.FusedMultiplyAdd(x - mh - ml, r, b);
-        public V Apply<V>(V x, V b) where V : unmanaged, IVec<V> => V.Fma(x - V.Create(mh) - V.Create(ml), V.Create(r), b);
+        public float Apply(float x, float b) => float.MultiplyAddEstimate(x - mh - ml, r, b);
+        public V Apply<V>(V x, V b) where V : unmanaged, IVec<V> => V.MultiplyAddEstimate(x - V.Create(mh) - V.Create(ml), V.Create(r), b);
     }
 
     /// <summary>r·((g·w − m1) − (x − mh)·m2) over (g, w, x): the centred form, exact 0 for one-element rows.</summary>
     private readonly struct RowGradOp(float r, float m1, float m2, float mh) : ITernaryOp
     {
-        public float Apply(float g, float w, float x) => MathF.FusedMultiplyAdd(mh - x, m2, g * w - m1) * r;
-        public V Apply<V>(V g, V w, V x) where V : unmanaged, IVec<V> => V.Fma(V.Create(mh) - x, V.Create(m2), g * w - V.Create(m1)) * V.Create(r);
+        public float Apply(float g, float w, float x) => float.MultiplyAddEstimate(mh - x, m2, g * w - m1) * r;
+        public V Apply<V>(V g, V w, V x) where V : unmanaged, IVec<V> => V.MultiplyAddEstimate(V.Create(mh) - x, V.Create(m2), g * w - V.Create(m1)) * V.Create(r);
     }
 }

@@ -21,15 +21,15 @@ public static class VMath
     {
         x = V.MinNative(V.MaxNative(x, V.Create(ExpLo)), V.Create(ExpHi));
         // e^x = 2ⁿ·eʳ, n = round(x·log₂e), r = x − n·ln2 with ln2 in two parts
-        var n = V.Floor(V.Fma(x, V.Create(Log2E), V.Create(0.5f)));
-        var r = V.Fma(n, V.Create(-C1), x);
-        r = V.Fma(n, V.Create(-C2), r);
-        var p = V.Fma(V.Create(P0), r, V.Create(P1));
-        p = V.Fma(p, r, V.Create(P2));
-        p = V.Fma(p, r, V.Create(P3));
-        p = V.Fma(p, r, V.Create(P4));
-        p = V.Fma(p, r, V.Create(P5));
-        p = V.Fma(p, r * r, r + V.One);
+        var n = V.Floor(V.MultiplyAddEstimate(x, V.Create(Log2E), V.Create(0.5f)));
+        var r = V.MultiplyAddEstimate(n, V.Create(-C1), x);
+        r = V.MultiplyAddEstimate(n, V.Create(-C2), r);
+        var p = V.MultiplyAddEstimate(V.Create(P0), r, V.Create(P1));
+        p = V.MultiplyAddEstimate(p, r, V.Create(P2));
+        p = V.MultiplyAddEstimate(p, r, V.Create(P3));
+        p = V.MultiplyAddEstimate(p, r, V.Create(P4));
+        p = V.MultiplyAddEstimate(p, r, V.Create(P5));
+        p = V.MultiplyAddEstimate(p, r * r, r + V.One);
         return p * V.Pow2(n);
     }
 
@@ -42,11 +42,11 @@ public static class VMath
         var ax = V.Abs(x);
         var big = V.CopySign(V.One - V.Create(2f) / (Exp(ax + ax) + V.One), x);
         var z = x * x;
-        var p = V.Fma(V.Create(T0), z, V.Create(T1));
-        p = V.Fma(p, z, V.Create(T2));
-        p = V.Fma(p, z, V.Create(T3));
-        p = V.Fma(p, z, V.Create(T4));
-        var small = V.Fma(p * z, x, x);
+        var p = V.MultiplyAddEstimate(V.Create(T0), z, V.Create(T1));
+        p = V.MultiplyAddEstimate(p, z, V.Create(T2));
+        p = V.MultiplyAddEstimate(p, z, V.Create(T3));
+        p = V.MultiplyAddEstimate(p, z, V.Create(T4));
+        var small = V.MultiplyAddEstimate(p * z, x, x);
         return V.Select(V.GreaterThan(ax, V.Create(0.625f)), big, small);
     }
 
@@ -76,32 +76,33 @@ public static class VMath
         var z = x * V.Create(InvSqrt2);
         var z2 = z * z;
         var az = V.Abs(z);
-        // e^(−x²/2) with x² split exactly into hi + lo, so the exponent carries no rounding error
+        // e^(−x²/2) with x² split exactly into hi + lo, so the exponent carries no rounding error (this needs the fused
+        // multiply-add's single rounding)
         var hi = x * x;
         var lo = V.Fma(x, x, -hi);
-        gauss = Exp(hi * V.Create(-0.5f)) * V.Fma(lo, V.Create(-0.5f), V.One);
+        gauss = Exp(hi * V.Create(-0.5f)) * V.MultiplyAddEstimate(lo, V.Create(-0.5f), V.One);
         // small |z|
-        var s = V.Fma(z2, V.Create(2f), V.Create(-1f));
-        var a = V.Fma(V.Create(A0), s, V.Create(A1));
-        a = V.Fma(a, s, V.Create(A2));
-        a = V.Fma(a, s, V.Create(A3));
-        a = V.Fma(a, s, V.Create(A4));
-        a = V.Fma(a, s, V.Create(A5));
-        a = V.Fma(a, s, V.Create(A6));
-        var small = V.Fma(z * a, V.Create(0.5f), V.Create(0.5f));
+        var s = V.MultiplyAddEstimate(z2, V.Create(2f), V.Create(-1f));
+        var a = V.MultiplyAddEstimate(V.Create(A0), s, V.Create(A1));
+        a = V.MultiplyAddEstimate(a, s, V.Create(A2));
+        a = V.MultiplyAddEstimate(a, s, V.Create(A3));
+        a = V.MultiplyAddEstimate(a, s, V.Create(A4));
+        a = V.MultiplyAddEstimate(a, s, V.Create(A5));
+        a = V.MultiplyAddEstimate(a, s, V.Create(A6));
+        var small = V.MultiplyAddEstimate(z * a, V.Create(0.5f), V.Create(0.5f));
         // large |z|: tail = ½·erfc(|z|)
         var t = V.Max(V.One / V.Max(az, V.One), V.Create(1f / 6f));
         var u = (t - V.Create(BCenter)) * V.Create(BScale);
-        var b = V.Fma(V.Create(B0), u, V.Create(B1));
-        b = V.Fma(b, u, V.Create(B2));
-        b = V.Fma(b, u, V.Create(B3));
-        b = V.Fma(b, u, V.Create(B4));
-        b = V.Fma(b, u, V.Create(B5));
-        b = V.Fma(b, u, V.Create(B6));
-        b = V.Fma(b, u, V.Create(B7));
-        b = V.Fma(b, u, V.Create(B8));
-        b = V.Fma(b, u, V.Create(B9));
-        b = V.Fma(b, u, V.Create(B10));
+        var b = V.MultiplyAddEstimate(V.Create(B0), u, V.Create(B1));
+        b = V.MultiplyAddEstimate(b, u, V.Create(B2));
+        b = V.MultiplyAddEstimate(b, u, V.Create(B3));
+        b = V.MultiplyAddEstimate(b, u, V.Create(B4));
+        b = V.MultiplyAddEstimate(b, u, V.Create(B5));
+        b = V.MultiplyAddEstimate(b, u, V.Create(B6));
+        b = V.MultiplyAddEstimate(b, u, V.Create(B7));
+        b = V.MultiplyAddEstimate(b, u, V.Create(B8));
+        b = V.MultiplyAddEstimate(b, u, V.Create(B9));
+        b = V.MultiplyAddEstimate(b, u, V.Create(B10));
         var tail = gauss * b * V.Create(0.5f);
         var large = V.Select(V.LessThan(z, V.Zero), tail, V.One - tail);
         return V.Select(V.LessThanOrEqual(az, V.One), small, large);
@@ -112,12 +113,12 @@ public static class VMath
     {
         float z = x * InvSqrt2, az = MathF.Abs(z);
         float hi = x * x, lo = MathF.FusedMultiplyAdd(x, x, -hi);
-        gauss = MathF.Exp(hi * -0.5f) * MathF.FusedMultiplyAdd(lo, -0.5f, 1f);
+        gauss = MathF.Exp(hi * -0.5f) * float.MultiplyAddEstimate(lo, -0.5f, 1f);
         if (az <= 1f)
         {
-            float s = MathF.FusedMultiplyAdd(z * z, 2f, -1f);
+            float s = float.MultiplyAddEstimate(z * z, 2f, -1f);
             float a = Horner(s, A0, A1, A2, A3, A4, A5, A6);
-            return MathF.FusedMultiplyAdd(z * a, 0.5f, 0.5f);
+            return float.MultiplyAddEstimate(z * a, 0.5f, 0.5f);
         }
         float u = (MathF.Max(1f / az, 1f / 6f) - BCenter) * BScale;
         float tail = gauss * Horner(u, B0, B1, B2, B3, B4, B5, B6, B7, B8, B9, B10) * 0.5f;
@@ -127,7 +128,7 @@ public static class VMath
     private static float Horner(float x, params ReadOnlySpan<float> c)
     {
         float p = c[0];
-        for (int i = 1; i < c.Length; i++) p = MathF.FusedMultiplyAdd(p, x, c[i]);
+        for (int i = 1; i < c.Length; i++) p = float.MultiplyAddEstimate(p, x, c[i]);
         return p;
     }
 }

@@ -14,8 +14,8 @@ public interface IVecF64<TSelf, V> where TSelf : unmanaged, IVecF64<TSelf, V> wh
     /// <summary>The lower and upper halves of x's lanes, as doubles.</summary>
     static abstract (TSelf Lower, TSelf Upper) Widen(V x);
     static abstract TSelf operator +(TSelf a, TSelf b);
-    /// <summary>a·b + c with one rounding.</summary>
-    static abstract TSelf Fma(TSelf a, TSelf b, TSelf c);
+    /// <summary>a·b + c, fused where the CPU has FMA (see <see cref="IVec{TSelf}.MultiplyAddEstimate"/>).</summary>
+    static abstract TSelf MultiplyAddEstimate(TSelf a, TSelf b, TSelf c);
     static abstract double Sum(TSelf a);
 }
 
@@ -27,7 +27,7 @@ public readonly struct D512 : IVecF64<D512, V512>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static (D512 Lower, D512 Upper) Widen(V512 x) { var (l, u) = Vector512.Widen(x.V); return (new(l), new(u)); }
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static D512 operator +(D512 a, D512 b) => new(a.V + b.V);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static D512 Fma(D512 a, D512 b, D512 c) => new(Vector512.FusedMultiplyAdd(a.V, b.V, c.V));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static D512 MultiplyAddEstimate(D512 a, D512 b, D512 c) => new(Vector512.MultiplyAddEstimate(a.V, b.V, c.V));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static double Sum(D512 a) => Vector512.Sum(a.V);
 }
 
@@ -39,7 +39,7 @@ public readonly struct D256 : IVecF64<D256, V256>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static (D256 Lower, D256 Upper) Widen(V256 x) { var (l, u) = Vector256.Widen(x.V); return (new(l), new(u)); }
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static D256 operator +(D256 a, D256 b) => new(a.V + b.V);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static D256 Fma(D256 a, D256 b, D256 c) => new(Vector256.FusedMultiplyAdd(a.V, b.V, c.V));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static D256 MultiplyAddEstimate(D256 a, D256 b, D256 c) => new(Vector256.MultiplyAddEstimate(a.V, b.V, c.V));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static double Sum(D256 a) => Vector256.Sum(a.V);
 }
 
@@ -51,6 +51,6 @@ public readonly struct D128 : IVecF64<D128, V128>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static (D128 Lower, D128 Upper) Widen(V128 x) { var (l, u) = Vector128.Widen(x.V); return (new(l), new(u)); }
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static D128 operator +(D128 a, D128 b) => new(a.V + b.V);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static D128 Fma(D128 a, D128 b, D128 c) => new(Vector128.FusedMultiplyAdd(a.V, b.V, c.V));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static D128 MultiplyAddEstimate(D128 a, D128 b, D128 c) => new(Vector128.MultiplyAddEstimate(a.V, b.V, c.V));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static double Sum(D128 a) => Vector128.Sum(a.V);
 }

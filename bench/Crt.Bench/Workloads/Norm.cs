@@ -43,3 +43,23 @@ public sealed class RmsNormWorkload : IWorkload
 
     public void Run() => Ops.RmsNorm(_x, _w, 1e-5f).Backward(_g);
 }
+
+/// <summary>LayerNorm (eps 1e-5, weight and bias) over [2048, 768], forward and backward for a fixed upstream gradient:
+/// the row kernels' centred path (RMSNorm skips the mean), against PyTorch's fused layer_norm.</summary>
+public sealed class LayerNormWorkload : IWorkload
+{
+    private Tensor _x = null!, _w = null!, _b = null!, _g = null!;
+    public string Name => "layernorm-fwdbwd-2048x768";
+    public double Flops => 0;
+
+    public void Setup()
+    {
+        var rng = new Rng(0);
+        _x = rng.Normal(new[] { 2048, 768 }); _x.RequiresGrad = true;
+        _w = rng.Normal(new[] { 768 }, 1f, 0.1f); _w.RequiresGrad = true;
+        _b = rng.Normal(new[] { 768 }, 0f, 0.1f); _b.RequiresGrad = true;
+        _g = rng.Normal(new[] { 2048, 768 });
+    }
+
+    public void Run() => Ops.LayerNorm(_x, _w, _b, 1e-5f).Backward(_g);
+}

@@ -1,5 +1,3 @@
-using System.Runtime.Intrinsics;
-
 namespace Crt.Tensors.Kernels.Cpu;
 
 /// <summary>Forward and backward kernels of the pointwise activations (SIMD, split over cores when large).</summary>
@@ -41,34 +39,32 @@ public static class ActivationKernels
 
     private struct SiluOp : IUnaryOp
     {
-        public Vector512<float> Apply(Vector512<float> x) => x * VMath.Sigmoid(x);
-        public Vector256<float> Apply(Vector256<float> x) => x * VMath.Sigmoid(x);
+        public float Apply(float x) => x * VMath.Sigmoid(x);
+        public V Apply<V>(V x) where V : unmanaged, IVec<V> => x * VMath.Sigmoid(x);
     }
 
     private struct TanhOp : IUnaryOp
     {
-        public Vector512<float> Apply(Vector512<float> x) => VMath.Tanh(x);
-        public Vector256<float> Apply(Vector256<float> x) => VMath.Tanh(x);
+        public float Apply(float x) => VMath.Tanh(x);
+        public V Apply<V>(V x) where V : unmanaged, IVec<V> => VMath.Tanh(x);
     }
 
     private struct SigmoidOp : IUnaryOp
     {
-        public Vector512<float> Apply(Vector512<float> x) => VMath.Sigmoid(x);
-        public Vector256<float> Apply(Vector256<float> x) => VMath.Sigmoid(x);
+        public float Apply(float x) => VMath.Sigmoid(x);
+        public V Apply<V>(V x) where V : unmanaged, IVec<V> => VMath.Sigmoid(x);
     }
 
     private readonly struct LeakyReluOp(float slope) : IUnaryOp
     {
-        public Vector512<float> Apply(Vector512<float> x) =>
-            Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512<float>.Zero), x, x * Vector512.Create(slope));
-        public Vector256<float> Apply(Vector256<float> x) =>
-            Vector256.ConditionalSelect(Vector256.GreaterThan(x, Vector256<float>.Zero), x, x * Vector256.Create(slope));
+        public float Apply(float x) => x > 0 ? x : x * slope;
+        public V Apply<V>(V x) where V : unmanaged, IVec<V> => V.Select(V.GreaterThan(x, V.Zero), x, x * V.Create(slope));
     }
 
     private struct GeluOp : IUnaryOp
     {
-        public Vector512<float> Apply(Vector512<float> x) => x * VMath.NormalCdf(x, out _);
-        public Vector256<float> Apply(Vector256<float> x) => x * VMath.NormalCdf(x, out _);
+        public float Apply(float x) => x * VMath.NormalCdf(x, out _);
+        public V Apply<V>(V x) where V : unmanaged, IVec<V> => x * VMath.NormalCdf(x, out _);
     }
 
     // PyTorch's tanh form 0.5·x·(1 + tanh(k(x + 0.044715x³))), k = √(2/π), written with the identity
@@ -77,51 +73,41 @@ public static class ActivationKernels
 
     private struct GeluTanhOp : IUnaryOp
     {
-        public Vector512<float> Apply(Vector512<float> x)
-        {
-            var u = x * Vector512.FusedMultiplyAdd(x * x, Vector512.Create(K2 * Kappa), Vector512.Create(K2));
-            return x * VMath.Sigmoid(u);
-        }
-        public Vector256<float> Apply(Vector256<float> x)
-        {
-            var u = x * Vector256.FusedMultiplyAdd(x * x, Vector256.Create(K2 * Kappa), Vector256.Create(K2));
-            return x * VMath.Sigmoid(u);
-        }
+        public float Apply(float x) => x * VMath.Sigmoid(x * float.MultiplyAddEstimate(x * x, K2 * Kappa, K2));
+        public V Apply<V>(V x) where V : unmanaged, IVec<V> => x * VMath.Sigmoid(x * V.MultiplyAddEstimate(x * x, V.Create(K2 * Kappa), V.Create(K2)));
     }
 
     private struct SiluGradOp : IBinaryOp
     {
         // d(x·σ)/dx = σ·(1 + x·(1−σ))
-        public Vector512<float> Apply(Vector512<float> x, Vector512<float> g)
+        public float Apply(float x, float g)
         {
-            var s = VMath.Sigmoid(x);
-            return g * s * Vector512.FusedMultiplyAdd(x, Vector512<float>.One - s, Vector512<float>.One);
+            float s = VMath.Sigmoid(x);
+            return g * s * float.MultiplyAddEstimate(x, 1f - s, 1f);
         }
-        public Vector256<float> Apply(Vector256<float> x, Vector256<float> g)
+        public V Apply<V>(V x, V g) where V : unmanaged, IVec<V>
         {
             var s = VMath.Sigmoid(x);
-            return g * s * Vector256.FusedMultiplyAdd(x, Vector256<float>.One - s, Vector256<float>.One);
+            return g * s * V.MultiplyAddEstimate(x, V.One - s, V.One);
         }
     }
 
     private struct SigmoidGradOp : IBinaryOp
     {
-        public Vector512<float> Apply(Vector512<float> y, Vector512<float> g) => g * y * (Vector512<float>.One - y);
-        public Vector256<float> Apply(Vector256<float> y, Vector256<float> g) => g * y * (Vector256<float>.One - y);
+        public float Apply(float y, float g) => g * y * (1f - y);
+        public V Apply<V>(V y, V g) where V : unmanaged, IVec<V> => g * y * (V.One - y);
     }
 
     private struct TanhGradOp : IBinaryOp
     {
-        public Vector512<float> Apply(Vector512<float> y, Vector512<float> g) => g * Vector512.FusedMultiplyAdd(-y, y, Vector512<float>.One);
-        public Vector256<float> Apply(Vector256<float> y, Vector256<float> g) => g * Vector256.FusedMultiplyAdd(-y, y, Vector256<float>.One);
+        public float Apply(float y, float g) => g * float.MultiplyAddEstimate(-y, y, 1f);
+        public V Apply<V>(V y, V g) where V : unmanaged, IVec<V> => g * V.MultiplyAddEstimate(-y, y, V.One);
     }
 
     private readonly struct LeakyReluGradOp(float slope) : IBinaryOp
     {
-        public Vector512<float> Apply(Vector512<float> x, Vector512<float> g) =>
-            Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512<float>.Zero), g, g * Vector512.Create(slope));
-        public Vector256<float> Apply(Vector256<float> x, Vector256<float> g) =>
-            Vector256.ConditionalSelect(Vector256.GreaterThan(x, Vector256<float>.Zero), g, g * Vector256.Create(slope));
+        public float Apply(float x, float g) => x > 0 ? g : g * slope;
+        public V Apply<V>(V x, V g) where V : unmanaged, IVec<V> => V.Select(V.GreaterThan(x, V.Zero), g, g * V.Create(slope));
     }
 
     private const float InvSqrt2Pi = 0.3989422804014327f;
@@ -129,34 +115,34 @@ public static class ActivationKernels
     private struct GeluGradOp : IBinaryOp
     {
         // d(x·Φ(x))/dx = Φ(x) + x·φ(x), φ(x) = e^{−x²/2}/√(2π)
-        public Vector512<float> Apply(Vector512<float> x, Vector512<float> g)
+        public float Apply(float x, float g)
         {
-            var cdf = VMath.NormalCdf(x, out var gauss);
-            return g * Vector512.FusedMultiplyAdd(x * gauss, Vector512.Create(InvSqrt2Pi), cdf);
+            float cdf = VMath.NormalCdf(x, out float gauss);
+            return g * float.MultiplyAddEstimate(x * gauss, InvSqrt2Pi, cdf);
         }
-        public Vector256<float> Apply(Vector256<float> x, Vector256<float> g)
+        public V Apply<V>(V x, V g) where V : unmanaged, IVec<V>
         {
             var cdf = VMath.NormalCdf(x, out var gauss);
-            return g * Vector256.FusedMultiplyAdd(x * gauss, Vector256.Create(InvSqrt2Pi), cdf);
+            return g * V.MultiplyAddEstimate(x * gauss, V.Create(InvSqrt2Pi), cdf);
         }
     }
 
     private struct GeluTanhGradOp : IBinaryOp
     {
         // y = x·σ(u), u = K2(x + κx³): dy/dx = σ + x·σ(1−σ)·K2(1 + 3κx²)
-        public Vector512<float> Apply(Vector512<float> x, Vector512<float> g)
+        public float Apply(float x, float g)
         {
-            var x2 = x * x;
-            var s = VMath.Sigmoid(x * Vector512.FusedMultiplyAdd(x2, Vector512.Create(K2 * Kappa), Vector512.Create(K2)));
-            var du = Vector512.FusedMultiplyAdd(x2, Vector512.Create(3f * K2 * Kappa), Vector512.Create(K2));
-            return g * Vector512.FusedMultiplyAdd(x * s * (Vector512<float>.One - s), du, s);
+            float x2 = x * x;
+            float s = VMath.Sigmoid(x * float.MultiplyAddEstimate(x2, K2 * Kappa, K2));
+            float du = float.MultiplyAddEstimate(x2, 3f * K2 * Kappa, K2);
+            return g * float.MultiplyAddEstimate(x * s * (1f - s), du, s);
         }
-        public Vector256<float> Apply(Vector256<float> x, Vector256<float> g)
+        public V Apply<V>(V x, V g) where V : unmanaged, IVec<V>
         {
             var x2 = x * x;
-            var s = VMath.Sigmoid(x * Vector256.FusedMultiplyAdd(x2, Vector256.Create(K2 * Kappa), Vector256.Create(K2)));
-            var du = Vector256.FusedMultiplyAdd(x2, Vector256.Create(3f * K2 * Kappa), Vector256.Create(K2));
-            return g * Vector256.FusedMultiplyAdd(x * s * (Vector256<float>.One - s), du, s);
+            var s = VMath.Sigmoid(x * V.MultiplyAddEstimate(x2, V.Create(K2 * Kappa), V.Create(K2)));
+            var du = V.MultiplyAddEstimate(x2, V.Create(3f * K2 * Kappa), V.Create(K2));
+            return g * V.MultiplyAddEstimate(x * s * (V.One - s), du, s);
         }
     }
 }

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 
 namespace Crt.Tensors.Kernels.Cpu;
 
@@ -46,52 +45,46 @@ public static class Adam
     private static unsafe void Range(float* p, float* g, float* m, float* v, int start, int end, AdamStepArgs a)
     {
         int i = start;
+        switch (SimdPath.Bits)
+        {
+            case 512: i = Range<V512>(p, g, m, v, start, end, a); break;
+            case 256: i = Range<V256>(p, g, m, v, start, end, a); break;
+            case 128: i = Range<V128>(p, g, m, v, start, end, a); break;
+        }
+        // the tail (and the scalar path): the reference, element by element
         float omb1 = 1 - a.Beta1, omb2 = 1 - a.Beta2, invBc2 = 1 / a.Bc2Sqrt;
-        if (Vector512.IsHardwareAccelerated)
-        {
-            var b1 = Vector512.Create(a.Beta1); var c1 = Vector512.Create(omb1);
-            var b2 = Vector512.Create(a.Beta2); var c2 = Vector512.Create(omb2);
-            var decay = Vector512.Create(a.DecayFactor); var l2 = Vector512.Create(a.L2);
-            var eps = Vector512.Create(a.Eps); var ib = Vector512.Create(invBc2); var ss = Vector512.Create(-a.StepSize);
-            for (; i <= end - 16; i += 16)
-            {
-                var pv = Vector512.Load(p + i) * decay;
-                var gv = Vector512.FusedMultiplyAdd(pv, l2, Vector512.Load(g + i));
-                var mv = Vector512.FusedMultiplyAdd(gv, c1, Vector512.Load(m + i) * b1);
-                var vv = Vector512.FusedMultiplyAdd(c2 * gv, gv, Vector512.Load(v + i) * b2);
-                var denom = Vector512.FusedMultiplyAdd(Vector512.Sqrt(vv), ib, eps);
-                pv = Vector512.FusedMultiplyAdd(ss, mv / denom, pv);
-                mv.Store(m + i); vv.Store(v + i); pv.Store(p + i);
-            }
-        }
-        else if (Vector256.IsHardwareAccelerated)
-        {
-            var b1 = Vector256.Create(a.Beta1); var c1 = Vector256.Create(omb1);
-            var b2 = Vector256.Create(a.Beta2); var c2 = Vector256.Create(omb2);
-            var decay = Vector256.Create(a.DecayFactor); var l2 = Vector256.Create(a.L2);
-            var eps = Vector256.Create(a.Eps); var ib = Vector256.Create(invBc2); var ss = Vector256.Create(-a.StepSize);
-            for (; i <= end - 8; i += 8)
-            {
-                var pv = Vector256.Load(p + i) * decay;
-                var gv = Vector256.FusedMultiplyAdd(pv, l2, Vector256.Load(g + i));
-                var mv = Vector256.FusedMultiplyAdd(gv, c1, Vector256.Load(m + i) * b1);
-                var vv = Vector256.FusedMultiplyAdd(c2 * gv, gv, Vector256.Load(v + i) * b2);
-                var denom = Vector256.FusedMultiplyAdd(Vector256.Sqrt(vv), ib, eps);
-                pv = Vector256.FusedMultiplyAdd(ss, mv / denom, pv);
-                mv.Store(m + i); vv.Store(v + i); pv.Store(p + i);
-            }
-        }
         for (; i < end; i++) Scalar(ref p[i], g[i], ref m[i], ref v[i], a, omb1, omb2, invBc2);
+    }
+
+    /// <summary>Whole vectors from start on; returns where the tail begins.</summary>
+    private static unsafe int Range<V>(float* p, float* g, float* m, float* v, int start, int end, AdamStepArgs a) where V : unmanaged, IVec<V>
+    {
+        var b1 = V.Create(a.Beta1); var c1 = V.Create(1 - a.Beta1);
+        var b2 = V.Create(a.Beta2); var c2 = V.Create(1 - a.Beta2);
+        var decay = V.Create(a.DecayFactor); var l2 = V.Create(a.L2);
+        var eps = V.Create(a.Eps); var ib = V.Create(1 / a.Bc2Sqrt); var ss = V.Create(-a.StepSize);
+        int i = start;
+        for (; i <= end - V.Count; i += V.Count)
+        {
+            var pv = V.Load(p + i) * decay;
+            var gv = V.MultiplyAddEstimate(pv, l2, V.Load(g + i));
+            var mv = V.MultiplyAddEstimate(gv, c1, V.Load(m + i) * b1);
+            var vv = V.MultiplyAddEstimate(c2 * gv, gv, V.Load(v + i) * b2);
+            var denom = V.MultiplyAddEstimate(V.Sqrt(vv), ib, eps);
+            pv = V.MultiplyAddEstimate(ss, mv / denom, pv);
+            mv.Store(m + i); vv.Store(v + i); pv.Store(p + i);
+        }
+        return i;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Scalar(ref float p, float g, ref float m, ref float v, in AdamStepArgs a, float omb1, float omb2, float invBc2)
     {
         p *= a.DecayFactor;
-        g = MathF.FusedMultiplyAdd(p, a.L2, g);
-        m = MathF.FusedMultiplyAdd(g, omb1, m * a.Beta1);
-        v = MathF.FusedMultiplyAdd(omb2 * g, g, v * a.Beta2);
-        float denom = MathF.FusedMultiplyAdd(MathF.Sqrt(v), invBc2, a.Eps);
-        p = MathF.FusedMultiplyAdd(-a.StepSize, m / denom, p);
+        g = float.MultiplyAddEstimate(p, a.L2, g);
+        m = float.MultiplyAddEstimate(g, omb1, m * a.Beta1);
+        v = float.MultiplyAddEstimate(omb2 * g, g, v * a.Beta2);
+        float denom = float.MultiplyAddEstimate(MathF.Sqrt(v), invBc2, a.Eps);
+        p = float.MultiplyAddEstimate(-a.StepSize, m / denom, p);
     }
 }

@@ -56,7 +56,7 @@ public static class Broadcast
         for (int r = 0; r < rows; r++)
         {
             var gr = g.Slice(r * inner, inner);
-            if (row) { var d = dst.Slice(off, inner); TensorPrimitives.Add(d, gr, d); }
+            if (row) Elementwise.AddInPlace(dst.Slice(off, inner), gr);
             else dst[off] += TensorPrimitives.Sum(gr);
             for (int d = rank - 2; d >= 0; d--)
             {
@@ -107,14 +107,16 @@ public static class Broadcast
         BinaryOp.Add => x + y, BinaryOp.Sub => x - y, BinaryOp.Mul => x * y, _ => x / y,
     };
 
+    // The kernels map Elementwise's op structs with Simd's drivers (at the width SimdPath selects).
+
     private static void Same(BinaryOp op, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> o)
     {
         switch (op)
         {
-            case BinaryOp.Add: TensorPrimitives.Add(a, b, o); break;
-            case BinaryOp.Sub: TensorPrimitives.Subtract(a, b, o); break;
-            case BinaryOp.Mul: TensorPrimitives.Multiply(a, b, o); break;
-            default: TensorPrimitives.Divide(a, b, o); break;
+            case BinaryOp.Add: Simd.Map(new AddOp(), a, b, o); break;
+            case BinaryOp.Sub: Simd.Map(new SubOp(), a, b, o); break;
+            case BinaryOp.Mul: Simd.Map(new MulOp(), a, b, o); break;
+            default: Simd.Map(new DivOp(), a, b, o); break;
         }
     }
 
@@ -122,10 +124,10 @@ public static class Broadcast
     {
         switch (op)
         {
-            case BinaryOp.Add: TensorPrimitives.Add(a, b, o); break;
-            case BinaryOp.Sub: TensorPrimitives.Subtract(a, b, o); break;
-            case BinaryOp.Mul: TensorPrimitives.Multiply(a, b, o); break;
-            default: TensorPrimitives.Divide(a, b, o); break;
+            case BinaryOp.Add: Simd.Map(new WithRight<AddOp>(b), a, o); break;
+            case BinaryOp.Sub: Simd.Map(new WithRight<SubOp>(b), a, o); break;
+            case BinaryOp.Mul: Simd.Map(new WithRight<MulOp>(b), a, o); break;
+            default: Simd.Map(new WithRight<DivOp>(b), a, o); break;
         }
     }
 
@@ -133,10 +135,10 @@ public static class Broadcast
     {
         switch (op)
         {
-            case BinaryOp.Add: TensorPrimitives.Add(b, a, o); break;
-            case BinaryOp.Sub: TensorPrimitives.Subtract(a, b, o); break;
-            case BinaryOp.Mul: TensorPrimitives.Multiply(b, a, o); break;
-            default: TensorPrimitives.Divide(a, b, o); break;
+            case BinaryOp.Add: Simd.Map(new WithLeft<AddOp>(a), b, o); break;
+            case BinaryOp.Sub: Simd.Map(new WithLeft<SubOp>(a), b, o); break;
+            case BinaryOp.Mul: Simd.Map(new WithLeft<MulOp>(a), b, o); break;
+            default: Simd.Map(new WithLeft<DivOp>(a), b, o); break;
         }
     }
 }

@@ -1,9 +1,47 @@
-using System.Numerics.Tensors;
-
 namespace Crt.Tensors.Kernels.Cpu;
 
-/// <summary>Span-in, span-out elementwise kernels (SIMD through TensorPrimitives).</summary>
+/// <summary>Span-in, span-out elementwise kernels, and the arithmetic op structs that <see cref="Broadcast"/> maps with.</summary>
 public static class Elementwise
 {
-    public static void AddInPlace(Span<float> acc, ReadOnlySpan<float> x) => TensorPrimitives.Add(acc, x, acc);
+    /// <summary>acc += x. Through <see cref="Simd"/> rather than TensorPrimitives: the same plain loads and stores at
+    /// every width (TensorPrimitives switches large spans to non-temporal stores, which measured slower here).</summary>
+    public static void AddInPlace(Span<float> acc, ReadOnlySpan<float> x) => Simd.Map(new AddOp(), acc, x, acc);
+}
+
+internal struct AddOp : IBinaryOp
+{
+    public float Apply(float a, float b) => a + b;
+    public V Apply<V>(V a, V b) where V : unmanaged, IVec<V> => a + b;
+}
+
+internal struct SubOp : IBinaryOp
+{
+    public float Apply(float a, float b) => a - b;
+    public V Apply<V>(V a, V b) where V : unmanaged, IVec<V> => a - b;
+}
+
+internal struct MulOp : IBinaryOp
+{
+    public float Apply(float a, float b) => a * b;
+    public V Apply<V>(V a, V b) where V : unmanaged, IVec<V> => a * b;
+}
+
+internal struct DivOp : IBinaryOp
+{
+    public float Apply(float a, float b) => a / b;
+    public V Apply<V>(V a, V b) where V : unmanaged, IVec<V> => a / b;
+}
+
+/// <summary>x op b for a fixed right operand b.</summary>
+internal readonly struct WithRight<T>(float b) : IUnaryOp where T : struct, IBinaryOp
+{
+    public float Apply(float x) => default(T).Apply(x, b);
+    public V Apply<V>(V x) where V : unmanaged, IVec<V> => default(T).Apply(x, V.Create(b));
+}
+
+/// <summary>a op x for a fixed left operand a.</summary>
+internal readonly struct WithLeft<T>(float a) : IUnaryOp where T : struct, IBinaryOp
+{
+    public float Apply(float x) => default(T).Apply(a, x);
+    public V Apply<V>(V x) where V : unmanaged, IVec<V> => default(T).Apply(V.Create(a), x);
 }

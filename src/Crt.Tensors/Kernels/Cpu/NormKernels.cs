@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 
 namespace Crt.Tensors.Kernels.Cpu;
 
@@ -19,45 +18,42 @@ public static class NormKernels
     /// <summary>Adds Σ(x−shift) and Σ(x−shift)² of <paramref name="x"/> to s1 and s2.</summary>
     public static void AccumulateMoments(ReadOnlySpan<float> x, float shift, ref double s1, ref double s2)
     {
-        int n = x.Length, i = 0;
-        ref float xr = ref MemoryMarshal.GetReference(x);
-        if (Vector512.IsHardwareAccelerated && n >= 32)
+        int i = SimdPath.Bits switch
         {
-            var k = Vector512.Create(shift);
-            Vector512<double> a0 = default, a1 = default, a2 = default, a3 = default;
-            Vector512<double> q0 = default, q1 = default, q2 = default, q3 = default;
-            for (; i <= n - 32; i += 32)
-            {
-                var (l0, h0) = Vector512.Widen(Vector512.LoadUnsafe(ref xr, (nuint)i) - k);
-                var (l1, h1) = Vector512.Widen(Vector512.LoadUnsafe(ref xr, (nuint)(i + 16)) - k);
-                a0 += l0; a1 += h0; a2 += l1; a3 += h1;
-                q0 = Vector512.FusedMultiplyAdd(l0, l0, q0); q1 = Vector512.FusedMultiplyAdd(h0, h0, q1);
-                q2 = Vector512.FusedMultiplyAdd(l1, l1, q2); q3 = Vector512.FusedMultiplyAdd(h1, h1, q3);
-            }
-            s1 += Vector512.Sum((a0 + a1) + (a2 + a3));
-            s2 += Vector512.Sum((q0 + q1) + (q2 + q3));
-        }
-        else if (Vector256.IsHardwareAccelerated && n >= 16)
-        {
-            var k = Vector256.Create(shift);
-            Vector256<double> a0 = default, a1 = default, a2 = default, a3 = default;
-            Vector256<double> q0 = default, q1 = default, q2 = default, q3 = default;
-            for (; i <= n - 16; i += 16)
-            {
-                var (l0, h0) = Vector256.Widen(Vector256.LoadUnsafe(ref xr, (nuint)i) - k);
-                var (l1, h1) = Vector256.Widen(Vector256.LoadUnsafe(ref xr, (nuint)(i + 8)) - k);
-                a0 += l0; a1 += h0; a2 += l1; a3 += h1;
-                q0 = Vector256.FusedMultiplyAdd(l0, l0, q0); q1 = Vector256.FusedMultiplyAdd(h0, h0, q1);
-                q2 = Vector256.FusedMultiplyAdd(l1, l1, q2); q3 = Vector256.FusedMultiplyAdd(h1, h1, q3);
-            }
-            s1 += Vector256.Sum((a0 + a1) + (a2 + a3));
-            s2 += Vector256.Sum((q0 + q1) + (q2 + q3));
-        }
-        for (; i < n; i++)
+            512 => Moments<V512, D512>(x, shift, ref s1, ref s2),
+            256 => Moments<V256, D256>(x, shift, ref s1, ref s2),
+            128 => Moments<V128, D128>(x, shift, ref s1, ref s2),
+            _ => 0,
+        };
+        for (; i < x.Length; i++)
         {
             double d = x[i] - shift;
             s1 += d; s2 += d * d;
         }
+    }
+
+    /// <summary>The vector part of <see cref="AccumulateMoments"/>: lanes widened to double (so long rows lose
+    /// nothing to float sums), four accumulators each; returns where the tail begins.</summary>
+    private static int Moments<V, D>(ReadOnlySpan<float> x, float shift, ref double s1, ref double s2)
+        where V : unmanaged, IVec<V> where D : unmanaged, IVecF64<D, V>
+    {
+        int n = x.Length, i = 0;
+        if (n < 2 * V.Count) return 0;
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        var k = V.Create(shift);
+        D a0 = D.Zero, a1 = D.Zero, a2 = D.Zero, a3 = D.Zero;
+        D q0 = D.Zero, q1 = D.Zero, q2 = D.Zero, q3 = D.Zero;
+        for (; i <= n - 2 * V.Count; i += 2 * V.Count)
+        {
+            var (l0, h0) = D.Widen(V.LoadUnsafe(ref xr, (nuint)i) - k);
+            var (l1, h1) = D.Widen(V.LoadUnsafe(ref xr, (nuint)(i + V.Count)) - k);
+            a0 += l0; a1 += h0; a2 += l1; a3 += h1;
+            q0 = D.MultiplyAddEstimate(l0, l0, q0); q1 = D.MultiplyAddEstimate(h0, h0, q1);
+            q2 = D.MultiplyAddEstimate(l1, l1, q2); q3 = D.MultiplyAddEstimate(h1, h1, q3);
+        }
+        s1 += D.Sum((a0 + a1) + (a2 + a3));
+        s2 += D.Sum((q0 + q1) + (q2 + q3));
+        return i;
     }
 
     /// <summary>Splits a mean into a float head and the float remainder: m = hi + lo to about 1e-14 relative.</summary>
@@ -85,76 +81,96 @@ public static class NormKernels
     public static void GradSums(ReadOnlySpan<float> x, ReadOnlySpan<float> g, float mean, float a, float b, bool swish,
         Span<float> dh, ref double s1, ref double s2)
     {
-        int n = x.Length, i = 0;
-        bool write = !dh.IsEmpty;
-        if (Vector512.IsHardwareAccelerated)
+        switch (SimdPath.Bits)
         {
-            ref float xr = ref MemoryMarshal.GetReference(x);
-            ref float gr = ref MemoryMarshal.GetReference(g);
-            ref float dr = ref MemoryMarshal.GetReference(dh);
-            var vm = Vector512.Create(mean); var va = Vector512.Create(a); var vb = Vector512.Create(b);
-            while (i <= n - 16)
-            {
-                // Float lanes over blocks of at most 1024 elements, blocks added in double.
-                int end = Math.Min(n - 16, i + 1008);
-                Vector512<float> acc1 = default, acc2 = default;
-                if (!swish)
-                    for (; i <= end; i += 16)
-                    {
-                        var gv = Vector512.LoadUnsafe(ref gr, (nuint)i);
-                        acc1 += gv;
-                        acc2 = Vector512.FusedMultiplyAdd(gv, Vector512.LoadUnsafe(ref xr, (nuint)i) - vm, acc2);
-                    }
-                else
-                    for (; i <= end; i += 16)
-                    {
-                        var xc = Vector512.LoadUnsafe(ref xr, (nuint)i) - vm;
-                        var gv = SiluGrad(Vector512.LoadUnsafe(ref gr, (nuint)i), xc, va, vb);
-                        if (write) gv.StoreUnsafe(ref dr, (nuint)i);
-                        acc1 += gv;
-                        acc2 = Vector512.FusedMultiplyAdd(gv, xc, acc2);
-                    }
-                s1 += Vector512.Sum(acc1);
-                s2 += Vector512.Sum(acc2);
-            }
-            if (i < n)
-            {
-                // The tail through zero-padded vectors (a zero upstream gradient adds nothing).
-                int rem = n - i;
-                Span<float> px = stackalloc float[16], pg = stackalloc float[16];
-                px.Clear(); pg.Clear(); x[i..].CopyTo(px); g[i..].CopyTo(pg);
-                var xc = Vector512.Create((ReadOnlySpan<float>)px) - vm;
-                var gv = Vector512.Create((ReadOnlySpan<float>)pg);
-                if (swish)
-                {
-                    gv = SiluGrad(gv, xc, va, vb);
-                    if (write) { gv.CopyTo(pg); pg[..rem].CopyTo(dh[i..]); }
-                }
-                s1 += Vector512.Sum(gv);
-                s2 += Vector512.Sum(gv * xc);
-            }
-            return;
+            case 512: GradSums<V512>(x, g, mean, a, b, swish, dh, ref s1, ref s2); return;
+            case 256: GradSums<V256>(x, g, mean, a, b, swish, dh, ref s1, ref s2); return;
+            case 128: GradSums<V128>(x, g, mean, a, b, swish, dh, ref s1, ref s2); return;
         }
-        for (; i < n; i++)
+        bool write = !dh.IsEmpty;
+        for (int i = 0; i < x.Length; i++)
         {
             float xc = x[i] - mean, gv = g[i];
             if (swish)
             {
-                float h = xc * a + b, s = 1f / (1f + MathF.Exp(-h));
-                gv = gv * s * (1f + h * (1f - s));
+                float h = float.MultiplyAddEstimate(xc, a, b), s = VMath.Sigmoid(h);
+                gv = gv * s * float.MultiplyAddEstimate(h, 1f - s, 1f);
                 if (write) dh[i] = gv;
             }
             s1 += gv; s2 += (double)gv * xc;
         }
     }
 
+    private static unsafe void GradSums<V>(ReadOnlySpan<float> x, ReadOnlySpan<float> g, float mean, float a, float b, bool swish,
+        Span<float> dh, ref double s1, ref double s2) where V : unmanaged, IVec<V>
+    {
+        int n = x.Length, i = 0;
+        bool write = !dh.IsEmpty;
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        ref float gr = ref MemoryMarshal.GetReference(g);
+        ref float dr = ref MemoryMarshal.GetReference(dh);
+        var vm = V.Create(mean); var va = V.Create(a); var vb = V.Create(b);
+        while (i <= n - V.Count)
+        {
+            // Float lanes over blocks of at most 1024 elements, blocks added in double; two accumulators each,
+            // so consecutive vectors' adds do not wait on one another.
+            int end = Math.Min(n, i + 1024);
+            V acc1 = V.Zero, acc2 = V.Zero, acc3 = V.Zero, acc4 = V.Zero;
+            if (!swish)
+            {
+                for (; i <= end - 2 * V.Count; i += 2 * V.Count)
+                {
+                    var g0 = V.LoadUnsafe(ref gr, (nuint)i);
+                    var g1 = V.LoadUnsafe(ref gr, (nuint)(i + V.Count));
+                    acc1 += g0; acc3 += g1;
+                    acc2 = V.MultiplyAddEstimate(g0, V.LoadUnsafe(ref xr, (nuint)i) - vm, acc2);
+                    acc4 = V.MultiplyAddEstimate(g1, V.LoadUnsafe(ref xr, (nuint)(i + V.Count)) - vm, acc4);
+                }
+                for (; i <= end - V.Count; i += V.Count)
+                {
+                    var g0 = V.LoadUnsafe(ref gr, (nuint)i);
+                    acc1 += g0;
+                    acc2 = V.MultiplyAddEstimate(g0, V.LoadUnsafe(ref xr, (nuint)i) - vm, acc2);
+                }
+            }
+            else
+                for (; i <= end - V.Count; i += V.Count)
+                {
+                    var xc = V.LoadUnsafe(ref xr, (nuint)i) - vm;
+                    var gv = SiluGrad(V.LoadUnsafe(ref gr, (nuint)i), xc, va, vb);
+                    if (write) gv.StoreUnsafe(ref dr, (nuint)i);
+                    acc1 += gv;
+                    acc2 = V.MultiplyAddEstimate(gv, xc, acc2);
+                }
+            s1 += V.Sum(acc1 + acc3);
+            s2 += V.Sum(acc2 + acc4);
+        }
+        if (i < n)
+        {
+            // The tail through zero-padded vectors (a zero upstream gradient adds nothing).
+            int rem = n - i;
+            float* px = stackalloc float[16], pg = stackalloc float[16];
+            new Span<float>(px, 16).Clear(); new Span<float>(pg, 16).Clear();
+            x[i..].CopyTo(new Span<float>(px, rem)); g[i..].CopyTo(new Span<float>(pg, rem));
+            var xc = V.Load(px) - vm;
+            var gv = V.Load(pg);
+            if (swish)
+            {
+                gv = SiluGrad(gv, xc, va, vb);
+                if (write) { gv.Store(pg); new ReadOnlySpan<float>(pg, rem).CopyTo(dh[i..]); }
+            }
+            s1 += V.Sum(gv);
+            s2 += V.Sum(gv * xc);
+        }
+    }
+
     /// <summary>g·silu'(h) with h = xc·a + b: g·σ(h)·(1 + h·(1 − σ(h))).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> SiluGrad(Vector512<float> g, Vector512<float> xc, Vector512<float> a, Vector512<float> b)
+    private static V SiluGrad<V>(V g, V xc, V a, V b) where V : unmanaged, IVec<V>
     {
-        var h = Vector512.FusedMultiplyAdd(xc, a, b);
+        var h = V.MultiplyAddEstimate(xc, a, b);
         var s = VMath.Sigmoid(h);
-        return g * s * Vector512.FusedMultiplyAdd(h, Vector512<float>.One - s, Vector512<float>.One);
+        return g * s * V.MultiplyAddEstimate(h, V.One - s, V.One);
     }
 
     // ---- GroupNorm ------------------------------------------------------------------------------------
@@ -257,7 +273,7 @@ public static class NormKernels
                         var dxr = new Span<float>((float*)idx + ro, s);
                         ReadOnlySpan<float> dh = swish ? scratch.AsSpan(j * s, s) : new ReadOnlySpan<float>((float*)ig + ro, s);
                         var op = new LinOp(r * w, bb, cc - bb * ml, mh);
-                        if (accumulate) Simd.Map(new AccumulateOp<LinOp>(op), dh, xr, dxr, dxr);
+                        if (accumulate) Simd.MapAccumulate(op, dh, xr, dxr);
                         else Simd.Map(op, dh, xr, dxr);
                     }
                 }
@@ -436,38 +452,12 @@ public static class NormKernels
                     var dxr = new Span<float>((float*)idx + (long)r * d, d);
                     var op = new RowGradOp(rs, (float)(m1 - ml * m2), (float)m2, mh);
                     if (!accumulate) Simd.Map(op, gr, w, xr, dxr);
-                    else MapAccumulate(op, gr, w, xr, dxr);
+                    else Simd.MapAccumulate(op, gr, w, xr, dxr);
                 }
             });
         }
         if (pw is not null) SumChunks(pw, chunks, d, dweight);
         if (pb is not null) SumChunks(pb, chunks, d, dbias);
-    }
-
-    /// <summary>y += op(a, b, c).</summary>
-    private static void MapAccumulate<T>(T op, ReadOnlySpan<float> a, ReadOnlySpan<float> b, ReadOnlySpan<float> c, Span<float> y)
-        where T : struct, ITernaryOp
-    {
-        int n = y.Length, i = 0;
-        if (Vector512.IsHardwareAccelerated)
-        {
-            ref float ar = ref MemoryMarshal.GetReference(a);
-            ref float br = ref MemoryMarshal.GetReference(b);
-            ref float cr = ref MemoryMarshal.GetReference(c);
-            ref float yr = ref MemoryMarshal.GetReference(y);
-            for (; i <= n - 16; i += 16)
-                (Vector512.LoadUnsafe(ref yr, (nuint)i) + op.Apply(Vector512.LoadUnsafe(ref ar, (nuint)i), Vector512.LoadUnsafe(ref br, (nuint)i),
-                    Vector512.LoadUnsafe(ref cr, (nuint)i))).StoreUnsafe(ref yr, (nuint)i);
-        }
-        if (i == n) return;
-        Span<float> tmp = stackalloc float[Math.Min(n - i, 256)];
-        for (; i < n; i += tmp.Length)
-        {
-            int len = Math.Min(tmp.Length, n - i);
-            var t = tmp[..len];
-            Simd.Map(op, a.Slice(i, len), b.Slice(i, len), c.Slice(i, len), t);
-            System.Numerics.Tensors.TensorPrimitives.Add(y.Slice(i, len), t, y.Slice(i, len));
-        }
     }
 
     [ThreadStatic] private static float[]? _scratch;
@@ -499,69 +489,75 @@ public static class NormKernels
     private static void RowGradSums(ReadOnlySpan<float> x, ReadOnlySpan<float> g, ReadOnlySpan<float> w, float mh, float ml, float r,
         Span<float> dw, Span<float> db, ref double sg, ref double sgx)
     {
-        int n = x.Length, i = 0;
-        bool needW = !dw.IsEmpty, needB = !db.IsEmpty;
-        if (Vector512.IsHardwareAccelerated)
+        int i = SimdPath.Bits switch
         {
-            ref float xr = ref MemoryMarshal.GetReference(x);
-            ref float gr = ref MemoryMarshal.GetReference(g);
-            ref float wr = ref MemoryMarshal.GetReference(w);
-            ref float dwr = ref MemoryMarshal.GetReference(dw);
-            ref float dbr = ref MemoryMarshal.GetReference(db);
-            var vm = Vector512.Create(mh); var vl = Vector512.Create(ml); var vr = Vector512.Create(r);
-            while (i <= n - 16)
-            {
-                int end = Math.Min(n, i + 1024);
-                Vector512<float> a1 = default, a2 = default;
-                for (; i <= end - 16; i += 16)
-                {
-                    var gv = Vector512.LoadUnsafe(ref gr, (nuint)i);
-                    var xc = (Vector512.LoadUnsafe(ref xr, (nuint)i) - vm) - vl;
-                    var gw = gv * Vector512.LoadUnsafe(ref wr, (nuint)i);
-                    a1 += gw;
-                    a2 = Vector512.FusedMultiplyAdd(gw, xc, a2);
-                    if (needW) Vector512.FusedMultiplyAdd(gv, xc * vr, Vector512.LoadUnsafe(ref dwr, (nuint)i)).StoreUnsafe(ref dwr, (nuint)i);
-                    if (needB) (Vector512.LoadUnsafe(ref dbr, (nuint)i) + gv).StoreUnsafe(ref dbr, (nuint)i);
-                }
-                sg += Vector512.Sum(a1); sgx += Vector512.Sum(a2);
-            }
-        }
-        for (; i < n; i++)
+            512 => RowGradSums<V512>(x, g, w, mh, ml, r, dw, db, ref sg, ref sgx),
+            256 => RowGradSums<V256>(x, g, w, mh, ml, r, dw, db, ref sg, ref sgx),
+            128 => RowGradSums<V128>(x, g, w, mh, ml, r, dw, db, ref sg, ref sgx),
+            _ => 0,
+        };
+        bool needW = !dw.IsEmpty, needB = !db.IsEmpty;
+        for (; i < x.Length; i++)
         {
             float xc = (x[i] - mh) - ml, gw = g[i] * w[i];
             sg += gw; sgx += (double)gw * xc;
-            if (needW) dw[i] += g[i] * xc * r;
+            if (needW) dw[i] = float.MultiplyAddEstimate(g[i], xc * r, dw[i]);
             if (needB) db[i] += g[i];
         }
     }
 
-    // ---- op structs -----------------------------------------------------------------------------------
-
-    /// <summary>op(a, b) + acc over (a, b, acc)</summary>
-    private readonly struct AccumulateOp<T>(T op) : ITernaryOp where T : struct, IBinaryOp
+    /// <summary>The vector part of <see cref="RowGradSums"/>; returns where the tail begins.</summary>
+    private static int RowGradSums<V>(ReadOnlySpan<float> x, ReadOnlySpan<float> g, ReadOnlySpan<float> w, float mh, float ml, float r,
+        Span<float> dw, Span<float> db, ref double sg, ref double sgx) where V : unmanaged, IVec<V>
     {
-        public Vector512<float> Apply(Vector512<float> a, Vector512<float> b, Vector512<float> acc) => op.Apply(a, b) + acc;
-        public Vector256<float> Apply(Vector256<float> a, Vector256<float> b, Vector256<float> acc) => op.Apply(a, b) + acc;
+        int n = x.Length, i = 0;
+        bool needW = !dw.IsEmpty, needB = !db.IsEmpty;
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        ref float gr = ref MemoryMarshal.GetReference(g);
+        ref float wr = ref MemoryMarshal.GetReference(w);
+        ref float dwr = ref MemoryMarshal.GetReference(dw);
+        ref float dbr = ref MemoryMarshal.GetReference(db);
+        var vm = V.Create(mh); var vl = V.Create(ml); var vr = V.Create(r);
+        while (i <= n - V.Count)
+        {
+            // float lanes over blocks of at most 1024 elements, blocks added in double
+            int end = Math.Min(n, i + 1024);
+            V a1 = V.Zero, a2 = V.Zero;
+            for (; i <= end - V.Count; i += V.Count)
+            {
+                var gv = V.LoadUnsafe(ref gr, (nuint)i);
+                var xc = (V.LoadUnsafe(ref xr, (nuint)i) - vm) - vl;
+                var gw = gv * V.LoadUnsafe(ref wr, (nuint)i);
+                a1 += gw;
+                a2 = V.MultiplyAddEstimate(gw, xc, a2);
+                if (needW) V.MultiplyAddEstimate(gv, xc * vr, V.LoadUnsafe(ref dwr, (nuint)i)).StoreUnsafe(ref dwr, (nuint)i);
+                if (needB) (V.LoadUnsafe(ref dbr, (nuint)i) + gv).StoreUnsafe(ref dbr, (nuint)i);
+            }
+            sg += V.Sum(a1); sgx += V.Sum(a2);
+        }
+        return i;
     }
+
+    // ---- op structs (a vector form and its scalar reference, as Simd's drivers take them) ---------------
 
     /// <summary>(x − m)·a + b</summary>
     private readonly struct AffineOp(float m, float a, float b) : IUnaryOp
     {
-        public Vector512<float> Apply(Vector512<float> x) => Vector512.FusedMultiplyAdd(x - Vector512.Create(m), Vector512.Create(a), Vector512.Create(b));
-        public Vector256<float> Apply(Vector256<float> x) => Vector256.FusedMultiplyAdd(x - Vector256.Create(m), Vector256.Create(a), Vector256.Create(b));
+        public float Apply(float x) => float.MultiplyAddEstimate(x - m, a, b);
+        public V Apply<V>(V x) where V : unmanaged, IVec<V> => V.MultiplyAddEstimate(x - V.Create(m), V.Create(a), V.Create(b));
     }
 
     /// <summary>h·σ(h), h = (x − m)·a + b</summary>
     private readonly struct AffineSiluOp(float m, float a, float b) : IUnaryOp
     {
-        public Vector512<float> Apply(Vector512<float> x)
+        public float Apply(float x)
         {
-            var h = Vector512.FusedMultiplyAdd(x - Vector512.Create(m), Vector512.Create(a), Vector512.Create(b));
+            float h = float.MultiplyAddEstimate(x - m, a, b);
             return h * VMath.Sigmoid(h);
         }
-        public Vector256<float> Apply(Vector256<float> x)
+        public V Apply<V>(V x) where V : unmanaged, IVec<V>
         {
-            var h = Vector256.FusedMultiplyAdd(x - Vector256.Create(m), Vector256.Create(a), Vector256.Create(b));
+            var h = V.MultiplyAddEstimate(x - V.Create(m), V.Create(a), V.Create(b));
             return h * VMath.Sigmoid(h);
         }
     }
@@ -569,43 +565,35 @@ public static class NormKernels
     /// <summary>a·g + b·(x − m) + c over (g, x)</summary>
     private readonly struct LinOp(float a, float b, float c, float m) : IBinaryOp
     {
-        public Vector512<float> Apply(Vector512<float> g, Vector512<float> x) =>
-            Vector512.FusedMultiplyAdd(g, Vector512.Create(a), Vector512.FusedMultiplyAdd(x - Vector512.Create(m), Vector512.Create(b), Vector512.Create(c)));
-        public Vector256<float> Apply(Vector256<float> g, Vector256<float> x) =>
-            Vector256.FusedMultiplyAdd(g, Vector256.Create(a), Vector256.FusedMultiplyAdd(x - Vector256.Create(m), Vector256.Create(b), Vector256.Create(c)));
+        public float Apply(float g, float x) => float.MultiplyAddEstimate(g, a, float.MultiplyAddEstimate(x - m, b, c));
+        public V Apply<V>(V g, V x) where V : unmanaged, IVec<V> => V.MultiplyAddEstimate(g, V.Create(a), V.MultiplyAddEstimate(x - V.Create(m), V.Create(b), V.Create(c)));
     }
 
     /// <summary>((x − mh) − ml)·r·w + b over (x, w, b)</summary>
     private readonly struct RowAffineOp(float mh, float ml, float r) : ITernaryOp
     {
-        public Vector512<float> Apply(Vector512<float> x, Vector512<float> w, Vector512<float> b) =>
-            Vector512.FusedMultiplyAdd((x - Vector512.Create(mh) - Vector512.Create(ml)) * Vector512.Create(r), w, b);
-        public Vector256<float> Apply(Vector256<float> x, Vector256<float> w, Vector256<float> b) =>
-            Vector256.FusedMultiplyAdd((x - Vector256.Create(mh) - Vector256.Create(ml)) * Vector256.Create(r), w, b);
+        public float Apply(float x, float w, float b) => float.MultiplyAddEstimate((x - mh - ml) * r, w, b);
+        public V Apply<V>(V x, V w, V b) where V : unmanaged, IVec<V> => V.MultiplyAddEstimate((x - V.Create(mh) - V.Create(ml)) * V.Create(r), w, b);
     }
 
     /// <summary>((x − mh) − ml)·r·w over (x, w)</summary>
     private readonly struct RowScaleOp(float mh, float ml, float r) : IBinaryOp
     {
-        public Vector512<float> Apply(Vector512<float> x, Vector512<float> w) => (x - Vector512.Create(mh) - Vector512.Create(ml)) * Vector512.Create(r) * w;
-        public Vector256<float> Apply(Vector256<float> x, Vector256<float> w) => (x - Vector256.Create(mh) - Vector256.Create(ml)) * Vector256.Create(r) * w;
+        public float Apply(float x, float w) => (x - mh - ml) * r * w;
+        public V Apply<V>(V x, V w) where V : unmanaged, IVec<V> => (x - V.Create(mh) - V.Create(ml)) * V.Create(r) * w;
     }
 
     /// <summary>((x − mh) − ml)·r + b over (x, b)</summary>
     private readonly struct RowShiftOp(float mh, float ml, float r) : IBinaryOp
     {
-        public Vector512<float> Apply(Vector512<float> x, Vector512<float> b) =>
-            Vector512.FusedMultiplyAdd(x - Vector512.Create(mh) - Vector512.Create(ml), Vector512.Create(r), b);
-        public Vector256<float> Apply(Vector256<float> x, Vector256<float> b) =>
-            Vector256.FusedMultiplyAdd(x - Vector256.Create(mh) - Vector256.Create(ml), Vector256.Create(r), b);
+        public float Apply(float x, float b) => float.MultiplyAddEstimate(x - mh - ml, r, b);
+        public V Apply<V>(V x, V b) where V : unmanaged, IVec<V> => V.MultiplyAddEstimate(x - V.Create(mh) - V.Create(ml), V.Create(r), b);
     }
 
     /// <summary>r·((g·w − m1) − (x − mh)·m2) over (g, w, x): the centred form, exact 0 for one-element rows.</summary>
     private readonly struct RowGradOp(float r, float m1, float m2, float mh) : ITernaryOp
     {
-        public Vector512<float> Apply(Vector512<float> g, Vector512<float> w, Vector512<float> x) =>
-            Vector512.FusedMultiplyAdd(Vector512.Create(mh) - x, Vector512.Create(m2), g * w - Vector512.Create(m1)) * Vector512.Create(r);
-        public Vector256<float> Apply(Vector256<float> g, Vector256<float> w, Vector256<float> x) =>
-            Vector256.FusedMultiplyAdd(Vector256.Create(mh) - x, Vector256.Create(m2), g * w - Vector256.Create(m1)) * Vector256.Create(r);
+        public float Apply(float g, float w, float x) => float.MultiplyAddEstimate(mh - x, m2, g * w - m1) * r;
+        public V Apply<V>(V g, V w, V x) where V : unmanaged, IVec<V> => V.MultiplyAddEstimate(V.Create(mh) - x, V.Create(m2), g * w - V.Create(m1)) * V.Create(r);
     }
 }

@@ -1,5 +1,3 @@
-using System.Numerics.Tensors;
-
 namespace Crt.Tensors.Kernels.Cpu;
 
 /// <summary>
@@ -19,7 +17,7 @@ public static class Reduce
         for (int o = 0; o < outer; o++)
         {
             var dst = y.Slice(o * inner, inner);
-            for (int j = 0; j < n; j++) TensorPrimitives.Add(dst, x.Slice((o * n + j) * inner, inner), dst);
+            for (int j = 0; j < n; j++) Elementwise.AddInPlace(dst, x.Slice((o * n + j) * inner, inner));
         }
     }
 
@@ -32,7 +30,7 @@ public static class Reduce
             for (int j = 0; j < n; j++)
             {
                 var dst = dx.Slice((o * n + j) * inner, inner);
-                if (scale == 1f) src.CopyTo(dst); else TensorPrimitives.Multiply(src, scale, dst);
+                if (scale == 1f) src.CopyTo(dst); else Simd.Map(new WithRight<MulOp>(scale), src, dst);
             }
         }
     }

@@ -1,5 +1,4 @@
 using System.Numerics.Tensors;
-using System.Runtime.Intrinsics;
 
 namespace Crt.Tensors.Kernels.Cpu;
 
@@ -170,37 +169,62 @@ public static class SoftmaxKernels
     {
         float m = TensorPrimitives.Max(row);
         if (float.IsNegativeInfinity(m) || float.IsNaN(m)) return m;
-        int n = row.Length, j = 0;
-        float s = 0;
         fixed (float* x = row)
         {
-            if (Vector512.IsHardwareAccelerated && n >= 16)
+            float s = SimdPath.Bits switch
             {
-                var mv = Vector512.Create(m);
-                Vector512<float> a0 = default, a1 = default;
-                for (; j + 32 <= n; j += 32)
-                {
-                    a0 += SimdExp.Exp(Vector512.Load(x + j) - mv);
-                    a1 += SimdExp.Exp(Vector512.Load(x + j + 16) - mv);
-                }
-                for (; j + 16 <= n; j += 16) a0 += SimdExp.Exp(Vector512.Load(x + j) - mv);
-                s = Vector512.Sum(a0 + a1);
-            }
-            for (; j < n; j++) s += MathF.Exp(x[j] - m);
+                512 => SumExp<V512>(x, m, row.Length),
+                256 => SumExp<V256>(x, m, row.Length),
+                128 => SumExp<V128>(x, m, row.Length),
+                _ => SumExpScalar(x, m, 0, row.Length),
+            };
+            return m + MathF.Log(s);
         }
-        return m + MathF.Log(s);
+    }
+
+    /// <summary>Σ exp(x − m) over x[0..n).</summary>
+    private static unsafe float SumExp<V>(float* x, float m, int n) where V : unmanaged, IVec<V>
+    {
+        var mv = V.Create(m);
+        V a0 = V.Zero, a1 = V.Zero;
+        int j = 0;
+        // two accumulators: the adds don't wait on each other
+        for (; j + 2 * V.Count <= n; j += 2 * V.Count)
+        {
+            a0 += SimdExp.Exp(V.Load(x + j) - mv);
+            a1 += SimdExp.Exp(V.Load(x + j + V.Count) - mv);
+        }
+        for (; j + V.Count <= n; j += V.Count) a0 += SimdExp.Exp(V.Load(x + j) - mv);
+        return V.Sum(a0 + a1) + SumExpScalar(x, m, j, n);
+    }
+
+    private static unsafe float SumExpScalar(float* x, float m, int from, int n)
+    {
+        float s = 0;
+        for (int j = from; j < n; j++) s += MathF.Exp(x[j] - m);
+        return s;
     }
 
     /// <summary>d = exp(x − shift)·k (one fused pass).</summary>
     private static unsafe void ExpScaled(float* x, float shift, float k, float* d, int n)
     {
-        int j = 0;
-        if (Vector512.IsHardwareAccelerated)
+        int j = SimdPath.Bits switch
         {
-            var sv = Vector512.Create(shift); var kv = Vector512.Create(k);
-            for (; j + 16 <= n; j += 16) (SimdExp.Exp(Vector512.Load(x + j) - sv) * kv).Store(d + j);
-        }
+            512 => ExpScaled<V512>(x, shift, k, d, n),
+            256 => ExpScaled<V256>(x, shift, k, d, n),
+            128 => ExpScaled<V128>(x, shift, k, d, n),
+            _ => 0,
+        };
         for (; j < n; j++) d[j] = MathF.Exp(x[j] - shift) * k;
+    }
+
+    /// <summary>The whole vectors of <see cref="ExpScaled(float*, float, float, float*, int)"/>; returns where the tail starts.</summary>
+    private static unsafe int ExpScaled<V>(float* x, float shift, float k, float* d, int n) where V : unmanaged, IVec<V>
+    {
+        var sv = V.Create(shift); var kv = V.Create(k);
+        int j = 0;
+        for (; j + V.Count <= n; j += V.Count) (SimdExp.Exp(V.Load(x + j) - sv) * kv).Store(d + j);
+        return j;
     }
 
     /// <summary>

@@ -58,6 +58,9 @@ public unsafe interface IVec<TSelf> where TSelf : unmanaged, IVec<TSelf>
     /// <summary>2^n for lanes holding integral floats n in [−126, 127] (rounded to the nearest integer).</summary>
     static abstract TSelf Pow2(TSelf n);
 
+    /// <summary>Swaps each even lane with the odd lane after it: (a₁, a₀, a₃, a₂, …) (rotary embedding's pairs).</summary>
+    static abstract TSelf SwapPairs(TSelf a);
+
     static abstract float Sum(TSelf a);
     static abstract float MaxAcross(TSelf a);
 }
@@ -142,6 +145,9 @@ public readonly unsafe struct V512 : IVec<V512>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512 Pow2(V512 n) => new(Vector512.ShiftLeft(Vector512.ConvertToInt32Native(n.V) + Vector512.Create(127), 23).AsSingle());
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V512 SwapPairs(V512 a) => new(Vector512.Shuffle(a.V, Vector512.Create(1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14)));
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(V512 a) => Vector512.Sum(a.V);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MaxAcross(V512 a)
@@ -196,6 +202,9 @@ public readonly unsafe struct V256 : IVec<V256>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256 Pow2(V256 n) => new(Vector256.ShiftLeft(Vector256.ConvertToInt32Native(n.V) + Vector256.Create(127), 23).AsSingle());
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V256 SwapPairs(V256 a) => new(Vector256.Shuffle(a.V, Vector256.Create(1, 0, 3, 2, 5, 4, 7, 6)));
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(V256 a) => Vector256.Sum(a.V);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MaxAcross(V256 a)
@@ -248,6 +257,9 @@ public readonly unsafe struct V128 : IVec<V128>
         => new(Vector128.ShiftLeft(t.V.AsInt32() - Vector128.Create(0x4B400000 - 127), 23).AsSingle());
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V128 Pow2(V128 n) => new(Vector128.ShiftLeft(Vector128.ConvertToInt32Native(n.V) + Vector128.Create(127), 23).AsSingle());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V128 SwapPairs(V128 a) => new(Vector128.Shuffle(a.V, Vector128.Create(1, 0, 3, 2)));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(V128 a) => Vector128.Sum(a.V);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

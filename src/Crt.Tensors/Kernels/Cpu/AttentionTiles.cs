@@ -1,0 +1,103 @@
+namespace Crt.Tensors.Kernels.Cpu;
+
+/// <summary>
+/// Register-tiled micro-kernels for attention's block products, generic over the vector width:
+/// C [4, n·V.Count] (+)= A [4, count] · B [count, n·V.Count] for n = 4, 2 or 1 vectors. Element (i, e) of A is
+/// a[i·ai + e·ae], so one kernel serves A (ai = row stride, ae = 1) and Aᵀ (ai = 1, ae = row stride); row e of B
+/// starts at b + e·ldb and row i of C at c + i·ldc. With <c>load</c> the tile starts from C (accumulate), else from 0.
+/// <para>The accumulators must stay in registers: 4×4 vectors is 16 accumulators + 4 B vectors + a broadcast,
+/// which fits AVX-512's 32 registers but spills on AVX2 / SSE's 16, where 4×2 (8 accumulators, 11 registers
+/// in all) is the widest tile that fits; 8 independent FMA chains also cover the FMA latency of two pipes.
+/// The callers pick the tile by <c>V.Count</c> (a constant in each instantiation).</para>
+/// </summary>
+internal static unsafe class AttentionTiles
+{
+    public static void Tile4x4<V>(float* a, nint ai, nint ae, float* b, nint ldb, int count, float* c, nint ldc, bool load)
+        where V : unmanaged, IVec<V>
+    {
+        int w = V.Count;
+        float* c1 = c + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
+        V c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33;
+        if (load)
+        {
+            c00 = V.Load(c); c01 = V.Load(c + w); c02 = V.Load(c + 2 * w); c03 = V.Load(c + 3 * w);
+            c10 = V.Load(c1); c11 = V.Load(c1 + w); c12 = V.Load(c1 + 2 * w); c13 = V.Load(c1 + 3 * w);
+            c20 = V.Load(c2); c21 = V.Load(c2 + w); c22 = V.Load(c2 + 2 * w); c23 = V.Load(c2 + 3 * w);
+            c30 = V.Load(c3); c31 = V.Load(c3 + w); c32 = V.Load(c3 + 2 * w); c33 = V.Load(c3 + 3 * w);
+        }
+        else
+        {
+            c00 = c01 = c02 = c03 = c10 = c11 = c12 = c13 = V.Zero;
+            c20 = c21 = c22 = c23 = c30 = c31 = c32 = c33 = V.Zero;
+        }
+        nint ai2 = 2 * ai, ai3 = 3 * ai;
+        for (int e = 0; e < count; e++, a += ae, b += ldb)
+        {
+            var b0 = V.Load(b); var b1 = V.Load(b + w); var b2 = V.Load(b + 2 * w); var b3 = V.Load(b + 3 * w);
+            var x = V.Create(a[0]);
+            c00 = V.Fma(x, b0, c00); c01 = V.Fma(x, b1, c01); c02 = V.Fma(x, b2, c02); c03 = V.Fma(x, b3, c03);
+            x = V.Create(a[ai]);
+            c10 = V.Fma(x, b0, c10); c11 = V.Fma(x, b1, c11); c12 = V.Fma(x, b2, c12); c13 = V.Fma(x, b3, c13);
+            x = V.Create(a[ai2]);
+            c20 = V.Fma(x, b0, c20); c21 = V.Fma(x, b1, c21); c22 = V.Fma(x, b2, c22); c23 = V.Fma(x, b3, c23);
+            x = V.Create(a[ai3]);
+            c30 = V.Fma(x, b0, c30); c31 = V.Fma(x, b1, c31); c32 = V.Fma(x, b2, c32); c33 = V.Fma(x, b3, c33);
+        }
+        c00.Store(c); c01.Store(c + w); c02.Store(c + 2 * w); c03.Store(c + 3 * w);
+        c10.Store(c1); c11.Store(c1 + w); c12.Store(c1 + 2 * w); c13.Store(c1 + 3 * w);
+        c20.Store(c2); c21.Store(c2 + w); c22.Store(c2 + 2 * w); c23.Store(c2 + 3 * w);
+        c30.Store(c3); c31.Store(c3 + w); c32.Store(c3 + 2 * w); c33.Store(c3 + 3 * w);
+    }
+
+    public static void Tile4x2<V>(float* a, nint ai, nint ae, float* b, nint ldb, int count, float* c, nint ldc, bool load)
+        where V : unmanaged, IVec<V>
+    {
+        int w = V.Count;
+        float* c1 = c + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
+        V c00, c01, c10, c11, c20, c21, c30, c31;
+        if (load)
+        {
+            c00 = V.Load(c); c01 = V.Load(c + w);
+            c10 = V.Load(c1); c11 = V.Load(c1 + w);
+            c20 = V.Load(c2); c21 = V.Load(c2 + w);
+            c30 = V.Load(c3); c31 = V.Load(c3 + w);
+        }
+        else c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = V.Zero;
+        nint ai2 = 2 * ai, ai3 = 3 * ai;
+        for (int e = 0; e < count; e++, a += ae, b += ldb)
+        {
+            var b0 = V.Load(b); var b1 = V.Load(b + w);
+            var x = V.Create(a[0]);
+            c00 = V.Fma(x, b0, c00); c01 = V.Fma(x, b1, c01);
+            x = V.Create(a[ai]);
+            c10 = V.Fma(x, b0, c10); c11 = V.Fma(x, b1, c11);
+            x = V.Create(a[ai2]);
+            c20 = V.Fma(x, b0, c20); c21 = V.Fma(x, b1, c21);
+            x = V.Create(a[ai3]);
+            c30 = V.Fma(x, b0, c30); c31 = V.Fma(x, b1, c31);
+        }
+        c00.Store(c); c01.Store(c + w);
+        c10.Store(c1); c11.Store(c1 + w);
+        c20.Store(c2); c21.Store(c2 + w);
+        c30.Store(c3); c31.Store(c3 + w);
+    }
+
+    public static void Tile4x1<V>(float* a, nint ai, nint ae, float* b, nint ldb, int count, float* c, nint ldc, bool load)
+        where V : unmanaged, IVec<V>
+    {
+        float* c1 = c + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
+        V c0, c1v, c2v, c3v;
+        if (load) { c0 = V.Load(c); c1v = V.Load(c1); c2v = V.Load(c2); c3v = V.Load(c3); }
+        else c0 = c1v = c2v = c3v = V.Zero;
+        nint ai2 = 2 * ai, ai3 = 3 * ai;
+        for (int e = 0; e < count; e++, a += ae, b += ldb)
+        {
+            var b0 = V.Load(b);
+            c0 = V.Fma(V.Create(a[0]), b0, c0);
+            c1v = V.Fma(V.Create(a[ai]), b0, c1v);
+            c2v = V.Fma(V.Create(a[ai2]), b0, c2v);
+            c3v = V.Fma(V.Create(a[ai3]), b0, c3v);
+        }
+        c0.Store(c); c1v.Store(c1); c2v.Store(c2); c3v.Store(c3);
+    }
+}

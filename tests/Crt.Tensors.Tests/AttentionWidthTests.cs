@@ -134,7 +134,7 @@ public class AttentionWidthTests
             for (int j = 0; j < V.Count; j++) worst = Math.Max(worst, Math.Abs(ys[j] - Math.Exp(xs[j])) / Math.Exp(xs[j]));
         }
         Assert.True(worst < 5e-7, $"{V.Count} lanes: max relative error {worst:G3}");
-        foreach (var (x, want) in new[] { (float.NegativeInfinity, 0f), (-100f, 0f), (0f, 1f) })
+        foreach (var (x, want) in new[] { (float.NegativeInfinity, 0f), (-100f, 0f), (0f, 1f), (float.NaN, float.NaN) })
         {
             Array.Fill(xs, x);
             Exp<V>(xs, ys);

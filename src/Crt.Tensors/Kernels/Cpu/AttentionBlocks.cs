@@ -63,10 +63,6 @@ internal readonly unsafe struct SimdBlocks<V> : IAttentionBlocks where V : unman
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static V Visible(int vis, int c0) => V.LessThan(V.Indices + V.Create(c0), V.Create(vis));
 
-    /// <summary>The visible columns rounded up to whole vectors.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int VectorsEnd(int vis) => (vis + V.Count - 1) / V.Count * V.Count;
-
     public static void ScoresAbt(float* a, int lda, float* bt, int ldbt, int kdim, int rows, float* c, int diag)
     {
         int strip = 2 * V.Count;
@@ -118,43 +114,70 @@ internal readonly unsafe struct SimdBlocks<V> : IAttentionBlocks where V : unman
             }
     }
 
+    // Rows: whole vectors of visible keys first, without masks, then at most one partly visible vector under a mask,
+    // then zeros. The max uses the native max (a NaN score still reaches the output through exp, which keeps NaN).
+
     public static float OnlineSoftmaxRow(float* sr, int vis, ref float m, ref float l)
     {
         if (vis == 0) { new Span<float>(sr, Bc).Clear(); return 1f; }
-        int end = VectorsEnd(vis);
+        int full = vis / V.Count * V.Count;
         var ninf = V.Create(float.NegativeInfinity);
-        var mx = ninf;
-        for (int c0 = 0; c0 < end; c0 += V.Count)
-            mx = V.Max(mx, V.Select(Visible(vis, c0), V.Load(sr + c0), ninf));
-        float mNew = Math.Max(m, V.MaxAcross(mx));
-        var mv = V.Create(mNew);
-        var sum = V.Zero;
-        for (int c0 = 0; c0 < end; c0 += V.Count)
+        V mx0 = ninf, mx1 = ninf;
+        int c0 = 0;
+        for (; c0 + 2 * V.Count <= full; c0 += 2 * V.Count)
         {
-            var p = V.Select(Visible(vis, c0), SimdExp.Exp(V.Load(sr + c0) - mv), V.Zero);
-            p.Store(sr + c0);
-            sum += p;
+            mx0 = V.MaxNative(mx0, V.Load(sr + c0));
+            mx1 = V.MaxNative(mx1, V.Load(sr + c0 + V.Count));
         }
-        for (int c0 = end; c0 < Bc; c0 += V.Count) V.Zero.Store(sr + c0);
+        if (c0 < full) mx0 = V.MaxNative(mx0, V.Load(sr + c0));
+        if (full < vis) mx1 = V.MaxNative(mx1, V.Select(Visible(vis, full), V.Load(sr + full), ninf));
+        float mNew = Math.Max(m, V.MaxAcross(V.MaxNative(mx0, mx1)));
+
+        var mv = V.Create(mNew);
+        V s0 = V.Zero, s1 = V.Zero;
+        for (c0 = 0; c0 + 2 * V.Count <= full; c0 += 2 * V.Count)
+        {
+            var p0 = SimdExp.Exp(V.Load(sr + c0) - mv);
+            var p1 = SimdExp.Exp(V.Load(sr + c0 + V.Count) - mv);
+            p0.Store(sr + c0); p1.Store(sr + c0 + V.Count);
+            s0 += p0; s1 += p1;
+        }
+        if (c0 < full) { var p = SimdExp.Exp(V.Load(sr + c0) - mv); p.Store(sr + c0); s0 += p; }
+        int end = full;
+        if (full < vis)
+        {
+            var p = V.Select(Visible(vis, full), SimdExp.Exp(V.Load(sr + full) - mv), V.Zero);
+            p.Store(sr + full); s1 += p;
+            end += V.Count;
+        }
+        for (c0 = end; c0 < Bc; c0 += V.Count) V.Zero.Store(sr + c0);
+        float rowSum = V.Sum(s0 + s1); // before the call below: no vector stays live across it
         float alpha = MathF.Exp(m - mNew);
-        l = l * alpha + V.Sum(sum);
+        l = l * alpha + rowSum;
         m = mNew;
         return alpha;
     }
 
     public static void ProbAndScoreGradRow(float* pr, float* dr, int vis, float lse, float di)
     {
-        int end = VectorsEnd(vis);
+        int full = vis / V.Count * V.Count, c0 = 0;
         var lv = V.Create(lse); var dv = V.Create(di);
-        for (int c0 = 0; c0 < end; c0 += V.Count)
+        for (; c0 < full; c0 += V.Count)
+        {
+            var p = SimdExp.Exp(V.Load(pr + c0) - lv);
+            p.Store(pr + c0);
+            (p * (V.Load(dr + c0) - dv)).Store(dr + c0);
+        }
+        if (full < vis)
         {
             // masked lanes may hold stale values (the products skip what the mask hides): select, don't multiply by 0
-            var k = Visible(vis, c0);
+            var k = Visible(vis, full);
             var p = V.Select(k, SimdExp.Exp(V.Load(pr + c0) - lv), V.Zero);
             p.Store(pr + c0);
             V.Select(k, p * (V.Load(dr + c0) - dv), V.Zero).Store(dr + c0);
+            c0 += V.Count;
         }
-        for (int c0 = end; c0 < Bc; c0 += V.Count) { V.Zero.Store(pr + c0); V.Zero.Store(dr + c0); }
+        for (; c0 < Bc; c0 += V.Count) { V.Zero.Store(pr + c0); V.Zero.Store(dr + c0); }
     }
 
     public static void ScaledCopy(float* src, float* dst, int n, float a)

@@ -35,13 +35,13 @@ internal static unsafe class AttentionTiles
         {
             var b0 = V.Load(b); var b1 = V.Load(b + w); var b2 = V.Load(b + 2 * w); var b3 = V.Load(b + 3 * w);
             var x = V.Create(a[0]);
-            c00 = V.Fma(x, b0, c00); c01 = V.Fma(x, b1, c01); c02 = V.Fma(x, b2, c02); c03 = V.Fma(x, b3, c03);
+            V.FmaTo(ref c00, x, b0); V.FmaTo(ref c01, x, b1); V.FmaTo(ref c02, x, b2); V.FmaTo(ref c03, x, b3);
             x = V.Create(a[ai]);
-            c10 = V.Fma(x, b0, c10); c11 = V.Fma(x, b1, c11); c12 = V.Fma(x, b2, c12); c13 = V.Fma(x, b3, c13);
+            V.FmaTo(ref c10, x, b0); V.FmaTo(ref c11, x, b1); V.FmaTo(ref c12, x, b2); V.FmaTo(ref c13, x, b3);
             x = V.Create(a[ai2]);
-            c20 = V.Fma(x, b0, c20); c21 = V.Fma(x, b1, c21); c22 = V.Fma(x, b2, c22); c23 = V.Fma(x, b3, c23);
+            V.FmaTo(ref c20, x, b0); V.FmaTo(ref c21, x, b1); V.FmaTo(ref c22, x, b2); V.FmaTo(ref c23, x, b3);
             x = V.Create(a[ai3]);
-            c30 = V.Fma(x, b0, c30); c31 = V.Fma(x, b1, c31); c32 = V.Fma(x, b2, c32); c33 = V.Fma(x, b3, c33);
+            V.FmaTo(ref c30, x, b0); V.FmaTo(ref c31, x, b1); V.FmaTo(ref c32, x, b2); V.FmaTo(ref c33, x, b3);
         }
         c00.Store(c); c01.Store(c + w); c02.Store(c + 2 * w); c03.Store(c + 3 * w);
         c10.Store(c1); c11.Store(c1 + w); c12.Store(c1 + 2 * w); c13.Store(c1 + 3 * w);
@@ -68,13 +68,13 @@ internal static unsafe class AttentionTiles
         {
             var b0 = V.Load(b); var b1 = V.Load(b + w);
             var x = V.Create(a[0]);
-            c00 = V.Fma(x, b0, c00); c01 = V.Fma(x, b1, c01);
+            V.FmaTo(ref c00, x, b0); V.FmaTo(ref c01, x, b1);
             x = V.Create(a[ai]);
-            c10 = V.Fma(x, b0, c10); c11 = V.Fma(x, b1, c11);
+            V.FmaTo(ref c10, x, b0); V.FmaTo(ref c11, x, b1);
             x = V.Create(a[ai2]);
-            c20 = V.Fma(x, b0, c20); c21 = V.Fma(x, b1, c21);
+            V.FmaTo(ref c20, x, b0); V.FmaTo(ref c21, x, b1);
             x = V.Create(a[ai3]);
-            c30 = V.Fma(x, b0, c30); c31 = V.Fma(x, b1, c31);
+            V.FmaTo(ref c30, x, b0); V.FmaTo(ref c31, x, b1);
         }
         c00.Store(c); c01.Store(c + w);
         c10.Store(c1); c11.Store(c1 + w);
@@ -93,10 +93,10 @@ internal static unsafe class AttentionTiles
         for (int e = 0; e < count; e++, a += ae, b += ldb)
         {
             var b0 = V.Load(b);
-            c0 = V.Fma(V.Create(a[0]), b0, c0);
-            c1v = V.Fma(V.Create(a[ai]), b0, c1v);
-            c2v = V.Fma(V.Create(a[ai2]), b0, c2v);
-            c3v = V.Fma(V.Create(a[ai3]), b0, c3v);
+            V.FmaTo(ref c0, V.Create(a[0]), b0);
+            V.FmaTo(ref c1v, V.Create(a[ai]), b0);
+            V.FmaTo(ref c2v, V.Create(a[ai2]), b0);
+            V.FmaTo(ref c3v, V.Create(a[ai3]), b0);
         }
         c0.Store(c); c1v.Store(c1); c2v.Store(c2); c3v.Store(c3);
     }

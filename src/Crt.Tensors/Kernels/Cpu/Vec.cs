@@ -37,6 +37,10 @@ public unsafe interface IVec<TSelf> where TSelf : unmanaged, IVec<TSelf>
 
     /// <summary>a·b + c with one rounding.</summary>
     static abstract TSelf Fma(TSelf a, TSelf b, TSelf c);
+    /// <summary>acc = a·b + acc with one rounding, in place. For accumulators in register tiles: written through the
+    /// ref, the JIT updates acc's register (the 231 form), where <see cref="Fma"/>'s returned copy costs a register move
+    /// each time a multiplicand dies in the call.</summary>
+    static abstract void FmaTo(ref TSelf acc, TSelf a, TSelf b);
     static abstract TSelf Min(TSelf a, TSelf b);
     static abstract TSelf Max(TSelf a, TSelf b);
     /// <summary>Min/max as the hardware does them (NaN and ±0 handling unspecified; one instruction).</summary>
@@ -125,6 +129,8 @@ public readonly unsafe struct V512 : IVec<V512>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 operator &(V512 a, V512 b) => new(a.V & b.V);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Fma(V512 a, V512 b, V512 c) => new(Vector512.FusedMultiplyAdd(a.V, b.V, c.V));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void FmaTo(ref V512 acc, V512 a, V512 b) => Unsafe.AsRef(in acc.V) = Vector512.FusedMultiplyAdd(a.V, b.V, acc.V);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Min(V512 a, V512 b) => new(Vector512.Min(a.V, b.V));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Max(V512 a, V512 b) => new(Vector512.Max(a.V, b.V));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 MinNative(V512 a, V512 b) => new(Vector512.MinNative(a.V, b.V));
@@ -182,6 +188,8 @@ public readonly unsafe struct V256 : IVec<V256>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 operator &(V256 a, V256 b) => new(a.V & b.V);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Fma(V256 a, V256 b, V256 c) => new(Vector256.FusedMultiplyAdd(a.V, b.V, c.V));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void FmaTo(ref V256 acc, V256 a, V256 b) => Unsafe.AsRef(in acc.V) = Vector256.FusedMultiplyAdd(a.V, b.V, acc.V);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Min(V256 a, V256 b) => new(Vector256.Min(a.V, b.V));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Max(V256 a, V256 b) => new(Vector256.Max(a.V, b.V));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 MinNative(V256 a, V256 b) => new(Vector256.MinNative(a.V, b.V));
@@ -238,6 +246,8 @@ public readonly unsafe struct V128 : IVec<V128>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 operator &(V128 a, V128 b) => new(a.V & b.V);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Fma(V128 a, V128 b, V128 c) => new(Vector128.FusedMultiplyAdd(a.V, b.V, c.V));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void FmaTo(ref V128 acc, V128 a, V128 b) => Unsafe.AsRef(in acc.V) = Vector128.FusedMultiplyAdd(a.V, b.V, acc.V);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Min(V128 a, V128 b) => new(Vector128.Min(a.V, b.V));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Max(V128 a, V128 b) => new(Vector128.Max(a.V, b.V));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 MinNative(V128 a, V128 b) => new(Vector128.MinNative(a.V, b.V));

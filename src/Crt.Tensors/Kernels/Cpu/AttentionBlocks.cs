@@ -53,9 +53,8 @@ internal unsafe interface IAttentionBlocks
 }
 
 /// <summary>
-/// The block steps on vectors of one width. Tiles (see <see cref="AttentionTiles"/>): the 512-bit path has 32
-/// registers and takes 4×4 vector tiles for scores (a 4×64 strip of a block), 4×2 elsewhere; the narrower paths
-/// take 4×2 tiles throughout (16 registers on AVX2 and SSE; ARM64's 32 could hold 4×4 of 128-bit vectors, unmeasured).
+/// The block steps on vectors of one width. The products cut C into strips of the widest register tile that fits
+/// (<see cref="AttentionTiles.MaxVectors{V}"/>: 4 vectors at 512 bits, 3 at 256 and 128) and a narrower last strip.
 /// </summary>
 internal readonly unsafe struct SimdBlocks<V> : IAttentionBlocks where V : unmanaged, IVec<V>
 {
@@ -65,53 +64,52 @@ internal readonly unsafe struct SimdBlocks<V> : IAttentionBlocks where V : unman
 
     public static void ScoresAbt(float* a, int lda, float* bt, int ldbt, int kdim, int rows, float* c, int diag)
     {
-        int strip = 2 * V.Count;
+        int w = V.Count, maxv = AttentionTiles.MaxVectors<V>();
         for (int r0 = 0; r0 < rows; r0 += 4)
         {
-            int vis = Math.Clamp(diag + r0 + 4, 0, Bc);
+            // only the vectors some row of the four can see: a causal block's upper triangle is skipped
+            int vis = Math.Clamp(diag + r0 + 4, 0, Bc), nv = (vis + w - 1) / w;
             float* ar = a + (long)r0 * lda, o = c + r0 * Bc;
-            // only the strips some row of the four can see: a causal block's upper triangle is skipped
-            if (V.Count == 16 && vis > strip) { AttentionTiles.Tile4x4<V>(ar, lda, 1, bt, ldbt, kdim, o, Bc, load: false); continue; }
-            for (int n0 = 0; n0 < vis; n0 += strip)
-                AttentionTiles.Tile4x2<V>(ar, lda, 1, bt + n0, ldbt, kdim, o + n0, Bc, load: false);
+            for (int v0 = 0; v0 < nv;)
+            {
+                int n = Math.Min(maxv, nv - v0);
+                AttentionTiles.Tile<V>(n, ar, lda, 1, bt + v0 * w, ldbt, kdim, o + v0 * w, Bc, load: false);
+                v0 += n;
+            }
         }
     }
 
     public static void AccumulateAb(float* a, int lda, float* b, int dp, int rows, int kcount, float* c, int diag)
     {
-        // column strips outside, so one strip of B (kcount × 2 vectors) stays in L1 across the row groups
-        int strip = 2 * V.Count, n0 = 0;
-        for (; n0 + strip <= dp; n0 += strip)
+        // column strips outside, so one strip of B (kcount × n vectors) stays in L1 across the row groups
+        int w = V.Count, maxv = AttentionTiles.MaxVectors<V>(), nv = dp / w;
+        for (int v0 = 0; v0 < nv;)
+        {
+            int n = Math.Min(maxv, nv - v0);
             for (int r0 = 0; r0 < rows; r0 += 4)
             {
                 int kc = Math.Clamp(diag + r0 + 4, 0, kcount);
-                if (kc > 0) AttentionTiles.Tile4x2<V>(a + (long)r0 * lda, lda, 1, b + n0, dp, kc, c + (long)r0 * dp + n0, dp, load: true);
+                if (kc > 0) AttentionTiles.Tile<V>(n, a + (long)r0 * lda, lda, 1, b + v0 * w, dp, kc, c + (long)r0 * dp + v0 * w, dp, load: true);
             }
-        if (n0 < dp) // one vector left (dp is a multiple of 16: only at 512 bits)
-            for (int r0 = 0; r0 < rows; r0 += 4)
-            {
-                int kc = Math.Clamp(diag + r0 + 4, 0, kcount);
-                if (kc > 0) AttentionTiles.Tile4x1<V>(a + (long)r0 * lda, lda, 1, b + n0, dp, kc, c + (long)r0 * dp + n0, dp, load: true);
-            }
+            v0 += n;
+        }
     }
 
     public static void AccumulateAtb(float* a, int lda, float* b, int dp, int rows, int ccount, float* c, int diag)
     {
-        int strip = 2 * V.Count, n0 = 0;
-        for (; n0 + strip <= dp; n0 += strip)
+        int w = V.Count, maxv = AttentionTiles.MaxVectors<V>(), nv = dp / w;
+        for (int v0 = 0; v0 < nv;)
+        {
+            int n = Math.Min(maxv, nv - v0);
             for (int c0 = 0; c0 < ccount; c0 += 4)
             {
                 int r0 = Math.Max(0, c0 - diag);
                 if (r0 < rows)
-                    AttentionTiles.Tile4x2<V>(a + (long)r0 * lda + c0, 1, lda, b + (long)r0 * dp + n0, dp, rows - r0, c + (long)c0 * dp + n0, dp, load: true);
+                    AttentionTiles.Tile<V>(n, a + (long)r0 * lda + c0, 1, lda, b + (long)r0 * dp + v0 * w, dp, rows - r0,
+                        c + (long)c0 * dp + v0 * w, dp, load: true);
             }
-        if (n0 < dp)
-            for (int c0 = 0; c0 < ccount; c0 += 4)
-            {
-                int r0 = Math.Max(0, c0 - diag);
-                if (r0 < rows)
-                    AttentionTiles.Tile4x1<V>(a + (long)r0 * lda + c0, 1, lda, b + (long)r0 * dp + n0, dp, rows - r0, c + (long)c0 * dp + n0, dp, load: true);
-            }
+            v0 += n;
+        }
     }
 
     // Rows: whole vectors of visible keys first, without masks, then at most one partly visible vector under a mask,

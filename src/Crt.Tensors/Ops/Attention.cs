@@ -64,11 +64,11 @@ public static partial class Ops
         if (freqsCis.Rank != 3 || freqsCis.Shape[0] != t || freqsCis.Shape[1] != d / 2 || freqsCis.Shape[2] != 2)
             throw new ArgumentException($"{name}: freqsCis {ShapeUtil.Format(freqsCis.Shape)} must be [T, D/2, 2] = [{t},{d / 2},2] for x {ShapeUtil.Format(x.Shape)}");
         var y = x.EmptyLike();
-        AttentionKernels.Rotary(x.Data, freqsCis.Data, y.Data, b, t, h, d, inverse: false);
+        RotaryKernels.Rotary(x.Data, freqsCis.Data, y.Data, b, t, h, d, inverse: false);
         return Tensor.Record(name, y, new[] { x }, g =>
         {
             var dx = x.EmptyLike();
-            AttentionKernels.Rotary(g.Data, freqsCis.Data, dx.Data, b, t, h, d, inverse: true);
+            RotaryKernels.Rotary(g.Data, freqsCis.Data, dx.Data, b, t, h, d, inverse: true);
             x.AccumulateGrad(dx);
         });
     }

@@ -9,7 +9,7 @@ namespace Crt.Tensors.Kernels.Cpu;
 /// Cephes-style: exp(x) = 2ᵏ·eʳ with k = round(x·log₂e), r = x − k·ln2 (two-part ln2), and a degree-6
 /// polynomial for eʳ on [−ln2/2, ln2/2]; about 2 ulp over the normal range. Results below e^−87.34 are
 /// flushed to 0 (so −∞ gives 0); inputs above 88.72 are clamped there (e^88.72 ≈ 3.4e38, not +∞). The kernels
-/// only exponentiate x − max ≤ 0.
+/// only exponentiate x − max ≤ 0. NaN gives NaN.
 /// </summary>
 public static class SimdExp
 {
@@ -17,7 +17,9 @@ public static class SimdExp
     public static V Exp<V>(V x) where V : unmanaged, IVec<V>
     {
         var lo = V.Create(-87.33654f);
-        var xc = V.Min(V.Max(x, lo), V.Create(88.72283f));
+        // the native min/max (one instruction each; the IEEE ones take about ten on AVX2) with the constant first:
+        // x86 returns the second operand when one is NaN and ARM64 returns NaN, so NaN still comes out as NaN
+        var xc = V.MinNative(V.Create(88.72283f), V.MaxNative(lo, x));
         // round(x·log2e) by the 1.5·2²³ trick (exact for |k| < 2²²)
         var magic = V.Create(12582912f);
         var t = V.Fma(xc, V.Create(1.44269504088896341f), magic);

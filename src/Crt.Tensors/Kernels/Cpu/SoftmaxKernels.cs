@@ -1,5 +1,4 @@
 using System.Numerics.Tensors;
-using System.Runtime.Intrinsics;
 
 namespace Crt.Tensors.Kernels.Cpu;
 
@@ -7,7 +6,8 @@ namespace Crt.Tensors.Kernels.Cpu;
 /// Softmax, log-softmax and the fused cross-entropy kernels. A tensor is viewed as [outer, n, inner]
 /// around the softmax axis (inner = 1 is the contiguous last-axis fast path). All kernels subtract the
 /// row maximum before exponentiating (numerically stable); sums of exponentials are taken in float32
-/// (at most n terms, each ≤ 1).
+/// (at most n terms, each ≤ 1). The exponentiating passes are <see cref="SoftmaxRows"/>' (fused, at the
+/// width <see cref="SimdPath.Bits"/> selects); this file splits the work and threads it.
 /// </summary>
 public static class SoftmaxKernels
 {
@@ -28,51 +28,22 @@ public static class SoftmaxKernels
             else
                 Par.ForRange(outer, 4L * n * inner, (s, e) =>
                 {
-                    var m = new float[inner]; var sum = new float[inner];
-                    for (int o = s; o < e; o++) StridedForward((float*)X + (long)o * n * inner, (float*)Y + (long)o * n * inner, n, inner, log, m, sum);
+                    for (int o = s; o < e; o++)
+                        SoftmaxRows.StridedForward((float*)X + (long)o * n * inner, (float*)Y + (long)o * n * inner, n, inner, log);
                 });
         }
     }
 
-    /// <summary>Softmax (or log-softmax) of one contiguous row.</summary>
-    public static void RowForward(ReadOnlySpan<float> x, Span<float> y, bool log)
+    /// <summary>Softmax (or log-softmax) of one contiguous row: a max pass, a fused exp(-and-store)-and-sum pass, a scale
+    /// (softmax) or subtract (log-softmax) pass.</summary>
+    public static unsafe void RowForward(ReadOnlySpan<float> x, Span<float> y, bool log)
     {
         float m = TensorPrimitives.Max(x);
-        TensorPrimitives.Subtract(x, m, y);
-        TensorPrimitives.Exp(y, y);
-        float s = TensorPrimitives.Sum(y);
-        if (log) TensorPrimitives.Subtract(x, m + MathF.Log(s), y);
-        else TensorPrimitives.Multiply(y, 1f / s, y);
-    }
-
-    private static unsafe void StridedForward(float* x, float* y, int n, int inner, bool log, float[] m, float[] s)
-    {
-        var ms = m.AsSpan(); var ss = s.AsSpan();
-        new ReadOnlySpan<float>(x, inner).CopyTo(ms);
-        for (int j = 1; j < n; j++) TensorPrimitives.Max(ms, new ReadOnlySpan<float>(x + (long)j * inner, inner), ms);
-        ss.Clear();
-        for (int j = 0; j < n; j++)
+        fixed (float* px = x, py = y)
         {
-            var yj = new Span<float>(y + (long)j * inner, inner);
-            TensorPrimitives.Subtract(new ReadOnlySpan<float>(x + (long)j * inner, inner), ms, yj);
-            TensorPrimitives.Exp(yj, yj);
-            TensorPrimitives.Add(ss, yj, ss);
-        }
-        if (log)
-        {
-            TensorPrimitives.Log(ss, ss);
-            TensorPrimitives.Add(ss, ms, ss); // logsumexp
-            for (int j = 0; j < n; j++)
-                TensorPrimitives.Subtract(new ReadOnlySpan<float>(x + (long)j * inner, inner), ss, new Span<float>(y + (long)j * inner, inner));
-        }
-        else
-        {
-            TensorPrimitives.Reciprocal(ss, ss);
-            for (int j = 0; j < n; j++)
-            {
-                var yj = new Span<float>(y + (long)j * inner, inner);
-                TensorPrimitives.Multiply(yj, ss, yj);
-            }
+            float s = SoftmaxRows.SumExp(px, m, log ? null : py, x.Length);
+            if (log) TensorPrimitives.Subtract(x, m + MathF.Log(s), y);
+            else TensorPrimitives.Multiply(y, 1f / s, y);
         }
     }
 
@@ -88,52 +59,18 @@ public static class SoftmaxKernels
             nint Y = (nint)py, G = (nint)pg, D = (nint)pd;
             Par.ForRange(outer, 4L * n * inner, (s, e) =>
             {
-                var acc = new float[inner];
-                var tmp = new float[inner];
                 for (int o = s; o < e; o++)
                 {
                     long b = (long)o * n * inner;
                     float* yo = (float*)Y + b, go = (float*)G + b, d = (float*)D + b;
-                    if (inner == 1)
+                    if (inner > 1) { SoftmaxRows.StridedBackward(yo, go, d, n, inner, log); continue; }
+                    var yr = new ReadOnlySpan<float>(yo, n); var gr = new ReadOnlySpan<float>(go, n); var dr = new Span<float>(d, n);
+                    if (log) SoftmaxRows.ExpScaled(yo, 0f, -TensorPrimitives.Sum(gr), go, d, n); // g − exp(y)·Σg
+                    else
                     {
-                        var yr = new ReadOnlySpan<float>(yo, n); var gr = new ReadOnlySpan<float>(go, n); var dr = new Span<float>(d, n);
-                        if (log)
-                        {
-                            float sg = TensorPrimitives.Sum(gr);
-                            TensorPrimitives.Exp(yr, dr);
-                            TensorPrimitives.MultiplyAdd(dr, -sg, gr, dr);
-                        }
-                        else
-                        {
-                            float dot = TensorPrimitives.Dot(gr, yr);
-                            TensorPrimitives.Subtract(gr, dot, dr);
-                            TensorPrimitives.Multiply(dr, yr, dr);
-                        }
-                        continue;
-                    }
-                    var a = acc.AsSpan(); a.Clear();
-                    for (int j = 0; j < n; j++)
-                    {
-                        var gj = new ReadOnlySpan<float>(go + (long)j * inner, inner);
-                        if (log) TensorPrimitives.Add(a, gj, a);
-                        else { TensorPrimitives.Multiply(gj, new ReadOnlySpan<float>(yo + (long)j * inner, inner), tmp); TensorPrimitives.Add(a, tmp, a); }
-                    }
-                    for (int j = 0; j < n; j++)
-                    {
-                        var yj = new ReadOnlySpan<float>(yo + (long)j * inner, inner);
-                        var gj = new ReadOnlySpan<float>(go + (long)j * inner, inner);
-                        var dj = new Span<float>(d + (long)j * inner, inner);
-                        if (log)
-                        {
-                            TensorPrimitives.Exp(yj, tmp);
-                            TensorPrimitives.Multiply(tmp, a, tmp);
-                            TensorPrimitives.Subtract(gj, tmp, dj);
-                        }
-                        else
-                        {
-                            TensorPrimitives.Subtract(gj, a, dj);
-                            TensorPrimitives.Multiply(dj, yj, dj);
-                        }
+                        float dot = TensorPrimitives.Dot(gr, yr);
+                        TensorPrimitives.Subtract(gr, dot, dr);
+                        TensorPrimitives.Multiply(dr, yr, dr);
                     }
                 }
             });
@@ -170,37 +107,7 @@ public static class SoftmaxKernels
     {
         float m = TensorPrimitives.Max(row);
         if (float.IsNegativeInfinity(m) || float.IsNaN(m)) return m;
-        int n = row.Length, j = 0;
-        float s = 0;
-        fixed (float* x = row)
-        {
-            if (Vector512.IsHardwareAccelerated && n >= 16)
-            {
-                var mv = Vector512.Create(m);
-                Vector512<float> a0 = default, a1 = default;
-                for (; j + 32 <= n; j += 32)
-                {
-                    a0 += SimdExp.Exp(Vector512.Load(x + j) - mv);
-                    a1 += SimdExp.Exp(Vector512.Load(x + j + 16) - mv);
-                }
-                for (; j + 16 <= n; j += 16) a0 += SimdExp.Exp(Vector512.Load(x + j) - mv);
-                s = Vector512.Sum(a0 + a1);
-            }
-            for (; j < n; j++) s += MathF.Exp(x[j] - m);
-        }
-        return m + MathF.Log(s);
-    }
-
-    /// <summary>d = exp(x − shift)·k (one fused pass).</summary>
-    private static unsafe void ExpScaled(float* x, float shift, float k, float* d, int n)
-    {
-        int j = 0;
-        if (Vector512.IsHardwareAccelerated)
-        {
-            var sv = Vector512.Create(shift); var kv = Vector512.Create(k);
-            for (; j + 16 <= n; j += 16) (SimdExp.Exp(Vector512.Load(x + j) - sv) * kv).Store(d + j);
-        }
-        for (; j < n; j++) d[j] = MathF.Exp(x[j] - shift) * k;
+        fixed (float* x = row) return m + MathF.Log(SoftmaxRows.SumExp(x, m, null, row.Length));
     }
 
     /// <summary>
@@ -221,7 +128,7 @@ public static class SoftmaxKernels
                     int t = targets[i];
                     float k = scalarScale ? ((float*)S)[0] : ((float*)S)[i];
                     if (t == ignoreIndex || k == 0f) { new Span<float>(d, c).Clear(); continue; }
-                    ExpScaled(row, ((float*)E)[i], k, d, c);
+                    SoftmaxRows.ExpScaled(row, ((float*)E)[i], k, null, d, c);
                     d[t] -= k;
                 }
             });

@@ -40,6 +40,10 @@ public unsafe interface IVec<TSelf> where TSelf : unmanaged, IVec<TSelf>
     /// <summary>a·b + c, fused where the CPU has FMA, else a multiply then an add. For kernels that do not need the
     /// single rounding: an x64 CPU without AVX has no FMA, and there <see cref="Fma"/> runs in software, ~20× slower.</summary>
     static abstract TSelf MultiplyAddEstimate(TSelf a, TSelf b, TSelf c);
+    /// <summary>acc = a·b + acc with one rounding, in place. For accumulators in register tiles: written through the
+    /// ref, the JIT updates acc's register (the 231 form), where <see cref="Fma"/>'s returned copy costs a register move
+    /// each time a multiplicand dies in the call.</summary>
+    static abstract void FmaTo(ref TSelf acc, TSelf a, TSelf b);
     static abstract TSelf Min(TSelf a, TSelf b);
     static abstract TSelf Max(TSelf a, TSelf b);
     /// <summary>Min/max as the hardware does them (NaN and ±0 handling unspecified; one instruction).</summary>
@@ -60,6 +64,9 @@ public unsafe interface IVec<TSelf> where TSelf : unmanaged, IVec<TSelf>
     static abstract TSelf Pow2FromRounded(TSelf t);
     /// <summary>2^n for lanes holding integral floats n in [−126, 127] (rounded to the nearest integer).</summary>
     static abstract TSelf Pow2(TSelf n);
+
+    /// <summary>Swaps each even lane with the odd lane after it: (a₁, a₀, a₃, a₂, …) (rotary embedding's pairs).</summary>
+    static abstract TSelf SwapPairs(TSelf a);
 
     static abstract float Sum(TSelf a);
     static abstract float MaxAcross(TSelf a);
@@ -126,6 +133,8 @@ public readonly unsafe struct V512 : IVec<V512>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Fma(V512 a, V512 b, V512 c) => new(Vector512.FusedMultiplyAdd(a.V, b.V, c.V));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 MultiplyAddEstimate(V512 a, V512 b, V512 c) => new(Vector512.MultiplyAddEstimate(a.V, b.V, c.V));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void FmaTo(ref V512 acc, V512 a, V512 b) => Unsafe.AsRef(in acc.V) = Vector512.FusedMultiplyAdd(a.V, b.V, acc.V);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Min(V512 a, V512 b) => new(Vector512.Min(a.V, b.V));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Max(V512 a, V512 b) => new(Vector512.Max(a.V, b.V));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 MinNative(V512 a, V512 b) => new(Vector512.MinNative(a.V, b.V));
@@ -145,6 +154,9 @@ public readonly unsafe struct V512 : IVec<V512>
         => new(Vector512.ShiftLeft(t.V.AsInt32() - Vector512.Create(0x4B400000 - 127), 23).AsSingle());
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512 Pow2(V512 n) => new(Vector512.ShiftLeft(Vector512.ConvertToInt32Native(n.V) + Vector512.Create(127), 23).AsSingle());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V512 SwapPairs(V512 a) => new(Vector512.Shuffle(a.V, Vector512.Create(1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14)));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(V512 a) => Vector512.Sum(a.V);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -181,6 +193,8 @@ public readonly unsafe struct V256 : IVec<V256>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Fma(V256 a, V256 b, V256 c) => new(Vector256.FusedMultiplyAdd(a.V, b.V, c.V));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 MultiplyAddEstimate(V256 a, V256 b, V256 c) => new(Vector256.MultiplyAddEstimate(a.V, b.V, c.V));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void FmaTo(ref V256 acc, V256 a, V256 b) => Unsafe.AsRef(in acc.V) = Vector256.FusedMultiplyAdd(a.V, b.V, acc.V);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Min(V256 a, V256 b) => new(Vector256.Min(a.V, b.V));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Max(V256 a, V256 b) => new(Vector256.Max(a.V, b.V));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 MinNative(V256 a, V256 b) => new(Vector256.MinNative(a.V, b.V));
@@ -200,6 +214,9 @@ public readonly unsafe struct V256 : IVec<V256>
         => new(Vector256.ShiftLeft(t.V.AsInt32() - Vector256.Create(0x4B400000 - 127), 23).AsSingle());
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256 Pow2(V256 n) => new(Vector256.ShiftLeft(Vector256.ConvertToInt32Native(n.V) + Vector256.Create(127), 23).AsSingle());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V256 SwapPairs(V256 a) => new(Vector256.Shuffle(a.V, Vector256.Create(1, 0, 3, 2, 5, 4, 7, 6)));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(V256 a) => Vector256.Sum(a.V);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -235,6 +252,8 @@ public readonly unsafe struct V128 : IVec<V128>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Fma(V128 a, V128 b, V128 c) => new(Vector128.FusedMultiplyAdd(a.V, b.V, c.V));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 MultiplyAddEstimate(V128 a, V128 b, V128 c) => new(Vector128.MultiplyAddEstimate(a.V, b.V, c.V));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void FmaTo(ref V128 acc, V128 a, V128 b) => Unsafe.AsRef(in acc.V) = Vector128.FusedMultiplyAdd(a.V, b.V, acc.V);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Min(V128 a, V128 b) => new(Vector128.Min(a.V, b.V));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Max(V128 a, V128 b) => new(Vector128.Max(a.V, b.V));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 MinNative(V128 a, V128 b) => new(Vector128.MinNative(a.V, b.V));
@@ -254,6 +273,9 @@ public readonly unsafe struct V128 : IVec<V128>
         => new(Vector128.ShiftLeft(t.V.AsInt32() - Vector128.Create(0x4B400000 - 127), 23).AsSingle());
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V128 Pow2(V128 n) => new(Vector128.ShiftLeft(Vector128.ConvertToInt32Native(n.V) + Vector128.Create(127), 23).AsSingle());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V128 SwapPairs(V128 a) => new(Vector128.Shuffle(a.V, Vector128.Create(1, 0, 3, 2)));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(V128 a) => Vector128.Sum(a.V);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -91,7 +91,7 @@ public class GemmTests
         CheckOne(false, true, 3, 3300, 20, 1f, 1f, pad: 0);
     }
 
-    /// <summary>Every micro-kernel and both loop orders, with tiny blocks so every block edge is crossed.</summary>
+    /// <summary>beta = 0 writes C without reading it; k = 0 only scales C.</summary>
     [Fact]
     public void BetaZeroIgnoresNaNsAndKZeroScales()
     {
@@ -145,32 +145,49 @@ public class GemmTests
     }
 }
 
-/// <summary>Every micro-kernel and blocking, switched process-wide, so the class runs alone.</summary>
+/// <summary>Every SIMD width, every micro-kernel of each and several blockings, switched process-wide, so the class runs alone.</summary>
 [Collection(GlobalKernelSettings.Name)]
 public class GemmBlockingTests
 {
-    [Theory]
-    [InlineData(6, 32, 384, 4096, 448, true)]
-    [InlineData(8, 32, 256, 192, 3072, false)]
-    [InlineData(8, 32, 16, 24, 64, true)]
-    [InlineData(6, 32, 24, 18, 96, false)]
-    [InlineData(6, 16, 256, 4096, 768, true)]
-    [InlineData(6, 16, 40, 30, 48, false)]
-    public void EveryKernelAndBlocking(int mr, int nr, int kc, int mc, int nc, bool blis)
+    public static TheoryData<int> Widths => SimdWidths.All;
+
+    /// <summary>Odd sizes (every sliver edge), all transposes, beta = 0 / 1 / other (the kernels' store modes), serial and parallel.</summary>
+    private static void CheckShapes()
     {
-        if (!Gemm.Configure(mr, nr, kc, mc, nc, blis)) return; // this CPU lacks the instructions
-        Gemm.StaticSplit = !blis; // the static per-thread split with the GotoBLAS rows, the shared-B scheduler with BLIS
+        foreach (var (m, n, k) in new[] { (17, 33, 65), (65, 129, 33), (100, 70, 97), (9, 200, 50), (300, 40, 90) })
+            foreach (var ta in new[] { false, true })
+                foreach (var tb in new[] { false, true })
+                {
+                    GemmTests.CheckOne(ta, tb, m, n, k, 1f, 0f, pad: 0, parallel: false);
+                    GemmTests.CheckOne(ta, tb, m, n, k, 0.5f, -1f, pad: 2, parallel: true, seed: 3);
+                    GemmTests.CheckOne(ta, tb, m, n, k, -2f, 1f, pad: 1, parallel: false, seed: 4);
+                }
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void EveryKernelAndBlocking(int bits)
+    {
+        using var width = SimdWidths.Use(bits);
         Gemm.ParallelWork = 0;    // every product takes the parallel path (where there are 2+ threads)
         Gemm.SharedBLimit = 3000; // and the shared-B scheduler several column chunks
         try
         {
-            foreach (var (m, n, k) in new[] { (17, 33, 65), (65, 129, 33), (100, 70, 97), (9, 200, 50), (300, 40, 90) })
-                foreach (var ta in new[] { false, true })
-                    foreach (var tb in new[] { false, true })
-                    {
-                        GemmTests.CheckOne(ta, tb, m, n, k, 1f, 0f, pad: 0, parallel: false);
-                        GemmTests.CheckOne(ta, tb, m, n, k, 0.5f, -1f, pad: 2, parallel: true, seed: 3);
-                    }
+            var shapes = Gemm.KernelShapes(bits);
+            if (shapes.Length == 0)
+            {
+                Assert.Null(Gemm.Current); // the scalar width: the direct path only
+                CheckShapes();
+                return;
+            }
+            Assert.Equal(bits, Gemm.Current!.Bits);
+            foreach (var (mr, nr) in shapes)
+                foreach (var (kc, mc, nc, blis) in new[] { (384, 4096, 8 * nr, true), (256, 32 * mr, 96 * nr, false), (16, 3 * mr, 2 * nr, true), (24, 3 * mr, 3 * nr, false) })
+                {
+                    Assert.True(Gemm.Configure(mr, nr, kc, mc, nc, blis), $"{bits}-bit {mr}x{nr}");
+                    Gemm.StaticSplit = !blis; // the static per-thread split with the GotoBLAS rows, the shared-B scheduler with BLIS
+                    CheckShapes();
+                }
         }
         finally
         {
@@ -179,5 +196,29 @@ public class GemmBlockingTests
             Gemm.ParallelWork = Gemm.DefaultParallelWork;
             Gemm.SharedBLimit = Gemm.DefaultSharedBLimit;
         }
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void DefaultKernelFollowsTheWidth(int bits)
+    {
+        using (SimdWidths.Use(bits))
+        {
+            Assert.Equal(bits == 0 ? null : bits, Gemm.Current?.Bits);
+            // A configured kernel applies only at the width it was made for.
+            if (bits != 0)
+            {
+                var (mr, nr) = Gemm.KernelShapes(bits)[^1];
+                Assert.True(Gemm.Configure(mr, nr, 64, 64, 4 * nr));
+                try
+                {
+                    Assert.Equal((mr, nr), (Gemm.Current!.MR, Gemm.Current.NR));
+                    SimdPath.Set(bits == 128 ? 256 : 128);
+                    Assert.NotEqual(bits, Gemm.Current!.Bits);
+                }
+                finally { Gemm.Configure(0); }
+            }
+        }
+        Assert.Equal(SimdPath.Bits == 0 ? null : SimdPath.Bits, Gemm.Current?.Bits); // back to the process's own width
     }
 }

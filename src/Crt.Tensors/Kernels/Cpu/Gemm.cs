@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 
 namespace Crt.Tensors.Kernels.Cpu;
@@ -93,10 +94,10 @@ public static unsafe partial class Gemm
     /// <summary>m·n·k at or below which the direct (unpacked) path runs.</summary>
     internal const long DirectWork = 24 * 24 * 24;
 
-    /// <summary>Micro-kernel and blocking of the packed path; replaced whole (tests and tuning use <see cref="Configure"/>).</summary>
+    /// <summary>Micro-kernel and blocking of the packed path, for one SIMD width; replaced whole (tests and tuning use <see cref="Configure"/>).</summary>
     internal sealed class Config
     {
-        public required int MR, NR, KC, MC, NC;
+        public required int Bits, MR, NR, KC, MC, NC;
         /// <summary>true: BLIS order (an A sliver stays in L1, the B block in L2 streams past it); false: GotoBLAS order (a B sliver in L1, the A block in L2).</summary>
         public required bool BlisOrder;
         public required nint KernelPtr;
@@ -105,49 +106,81 @@ public static unsafe partial class Gemm
             (delegate*<int, float*, float*, float*, int, float, int, void>)KernelPtr;
     }
 
-    private static Config? s_config = DefaultConfig();
+    /// <summary>The tuning override (<see cref="Configure"/>); it applies only while SimdPath.Bits is the width it was made for.</summary>
+    private static Config? s_override;
+    private static readonly Config?[] s_defaults = { DefaultConfig(0), DefaultConfig(128), DefaultConfig(256), DefaultConfig(512) };
 
-    internal static Config? Current => s_config;
+    /// <summary>The configuration for the SIMD width in force now (<see cref="SimdPath.Bits"/>, read at each call); null: the scalar path.</summary>
+    internal static Config? Current
+    {
+        get
+        {
+            int bits = SimdPath.Bits;
+            var o = s_override;
+            if (o is not null && o.Bits == bits) return o;
+            return s_defaults[bits switch { 512 => 3, 256 => 2, 128 => 1, _ => 0 }];
+        }
+    }
+
+    /// <summary>Whether the 32-register vector file is there (AVX-512 or ARM64); x86 without AVX-512 has 16.</summary>
+    private static bool ManyRegisters => Avx512F.IsSupported || AdvSimd.Arm64.IsSupported;
 
     /// <remarks>
-    /// Sized for Zen 4/5 (L1d 32–48 KB, L2 1 MB per core): the 8×KC A sliver (12 KB at KC 384) stays in L1,
+    /// 512: sized for Zen 4/5 (L1d 32–48 KB, L2 1 MB per core): the 8×KC A sliver (12 KB at KC 384) stays in L1,
     /// the KC×NC B block (672 KB at NC 448) in L2; an A block of up to MC rows is packed per depth slice.
     /// 8×32 keeps 16 zmm accumulators (more make the JIT spill); 16 FMAs per 10 loads per k step.
+    /// 256: 6×16, 12 ymm accumulators + 2 B vectors + 1 broadcast of the 16 registers AVX2 has.
+    /// 128: 8×12 (24 accumulators) on ARM64's 32 NEON registers, 6×8 (12) within SSE's 16.
+    /// 0: no packed path; every product takes the scalar direct path.
     /// </remarks>
-    private static Config? DefaultConfig()
+    private static Config? DefaultConfig(int bits) => bits switch
     {
-        if (Avx512F.IsSupported) return Make(8, 32, 384, 1024, 448, blis: true);
-        if (Fma.IsSupported && Avx.IsSupported) return Make(6, 16, 256, 1024, 768, blis: true);
-        return null;
+        512 => Make(512, 8, 32, 384, 1024, 448, blis: true),
+        256 => Make(256, 6, 16, 256, 1024, 768, blis: true),
+        128 when ManyRegisters => Make(128, 8, 12, 256, 1024, 768, blis: true),
+        128 => Make(128, 6, 8, 256, 1024, 768, blis: true),
+        _ => null,
+    };
+
+    /// <summary>The micro-kernel shapes (MR, NR) there are for a SIMD width (NR = vectors × lanes).</summary>
+    internal static (int Mr, int Nr)[] KernelShapes(int bits)
+    {
+        int lanes = bits / 32;
+        return bits is 512 or 256 or 128 ? new[] { (8, 2 * lanes), (6, 2 * lanes), (4, 3 * lanes), (8, 3 * lanes) } : Array.Empty<(int, int)>();
     }
 
     /// <summary>
-    /// Selects a micro-kernel (mr×nr: 6×32 or 8×32 with AVX-512, 6×16 with AVX2) and the blocking;
-    /// returns false when this CPU lacks the kernel's instructions. <paramref name="mr"/> = 0 restores the default.
+    /// Selects a micro-kernel of the current SIMD width (one of <see cref="KernelShapes"/>) and the blocking, for as
+    /// long as that width is in force; returns false when the width has no such kernel. <paramref name="mr"/> = 0 restores the default.
     /// </summary>
     internal static bool Configure(int mr, int nr = 32, int kc = 384, int mc = 1024, int nc = 448, bool blis = true)
     {
-        if (mr == 0) { s_config = DefaultConfig(); return true; }
-        var cfg = Make(mr, nr, kc, mc, nc, blis);
+        if (mr == 0) { s_override = null; return true; }
+        var cfg = Make(SimdPath.Bits, mr, nr, kc, mc, nc, blis);
         if (cfg is null) return false;
-        s_config = cfg;
+        s_override = cfg;
         return true;
     }
 
-    private static Config? Make(int mr, int nr, int kc, int mc, int nc, bool blis)
+    private static Config? Make(int bits, int mr, int nr, int kc, int mc, int nc, bool blis)
     {
-        delegate*<int, float*, float*, float*, int, float, int, void> k = (mr, nr) switch
+        int lanes = bits / 32;
+        if (lanes == 0 || nr % lanes != 0) return null;
+        delegate*<int, float*, float*, float*, int, float, int, void> k = (bits, mr, nr / lanes) switch
         {
-            (6, 32) when Avx512F.IsSupported => &GemmKernels.K512_6x32,
-            (8, 32) when Avx512F.IsSupported => &GemmKernels.K512_8x32,
-            (6, 16) when Fma.IsSupported && Avx.IsSupported => &GemmKernels.K256_6x16,
+            (512, 8, 2) => &GemmKernels.K8x2<V512>, (512, 6, 2) => &GemmKernels.K6x2<V512>,
+            (512, 4, 3) => &GemmKernels.K4x3<V512>, (512, 8, 3) => &GemmKernels.K8x3<V512>,
+            (256, 8, 2) => &GemmKernels.K8x2<V256>, (256, 6, 2) => &GemmKernels.K6x2<V256>,
+            (256, 4, 3) => &GemmKernels.K4x3<V256>, (256, 8, 3) => &GemmKernels.K8x3<V256>,
+            (128, 8, 2) => &GemmKernels.K8x2<V128>, (128, 6, 2) => &GemmKernels.K6x2<V128>,
+            (128, 4, 3) => &GemmKernels.K4x3<V128>, (128, 8, 3) => &GemmKernels.K8x3<V128>,
             _ => null,
         };
         if (k == null) return null;
         return new Config
         {
-            MR = mr, NR = nr, KC = Math.Max(1, kc), MC = Math.Max(mr, mc / mr * mr), NC = Math.Max(nr, nc / nr * nr),
-            BlisOrder = blis, KernelPtr = (nint)k, Name = $"{mr}x{nr} kc{kc} mc{mc} nc{nc} {(blis ? "blis" : "goto")}",
+            Bits = bits, MR = mr, NR = nr, KC = Math.Max(1, kc), MC = Math.Max(mr, mc / mr * mr), NC = Math.Max(nr, nc / nr * nr),
+            BlisOrder = blis, KernelPtr = (nint)k, Name = $"{bits}-bit {mr}x{nr} kc{kc} mc{mc} nc{nc} {(blis ? "blis" : "goto")}",
         };
     }
 
@@ -158,7 +191,7 @@ public static unsafe partial class Gemm
     {
         if (k == 0 || alpha == 0f) { ScaleC(m, n, beta, c, ldc); return; }
         long work = (long)m * n * k;
-        var cfg = s_config;
+        var cfg = Current;
         bool direct = cfg is null || work <= DirectWork || n < cfg.NR / 4 || m < 2;
         int threads = parallel && work >= ParallelWork ? Math.Max(1, Par.Threads) : 1;
         if (direct)
@@ -338,8 +371,21 @@ public static unsafe partial class Gemm
 
     // ---- direct path for small or skinny products ----------------------------------------------------
 
+    /// <summary>Unpacked product at the SIMD width in force; at width 0 the scalar reference (no vectors at all).</summary>
     private static void Direct(bool transA, bool transB, int m, int n, int k, float alpha,
         float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
+    {
+        switch (SimdPath.Bits)
+        {
+            case 512: Direct<V512>(true, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); break;
+            case 256: Direct<V256>(true, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); break;
+            case 128: Direct<V128>(true, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); break;
+            default: Direct<V128>(false, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); break;
+        }
+    }
+
+    private static void Direct<V>(bool simd, bool transA, bool transB, int m, int n, int k, float alpha,
+        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc) where V : unmanaged, IVec<V>
     {
         for (int i = 0; i < m; i++)
         {
@@ -351,7 +397,7 @@ public static unsafe partial class Gemm
                 for (int p = 0; p < k; p++)
                 {
                     float av = alpha * (transA ? a[(long)p * lda + i] : a[(long)i * lda + p]);
-                    Axpy(av, b + (long)p * ldb, crow, n);
+                    Axpy<V>(simd, av, b + (long)p * ldb, crow, n);
                 }
             }
             else
@@ -360,7 +406,7 @@ public static unsafe partial class Gemm
                 {
                     float* brow = b + (long)j * ldb;
                     float s;
-                    if (!transA) s = Dot(a + (long)i * lda, brow, k);
+                    if (!transA) s = Dot<V>(simd, a + (long)i * lda, brow, k);
                     else { s = 0f; for (int p = 0; p < k; p++) s += a[(long)p * lda + i] * brow[p]; }
                     crow[j] = beta == 0f ? alpha * s : alpha * s + beta * crow[j];
                 }
@@ -368,19 +414,37 @@ public static unsafe partial class Gemm
         }
     }
 
+    /// <summary>y += alpha·x.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Axpy(float alpha, float* x, float* y, int n)
+    private static void Axpy<V>(bool simd, float alpha, float* x, float* y, int n) where V : unmanaged, IVec<V>
     {
         int j = 0;
-        if (Vector256.IsHardwareAccelerated && n >= 8)
+        if (simd)
         {
-            var va = Vector256.Create(alpha);
-            for (; j <= n - 8; j += 8) (Vector256.Load(y + j) + va * Vector256.Load(x + j)).Store(y + j);
+            var va = V.Create(alpha);
+            for (; j <= n - V.Count; j += V.Count) GemmKernels.Mad(va, V.Load(x + j), V.Load(y + j)).Store(y + j);
         }
         for (; j < n; j++) y[j] += alpha * x[j];
     }
 
+    /// <summary>Σ x·y, two vector accumulators (the dot products here are short: k of a skinny product).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Dot(float* x, float* y, int n) =>
-        System.Numerics.Tensors.TensorPrimitives.Dot(new ReadOnlySpan<float>(x, n), new ReadOnlySpan<float>(y, n));
+    private static float Dot<V>(bool simd, float* x, float* y, int n) where V : unmanaged, IVec<V>
+    {
+        int j = 0;
+        float s = 0f;
+        if (simd && n >= V.Count)
+        {
+            V s0 = V.Zero, s1 = V.Zero;
+            for (; j <= n - 2 * V.Count; j += 2 * V.Count)
+            {
+                s0 = GemmKernels.Mad(V.Load(x + j), V.Load(y + j), s0);
+                s1 = GemmKernels.Mad(V.Load(x + j + V.Count), V.Load(y + j + V.Count), s1);
+            }
+            if (j <= n - V.Count) { s0 = GemmKernels.Mad(V.Load(x + j), V.Load(y + j), s0); j += V.Count; }
+            s = V.Sum(s0 + s1);
+        }
+        for (; j < n; j++) s += x[j] * y[j];
+        return s;
+    }
 }

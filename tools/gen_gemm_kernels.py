@@ -1,11 +1,18 @@
 """Writes src/Crt.Tensors/Kernels/Cpu/GemmKernels.cs: the register-tiled SGEMM micro-kernels.
 
-Each kernel is generic over the vector width (IVec<V>: V512, V256, V128) and keeps an MR x NV-vector
-tile of C in registers: per k step it loads NV vectors of the packed B sliver, broadcasts MR values of
-the packed A sliver and issues MR*NV multiply-adds. One source serves every width; Gemm.cs picks the
-shape per width (the instantiation compiles to the same code as a hand-written Vector512/256/128 copy).
-MR*NV accumulators + NV B vectors + 1 broadcast must fit the register file (16 vector registers on
-x86 without AVX-512, 32 with AVX-512 or on ARM64) or the JIT spills.
+One template, stamped out for each SIMD width (Vector512, Vector256, Vector128: the cross-platform APIs, so
+every kernel runs on every machine, a width the CPU lacks emulated by the runtime) and each tile shape. A
+kernel keeps an MR x NV-vector tile of C in registers: per k step it loads NV vectors of the packed B sliver,
+broadcasts MR values of the packed A sliver and issues MR*NV multiply-adds. MR*NV accumulators + NV B
+vectors + 1 broadcast must fit the register file (16 vector registers on x86 without AVX-512, 32 with
+AVX-512 or on ARM64) or the JIT spills.
+
+Why concrete copies and not one method generic over IVec<V> (Vec.cs): through the wrapper struct the JIT
+loses track of which FMA operand is the accumulator being updated, and for every second FMA of a row it
+computes into the broadcast register and copies the result back (a vmovaps per FMA pair; measured on .NET 10).
+The same happens through any inlined helper (a Mad(a, b, c) that picks FMA or multiply + add), so the k loop calls
+Vector*.FusedMultiplyAdd itself, in a copy of the loop taken where the CPU has FMA (a JIT-time constant): then the
+accumulator stays the FMA destination (vfmadd231ps), as in hand-written code.
 
     python3 tools/gen_gemm_kernels.py
 """
@@ -14,30 +21,56 @@ import os
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "../src/Crt.Tensors/Kernels/Cpu/GemmKernels.cs")
 
-# (MR, NV): rows x vectors. 8x2/6x2 (512: 8x32, 6x32; 256: 6x16), 4x3 (256: 4x24), 8x3 (128 on ARM64: 8x12), 6x2 (128 on SSE: 6x8).
+# SIMD widths: (bits, lanes).
+WIDTHS = [(512, 16), (256, 8), (128, 4)]
+# Tile shapes (MR rows, NV vectors across), each at every width. Gemm.cs picks one per width:
+# 8x2 (512: 8x32), 6x2 (256: 6x16; 128 on SSE: 6x8), 4x3 (256: 4x24), 8x3 (128 on ARM64: 8x12).
 SHAPES = [(8, 2), (6, 2), (4, 3), (8, 3)]
 
 
-def kernel(mr, nv):
-    L = [f"    /// <summary>MR {mr} × NR {nv}·V.Count tile: C (+)= Σ_p a[p·{mr}+r]·b[p·NR+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc.</summary>",
+def kernel(bits, w, mr, nv):
+    V = f"Vector{bits}"
+    nr = nv * w
+    L = [f"    /// <summary>{mr}×{nr} tile ({nv} × {bits}-bit): C (+)= Σ_p a[p·{mr}+r]·b[p·{nr}+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc.</summary>",
          "    [MethodImpl(MethodImplOptions.AggressiveOptimization)]",
-         f"    internal static void K{mr}x{nv}<V>(int kc, float* a, float* b, float* c, int ldc, float beta, int mode) where V : unmanaged, IVec<V>",
+         f"    internal static void K{bits}_{mr}x{nr}(int kc, float* a, float* b, float* c, int ldc, float beta, int mode)",
          "    {"]
     for r in range(mr):
-        L.append("        V " + ", ".join(f"c{r}{v} = V.Zero" for v in range(nv)) + ";")
-    L += ["        for (int p = 0; p < kc; p++)", "        {",
-          "            " + " ".join(f"var b{v} = V.Load(b{'' if v == 0 else f' + {v} * V.Count'});" for v in range(nv))]
+        L.append(f"        {V}<float> " + ", ".join(f"c{r}{v} = default" for v in range(nv)) + ";")
+    for fused in (True, False):
+        L += ["        if (HasFma)" if fused else "        else", "        {",
+              "            for (int p = 0; p < kc; p++)", "            {",
+              "                " + " ".join(f"var b{v} = {V}.Load(b{'' if v == 0 else f' + {v * w}'});" for v in range(nv))]
+        for r in range(mr):
+            ops = (f"c{r}{v} = {V}.FusedMultiplyAdd(av, b{v}, c{r}{v});" if fused else f"c{r}{v} += av * b{v};" for v in range(nv))
+            L.append(f"                {{ var av = {V}.Create(a[{r}]); " + " ".join(ops) + " }")
+        L += [f"                a += {mr}; b += {nr};", "            }", "        }"]
+    L.append(f"        var vb = {V}.Create(beta);")
     for r in range(mr):
-        L.append(f"            {{ var av = V.Create(a[{r}]); " + " ".join(f"c{r}{v} = Mad(av, b{v}, c{r}{v});" for v in range(nv)) + " }")
-    L += [f"            a += {mr}; b += {nv} * V.Count;", "        }", "        var vb = V.Create(beta);"]
-    for r in range(mr):
-        L.append(f"        {{ float* cr = c + {r} * ldc; " + " ".join(f"Store(cr{'' if v == 0 else f' + {v} * V.Count'}, c{r}{v}, vb, mode);" for v in range(nv)) + " }")
+        L.append(f"        {{ float* cr = c + {r} * ldc; " + " ".join(f"Store(cr{'' if v == 0 else f' + {v * w}'}, c{r}{v}, vb, mode);" for v in range(nv)) + " }")
     L.append("    }")
     return "\n".join(L)
 
 
-HEAD = """// Register-tiled GEMM micro-kernels, generic over the vector width. Generated by tools/gen_gemm_kernels.py; edit that, not this.
+def helpers(bits):
+    V = f"Vector{bits}<float>"
+    return f"""    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static {V} Mad({V} a, {V} b, {V} c) => HasFma ? Vector{bits}.FusedMultiplyAdd(a, b, c) : a * b + c;
+
+    /// <summary>Writes one accumulator vector to C: mode 0 stores it, 1 adds it to C, 2 stores beta·C + it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(float* c, {V} x, {V} vb, int mode)
+    {{
+        if (mode == 1) x += Vector{bits}.Load(c);
+        else if (mode == 2) x = Mad(vb, Vector{bits}.Load(c), x);
+        x.Store(c);
+    }}
+"""
+
+
+HEAD = """// Register-tiled GEMM micro-kernels, one per SIMD width and tile shape. Generated by tools/gen_gemm_kernels.py; edit that, not this.
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 
@@ -45,26 +78,17 @@ namespace Crt.Tensors.Kernels.Cpu;
 
 internal static unsafe class GemmKernels
 {
-    /// <summary>a·b + c: one fused instruction where the CPU has FMA, else a multiply and an add (x86 without
-    /// FMA, e.g. the 128-bit SSE path: the BCL's FusedMultiplyAdd would be emulated one lane at a time there).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static V Mad<V>(V a, V b, V c) where V : unmanaged, IVec<V>
-        => Fma.IsSupported || AdvSimd.IsSupported ? V.Fma(a, b, c) : a * b + c;
-
-    /// <summary>Writes one accumulator vector to C: mode 0 stores it, 1 adds it to C, 2 stores beta·C + it.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store<V>(float* c, V x, V vb, int mode) where V : unmanaged, IVec<V>
-    {
-        if (mode == 1) x += V.Load(c);
-        else if (mode == 2) x = Mad(vb, V.Load(c), x);
-        x.Store(c);
-    }
+    /// <summary>Fused multiply-add in hardware. Without it (x86 without FMA, e.g. the 128-bit SSE path) the kernels
+    /// multiply and add: the BCL's FusedMultiplyAdd would be emulated one lane at a time there.</summary>
+    internal static bool HasFma => Fma.IsSupported || AdvSimd.IsSupported;
 """
 
 if __name__ == "__main__":
-    parts = [HEAD]
-    for i, (mr, nv) in enumerate(SHAPES):
-        parts += [kernel(mr, nv), "" if i + 1 < len(SHAPES) else "}"]
+    parts = [HEAD] + [helpers(bits) for bits, _ in WIDTHS]
+    for bits, w in WIDTHS:
+        for mr, nv in SHAPES:
+            parts += [kernel(bits, w, mr, nv), ""]
+    parts[-1] = "}"
     with open(OUT, "w") as f:
         f.write("\n".join(parts) + "\n")
     print("wrote", os.path.normpath(OUT))

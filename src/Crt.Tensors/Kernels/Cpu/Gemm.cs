@@ -168,12 +168,12 @@ public static unsafe partial class Gemm
         if (lanes == 0 || nr % lanes != 0) return null;
         delegate*<int, float*, float*, float*, int, float, int, void> k = (bits, mr, nr / lanes) switch
         {
-            (512, 8, 2) => &GemmKernels.K8x2<V512>, (512, 6, 2) => &GemmKernels.K6x2<V512>,
-            (512, 4, 3) => &GemmKernels.K4x3<V512>, (512, 8, 3) => &GemmKernels.K8x3<V512>,
-            (256, 8, 2) => &GemmKernels.K8x2<V256>, (256, 6, 2) => &GemmKernels.K6x2<V256>,
-            (256, 4, 3) => &GemmKernels.K4x3<V256>, (256, 8, 3) => &GemmKernels.K8x3<V256>,
-            (128, 8, 2) => &GemmKernels.K8x2<V128>, (128, 6, 2) => &GemmKernels.K6x2<V128>,
-            (128, 4, 3) => &GemmKernels.K4x3<V128>, (128, 8, 3) => &GemmKernels.K8x3<V128>,
+            (512, 8, 2) => &GemmKernels.K512_8x32, (512, 6, 2) => &GemmKernels.K512_6x32,
+            (512, 4, 3) => &GemmKernels.K512_4x48, (512, 8, 3) => &GemmKernels.K512_8x48,
+            (256, 8, 2) => &GemmKernels.K256_8x16, (256, 6, 2) => &GemmKernels.K256_6x16,
+            (256, 4, 3) => &GemmKernels.K256_4x24, (256, 8, 3) => &GemmKernels.K256_8x24,
+            (128, 8, 2) => &GemmKernels.K128_8x8, (128, 6, 2) => &GemmKernels.K128_6x8,
+            (128, 4, 3) => &GemmKernels.K128_4x12, (128, 8, 3) => &GemmKernels.K128_8x12,
             _ => null,
         };
         if (k == null) return null;
@@ -414,6 +414,9 @@ public static unsafe partial class Gemm
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static V Mad<V>(V a, V b, V c) where V : unmanaged, IVec<V> => GemmKernels.HasFma ? V.Fma(a, b, c) : a * b + c;
+
     /// <summary>y += alpha·x.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Axpy<V>(bool simd, float alpha, float* x, float* y, int n) where V : unmanaged, IVec<V>
@@ -422,7 +425,7 @@ public static unsafe partial class Gemm
         if (simd)
         {
             var va = V.Create(alpha);
-            for (; j <= n - V.Count; j += V.Count) GemmKernels.Mad(va, V.Load(x + j), V.Load(y + j)).Store(y + j);
+            for (; j <= n - V.Count; j += V.Count) Mad(va, V.Load(x + j), V.Load(y + j)).Store(y + j);
         }
         for (; j < n; j++) y[j] += alpha * x[j];
     }
@@ -438,10 +441,10 @@ public static unsafe partial class Gemm
             V s0 = V.Zero, s1 = V.Zero;
             for (; j <= n - 2 * V.Count; j += 2 * V.Count)
             {
-                s0 = GemmKernels.Mad(V.Load(x + j), V.Load(y + j), s0);
-                s1 = GemmKernels.Mad(V.Load(x + j + V.Count), V.Load(y + j + V.Count), s1);
+                s0 = Mad(V.Load(x + j), V.Load(y + j), s0);
+                s1 = Mad(V.Load(x + j + V.Count), V.Load(y + j + V.Count), s1);
             }
-            if (j <= n - V.Count) { s0 = GemmKernels.Mad(V.Load(x + j), V.Load(y + j), s0); j += V.Count; }
+            if (j <= n - V.Count) { s0 = Mad(V.Load(x + j), V.Load(y + j), s0); j += V.Count; }
             s = V.Sum(s0 + s1);
         }
         for (; j < n; j++) s += x[j] * y[j];

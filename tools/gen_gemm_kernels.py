@@ -37,6 +37,11 @@ def kernel(bits, w, mr, nv):
          "    {"]
     for r in range(mr):
         L.append(f"        {V}<float> " + ", ".join(f"c{r}{v} = default" for v in range(nv)) + ";")
+    # C's tile rows lie ldc apart and are usually out of cache; fetch them now so the loads after the k loop
+    # (mode 1 and 2) do not stall on memory. x86 only: .NET has no prefetch intrinsic for ARM64.
+    offs = sorted(set(list(range(0, nr, 16)) + [nr - 1]))
+    L.append("        if (Sse.IsSupported)")
+    L.append("            for (int r = 0; r < %d; r++) { float* cr = c + (long)r * ldc; %s }" % (mr, " ".join(f"Sse.Prefetch0(cr{'' if o == 0 else f' + {o}'});" for o in offs)))
     for fused in (True, False):
         L += ["        if (HasFma)" if fused else "        else", "        {",
               "            for (int p = 0; p < kc; p++)", "            {",

@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 
 namespace Crt.Tensors.Kernels.Cpu;
 
@@ -249,6 +248,17 @@ public static unsafe class Conv2dKernels
     /// </summary>
     internal static void Im2Col(in ConvGeom g, float* x, int oh0, int oh1, float* col)
     {
+        switch (SimdPath.Bits)
+        {
+            case 512: Im2Col<V512>(true, g, x, oh0, oh1, col); break;
+            case 256: Im2Col<V256>(true, g, x, oh0, oh1, col); break;
+            case 128: Im2Col<V128>(true, g, x, oh0, oh1, col); break;
+            default: Im2Col<V128>(false, g, x, oh0, oh1, col); break; // the scalar reference
+        }
+    }
+
+    private static void Im2Col<V>(bool simd, in ConvGeom g, float* x, int oh0, int oh1, float* col) where V : unmanaged, IVec<V>
+    {
         int H = g.H, W = g.W, Wo = g.Wo, s = g.Stride, pc = (oh1 - oh0) * Wo;
         float* dst = col;
         for (int c = 0; c < g.Cin; c++)
@@ -267,27 +277,40 @@ public static unsafe class Conv2dKernels
                         for (int t = 0; t < lo; t++) d[t] = 0f;
                         for (int t = hi; t < Wo; t++) d[t] = 0f;
                         float* src = xc + ih * W + off; // src[ow·s] is the input for column ow
-                        if (s == 1) CopyRow(src + lo, d + lo, hi - lo);
-                        else if (s == 2) Gather2(src, d, lo, hi, W - off);
+                        if (s == 1) CopyRow<V>(simd, src + lo, d + lo, hi - lo);
+                        else if (s == 2 && simd) Gather2<V>(src, d, lo, hi, W - off);
                         else for (int ow = lo; ow < hi; ow++) d[ow] = src[ow * s];
                     }
                 }
         }
     }
 
-    /// <summary>d[ow] = src[2·ow] for ow in [lo, hi); src[t] is readable for t &lt; avail.</summary>
-    private static void Gather2(float* src, float* d, int lo, int hi, int avail)
+    /// <summary>d[ow] = src[2·ow] for ow in [lo, hi); src[t] is readable for t &lt; avail. Two vectors of input, the
+    /// even lanes of each shuffled into one half (out-of-range shuffle indices give zeros) and the halves OR-ed.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Gather2<V>(float* src, float* d, int lo, int hi, int avail) where V : unmanaged, IVec<V>
     {
-        int ow = lo;
-        if (Avx512F.IsSupported)
+        int ow = lo, w = V.Count;
+        if (w == 16)
         {
-            var idx = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            var ia = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1, -1, -1, -1, -1);
+            var ib = Vector512.Create(-1, -1, -1, -1, -1, -1, -1, -1, 0, 2, 4, 6, 8, 10, 12, 14);
             for (; ow + 16 <= hi && 2 * ow + 32 <= avail; ow += 16)
-            {
-                var a = Avx512F.LoadVector512(src + 2 * ow);
-                var b = Avx512F.LoadVector512(src + 2 * ow + 16);
-                Avx512F.Store(d + ow, Avx512F.PermuteVar16x32x2(a, idx.AsInt32(), b));
-            }
+                (Vector512.Shuffle(Vector512.Load(src + 2 * ow), ia) | Vector512.Shuffle(Vector512.Load(src + 2 * ow + 16), ib)).Store(d + ow);
+        }
+        else if (w == 8)
+        {
+            var ia = Vector256.Create(0, 2, 4, 6, -1, -1, -1, -1);
+            var ib = Vector256.Create(-1, -1, -1, -1, 0, 2, 4, 6);
+            for (; ow + 8 <= hi && 2 * ow + 16 <= avail; ow += 8)
+                (Vector256.Shuffle(Vector256.Load(src + 2 * ow), ia) | Vector256.Shuffle(Vector256.Load(src + 2 * ow + 8), ib)).Store(d + ow);
+        }
+        else
+        {
+            var ia = Vector128.Create(0, 2, -1, -1);
+            var ib = Vector128.Create(-1, -1, 0, 2);
+            for (; ow + 4 <= hi && 2 * ow + 8 <= avail; ow += 4)
+                (Vector128.Shuffle(Vector128.Load(src + 2 * ow), ia) | Vector128.Shuffle(Vector128.Load(src + 2 * ow + 4), ib)).Store(d + ow);
         }
         for (; ow < hi; ow++) d[ow] = src[2 * ow];
     }
@@ -302,6 +325,17 @@ public static unsafe class Conv2dKernels
 
     /// <summary>Adjoint of <see cref="Im2Col"/>: dx[c, ih, iw] += col[...] for the band's rows.</summary>
     internal static void Col2ImAdd(in ConvGeom g, float* col, int oh0, int oh1, float* dx)
+    {
+        switch (SimdPath.Bits)
+        {
+            case 512: Col2ImAdd<V512>(true, g, col, oh0, oh1, dx); break;
+            case 256: Col2ImAdd<V256>(true, g, col, oh0, oh1, dx); break;
+            case 128: Col2ImAdd<V128>(true, g, col, oh0, oh1, dx); break;
+            default: Col2ImAdd<V128>(false, g, col, oh0, oh1, dx); break;
+        }
+    }
+
+    private static void Col2ImAdd<V>(bool simd, in ConvGeom g, float* col, int oh0, int oh1, float* dx) where V : unmanaged, IVec<V>
     {
         int H = g.H, W = g.W, Wo = g.Wo, s = g.Stride, pc = (oh1 - oh0) * Wo;
         float* srcRow = col;
@@ -320,10 +354,7 @@ public static unsafe class Conv2dKernels
                         if ((uint)ih >= (uint)H) continue;
                         float* sp = srcRow + (oh - oh0) * Wo;
                         float* d = xc + ih * W + off;
-                        if (s == 1)
-                        {
-                            AddRow(sp + lo, d + lo, hi - lo);
-                        }
+                        if (s == 1) AddRow<V>(simd, sp + lo, d + lo, hi - lo);
                         else for (int ow = lo; ow < hi; ow++) d[ow * s] += sp[ow];
                     }
                 }
@@ -332,27 +363,23 @@ public static unsafe class Conv2dKernels
 
     // ---- helpers ------------------------------------------------------------------------------------
 
-    /// <summary>d[0..len) = s[0..len) for the short rows of im2col (no call overhead).</summary>
+    /// <summary>d[0..len) = s[0..len) for the short rows of im2col (no call overhead); scalar unless <paramref name="simd"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void CopyRow(float* s, float* d, int len)
+    private static void CopyRow<V>(bool simd, float* s, float* d, int len) where V : unmanaged, IVec<V>
     {
         int i = 0;
-        if (Vector512.IsHardwareAccelerated)
-            for (; i + 16 <= len; i += 16) Vector512.Store(Vector512.Load(s + i), d + i);
-        for (; i + 8 <= len; i += 8) Vector256.Store(Vector256.Load(s + i), d + i);
-        if (i + 4 <= len) { Vector128.Store(Vector128.Load(s + i), d + i); i += 4; }
+        if (simd)
+            for (; i + V.Count <= len; i += V.Count) V.Load(s + i).Store(d + i);
         for (; i < len; i++) d[i] = s[i];
     }
 
     /// <summary>d[0..len) += s[0..len).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AddRow(float* s, float* d, int len)
+    private static void AddRow<V>(bool simd, float* s, float* d, int len) where V : unmanaged, IVec<V>
     {
         int i = 0;
-        if (Vector512.IsHardwareAccelerated)
-            for (; i + 16 <= len; i += 16) Vector512.Store(Vector512.Load(d + i) + Vector512.Load(s + i), d + i);
-        for (; i + 8 <= len; i += 8) Vector256.Store(Vector256.Load(d + i) + Vector256.Load(s + i), d + i);
-        if (i + 4 <= len) { Vector128.Store(Vector128.Load(d + i) + Vector128.Load(s + i), d + i); i += 4; }
+        if (simd)
+            for (; i + V.Count <= len; i += V.Count) (V.Load(d + i) + V.Load(s + i)).Store(d + i);
         for (; i < len; i++) d[i] += s[i];
     }
 
@@ -388,6 +415,7 @@ public static unsafe class Conv2dKernels
     public static void UpsampleNearest2x(ReadOnlySpan<float> x, Span<float> y, int planes, int H, int W)
     {
         if (x.Length != planes * H * W || y.Length != 4 * x.Length) throw new ArgumentException("upsample kernel: buffer lengths");
+        int bits = SimdPath.Bits;
         fixed (float* px = x, py = y)
         {
             nint X = (nint)px, Y = (nint)py;
@@ -396,20 +424,7 @@ public static unsafe class Conv2dKernels
                 for (int r = r0; r < r1; r++)
                 {
                     float* s = (float*)X + (long)r * W, d0 = (float*)Y + (long)r * 4 * W, d1 = d0 + 2 * W;
-                    int w = 0;
-                    if (Avx512F.IsSupported)
-                    {
-                        var lo = Vector512.Create(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
-                        var hi = Vector512.Create(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
-                        for (; w + 16 <= W; w += 16)
-                        {
-                            var v = Avx512F.LoadVector512(s + w);
-                            var a = Avx512F.PermuteVar16x32(v, lo);
-                            var b = Avx512F.PermuteVar16x32(v, hi);
-                            Avx512F.Store(d0 + 2 * w, a); Avx512F.Store(d0 + 2 * w + 16, b);
-                            Avx512F.Store(d1 + 2 * w, a); Avx512F.Store(d1 + 2 * w + 16, b);
-                        }
-                    }
+                    int w = UpsampleRow(bits, s, d0, d1, W);
                     for (; w < W; w++)
                     {
                         float v = s[w];
@@ -424,6 +439,7 @@ public static unsafe class Conv2dKernels
     public static void UpsampleNearest2xBackward(ReadOnlySpan<float> gy, Span<float> dx, int planes, int H, int W)
     {
         if (dx.Length != planes * H * W || gy.Length != 4 * dx.Length) throw new ArgumentException("upsample backward kernel: buffer lengths");
+        int bits = SimdPath.Bits;
         fixed (float* pg = gy, pd = dx)
         {
             nint G = (nint)pg, D = (nint)pd;
@@ -432,22 +448,112 @@ public static unsafe class Conv2dKernels
                 for (int r = r0; r < r1; r++)
                 {
                     float* g0 = (float*)G + (long)r * 4 * W, g1 = g0 + 2 * W, d = (float*)D + (long)r * W;
-                    int w = 0;
-                    if (Avx512F.IsSupported)
-                    {
-                        var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-                        var odd = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-                        for (; w + 16 <= W; w += 16)
-                        {
-                            var a = Avx512F.LoadVector512(g0 + 2 * w) + Avx512F.LoadVector512(g1 + 2 * w);
-                            var b = Avx512F.LoadVector512(g0 + 2 * w + 16) + Avx512F.LoadVector512(g1 + 2 * w + 16);
-                            Avx512F.Store(d + w, Avx512F.PermuteVar16x32x2(a, even, b) + Avx512F.PermuteVar16x32x2(a, odd, b));
-                        }
-                    }
-                    for (; w < W; w++) d[w] = (g0[2 * w] + g0[2 * w + 1]) + (g1[2 * w] + g1[2 * w + 1]);
+                    int w = DownsumRow(bits, g0, g1, d, W);
+                    for (; w < W; w++) d[w] = (g0[2 * w] + g1[2 * w]) + (g0[2 * w + 1] + g1[2 * w + 1]); // the vector lanes' order
                 }
             });
         }
+    }
+
+    /// <summary>d0[2w], d0[2w+1], d1[2w], d1[2w+1] = s[w] for the vector-sized prefix of a row at the given width
+    /// (each input vector shuffled into its two duplicated halves); returns where the scalar tail starts.</summary>
+    private static int UpsampleRow(int bits, float* s, float* d0, float* d1, int W)
+    {
+        int w = 0;
+        switch (bits)
+        {
+            case 512:
+            {
+                var lo = Vector512.Create(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+                var hi = Vector512.Create(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+                for (; w + 16 <= W; w += 16)
+                {
+                    var v = Vector512.Load(s + w);
+                    var a = Vector512.Shuffle(v, lo); var b = Vector512.Shuffle(v, hi);
+                    a.Store(d0 + 2 * w); b.Store(d0 + 2 * w + 16); a.Store(d1 + 2 * w); b.Store(d1 + 2 * w + 16);
+                }
+                break;
+            }
+            case 256:
+            {
+                var lo = Vector256.Create(0, 0, 1, 1, 2, 2, 3, 3);
+                var hi = Vector256.Create(4, 4, 5, 5, 6, 6, 7, 7);
+                for (; w + 8 <= W; w += 8)
+                {
+                    var v = Vector256.Load(s + w);
+                    var a = Vector256.Shuffle(v, lo); var b = Vector256.Shuffle(v, hi);
+                    a.Store(d0 + 2 * w); b.Store(d0 + 2 * w + 8); a.Store(d1 + 2 * w); b.Store(d1 + 2 * w + 8);
+                }
+                break;
+            }
+            case 128:
+            {
+                var lo = Vector128.Create(0, 0, 1, 1);
+                var hi = Vector128.Create(2, 2, 3, 3);
+                for (; w + 4 <= W; w += 4)
+                {
+                    var v = Vector128.Load(s + w);
+                    var a = Vector128.Shuffle(v, lo); var b = Vector128.Shuffle(v, hi);
+                    a.Store(d0 + 2 * w); b.Store(d0 + 2 * w + 4); a.Store(d1 + 2 * w); b.Store(d1 + 2 * w + 4);
+                }
+                break;
+            }
+        }
+        return w;
+    }
+
+    /// <summary>d[w] = sum of the 2×2 block (g0[2w], g0[2w+1], g1[2w], g1[2w+1]) for the vector-sized prefix of a row:
+    /// the two rows added, then even and odd lanes shuffled apart (out-of-range indices give zeros, so two half
+    /// shuffles OR into one vector) and added; returns where the scalar tail starts.</summary>
+    private static int DownsumRow(int bits, float* g0, float* g1, float* d, int W)
+    {
+        int w = 0;
+        switch (bits)
+        {
+            case 512:
+            {
+                var ea = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1, -1, -1, -1, -1);
+                var eb = Vector512.Create(-1, -1, -1, -1, -1, -1, -1, -1, 0, 2, 4, 6, 8, 10, 12, 14);
+                var oa = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, -1, -1, -1, -1, -1, -1, -1, -1);
+                var ob = Vector512.Create(-1, -1, -1, -1, -1, -1, -1, -1, 1, 3, 5, 7, 9, 11, 13, 15);
+                for (; w + 16 <= W; w += 16)
+                {
+                    var a = Vector512.Load(g0 + 2 * w) + Vector512.Load(g1 + 2 * w);
+                    var b = Vector512.Load(g0 + 2 * w + 16) + Vector512.Load(g1 + 2 * w + 16);
+                    ((Vector512.Shuffle(a, ea) | Vector512.Shuffle(b, eb)) + (Vector512.Shuffle(a, oa) | Vector512.Shuffle(b, ob))).Store(d + w);
+                }
+                break;
+            }
+            case 256:
+            {
+                var ea = Vector256.Create(0, 2, 4, 6, -1, -1, -1, -1);
+                var eb = Vector256.Create(-1, -1, -1, -1, 0, 2, 4, 6);
+                var oa = Vector256.Create(1, 3, 5, 7, -1, -1, -1, -1);
+                var ob = Vector256.Create(-1, -1, -1, -1, 1, 3, 5, 7);
+                for (; w + 8 <= W; w += 8)
+                {
+                    var a = Vector256.Load(g0 + 2 * w) + Vector256.Load(g1 + 2 * w);
+                    var b = Vector256.Load(g0 + 2 * w + 8) + Vector256.Load(g1 + 2 * w + 8);
+                    ((Vector256.Shuffle(a, ea) | Vector256.Shuffle(b, eb)) + (Vector256.Shuffle(a, oa) | Vector256.Shuffle(b, ob))).Store(d + w);
+                }
+                break;
+            }
+            case 128:
+            {
+                var ea = Vector128.Create(0, 2, -1, -1);
+                var eb = Vector128.Create(-1, -1, 0, 2);
+                var oa = Vector128.Create(1, 3, -1, -1);
+                var ob = Vector128.Create(-1, -1, 1, 3);
+                for (; w + 4 <= W; w += 4)
+                {
+                    var a = Vector128.Load(g0 + 2 * w) + Vector128.Load(g1 + 2 * w);
+                    var b = Vector128.Load(g0 + 2 * w + 4) + Vector128.Load(g1 + 2 * w + 4);
+                    ((Vector128.Shuffle(a, ea) | Vector128.Shuffle(b, eb)) + (Vector128.Shuffle(a, oa) | Vector128.Shuffle(b, ob))).Store(d + w);
+                }
+                break;
+            }
+        }
+        return w;
     }
 
     /// <summary>

@@ -60,6 +60,8 @@ internal static unsafe class GemmKernels
         Vector512<float> c50 = default, c51 = default;
         Vector512<float> c60 = default, c61 = default;
         Vector512<float> c70 = default, c71 = default;
+        if (Sse.IsSupported)
+            for (int r = 0; r < 8; r++) { float* cr = c + (long)r * ldc; Sse.Prefetch0(cr); Sse.Prefetch0(cr + 16); Sse.Prefetch0(cr + 31); }
         if (HasFma)
         {
             for (int p = 0; p < kc; p++)
@@ -113,6 +115,8 @@ internal static unsafe class GemmKernels
         Vector512<float> c30 = default, c31 = default;
         Vector512<float> c40 = default, c41 = default;
         Vector512<float> c50 = default, c51 = default;
+        if (Sse.IsSupported)
+            for (int r = 0; r < 6; r++) { float* cr = c + (long)r * ldc; Sse.Prefetch0(cr); Sse.Prefetch0(cr + 16); Sse.Prefetch0(cr + 31); }
         if (HasFma)
         {
             for (int p = 0; p < kc; p++)
@@ -158,6 +162,8 @@ internal static unsafe class GemmKernels
         Vector512<float> c10 = default, c11 = default, c12 = default;
         Vector512<float> c20 = default, c21 = default, c22 = default;
         Vector512<float> c30 = default, c31 = default, c32 = default;
+        if (Sse.IsSupported)
+            for (int r = 0; r < 4; r++) { float* cr = c + (long)r * ldc; Sse.Prefetch0(cr); Sse.Prefetch0(cr + 16); Sse.Prefetch0(cr + 32); Sse.Prefetch0(cr + 47); }
         if (HasFma)
         {
             for (int p = 0; p < kc; p++)
@@ -201,6 +207,8 @@ internal static unsafe class GemmKernels
         Vector512<float> c50 = default, c51 = default, c52 = default;
         Vector512<float> c60 = default, c61 = default, c62 = default;
         Vector512<float> c70 = default, c71 = default, c72 = default;
+        if (Sse.IsSupported)
+            for (int r = 0; r < 8; r++) { float* cr = c + (long)r * ldc; Sse.Prefetch0(cr); Sse.Prefetch0(cr + 16); Sse.Prefetch0(cr + 32); Sse.Prefetch0(cr + 47); }
         if (HasFma)
         {
             for (int p = 0; p < kc; p++)
@@ -256,6 +264,8 @@ internal static unsafe class GemmKernels
         Vector256<float> c50 = default, c51 = default;
         Vector256<float> c60 = default, c61 = default;
         Vector256<float> c70 = default, c71 = default;
+        if (Sse.IsSupported)
+            for (int r = 0; r < 8; r++) { float* cr = c + (long)r * ldc; Sse.Prefetch0(cr); Sse.Prefetch0(cr + 15); }
         if (HasFma)
         {
             for (int p = 0; p < kc; p++)
@@ -309,6 +319,8 @@ internal static unsafe class GemmKernels
         Vector256<float> c30 = default, c31 = default;
         Vector256<float> c40 = default, c41 = default;
         Vector256<float> c50 = default, c51 = default;
+        if (Sse.IsSupported)
+            for (int r = 0; r < 6; r++) { float* cr = c + (long)r * ldc; Sse.Prefetch0(cr); Sse.Prefetch0(cr + 15); }
         if (HasFma)
         {
             for (int p = 0; p < kc; p++)
@@ -354,6 +366,8 @@ internal static unsafe class GemmKernels
         Vector256<float> c10 = default, c11 = default, c12 = default;
         Vector256<float> c20 = default, c21 = default, c22 = default;
         Vector256<float> c30 = default, c31 = default, c32 = default;
+        if (Sse.IsSupported)
+            for (int r = 0; r < 4; r++) { float* cr = c + (long)r * ldc; Sse.Prefetch0(cr); Sse.Prefetch0(cr + 16); Sse.Prefetch0(cr + 23); }
         if (HasFma)
         {
             for (int p = 0; p < kc; p++)
@@ -397,6 +411,8 @@ internal static unsafe class GemmKernels
         Vector256<float> c50 = default, c51 = default, c52 = default;
         Vector256<float> c60 = default, c61 = default, c62 = default;
         Vector256<float> c70 = default, c71 = default, c72 = default;
+        if (Sse.IsSupported)
+            for (int r = 0; r < 8; r++) { float* cr = c + (long)r * ldc; Sse.Prefetch0(cr); Sse.Prefetch0(cr + 16); Sse.Prefetch0(cr + 23); }
         if (HasFma)
         {
             for (int p = 0; p < kc; p++)
@@ -452,6 +468,8 @@ internal static unsafe class GemmKernels
         Vector128<float> c50 = default, c51 = default;
         Vector128<float> c60 = default, c61 = default;
         Vector128<float> c70 = default, c71 = default;
+        if (Sse.IsSupported)
+            for (int r = 0; r < 8; r++) { float* cr = c + (long)r * ldc; Sse.Prefetch0(cr); Sse.Prefetch0(cr + 7); }
         if (HasFma)
         {
             for (int p = 0; p < kc; p++)
@@ -505,6 +523,8 @@ internal static unsafe class GemmKernels
         Vector128<float> c30 = default, c31 = default;
         Vector128<float> c40 = default, c41 = default;
         Vector128<float> c50 = default, c51 = default;
+        if (Sse.IsSupported)
+            for (int r = 0; r < 6; r++) { float* cr = c + (long)r * ldc; Sse.Prefetch0(cr); Sse.Prefetch0(cr + 7); }
         if (HasFma)
         {
             for (int p = 0; p < kc; p++)
@@ -550,6 +570,8 @@ internal static unsafe class GemmKernels
         Vector128<float> c10 = default, c11 = default, c12 = default;
         Vector128<float> c20 = default, c21 = default, c22 = default;
         Vector128<float> c30 = default, c31 = default, c32 = default;
+        if (Sse.IsSupported)
+            for (int r = 0; r < 4; r++) { float* cr = c + (long)r * ldc; Sse.Prefetch0(cr); Sse.Prefetch0(cr + 11); }
         if (HasFma)
         {
             for (int p = 0; p < kc; p++)
@@ -593,6 +615,8 @@ internal static unsafe class GemmKernels
         Vector128<float> c50 = default, c51 = default, c52 = default;
         Vector128<float> c60 = default, c61 = default, c62 = default;
         Vector128<float> c70 = default, c71 = default, c72 = default;
+        if (Sse.IsSupported)
+            for (int r = 0; r < 8; r++) { float* cr = c + (long)r * ldc; Sse.Prefetch0(cr); Sse.Prefetch0(cr + 11); }
         if (HasFma)
         {
             for (int p = 0; p < kc; p++)

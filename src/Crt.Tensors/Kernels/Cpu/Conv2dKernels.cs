@@ -41,14 +41,24 @@ public static unsafe class Conv2dKernels
     /// </summary>
     public static int ColBandFloats { get; set; } = 1 << 20;
 
-    [ThreadStatic] private static float[]? _scratch;
+    /// <summary>
+    /// Target size (floats) of an im2col band where the weights are packed once per call (the images run on separate
+    /// cores, one serial GEMM each): small, so the band and its packed copy stay in L2 between im2col (or the dx
+    /// GEMM) and the GEMM (or col2im) that reads it back.
+    /// </summary>
+    public static int PackedBandFloats { get; set; } = 1 << 16;
 
-    private static float[] Scratch(int n)
+    [ThreadStatic] private static float[]? _scratch, _scratch2, _packedW;
+
+    private static float[] Scratch(int n) => Scratch(ref _scratch, n);
+
+    private static float[] Scratch(ref float[]? s, int n)
     {
-        var s = _scratch;
-        if (s is null || s.Length < n) _scratch = s = GC.AllocateUninitializedArray<float>(n, pinned: true);
+        if (s is null || s.Length < n) s = GC.AllocateUninitializedArray<float>(n, pinned: true);
         return s;
     }
+
+    private static int PackedBandRows(in ConvGeom g) => Math.Clamp(PackedBandFloats / Math.Max(1, g.K * g.Wo), 1, Math.Max(1, g.Ho));
 
     /// <summary>Image chunks per core in the backward pass (each holds a dW partial).</summary>
     public static int ChunksPerThread { get; set; } = 2;
@@ -75,24 +85,41 @@ public static unsafe class Conv2dKernels
             // Enough (image, band) items for every core: one serial GEMM each. Otherwise (e.g. one image of
             // one band) run them in turn and let each GEMM split across the cores itself.
             bool itemParallel = items >= 2 * Par.Threads;
+            // Serial GEMMs: the weights are packed once here for all of them (and the bands shrink to fit L2).
+            var packedW = itemParallel ? Gemm.Pack(false, geom.Cout, geom.K, 1f, (float*)Wt, geom.K, ref _packedW) : null;
             void Item(int item, bool par)
             {
                 int n = item / bands, band = item % bands;
                 int oh0 = band * bandRows, oh1 = Math.Min(geom.Ho, oh0 + bandRows);
-                ForwardBand(geom, (float*)X + (long)n * geom.Cin * geom.H * geom.W, (float*)Wt,
+                ForwardBand(geom, (float*)X + (long)n * geom.Cin * geom.H * geom.W, (float*)Wt, packedW,
                     hasBias ? (float*)B : null, (float*)Y + (long)n * geom.Cout * geom.P, oh0, oh1, par);
             }
             if (itemParallel) Par.For(items, workPerItem, item => Item(item, false));
             else for (int item = 0; item < items; item++) Item(item, true);
+            GC.KeepAlive(packedW);
         }
     }
 
-    private static void ForwardBand(in ConvGeom g, float* x, float* w, float* bias, float* y, int oh0, int oh1, bool par)
+    private static void ForwardBand(in ConvGeom g, float* x, float* w, Gemm.PackedA? pw, float* bias, float* y, int oh0, int oh1, bool par)
     {
         int P = g.P, K = g.K, pc = (oh1 - oh0) * g.Wo;
         float* yb = y + oh0 * g.Wo;
         if (g.IsPointwise)
-            Mm(false, false, g.Cout, pc, K, w, K, x + oh0 * g.Wo, P, 0f, yb, P, par);
+        {
+            if (pw != null) Gemm.SgemmPacked(pw, false, pc, x + oh0 * g.Wo, P, 0f, yb, P);
+            else Mm(false, false, g.Cout, pc, K, w, K, x + oh0 * g.Wo, P, 0f, yb, P, par);
+        }
+        else if (pw != null)
+        {
+            int rows = PackedBandRows(g);
+            fixed (float* col = Scratch(K * rows * g.Wo))
+                for (int r0 = oh0; r0 < oh1; r0 += rows)
+                {
+                    int r1 = Math.Min(oh1, r0 + rows), n = (r1 - r0) * g.Wo;
+                    Im2Col(g, x, r0, r1, col);
+                    Gemm.SgemmPacked(pw, false, n, col, n, 0f, y + r0 * g.Wo, P);
+                }
+        }
         else
         {
             fixed (float* col = Scratch(K * pc))
@@ -149,6 +176,8 @@ public static unsafe class Conv2dKernels
         fixed (float* px = x, pw = w, pgy = gy, pdx = dx, pdb = db)
         {
             nint X = (nint)px, Wt = (nint)pw, GY = (nint)pgy, DX = (nint)pdx, DB = (nint)pdb;
+            // Serial GEMMs per image: Wᵀ (the dx GEMM's A) is packed once here for all of them.
+            var pwT = chunks > 1 && wantX && !geom.IsPointwise ? Gemm.Pack(true, geom.K, geom.Cout, 1f, pw, geom.K, ref _packedW) : null;
             Par.For(chunks, long.MaxValue / 4 / Math.Max(1, chunks), c =>
             {
                 int n0 = (int)((long)geom.N * c / chunks), n1 = (int)((long)geom.N * (c + 1) / chunks);
@@ -159,10 +188,11 @@ public static unsafe class Conv2dKernels
                     for (int n = n0; n < n1; n++)
                         BackwardImage(geom, (float*)X + (long)n * geom.Cin * geom.H * geom.W, (float*)Wt,
                             (float*)GY + (long)n * geom.Cout * geom.P,
-                            wantX ? (float*)DX + (long)n * geom.Cin * geom.H * geom.W : null, wantW ? cw : null, accB,
+                            wantX ? (float*)DX + (long)n * geom.Cin * geom.H * geom.W : null, wantW ? cw : null, accB, pwT,
                             par: chunks == 1); // a lone chunk lets the GEMMs use the cores
                 }
             });
+            GC.KeepAlive(pwT);
         }
         if (wantW)
         {
@@ -185,8 +215,11 @@ public static unsafe class Conv2dKernels
                         dst[c * rows + r] = src[r * cols + c];
     }
 
-    /// <summary>One image's gradients: dwT [K, Cout] += col·gyᵀ, db += row sums of gy, dx = col2im(Wᵀ·gy).</summary>
-    private static void BackwardImage(in ConvGeom g, float* x, float* w, float* gy, float* dx, float* dwT, float* db, bool par)
+    /// <summary>
+    /// One image's gradients: dwT [K, Cout] += col·gyᵀ, db += row sums of gy, dx = col2im(Wᵀ·gy). With Wᵀ packed
+    /// (<paramref name="pwT"/>), dx runs in small bands of its own whose dcol stays in L2 for col2im.
+    /// </summary>
+    private static void BackwardImage(in ConvGeom g, float* x, float* w, float* gy, float* dx, float* dwT, float* db, Gemm.PackedA? pwT, bool par)
     {
         int P = g.P, K = g.K;
         if (db != null)
@@ -200,23 +233,26 @@ public static unsafe class Conv2dKernels
         if (dwT == null && dx == null) return;
         if (dx != null) new Span<float>(dx, g.Cin * g.H * g.W).Clear(); // here, so it stays in cache for col2im
         int bandRows = BandRows(g);
-        fixed (float* col = Scratch(K * bandRows * g.Wo))
-        {
-            for (int oh0 = 0; oh0 < g.Ho; oh0 += bandRows)
-            {
-                int oh1 = Math.Min(g.Ho, oh0 + bandRows), pc = (oh1 - oh0) * g.Wo;
-                float* gb = gy + oh0 * g.Wo;
-                if (dwT != null)
+        if (dwT != null)
+            fixed (float* col = Scratch(K * bandRows * g.Wo))
+                for (int oh0 = 0; oh0 < g.Ho; oh0 += bandRows)
                 {
+                    int oh1 = Math.Min(g.Ho, oh0 + bandRows), pc = (oh1 - oh0) * g.Wo;
                     Im2Col(g, x, oh0, oh1, col);
-                    Mm(false, true, K, g.Cout, pc, col, pc, gb, P, 1f, dwT, g.Cout, par);
+                    Mm(false, true, K, g.Cout, pc, col, pc, gy + oh0 * g.Wo, P, 1f, dwT, g.Cout, par);
                 }
-                if (dx != null)
+        if (dx != null)
+        {
+            int rows = pwT != null ? PackedBandRows(g) : bandRows;
+            fixed (float* col = Scratch(ref _scratch2, K * rows * g.Wo))
+                for (int oh0 = 0; oh0 < g.Ho; oh0 += rows)
                 {
-                    Mm(true, false, K, pc, g.Cout, w, K, gb, P, 0f, col, pc, par);
+                    int oh1 = Math.Min(g.Ho, oh0 + rows), pc = (oh1 - oh0) * g.Wo;
+                    float* gb = gy + oh0 * g.Wo;
+                    if (pwT != null) Gemm.SgemmPacked(pwT, false, pc, gb, P, 0f, col, pc);
+                    else Mm(true, false, K, pc, g.Cout, w, K, gb, P, 0f, col, pc, par);
                     Col2ImAdd(g, col, oh0, oh1, dx);
                 }
-            }
         }
     }
 

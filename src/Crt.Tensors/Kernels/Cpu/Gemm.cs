@@ -257,15 +257,17 @@ public static unsafe partial class Gemm
     /// BLIS order: an MR×KC sliver of A stays in L1 while the KC×NC block of B (in L2) streams past it;
     /// A is packed in tall blocks (L3) so B is packed about once per depth slice.
     /// </summary>
+    /// <param name="aPacked">null, or all of alpha·op(A) packed beforehand (<see cref="PackedA"/>): then A is one row
+    /// block and is not packed here.</param>
     private static void BlockedBlis(Config cfg, bool transA, bool transB, int m, int n, int k, float alpha,
-        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
+        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, float* aPacked = null)
     {
         int mr = cfg.MR, nr = cfg.NR;
         var kernel = cfg.Kernel;
         int kBlocks = (k + cfg.KC - 1) / cfg.KC, kcMax = (k + kBlocks - 1) / kBlocks;
-        int mBlocks = (m + cfg.MC - 1) / cfg.MC, mcMax = RoundUp((m + mBlocks - 1) / mBlocks, mr);
+        int mBlocks = aPacked != null ? 1 : (m + cfg.MC - 1) / cfg.MC, mcMax = RoundUp((m + mBlocks - 1) / mBlocks, mr);
         int ncMax = Math.Min(cfg.NC, RoundUp(n, nr));
-        float* ap = PackBuffers.A((long)mcMax * kcMax);
+        float* ap = aPacked != null ? null : PackBuffers.A((long)mcMax * kcMax);
         float* bp = PackBuffers.B((long)ncMax * kcMax);
         float* tile = stackalloc float[mr * nr + 16];
         tile = (float*)(((nint)tile + 63) & ~(nint)63);
@@ -277,7 +279,8 @@ public static unsafe partial class Gemm
             for (int ic = 0; ic < m; ic += mcMax)
             {
                 int mc = Math.Min(mcMax, m - ic);
-                GemmPacking.PackA(transA, a, lda, ic, pc, mc, kc, mr, alpha, ap);
+                if (aPacked != null) ap = aPacked + (long)pc * mcMax;
+                else GemmPacking.PackA(transA, a, lda, ic, pc, mc, kc, mr, alpha, ap);
                 for (int jc = 0; jc < n; jc += ncMax)
                 {
                     int nc = Math.Min(ncMax, n - jc);

@@ -31,9 +31,9 @@ SHAPES = [(8, 2), (6, 2), (4, 3), (8, 3)]
 def kernel(bits, w, mr, nv):
     V = f"Vector{bits}"
     nr = nv * w
-    L = [f"    /// <summary>{mr}×{nr} tile ({nv} × {bits}-bit): C (+)= Σ_p a[p·{mr}+r]·b[p·{nr}+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc.</summary>",
+    L = [f"    /// <summary>{mr}×{nr} tile ({nv} × {bits}-bit): C (+)= Σ_p a[p·{mr}+r]·b[p·{nr}+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>",
          "    [MethodImpl(MethodImplOptions.AggressiveOptimization)]",
-         f"    internal static void K{bits}_{mr}x{nr}(int kc, float* a, float* b, float* c, int ldc, float beta, int mode)",
+         f"    internal static void K{bits}_{mr}x{nr}(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)",
          "    {"]
     for r in range(mr):
         L.append(f"        {V}<float> " + ", ".join(f"c{r}{v} = default" for v in range(nv)) + ";")
@@ -52,7 +52,7 @@ def kernel(bits, w, mr, nv):
         L += [f"                a += {mr}; b += {nr};", "            }", "        }"]
     L.append(f"        var vb = {V}.Create(beta);")
     for r in range(mr):
-        L.append(f"        {{ float* cr = c + {r} * ldc; " + " ".join(f"Store(cr{'' if v == 0 else f' + {v * w}'}, c{r}{v}, vb, mode);" for v in range(nv)) + " }")
+        L.append(f"        {{ float* cr = c + {r} * ldc; " + " ".join(f"Store(cr{'' if v == 0 else f' + {v * w}'}, c{r}{v}, vb, mode, bias{'' if v == 0 else f' + {v * w}'});" for v in range(nv)) + " }")
     L.append("    }")
     return "\n".join(L)
 
@@ -62,12 +62,13 @@ def helpers(bits):
     return f"""    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static {V} Mad({V} a, {V} b, {V} c) => HasFma ? Vector{bits}.FusedMultiplyAdd(a, b, c) : a * b + c;
 
-    /// <summary>Writes one accumulator vector to C: mode 0 stores it, 1 adds it to C, 2 stores beta·C + it.</summary>
+    /// <summary>Writes one accumulator vector to C: mode 0 stores it, 1 adds it to C, 2 stores beta·C + it, 3 stores it + bias.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(float* c, {V} x, {V} vb, int mode)
+    private static void Store(float* c, {V} x, {V} vb, int mode, float* bias)
     {{
         if (mode == 1) x += Vector{bits}.Load(c);
         else if (mode == 2) x = Mad(vb, Vector{bits}.Load(c), x);
+        else if (mode == 3) x += Vector{bits}.Load(bias);
         x.Store(c);
     }}
 """

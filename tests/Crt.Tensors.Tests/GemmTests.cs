@@ -18,7 +18,8 @@ public class GemmTests
     }
 
     /// <summary>Runs Sgemm on random operands with the given leading-dim padding and checks every element of C (padding included).</summary>
-    internal static void CheckOne(bool ta, bool tb, int m, int n, int k, float alpha, float beta, int pad, bool parallel = true, int seed = 1)
+    internal static void CheckOne(bool ta, bool tb, int m, int n, int k, float alpha, float beta, int pad, bool parallel = true, int seed = 1,
+        bool bias = false)
     {
         var r = new Random(seed * 7919 + m * 31 + n * 17 + k);
         int lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
@@ -27,7 +28,9 @@ public class GemmTests
         var b = Rand(r, Math.Max(1, bRows * ldb));
         var c = Rand(r, Math.Max(1, m * ldc));
         var c0 = (float[])c.Clone();
-        Gemm.Sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, parallel);
+        var rowBias = bias ? Rand(r, n) : null;
+        if (rowBias is not null) { beta = 0f; Gemm.SgemmBias(ta, tb, m, n, k, alpha, a, lda, b, ldb, rowBias, c, ldc, parallel); }
+        else Gemm.Sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, parallel);
         const double u = 1.0 / (1 << 23);
         for (int i = 0; i < m; i++)
             for (int j = 0; j < ldc; j++)
@@ -41,8 +44,9 @@ public class GemmTests
                     double bv = tb ? b[j * ldb + p] : b[p * ldb + j];
                     s += av * bv; abs += Math.Abs(av * bv);
                 }
-                double want = alpha * s + (beta == 0 ? 0 : beta * (double)c0[ci]);
-                double tol = (k + 2) * u * Math.Abs(alpha) * abs + 2 * u * Math.Abs(beta * c0[ci]) + 1e-30;
+                double add = rowBias is not null ? rowBias[j] : beta == 0 ? 0 : beta * (double)c0[ci];
+                double want = alpha * s + add;
+                double tol = (k + 2) * u * Math.Abs(alpha) * abs + 2 * u * Math.Abs(add) + 1e-30;
                 double err = Math.Abs(c[ci] - want);
                 if (!(err <= tol))
                     Assert.Fail($"ta={ta} tb={tb} m={m} n={n} k={k} alpha={alpha} beta={beta} pad={pad}: C[{i},{j}] = {c[ci]} vs {want} (err {err:G3}, tol {tol:G3})");
@@ -80,6 +84,19 @@ public class GemmTests
                 foreach (var tb in new[] { false, true })
                     foreach (var parallel in new[] { false, true })
                         CheckOne(ta, tb, m, n, k, alpha, beta, pad: 5, parallel: parallel);
+    }
+
+    [Fact]
+    public void BiasIsAddedToEveryRow()
+    {
+        foreach (var (m, n, k) in new[] { (1, 1, 1), (5, 9, 4), (65, 97, 130), (130, 70, 33), (400, 70, 600), (3, 3300, 20) })
+            foreach (var ta in new[] { false, true })
+                foreach (var tb in new[] { false, true })
+                    foreach (var parallel in new[] { false, true })
+                        CheckOne(ta, tb, m, n, k, 0.75f, 0f, pad: 3, parallel: parallel, bias: true);
+        var c = new float[6];
+        Gemm.SgemmBias(false, false, 2, 3, 0, 1f, ReadOnlySpan<float>.Empty, 1, ReadOnlySpan<float>.Empty, 3, new[] { 1f, 2f, 3f }, c, 3);
+        Assert.Equal(new[] { 1f, 2f, 3f, 1f, 2f, 3f }, c); // k = 0: C is the bias
     }
 
     [Fact]
@@ -161,6 +178,7 @@ public class GemmBlockingTests
                     GemmTests.CheckOne(ta, tb, m, n, k, 1f, 0f, pad: 0, parallel: false);
                     GemmTests.CheckOne(ta, tb, m, n, k, 0.5f, -1f, pad: 2, parallel: true, seed: 3);
                     GemmTests.CheckOne(ta, tb, m, n, k, -2f, 1f, pad: 1, parallel: false, seed: 4);
+                    GemmTests.CheckOne(ta, tb, m, n, k, 1.5f, 0f, pad: 1, parallel: true, seed: 5, bias: true);
                 }
     }
 

@@ -13,11 +13,15 @@ namespace Crt.Tensors.Kernels.Cpu;
 /// <remarks>
 /// BLIS structure: for each KC-deep slice of k, alpha·op(A) is packed into MR-tall slivers (an MC-row
 /// block at a time) and op(B) into NR-wide slivers (a KC×NC block at a time, 64-byte aligned,
-/// thread-local buffers); the MR×NR register-tiled micro-kernel (GemmKernels.cs: 8×32 with AVX-512 FMA,
-/// 6×16 with AVX2 FMA) keeps one A sliver in L1 while the B block in L2 streams past it. All four
-/// transpose combinations are absorbed by the packing (8×8 AVX transposes where a copy is strided).
-/// Small or skinny products take a direct path that does not pack. Large products run on all cores
-/// through the shared-B scheduler (GemmParallel.cs).
+/// thread-local buffers); the MR×NR register-tiled micro-kernel keeps one A sliver in L1 while the B block
+/// in L2 streams past it. The micro-kernels (GemmKernels.cs, generated) exist for every SIMD width and the
+/// configuration follows <see cref="SimdPath.Bits"/> at each call: 8×32 at 512 bits (AVX-512), 6×16 at 256
+/// (AVX2 + FMA: 12 accumulators in its 16 registers), 8×12 at 128 on ARM64 (24 of its 32 NEON registers) and
+/// 6×8 at 128 on x86 (SSE); at width 0 every product takes the scalar direct path. All four transpose
+/// combinations are absorbed by the packing (8×8 AVX transposes where a copy is strided, scalar copies
+/// elsewhere). Small or skinny products take a direct path that does not pack. Large products run on all
+/// cores through the shared-B scheduler (GemmParallel.cs); products that share one A can pack it once
+/// (GemmPackedA.cs).
 /// </remarks>
 public static unsafe partial class Gemm
 {
@@ -29,6 +33,21 @@ public static unsafe partial class Gemm
         if (m == 0 || n == 0) return;
         fixed (float* pa = a, pb = b, pc = c)
             Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, parallel);
+    }
+
+    /// <summary>
+    /// C[m×n] = alpha·op(A)·op(B) + bias, the row vector bias [n] added to every row (a linear layer): the bias
+    /// goes in as the micro-kernels store their first results, so C is written once and never read.
+    /// </summary>
+    public static void SgemmBias(bool transA, bool transB, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, ReadOnlySpan<float> bias, Span<float> c, int ldc,
+        bool parallel = true)
+    {
+        Validate(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
+        if (bias.Length != n) throw new ArgumentException($"sgemm: bias holds {bias.Length} elements, C has {n} columns");
+        if (m == 0 || n == 0) return;
+        fixed (float* pa = a, pb = b, pc = c, pbias = bias)
+            Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, 0f, pc, ldc, parallel, pbias);
     }
 
     /// <summary>
@@ -102,8 +121,8 @@ public static unsafe partial class Gemm
         public required bool BlisOrder;
         public required nint KernelPtr;
         public required string Name;
-        public delegate*<int, float*, float*, float*, int, float, int, void> Kernel =>
-            (delegate*<int, float*, float*, float*, int, float, int, void>)KernelPtr;
+        public delegate*<int, float*, float*, float*, int, float, int, float*, void> Kernel =>
+            (delegate*<int, float*, float*, float*, int, float, int, float*, void>)KernelPtr;
     }
 
     /// <summary>The tuning override (<see cref="Configure"/>); it applies only while SimdPath.Bits is the width it was made for.</summary>
@@ -166,7 +185,7 @@ public static unsafe partial class Gemm
     {
         int lanes = bits / 32;
         if (lanes == 0 || nr % lanes != 0) return null;
-        delegate*<int, float*, float*, float*, int, float, int, void> k = (bits, mr, nr / lanes) switch
+        delegate*<int, float*, float*, float*, int, float, int, float*, void> k = (bits, mr, nr / lanes) switch
         {
             (512, 8, 2) => &GemmKernels.K512_8x32, (512, 6, 2) => &GemmKernels.K512_6x32,
             (512, 4, 3) => &GemmKernels.K512_4x48, (512, 8, 3) => &GemmKernels.K512_8x48,
@@ -186,10 +205,11 @@ public static unsafe partial class Gemm
 
     // ---- driver ---------------------------------------------------------------------------------------
 
+    /// <param name="bias">null, or a row vector [n] added to every row of C (then beta is 0): C = alpha·op(A)·op(B) + bias.</param>
     private static void Run(bool transA, bool transB, int m, int n, int k, float alpha,
-        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, bool parallel)
+        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, bool parallel, float* bias = null)
     {
-        if (k == 0 || alpha == 0f) { ScaleC(m, n, beta, c, ldc); return; }
+        if (k == 0 || alpha == 0f) { ScaleC(m, n, beta, c, ldc); if (bias != null) FillBias(m, n, bias, c, ldc); return; }
         long work = (long)m * n * k;
         var cfg = Current;
         bool direct = cfg is null || work <= DirectWork || n < cfg.NR / 4 || m < 2;
@@ -198,15 +218,23 @@ public static unsafe partial class Gemm
         {
             if (threads > 1)
             {
-                nint ia = (nint)a, ib = (nint)b, ic = (nint)c;
+                nint ia = (nint)a, ib = (nint)b, ic = (nint)c, ibias = (nint)bias;
                 Par.ForRange(m, (long)n * k, (s, e) =>
-                    Direct(transA, transB, e - s, n, k, alpha, (float*)ia + OffA(transA, s, lda), lda, (float*)ib, ldb, beta, (float*)ic + (long)s * ldc, ldc));
+                {
+                    if (ibias != 0) FillBias(e - s, n, (float*)ibias, (float*)ic + (long)s * ldc, ldc);
+                    Direct(transA, transB, e - s, n, k, alpha, (float*)ia + OffA(transA, s, lda), lda, (float*)ib, ldb,
+                        ibias != 0 ? 1f : beta, (float*)ic + (long)s * ldc, ldc);
+                });
             }
-            else Direct(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            else
+            {
+                if (bias != null) { FillBias(m, n, bias, c, ldc); beta = 1f; }
+                Direct(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            }
             return;
         }
-        if (threads <= 1) { Blocked(cfg!, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); return; }
-        if (!StaticSplit) { ParallelBlocked(cfg!, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); return; }
+        if (threads <= 1) { Blocked(cfg!, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias); return; }
+        if (!StaticSplit) { ParallelBlocked(cfg!, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias); return; }
 
         // Split the rows (each thread packs its own A rows; B is packed by both, which is the cheaper copy)
         // unless there are too few row slivers to go around, then split the columns.
@@ -215,18 +243,18 @@ public static unsafe partial class Gemm
         bool splitM = mSlivers >= 2 * threads || mSlivers >= nSlivers;
         int units = splitM ? mSlivers : nSlivers, unit = splitM ? MR : NR, full = splitM ? m : n;
         int parts = Math.Min(threads, units);
-        if (parts <= 1) { Blocked(cfg, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); return; }
-        nint pa = (nint)a, pb = (nint)b, pc = (nint)c;
+        if (parts <= 1) { Blocked(cfg, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias); return; }
+        nint pa = (nint)a, pb = (nint)b, pc = (nint)c, pbias = (nint)bias;
         Par.For(parts, long.MaxValue / 2 / parts, t =>
         {
             int s = (int)((long)units * t / parts) * unit, e = Math.Min(full, (int)((long)units * (t + 1) / parts) * unit);
             if (e <= s) return;
             if (splitM)
                 Blocked(cfg, transA, transB, e - s, n, k, alpha, (float*)pa + OffA(transA, s, lda), lda, (float*)pb, ldb,
-                    beta, (float*)pc + (long)s * ldc, ldc);
+                    beta, (float*)pc + (long)s * ldc, ldc, (float*)pbias);
             else
                 Blocked(cfg, transA, transB, m, e - s, k, alpha, (float*)pa, lda, (float*)pb + (transB ? (long)s * ldb : s), ldb,
-                    beta, (float*)pc + s, ldc);
+                    beta, (float*)pc + s, ldc, pbias == 0 ? null : (float*)pbias + s);
         });
     }
 
@@ -247,10 +275,20 @@ public static unsafe partial class Gemm
     }
 
     private static void Blocked(Config cfg, bool transA, bool transB, int m, int n, int k, float alpha,
-        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
+        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, float* bias)
     {
-        if (cfg.BlisOrder) BlockedBlis(cfg, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-        else BlockedGoto(cfg, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        if (cfg.BlisOrder) BlockedBlis(cfg, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias);
+        else BlockedGoto(cfg, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias);
+    }
+
+    /// <summary>Store mode of the depth slice at <paramref name="pc"/>: 0 C = acc, 1 C += acc, 2 C = beta·C + acc, 3 C = acc + bias.</summary>
+    private static int Mode(int pc, float beta, float* bias) => pc > 0 || beta == 1f ? 1 : bias != null ? 3 : beta == 0f ? 0 : 2;
+
+    /// <summary>Every row of C [m×n] = bias [n].</summary>
+    private static void FillBias(int m, int n, float* bias, float* c, int ldc)
+    {
+        var src = new ReadOnlySpan<float>(bias, n);
+        for (int i = 0; i < m; i++) src.CopyTo(new Span<float>(c + (long)i * ldc, n));
     }
 
     /// <summary>
@@ -260,7 +298,7 @@ public static unsafe partial class Gemm
     /// <param name="aPacked">null, or all of alpha·op(A) packed beforehand (<see cref="PackedA"/>): then A is one row
     /// block and is not packed here.</param>
     private static void BlockedBlis(Config cfg, bool transA, bool transB, int m, int n, int k, float alpha,
-        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, float* aPacked = null)
+        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, float* bias, float* aPacked = null)
     {
         int mr = cfg.MR, nr = cfg.NR;
         var kernel = cfg.Kernel;
@@ -275,7 +313,7 @@ public static unsafe partial class Gemm
         for (int pc = 0; pc < k; pc += kcMax)
         {
             int kc = Math.Min(kcMax, k - pc);
-            int mode = pc > 0 || beta == 1f ? 1 : beta == 0f ? 0 : 2;
+            int mode = Mode(pc, beta, bias);
             for (int ic = 0; ic < m; ic += mcMax)
             {
                 int mc = Math.Min(mcMax, m - ic);
@@ -295,11 +333,12 @@ public static unsafe partial class Gemm
                             int nw = Math.Min(nr, nc - jr);
                             float* bs = bp + (long)jr * kc;
                             float* cs = crow + jr;
-                            if (mh == mr && nw == nr) kernel(kc, asl, bs, cs, ldc, beta, mode);
+                            float* bv = bias == null ? null : bias + jc + jr;
+                            if (mh == mr && nw == nr) kernel(kc, asl, bs, cs, ldc, beta, mode, bv);
                             else
                             {
-                                kernel(kc, asl, bs, tile, nr, 0f, 0);
-                                MergeTile(tile, nr, cs, ldc, mh, nw, beta, mode);
+                                kernel(kc, asl, bs, tile, nr, 0f, 0, null);
+                                MergeTile(tile, nr, cs, ldc, mh, nw, beta, mode, bv);
                             }
                         }
                     }
@@ -310,7 +349,7 @@ public static unsafe partial class Gemm
 
     /// <summary>GotoBLAS order: a KC×NR sliver of B stays in L1 while the MC×KC block of A (in L2) streams past it.</summary>
     private static void BlockedGoto(Config cfg, bool transA, bool transB, int m, int n, int k, float alpha,
-        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
+        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, float* bias)
     {
         int mr = cfg.MR, nr = cfg.NR;
         var kernel = cfg.Kernel;
@@ -328,7 +367,7 @@ public static unsafe partial class Gemm
             for (int pc = 0; pc < k; pc += kcMax)
             {
                 int kc = Math.Min(kcMax, k - pc);
-                int mode = pc > 0 || beta == 1f ? 1 : beta == 0f ? 0 : 2;
+                int mode = Mode(pc, beta, bias);
                 GemmPacking.PackB(transB, b, ldb, pc, jc, kc, nc, nr, bp);
                 for (int ic = 0; ic < m; ic += mcMax)
                 {
@@ -343,11 +382,12 @@ public static unsafe partial class Gemm
                             int mh = Math.Min(mr, mc - ir);
                             float* cs = c + (long)(ic + ir) * ldc + jc + jr;
                             float* asl = ap + (long)ir * kc;
-                            if (mh == mr && nw == nr) kernel(kc, asl, bs, cs, ldc, beta, mode);
+                            float* bv = bias == null ? null : bias + jc + jr;
+                            if (mh == mr && nw == nr) kernel(kc, asl, bs, cs, ldc, beta, mode, bv);
                             else
                             {
-                                kernel(kc, asl, bs, tile, nr, 0f, 0);
-                                MergeTile(tile, nr, cs, ldc, mh, nw, beta, mode);
+                                kernel(kc, asl, bs, tile, nr, 0f, 0, null);
+                                MergeTile(tile, nr, cs, ldc, mh, nw, beta, mode, bv);
                             }
                         }
                     }
@@ -356,7 +396,7 @@ public static unsafe partial class Gemm
         }
     }
 
-    private static void MergeTile(float* tile, int ldt, float* c, int ldc, int rows, int cols, float beta, int mode)
+    private static void MergeTile(float* tile, int ldt, float* c, int ldc, int rows, int cols, float beta, int mode, float* bias)
     {
         for (int r = 0; r < rows; r++)
         {
@@ -365,6 +405,7 @@ public static unsafe partial class Gemm
             {
                 case 0: for (int j = 0; j < cols; j++) d[j] = t[j]; break;
                 case 1: for (int j = 0; j < cols; j++) d[j] += t[j]; break;
+                case 3: for (int j = 0; j < cols; j++) d[j] = t[j] + bias[j]; break;
                 default: for (int j = 0; j < cols; j++) d[j] = beta * d[j] + t[j]; break;
             }
         }

@@ -15,42 +15,45 @@ internal static unsafe class GemmKernels
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector512<float> Mad(Vector512<float> a, Vector512<float> b, Vector512<float> c) => HasFma ? Vector512.FusedMultiplyAdd(a, b, c) : a * b + c;
 
-    /// <summary>Writes one accumulator vector to C: mode 0 stores it, 1 adds it to C, 2 stores beta·C + it.</summary>
+    /// <summary>Writes one accumulator vector to C: mode 0 stores it, 1 adds it to C, 2 stores beta·C + it, 3 stores it + bias.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(float* c, Vector512<float> x, Vector512<float> vb, int mode)
+    private static void Store(float* c, Vector512<float> x, Vector512<float> vb, int mode, float* bias)
     {
         if (mode == 1) x += Vector512.Load(c);
         else if (mode == 2) x = Mad(vb, Vector512.Load(c), x);
+        else if (mode == 3) x += Vector512.Load(bias);
         x.Store(c);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<float> Mad(Vector256<float> a, Vector256<float> b, Vector256<float> c) => HasFma ? Vector256.FusedMultiplyAdd(a, b, c) : a * b + c;
 
-    /// <summary>Writes one accumulator vector to C: mode 0 stores it, 1 adds it to C, 2 stores beta·C + it.</summary>
+    /// <summary>Writes one accumulator vector to C: mode 0 stores it, 1 adds it to C, 2 stores beta·C + it, 3 stores it + bias.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(float* c, Vector256<float> x, Vector256<float> vb, int mode)
+    private static void Store(float* c, Vector256<float> x, Vector256<float> vb, int mode, float* bias)
     {
         if (mode == 1) x += Vector256.Load(c);
         else if (mode == 2) x = Mad(vb, Vector256.Load(c), x);
+        else if (mode == 3) x += Vector256.Load(bias);
         x.Store(c);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector128<float> Mad(Vector128<float> a, Vector128<float> b, Vector128<float> c) => HasFma ? Vector128.FusedMultiplyAdd(a, b, c) : a * b + c;
 
-    /// <summary>Writes one accumulator vector to C: mode 0 stores it, 1 adds it to C, 2 stores beta·C + it.</summary>
+    /// <summary>Writes one accumulator vector to C: mode 0 stores it, 1 adds it to C, 2 stores beta·C + it, 3 stores it + bias.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(float* c, Vector128<float> x, Vector128<float> vb, int mode)
+    private static void Store(float* c, Vector128<float> x, Vector128<float> vb, int mode, float* bias)
     {
         if (mode == 1) x += Vector128.Load(c);
         else if (mode == 2) x = Mad(vb, Vector128.Load(c), x);
+        else if (mode == 3) x += Vector128.Load(bias);
         x.Store(c);
     }
 
-    /// <summary>8×32 tile (2 × 512-bit): C (+)= Σ_p a[p·8+r]·b[p·32+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc.</summary>
+    /// <summary>8×32 tile (2 × 512-bit): C (+)= Σ_p a[p·8+r]·b[p·32+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void K512_8x32(int kc, float* a, float* b, float* c, int ldc, float beta, int mode)
+    internal static void K512_8x32(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
     {
         Vector512<float> c00 = default, c01 = default;
         Vector512<float> c10 = default, c11 = default;
@@ -95,19 +98,19 @@ internal static unsafe class GemmKernels
             }
         }
         var vb = Vector512.Create(beta);
-        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode); Store(cr + 16, c01, vb, mode); }
-        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode); Store(cr + 16, c11, vb, mode); }
-        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode); Store(cr + 16, c21, vb, mode); }
-        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode); Store(cr + 16, c31, vb, mode); }
-        { float* cr = c + 4 * ldc; Store(cr, c40, vb, mode); Store(cr + 16, c41, vb, mode); }
-        { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode); Store(cr + 16, c51, vb, mode); }
-        { float* cr = c + 6 * ldc; Store(cr, c60, vb, mode); Store(cr + 16, c61, vb, mode); }
-        { float* cr = c + 7 * ldc; Store(cr, c70, vb, mode); Store(cr + 16, c71, vb, mode); }
+        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode, bias); Store(cr + 16, c01, vb, mode, bias + 16); }
+        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode, bias); Store(cr + 16, c11, vb, mode, bias + 16); }
+        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode, bias); Store(cr + 16, c21, vb, mode, bias + 16); }
+        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode, bias); Store(cr + 16, c31, vb, mode, bias + 16); }
+        { float* cr = c + 4 * ldc; Store(cr, c40, vb, mode, bias); Store(cr + 16, c41, vb, mode, bias + 16); }
+        { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode, bias); Store(cr + 16, c51, vb, mode, bias + 16); }
+        { float* cr = c + 6 * ldc; Store(cr, c60, vb, mode, bias); Store(cr + 16, c61, vb, mode, bias + 16); }
+        { float* cr = c + 7 * ldc; Store(cr, c70, vb, mode, bias); Store(cr + 16, c71, vb, mode, bias + 16); }
     }
 
-    /// <summary>6×32 tile (2 × 512-bit): C (+)= Σ_p a[p·6+r]·b[p·32+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc.</summary>
+    /// <summary>6×32 tile (2 × 512-bit): C (+)= Σ_p a[p·6+r]·b[p·32+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void K512_6x32(int kc, float* a, float* b, float* c, int ldc, float beta, int mode)
+    internal static void K512_6x32(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
     {
         Vector512<float> c00 = default, c01 = default;
         Vector512<float> c10 = default, c11 = default;
@@ -146,17 +149,17 @@ internal static unsafe class GemmKernels
             }
         }
         var vb = Vector512.Create(beta);
-        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode); Store(cr + 16, c01, vb, mode); }
-        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode); Store(cr + 16, c11, vb, mode); }
-        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode); Store(cr + 16, c21, vb, mode); }
-        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode); Store(cr + 16, c31, vb, mode); }
-        { float* cr = c + 4 * ldc; Store(cr, c40, vb, mode); Store(cr + 16, c41, vb, mode); }
-        { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode); Store(cr + 16, c51, vb, mode); }
+        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode, bias); Store(cr + 16, c01, vb, mode, bias + 16); }
+        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode, bias); Store(cr + 16, c11, vb, mode, bias + 16); }
+        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode, bias); Store(cr + 16, c21, vb, mode, bias + 16); }
+        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode, bias); Store(cr + 16, c31, vb, mode, bias + 16); }
+        { float* cr = c + 4 * ldc; Store(cr, c40, vb, mode, bias); Store(cr + 16, c41, vb, mode, bias + 16); }
+        { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode, bias); Store(cr + 16, c51, vb, mode, bias + 16); }
     }
 
-    /// <summary>4×48 tile (3 × 512-bit): C (+)= Σ_p a[p·4+r]·b[p·48+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc.</summary>
+    /// <summary>4×48 tile (3 × 512-bit): C (+)= Σ_p a[p·4+r]·b[p·48+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void K512_4x48(int kc, float* a, float* b, float* c, int ldc, float beta, int mode)
+    internal static void K512_4x48(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
     {
         Vector512<float> c00 = default, c01 = default, c02 = default;
         Vector512<float> c10 = default, c11 = default, c12 = default;
@@ -189,15 +192,15 @@ internal static unsafe class GemmKernels
             }
         }
         var vb = Vector512.Create(beta);
-        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode); Store(cr + 16, c01, vb, mode); Store(cr + 32, c02, vb, mode); }
-        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode); Store(cr + 16, c11, vb, mode); Store(cr + 32, c12, vb, mode); }
-        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode); Store(cr + 16, c21, vb, mode); Store(cr + 32, c22, vb, mode); }
-        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode); Store(cr + 16, c31, vb, mode); Store(cr + 32, c32, vb, mode); }
+        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode, bias); Store(cr + 16, c01, vb, mode, bias + 16); Store(cr + 32, c02, vb, mode, bias + 32); }
+        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode, bias); Store(cr + 16, c11, vb, mode, bias + 16); Store(cr + 32, c12, vb, mode, bias + 32); }
+        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode, bias); Store(cr + 16, c21, vb, mode, bias + 16); Store(cr + 32, c22, vb, mode, bias + 32); }
+        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode, bias); Store(cr + 16, c31, vb, mode, bias + 16); Store(cr + 32, c32, vb, mode, bias + 32); }
     }
 
-    /// <summary>8×48 tile (3 × 512-bit): C (+)= Σ_p a[p·8+r]·b[p·48+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc.</summary>
+    /// <summary>8×48 tile (3 × 512-bit): C (+)= Σ_p a[p·8+r]·b[p·48+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void K512_8x48(int kc, float* a, float* b, float* c, int ldc, float beta, int mode)
+    internal static void K512_8x48(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
     {
         Vector512<float> c00 = default, c01 = default, c02 = default;
         Vector512<float> c10 = default, c11 = default, c12 = default;
@@ -242,19 +245,19 @@ internal static unsafe class GemmKernels
             }
         }
         var vb = Vector512.Create(beta);
-        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode); Store(cr + 16, c01, vb, mode); Store(cr + 32, c02, vb, mode); }
-        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode); Store(cr + 16, c11, vb, mode); Store(cr + 32, c12, vb, mode); }
-        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode); Store(cr + 16, c21, vb, mode); Store(cr + 32, c22, vb, mode); }
-        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode); Store(cr + 16, c31, vb, mode); Store(cr + 32, c32, vb, mode); }
-        { float* cr = c + 4 * ldc; Store(cr, c40, vb, mode); Store(cr + 16, c41, vb, mode); Store(cr + 32, c42, vb, mode); }
-        { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode); Store(cr + 16, c51, vb, mode); Store(cr + 32, c52, vb, mode); }
-        { float* cr = c + 6 * ldc; Store(cr, c60, vb, mode); Store(cr + 16, c61, vb, mode); Store(cr + 32, c62, vb, mode); }
-        { float* cr = c + 7 * ldc; Store(cr, c70, vb, mode); Store(cr + 16, c71, vb, mode); Store(cr + 32, c72, vb, mode); }
+        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode, bias); Store(cr + 16, c01, vb, mode, bias + 16); Store(cr + 32, c02, vb, mode, bias + 32); }
+        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode, bias); Store(cr + 16, c11, vb, mode, bias + 16); Store(cr + 32, c12, vb, mode, bias + 32); }
+        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode, bias); Store(cr + 16, c21, vb, mode, bias + 16); Store(cr + 32, c22, vb, mode, bias + 32); }
+        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode, bias); Store(cr + 16, c31, vb, mode, bias + 16); Store(cr + 32, c32, vb, mode, bias + 32); }
+        { float* cr = c + 4 * ldc; Store(cr, c40, vb, mode, bias); Store(cr + 16, c41, vb, mode, bias + 16); Store(cr + 32, c42, vb, mode, bias + 32); }
+        { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode, bias); Store(cr + 16, c51, vb, mode, bias + 16); Store(cr + 32, c52, vb, mode, bias + 32); }
+        { float* cr = c + 6 * ldc; Store(cr, c60, vb, mode, bias); Store(cr + 16, c61, vb, mode, bias + 16); Store(cr + 32, c62, vb, mode, bias + 32); }
+        { float* cr = c + 7 * ldc; Store(cr, c70, vb, mode, bias); Store(cr + 16, c71, vb, mode, bias + 16); Store(cr + 32, c72, vb, mode, bias + 32); }
     }
 
-    /// <summary>8×16 tile (2 × 256-bit): C (+)= Σ_p a[p·8+r]·b[p·16+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc.</summary>
+    /// <summary>8×16 tile (2 × 256-bit): C (+)= Σ_p a[p·8+r]·b[p·16+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void K256_8x16(int kc, float* a, float* b, float* c, int ldc, float beta, int mode)
+    internal static void K256_8x16(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
     {
         Vector256<float> c00 = default, c01 = default;
         Vector256<float> c10 = default, c11 = default;
@@ -299,19 +302,19 @@ internal static unsafe class GemmKernels
             }
         }
         var vb = Vector256.Create(beta);
-        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode); Store(cr + 8, c01, vb, mode); }
-        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode); Store(cr + 8, c11, vb, mode); }
-        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode); Store(cr + 8, c21, vb, mode); }
-        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode); Store(cr + 8, c31, vb, mode); }
-        { float* cr = c + 4 * ldc; Store(cr, c40, vb, mode); Store(cr + 8, c41, vb, mode); }
-        { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode); Store(cr + 8, c51, vb, mode); }
-        { float* cr = c + 6 * ldc; Store(cr, c60, vb, mode); Store(cr + 8, c61, vb, mode); }
-        { float* cr = c + 7 * ldc; Store(cr, c70, vb, mode); Store(cr + 8, c71, vb, mode); }
+        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode, bias); Store(cr + 8, c01, vb, mode, bias + 8); }
+        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode, bias); Store(cr + 8, c11, vb, mode, bias + 8); }
+        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode, bias); Store(cr + 8, c21, vb, mode, bias + 8); }
+        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode, bias); Store(cr + 8, c31, vb, mode, bias + 8); }
+        { float* cr = c + 4 * ldc; Store(cr, c40, vb, mode, bias); Store(cr + 8, c41, vb, mode, bias + 8); }
+        { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode, bias); Store(cr + 8, c51, vb, mode, bias + 8); }
+        { float* cr = c + 6 * ldc; Store(cr, c60, vb, mode, bias); Store(cr + 8, c61, vb, mode, bias + 8); }
+        { float* cr = c + 7 * ldc; Store(cr, c70, vb, mode, bias); Store(cr + 8, c71, vb, mode, bias + 8); }
     }
 
-    /// <summary>6×16 tile (2 × 256-bit): C (+)= Σ_p a[p·6+r]·b[p·16+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc.</summary>
+    /// <summary>6×16 tile (2 × 256-bit): C (+)= Σ_p a[p·6+r]·b[p·16+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void K256_6x16(int kc, float* a, float* b, float* c, int ldc, float beta, int mode)
+    internal static void K256_6x16(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
     {
         Vector256<float> c00 = default, c01 = default;
         Vector256<float> c10 = default, c11 = default;
@@ -350,17 +353,17 @@ internal static unsafe class GemmKernels
             }
         }
         var vb = Vector256.Create(beta);
-        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode); Store(cr + 8, c01, vb, mode); }
-        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode); Store(cr + 8, c11, vb, mode); }
-        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode); Store(cr + 8, c21, vb, mode); }
-        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode); Store(cr + 8, c31, vb, mode); }
-        { float* cr = c + 4 * ldc; Store(cr, c40, vb, mode); Store(cr + 8, c41, vb, mode); }
-        { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode); Store(cr + 8, c51, vb, mode); }
+        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode, bias); Store(cr + 8, c01, vb, mode, bias + 8); }
+        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode, bias); Store(cr + 8, c11, vb, mode, bias + 8); }
+        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode, bias); Store(cr + 8, c21, vb, mode, bias + 8); }
+        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode, bias); Store(cr + 8, c31, vb, mode, bias + 8); }
+        { float* cr = c + 4 * ldc; Store(cr, c40, vb, mode, bias); Store(cr + 8, c41, vb, mode, bias + 8); }
+        { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode, bias); Store(cr + 8, c51, vb, mode, bias + 8); }
     }
 
-    /// <summary>4×24 tile (3 × 256-bit): C (+)= Σ_p a[p·4+r]·b[p·24+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc.</summary>
+    /// <summary>4×24 tile (3 × 256-bit): C (+)= Σ_p a[p·4+r]·b[p·24+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void K256_4x24(int kc, float* a, float* b, float* c, int ldc, float beta, int mode)
+    internal static void K256_4x24(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
     {
         Vector256<float> c00 = default, c01 = default, c02 = default;
         Vector256<float> c10 = default, c11 = default, c12 = default;
@@ -393,15 +396,15 @@ internal static unsafe class GemmKernels
             }
         }
         var vb = Vector256.Create(beta);
-        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode); Store(cr + 8, c01, vb, mode); Store(cr + 16, c02, vb, mode); }
-        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode); Store(cr + 8, c11, vb, mode); Store(cr + 16, c12, vb, mode); }
-        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode); Store(cr + 8, c21, vb, mode); Store(cr + 16, c22, vb, mode); }
-        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode); Store(cr + 8, c31, vb, mode); Store(cr + 16, c32, vb, mode); }
+        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode, bias); Store(cr + 8, c01, vb, mode, bias + 8); Store(cr + 16, c02, vb, mode, bias + 16); }
+        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode, bias); Store(cr + 8, c11, vb, mode, bias + 8); Store(cr + 16, c12, vb, mode, bias + 16); }
+        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode, bias); Store(cr + 8, c21, vb, mode, bias + 8); Store(cr + 16, c22, vb, mode, bias + 16); }
+        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode, bias); Store(cr + 8, c31, vb, mode, bias + 8); Store(cr + 16, c32, vb, mode, bias + 16); }
     }
 
-    /// <summary>8×24 tile (3 × 256-bit): C (+)= Σ_p a[p·8+r]·b[p·24+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc.</summary>
+    /// <summary>8×24 tile (3 × 256-bit): C (+)= Σ_p a[p·8+r]·b[p·24+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void K256_8x24(int kc, float* a, float* b, float* c, int ldc, float beta, int mode)
+    internal static void K256_8x24(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
     {
         Vector256<float> c00 = default, c01 = default, c02 = default;
         Vector256<float> c10 = default, c11 = default, c12 = default;
@@ -446,19 +449,19 @@ internal static unsafe class GemmKernels
             }
         }
         var vb = Vector256.Create(beta);
-        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode); Store(cr + 8, c01, vb, mode); Store(cr + 16, c02, vb, mode); }
-        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode); Store(cr + 8, c11, vb, mode); Store(cr + 16, c12, vb, mode); }
-        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode); Store(cr + 8, c21, vb, mode); Store(cr + 16, c22, vb, mode); }
-        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode); Store(cr + 8, c31, vb, mode); Store(cr + 16, c32, vb, mode); }
-        { float* cr = c + 4 * ldc; Store(cr, c40, vb, mode); Store(cr + 8, c41, vb, mode); Store(cr + 16, c42, vb, mode); }
-        { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode); Store(cr + 8, c51, vb, mode); Store(cr + 16, c52, vb, mode); }
-        { float* cr = c + 6 * ldc; Store(cr, c60, vb, mode); Store(cr + 8, c61, vb, mode); Store(cr + 16, c62, vb, mode); }
-        { float* cr = c + 7 * ldc; Store(cr, c70, vb, mode); Store(cr + 8, c71, vb, mode); Store(cr + 16, c72, vb, mode); }
+        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode, bias); Store(cr + 8, c01, vb, mode, bias + 8); Store(cr + 16, c02, vb, mode, bias + 16); }
+        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode, bias); Store(cr + 8, c11, vb, mode, bias + 8); Store(cr + 16, c12, vb, mode, bias + 16); }
+        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode, bias); Store(cr + 8, c21, vb, mode, bias + 8); Store(cr + 16, c22, vb, mode, bias + 16); }
+        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode, bias); Store(cr + 8, c31, vb, mode, bias + 8); Store(cr + 16, c32, vb, mode, bias + 16); }
+        { float* cr = c + 4 * ldc; Store(cr, c40, vb, mode, bias); Store(cr + 8, c41, vb, mode, bias + 8); Store(cr + 16, c42, vb, mode, bias + 16); }
+        { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode, bias); Store(cr + 8, c51, vb, mode, bias + 8); Store(cr + 16, c52, vb, mode, bias + 16); }
+        { float* cr = c + 6 * ldc; Store(cr, c60, vb, mode, bias); Store(cr + 8, c61, vb, mode, bias + 8); Store(cr + 16, c62, vb, mode, bias + 16); }
+        { float* cr = c + 7 * ldc; Store(cr, c70, vb, mode, bias); Store(cr + 8, c71, vb, mode, bias + 8); Store(cr + 16, c72, vb, mode, bias + 16); }
     }
 
-    /// <summary>8×8 tile (2 × 128-bit): C (+)= Σ_p a[p·8+r]·b[p·8+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc.</summary>
+    /// <summary>8×8 tile (2 × 128-bit): C (+)= Σ_p a[p·8+r]·b[p·8+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void K128_8x8(int kc, float* a, float* b, float* c, int ldc, float beta, int mode)
+    internal static void K128_8x8(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
     {
         Vector128<float> c00 = default, c01 = default;
         Vector128<float> c10 = default, c11 = default;
@@ -503,19 +506,19 @@ internal static unsafe class GemmKernels
             }
         }
         var vb = Vector128.Create(beta);
-        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode); Store(cr + 4, c01, vb, mode); }
-        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode); Store(cr + 4, c11, vb, mode); }
-        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode); Store(cr + 4, c21, vb, mode); }
-        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode); Store(cr + 4, c31, vb, mode); }
-        { float* cr = c + 4 * ldc; Store(cr, c40, vb, mode); Store(cr + 4, c41, vb, mode); }
-        { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode); Store(cr + 4, c51, vb, mode); }
-        { float* cr = c + 6 * ldc; Store(cr, c60, vb, mode); Store(cr + 4, c61, vb, mode); }
-        { float* cr = c + 7 * ldc; Store(cr, c70, vb, mode); Store(cr + 4, c71, vb, mode); }
+        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode, bias); Store(cr + 4, c01, vb, mode, bias + 4); }
+        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode, bias); Store(cr + 4, c11, vb, mode, bias + 4); }
+        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode, bias); Store(cr + 4, c21, vb, mode, bias + 4); }
+        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode, bias); Store(cr + 4, c31, vb, mode, bias + 4); }
+        { float* cr = c + 4 * ldc; Store(cr, c40, vb, mode, bias); Store(cr + 4, c41, vb, mode, bias + 4); }
+        { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode, bias); Store(cr + 4, c51, vb, mode, bias + 4); }
+        { float* cr = c + 6 * ldc; Store(cr, c60, vb, mode, bias); Store(cr + 4, c61, vb, mode, bias + 4); }
+        { float* cr = c + 7 * ldc; Store(cr, c70, vb, mode, bias); Store(cr + 4, c71, vb, mode, bias + 4); }
     }
 
-    /// <summary>6×8 tile (2 × 128-bit): C (+)= Σ_p a[p·6+r]·b[p·8+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc.</summary>
+    /// <summary>6×8 tile (2 × 128-bit): C (+)= Σ_p a[p·6+r]·b[p·8+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void K128_6x8(int kc, float* a, float* b, float* c, int ldc, float beta, int mode)
+    internal static void K128_6x8(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
     {
         Vector128<float> c00 = default, c01 = default;
         Vector128<float> c10 = default, c11 = default;
@@ -554,17 +557,17 @@ internal static unsafe class GemmKernels
             }
         }
         var vb = Vector128.Create(beta);
-        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode); Store(cr + 4, c01, vb, mode); }
-        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode); Store(cr + 4, c11, vb, mode); }
-        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode); Store(cr + 4, c21, vb, mode); }
-        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode); Store(cr + 4, c31, vb, mode); }
-        { float* cr = c + 4 * ldc; Store(cr, c40, vb, mode); Store(cr + 4, c41, vb, mode); }
-        { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode); Store(cr + 4, c51, vb, mode); }
+        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode, bias); Store(cr + 4, c01, vb, mode, bias + 4); }
+        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode, bias); Store(cr + 4, c11, vb, mode, bias + 4); }
+        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode, bias); Store(cr + 4, c21, vb, mode, bias + 4); }
+        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode, bias); Store(cr + 4, c31, vb, mode, bias + 4); }
+        { float* cr = c + 4 * ldc; Store(cr, c40, vb, mode, bias); Store(cr + 4, c41, vb, mode, bias + 4); }
+        { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode, bias); Store(cr + 4, c51, vb, mode, bias + 4); }
     }
 
-    /// <summary>4×12 tile (3 × 128-bit): C (+)= Σ_p a[p·4+r]·b[p·12+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc.</summary>
+    /// <summary>4×12 tile (3 × 128-bit): C (+)= Σ_p a[p·4+r]·b[p·12+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void K128_4x12(int kc, float* a, float* b, float* c, int ldc, float beta, int mode)
+    internal static void K128_4x12(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
     {
         Vector128<float> c00 = default, c01 = default, c02 = default;
         Vector128<float> c10 = default, c11 = default, c12 = default;
@@ -597,15 +600,15 @@ internal static unsafe class GemmKernels
             }
         }
         var vb = Vector128.Create(beta);
-        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode); Store(cr + 4, c01, vb, mode); Store(cr + 8, c02, vb, mode); }
-        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode); Store(cr + 4, c11, vb, mode); Store(cr + 8, c12, vb, mode); }
-        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode); Store(cr + 4, c21, vb, mode); Store(cr + 8, c22, vb, mode); }
-        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode); Store(cr + 4, c31, vb, mode); Store(cr + 8, c32, vb, mode); }
+        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode, bias); Store(cr + 4, c01, vb, mode, bias + 4); Store(cr + 8, c02, vb, mode, bias + 8); }
+        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode, bias); Store(cr + 4, c11, vb, mode, bias + 4); Store(cr + 8, c12, vb, mode, bias + 8); }
+        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode, bias); Store(cr + 4, c21, vb, mode, bias + 4); Store(cr + 8, c22, vb, mode, bias + 8); }
+        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode, bias); Store(cr + 4, c31, vb, mode, bias + 4); Store(cr + 8, c32, vb, mode, bias + 8); }
     }
 
-    /// <summary>8×12 tile (3 × 128-bit): C (+)= Σ_p a[p·8+r]·b[p·12+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc.</summary>
+    /// <summary>8×12 tile (3 × 128-bit): C (+)= Σ_p a[p·8+r]·b[p·12+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void K128_8x12(int kc, float* a, float* b, float* c, int ldc, float beta, int mode)
+    internal static void K128_8x12(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
     {
         Vector128<float> c00 = default, c01 = default, c02 = default;
         Vector128<float> c10 = default, c11 = default, c12 = default;
@@ -650,13 +653,13 @@ internal static unsafe class GemmKernels
             }
         }
         var vb = Vector128.Create(beta);
-        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode); Store(cr + 4, c01, vb, mode); Store(cr + 8, c02, vb, mode); }
-        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode); Store(cr + 4, c11, vb, mode); Store(cr + 8, c12, vb, mode); }
-        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode); Store(cr + 4, c21, vb, mode); Store(cr + 8, c22, vb, mode); }
-        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode); Store(cr + 4, c31, vb, mode); Store(cr + 8, c32, vb, mode); }
-        { float* cr = c + 4 * ldc; Store(cr, c40, vb, mode); Store(cr + 4, c41, vb, mode); Store(cr + 8, c42, vb, mode); }
-        { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode); Store(cr + 4, c51, vb, mode); Store(cr + 8, c52, vb, mode); }
-        { float* cr = c + 6 * ldc; Store(cr, c60, vb, mode); Store(cr + 4, c61, vb, mode); Store(cr + 8, c62, vb, mode); }
-        { float* cr = c + 7 * ldc; Store(cr, c70, vb, mode); Store(cr + 4, c71, vb, mode); Store(cr + 8, c72, vb, mode); }
+        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode, bias); Store(cr + 4, c01, vb, mode, bias + 4); Store(cr + 8, c02, vb, mode, bias + 8); }
+        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode, bias); Store(cr + 4, c11, vb, mode, bias + 4); Store(cr + 8, c12, vb, mode, bias + 8); }
+        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode, bias); Store(cr + 4, c21, vb, mode, bias + 4); Store(cr + 8, c22, vb, mode, bias + 8); }
+        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode, bias); Store(cr + 4, c31, vb, mode, bias + 4); Store(cr + 8, c32, vb, mode, bias + 8); }
+        { float* cr = c + 4 * ldc; Store(cr, c40, vb, mode, bias); Store(cr + 4, c41, vb, mode, bias + 4); Store(cr + 8, c42, vb, mode, bias + 8); }
+        { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode, bias); Store(cr + 4, c51, vb, mode, bias + 4); Store(cr + 8, c52, vb, mode, bias + 8); }
+        { float* cr = c + 6 * ldc; Store(cr, c60, vb, mode, bias); Store(cr + 4, c61, vb, mode, bias + 4); Store(cr + 8, c62, vb, mode, bias + 8); }
+        { float* cr = c + 7 * ldc; Store(cr, c70, vb, mode, bias); Store(cr + 4, c71, vb, mode, bias + 4); Store(cr + 8, c72, vb, mode, bias + 8); }
     }
 }

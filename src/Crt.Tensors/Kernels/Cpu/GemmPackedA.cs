@@ -47,6 +47,6 @@ public static unsafe partial class Gemm
         if (!ReferenceEquals(a.Config, Current))
             throw new InvalidOperationException($"sgemm: A was packed for {a.Config.Name}, the configuration now is {Current?.Name ?? "scalar"}");
         if (n <= 0) return;
-        BlockedBlis(a.Config, false, transB, a.M, n, a.K, 1f, null, 0, b, ldb, beta, c, ldc, (float*)a.Data);
+        BlockedBlis(a.Config, false, transB, a.M, n, a.K, 1f, null, 0, b, ldb, beta, c, ldc, null, (float*)a.Data);
     }
 }

@@ -30,14 +30,18 @@ public readonly record struct ConvGeom(int N, int Cin, int H, int W, int Cout, i
 /// large) in per-thread scratch. 1×1 stride-1 unpadded convolutions skip im2col (x itself is col).
 /// Backward: dWᵀ += col · gyᵀ, dcol = Wᵀ · gy scattered back by col2im, db = row sums of gy.
 /// Work is split over images (forward: over image bands) with one serial GEMM per band and per-thread
-/// dW/db partials; with too few images the GEMMs split across the cores instead.
+/// dW/db partials; then the weights (forward) and their transpose (dx) are packed once per call
+/// (<see cref="Gemm.Pack"/>) and im2col / col2im run in L2-sized bands (<see cref="PackedBandFloats"/>).
+/// With too few images the GEMMs split across the cores instead. Every SIMD width has its own copy loops
+/// (<see cref="SimdPath.Bits"/>; 0 is the scalar reference).
 /// </summary>
 public static unsafe class Conv2dKernels
 {
     /// <summary>
-    /// Target size (floats) of one im2col band; a band is at least one output row. Large (4 MB: whole images
-    /// up to 64×32×32 with a 3×3 kernel) because every GEMM call re-packs the weight, which costs more than
-    /// the col matrix spilling from L2 to L3 (measured on Zen 5).
+    /// Target size (floats) of one im2col band where the GEMMs split across the cores (few images) and each call
+    /// re-packs the weights; a band is at least one output row. Large (4 MB: whole images up to 64×32×32 with a
+    /// 3×3 kernel) because re-packing the weights per band cost more than the col matrix spilling from L2 to L3
+    /// (measured on Zen 5). It is also the unit of work handed to a core in the forward pass.
     /// </summary>
     public static int ColBandFloats { get; set; } = 1 << 20;
 

@@ -149,15 +149,16 @@ public static unsafe partial class Gemm
     /// the KC×NC B block (672 KB at NC 448) in L2; an A block of up to MC rows is packed per depth slice.
     /// 8×32 keeps 16 zmm accumulators (more make the JIT spill); 16 FMAs per 10 loads per k step.
     /// 256: 6×16, 12 ymm accumulators + 2 B vectors + 1 broadcast of the 16 registers AVX2 has.
-    /// 128: 8×12 (24 accumulators) on ARM64's 32 NEON registers, 6×8 (12) within SSE's 16.
+    /// 128: 8×12 (24 accumulators) on ARM64's 32 NEON registers, 6×8 (12) within SSE's 16; a 480 KB B block for
+    /// the smaller L2 of many ARM cores (512 KB – 1 MB).
     /// 0: no packed path; every product takes the scalar direct path.
     /// </remarks>
     private static Config? DefaultConfig(int bits) => bits switch
     {
         512 => Make(512, 8, 32, 384, 1024, 448, blis: true),
         256 => Make(256, 6, 16, 256, 1024, 768, blis: true),
-        128 when ManyRegisters => Make(128, 8, 12, 256, 1024, 768, blis: true),
-        128 => Make(128, 6, 8, 256, 1024, 768, blis: true),
+        128 when ManyRegisters => Make(128, 8, 12, 256, 1024, 480, blis: true),
+        128 => Make(128, 6, 8, 256, 1024, 480, blis: true),
         _ => null,
     };
 

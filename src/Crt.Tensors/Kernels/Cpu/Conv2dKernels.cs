@@ -180,8 +180,7 @@ public static unsafe class Conv2dKernels
         fixed (float* px = x, pw = w, pgy = gy, pdx = dx, pdb = db)
         {
             nint X = (nint)px, Wt = (nint)pw, GY = (nint)pgy, DX = (nint)pdx, DB = (nint)pdb;
-            // Serial GEMMs per image: Wᵀ (the dx GEMM's A) is packed once here for all of them.
-            var pwT = chunks > 1 && wantX && !geom.IsPointwise ? Gemm.Pack(true, geom.K, geom.Cout, 1f, pw, geom.K, ref _packedW) : null;
+            var dxPlan = wantX && !geom.IsPointwise ? DxPlan.Make(geom, pw, packed: chunks > 1) : default;
             Par.For(chunks, long.MaxValue / 4 / Math.Max(1, chunks), c =>
             {
                 int n0 = (int)((long)geom.N * c / chunks), n1 = (int)((long)geom.N * (c + 1) / chunks);
@@ -192,11 +191,11 @@ public static unsafe class Conv2dKernels
                     for (int n = n0; n < n1; n++)
                         BackwardImage(geom, (float*)X + (long)n * geom.Cin * geom.H * geom.W, (float*)Wt,
                             (float*)GY + (long)n * geom.Cout * geom.P,
-                            wantX ? (float*)DX + (long)n * geom.Cin * geom.H * geom.W : null, wantW ? cw : null, accB, pwT,
+                            wantX ? (float*)DX + (long)n * geom.Cin * geom.H * geom.W : null, wantW ? cw : null, accB, dxPlan,
                             par: chunks == 1); // a lone chunk lets the GEMMs use the cores
                 }
             });
-            GC.KeepAlive(pwT);
+            dxPlan.Release();
         }
         if (wantW)
         {
@@ -220,10 +219,61 @@ public static unsafe class Conv2dKernels
     }
 
     /// <summary>
-    /// One image's gradients: dwT [K, Cout] += col·gyᵀ, db += row sums of gy, dx = col2im(Wᵀ·gy). With Wᵀ packed
-    /// (<paramref name="pwT"/>), dx runs in small bands of its own whose dcol stays in L2 for col2im.
+    /// How dx is computed. Stride 1: as the forward convolution of gy with the flipped, transposed weights
+    /// W' [Cin, Cout·Kh·Kw] (W'[c, (o·Kh + i)·Kw + j] = W[o, c, Kh−1−i, Kw−1−j], padding Kh−1−top, Kw−1−left): one
+    /// GEMM with depth Cout·Kh·Kw that writes dx directly, where dcol = Wᵀ·gy has depth Cout only (short kernel
+    /// runs) and col2im then scatters and adds it. Other strides: dcol and col2im. Either A (W' or Wᵀ) is
+    /// packed once per call when the images run in parallel.
     /// </summary>
-    private static void BackwardImage(in ConvGeom g, float* x, float* w, float* gy, float* dx, float* dwT, float* db, Gemm.PackedA? pwT, bool par)
+    private readonly struct DxPlan
+    {
+        public readonly bool Transposed;
+        public readonly ConvGeom Gt;          // the transposed convolution's geometry (Transposed only)
+        public readonly nint A;               // W' (Transposed) or W
+        public readonly Gemm.PackedA? Packed; // W' or Wᵀ, packed
+        private readonly float[]? _flipped;
+
+        private DxPlan(bool transposed, ConvGeom gt, nint a, Gemm.PackedA? packed, float[]? flipped)
+        {
+            Transposed = transposed; Gt = gt; A = a; Packed = packed; _flipped = flipped;
+        }
+
+        public static DxPlan Make(in ConvGeom g, float* w, bool packed)
+        {
+            if (g.Stride != 1)
+                return new DxPlan(false, default, (nint)w, packed ? Gemm.Pack(true, g.K, g.Cout, 1f, w, g.K, ref _packedW) : null, null);
+            var gt = new ConvGeom(g.N, g.Cout, g.Ho, g.Wo, g.Cin, g.Kh, g.Kw, 1, g.Kh - 1 - g.PadTop, g.Kw - 1 - g.PadLeft, g.H, g.W);
+            int khw = g.Kh * g.Kw;
+            var flipped = ArrayPool<float>.Shared.Rent(g.Cin * gt.K);
+            for (int o = 0; o < g.Cout; o++)
+                for (int c = 0; c < g.Cin; c++)
+                {
+                    float* src = w + ((long)o * g.Cin + c) * khw;
+                    for (int t = 0; t < khw; t++) flipped[(long)c * gt.K + o * khw + t] = src[khw - 1 - t];
+                }
+            fixed (float* pf = flipped) // ArrayPool arrays are not pinned: pack (or copy to pinned scratch) while fixed
+            {
+                var pk = packed ? Gemm.Pack(false, g.Cin, gt.K, 1f, pf, gt.K, ref _packedW) : null;
+                if (pk is not null) { ArrayPool<float>.Shared.Return(flipped); return new DxPlan(true, gt, 0, pk, null); }
+            }
+            return new DxPlan(true, gt, 0, null, flipped);
+        }
+
+        /// <summary>W' unpacked (only without <see cref="Packed"/>), pinned for the caller's fixed scope.</summary>
+        public float[]? Flipped => _flipped;
+
+        public void Release()
+        {
+            GC.KeepAlive(Packed);
+            if (_flipped is not null) ArrayPool<float>.Shared.Return(_flipped);
+        }
+    }
+
+    /// <summary>
+    /// One image's gradients: dwT [K, Cout] += col·gyᵀ, db += row sums of gy, dx per <paramref name="plan"/>,
+    /// in bands of its own (small with a packed A, so each band stays in L2).
+    /// </summary>
+    private static void BackwardImage(in ConvGeom g, float* x, float* w, float* gy, float* dx, float* dwT, float* db, in DxPlan plan, bool par)
     {
         int P = g.P, K = g.K;
         if (db != null)
@@ -235,7 +285,6 @@ public static unsafe class Conv2dKernels
             return;
         }
         if (dwT == null && dx == null) return;
-        if (dx != null) new Span<float>(dx, g.Cin * g.H * g.W).Clear(); // here, so it stays in cache for col2im
         int bandRows = BandRows(g);
         if (dwT != null)
             fixed (float* col = Scratch(K * bandRows * g.Wo))
@@ -245,19 +294,32 @@ public static unsafe class Conv2dKernels
                     Im2Col(g, x, oh0, oh1, col);
                     Mm(false, true, K, g.Cout, pc, col, pc, gy + oh0 * g.Wo, P, 1f, dwT, g.Cout, par);
                 }
-        if (dx != null)
+        if (dx == null) return;
+        if (plan.Transposed)
         {
-            int rows = pwT != null ? PackedBandRows(g) : bandRows;
-            fixed (float* col = Scratch(ref _scratch2, K * rows * g.Wo))
-                for (int oh0 = 0; oh0 < g.Ho; oh0 += rows)
+            var gt = plan.Gt; // dx [Cin, H·W] = W' · im2col(gy) over gt's output rows (dx's rows)
+            int rows = plan.Packed != null ? PackedBandRows(gt) : BandRows(gt), HW = g.H * g.W;
+            fixed (float* col = Scratch(ref _scratch2, gt.K * rows * gt.Wo), wf = plan.Flipped)
+                for (int r0 = 0; r0 < gt.Ho; r0 += rows)
                 {
-                    int oh1 = Math.Min(g.Ho, oh0 + rows), pc = (oh1 - oh0) * g.Wo;
-                    float* gb = gy + oh0 * g.Wo;
-                    if (pwT != null) Gemm.SgemmPacked(pwT, false, pc, gb, P, 0f, col, pc);
-                    else Mm(true, false, K, pc, g.Cout, w, K, gb, P, 0f, col, pc, par);
-                    Col2ImAdd(g, col, oh0, oh1, dx);
+                    int r1 = Math.Min(gt.Ho, r0 + rows), n = (r1 - r0) * gt.Wo;
+                    Im2Col(gt, gy, r0, r1, col);
+                    if (plan.Packed != null) Gemm.SgemmPacked(plan.Packed, false, n, col, n, 0f, dx + r0 * gt.Wo, HW);
+                    else Mm(false, false, g.Cin, n, gt.K, wf, gt.K, col, n, 0f, dx + r0 * gt.Wo, HW, par);
                 }
+            return;
         }
+        new Span<float>(dx, g.Cin * g.H * g.W).Clear(); // col2im adds into it
+        int dxRows = plan.Packed != null ? PackedBandRows(g) : bandRows;
+        fixed (float* col = Scratch(ref _scratch2, K * dxRows * g.Wo))
+            for (int oh0 = 0; oh0 < g.Ho; oh0 += dxRows)
+            {
+                int oh1 = Math.Min(g.Ho, oh0 + dxRows), pc = (oh1 - oh0) * g.Wo;
+                float* gb = gy + oh0 * g.Wo;
+                if (plan.Packed != null) Gemm.SgemmPacked(plan.Packed, false, pc, gb, P, 0f, col, pc);
+                else Mm(true, false, K, pc, g.Cout, w, K, gb, P, 0f, col, pc, par);
+                Col2ImAdd(g, col, oh0, oh1, dx);
+            }
     }
 
     // ---- im2col / col2im ----------------------------------------------------------------------------

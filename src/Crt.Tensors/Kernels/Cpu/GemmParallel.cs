@@ -27,7 +27,10 @@ public static unsafe partial class Gemm
     {
         int mr = cfg.MR, nr = cfg.NR;
         int kBlocks = (k + cfg.KC - 1) / cfg.KC, kcMax = (k + kBlocks - 1) / kBlocks;
-        int ncMax = Math.Min(cfg.NC, RoundUp(n, nr));
+        // Column blocks of even width, at least one per thread (while each keeps 4+ slivers): the first thread to
+        // need a depth slice's blocks packs one and the others pack the rest meanwhile, instead of waiting.
+        int nBlocks = Math.Max((n + cfg.NC - 1) / cfg.NC, Math.Min(threads, n / (4 * nr)));
+        int ncMax = Math.Min(cfg.NC, RoundUp((n + nBlocks - 1) / Math.Max(1, nBlocks), nr));
 
         // Column chunks bound the shared buffer; each is one parallel pass.
         long perCol = (long)kBlocks * kcMax;

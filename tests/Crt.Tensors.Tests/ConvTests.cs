@@ -407,16 +407,11 @@ public class ConvWidthTests
         CheckConv(ConvGeom.Create(2, 3, 7, 37, 4, 3, 3, 2, 1, 1, 1, 1), $"{bits}-bit 3x3 s2 p1");
         CheckConv(ConvGeom.Create(2, 3, 9, 38, 5, 4, 4, 2, 1, 1, 1, 1), $"{bits}-bit 4x4 s2 p1");
         CheckConv(ConvGeom.Create(3, 17, 3, 37, 5, 1, 1, 1, 0, 0, 0, 0), $"{bits}-bit 1x1 pointwise");
-        int saved = Conv2dKernels.ColBandFloats, savedPacked = Conv2dKernels.PackedBandFloats;
-        try
-        {
-            Conv2dKernels.ColBandFloats = 1; // one output row per im2col band
-            CheckConv(ConvGeom.Create(3, 4, 5, 37, 6, 3, 3, 1, 1, 1, 1, 1), $"{bits}-bit 3x3 one-row bands");
-            Conv2dKernels.ColBandFloats = saved;
-            Conv2dKernels.PackedBandFloats = 1; // images in parallel with packed weights, one-row bands inside each
-            CheckConv(ConvGeom.Create(5, 4, 5, 37, 6, 3, 3, 1, 1, 1, 1, 1), $"{bits}-bit 3x3 packed weights, one-row bands");
-        }
-        finally { Conv2dKernels.ColBandFloats = saved; Conv2dKernels.PackedBandFloats = savedPacked; }
+        CheckConv(ConvGeom.Create(5, 4, 5, 37, 6, 3, 3, 1, 1, 1, 1, 1), $"{bits}-bit 3x3 packed weights"); // images in parallel
+        int saved = Conv2dKernels.ColBandFloats;
+        Conv2dKernels.ColBandFloats = 1; // one output row per im2col band
+        try { CheckConv(ConvGeom.Create(3, 4, 5, 37, 6, 3, 3, 1, 1, 1, 1, 1), $"{bits}-bit 3x3 one-row bands"); }
+        finally { Conv2dKernels.ColBandFloats = saved; }
     }
 
     [Theory]

@@ -30,28 +30,20 @@ public readonly record struct ConvGeom(int N, int Cin, int H, int W, int Cout, i
 /// large) in per-thread scratch. 1×1 stride-1 unpadded convolutions skip im2col (x itself is col).
 /// Backward: dWᵀ += col · gyᵀ, dcol = Wᵀ · gy scattered back by col2im, db = row sums of gy.
 /// Work is split over images (forward: over image bands) with one serial GEMM per band and per-thread
-/// dW/db partials; then the weights (forward) and their transpose (dx) are packed once per call
-/// (<see cref="Gemm.Pack"/>) and im2col / col2im run in L2-sized bands (<see cref="PackedBandFloats"/>).
+/// dW/db partials; then the weights (forward) and the dx GEMM's weights are packed once per call
+/// (<see cref="Gemm.Pack"/>). At stride 1, dx is itself a convolution (of gy with the flipped weights), so no col2im.
 /// With too few images the GEMMs split across the cores instead. Every SIMD width has its own copy loops
 /// (<see cref="SimdPath.Bits"/>; 0 is the scalar reference).
 /// </summary>
 public static unsafe class Conv2dKernels
 {
     /// <summary>
-    /// Target size (floats) of one im2col band where the GEMMs split across the cores (few images) and each call
-    /// re-packs the weights; a band is at least one output row. Large (4 MB: whole images up to 64×32×32 with a
-    /// 3×3 kernel) because re-packing the weights per band cost more than the col matrix spilling from L2 to L3
-    /// (measured on Zen 5). It is also the unit of work handed to a core in the forward pass.
+    /// Target size (floats) of one im2col band; a band is at least one output row. Large (4 MB: whole images
+    /// up to 64×32×32 with a 3×3 kernel): where the GEMMs split across the cores each call re-packs the weights,
+    /// which cost more than the col matrix spilling from L2 to L3 (measured on Zen 5); where the weights are packed
+    /// once, 256 KB bands timed the same as whole images, and whole images keep the GEMM's n a multiple of NR.
     /// </summary>
     public static int ColBandFloats { get; set; } = 1 << 20;
-
-    /// <summary>
-    /// Target size (floats, 256 KB) of an im2col band where the weights are packed once per call (the images run on
-    /// separate cores, one serial GEMM each): small, so the band and its packed copy stay in L2 between im2col and
-    /// the GEMM that reads it back. (On the Zen 5 this was measured on, 64 KB to 16 MB bands timed the same within
-    /// the noise: its L3 keeps up; the small band is for cores whose L3 does not.)
-    /// </summary>
-    public static int PackedBandFloats { get; set; } = 1 << 16;
 
     [ThreadStatic] private static float[]? _scratch, _scratch2, _packedW;
 
@@ -62,8 +54,6 @@ public static unsafe class Conv2dKernels
         if (s is null || s.Length < n) s = GC.AllocateUninitializedArray<float>(n, pinned: true);
         return s;
     }
-
-    private static int PackedBandRows(in ConvGeom g) => Math.Clamp(PackedBandFloats / Math.Max(1, g.K * g.Wo), 1, Math.Max(1, g.Ho));
 
     /// <summary>Image chunks per core in the backward pass (each holds a dW partial).</summary>
     public static int ChunksPerThread { get; set; } = 2;
@@ -90,7 +80,7 @@ public static unsafe class Conv2dKernels
             // Enough (image, band) items for every core: one serial GEMM each. Otherwise (e.g. one image of
             // one band) run them in turn and let each GEMM split across the cores itself.
             bool itemParallel = items >= 2 * Par.Threads;
-            // Serial GEMMs: the weights are packed once here for all of them (and the bands shrink to fit L2).
+            // Serial GEMMs: the weights are packed once here for all of them.
             var packedW = itemParallel ? Gemm.Pack(false, geom.Cout, geom.K, 1f, (float*)Wt, geom.K, ref _packedW) : null;
             void Item(int item, bool par)
             {
@@ -114,23 +104,13 @@ public static unsafe class Conv2dKernels
             if (pw != null) Gemm.SgemmPacked(pw, false, pc, x + oh0 * g.Wo, P, 0f, yb, P);
             else Mm(false, false, g.Cout, pc, K, w, K, x + oh0 * g.Wo, P, 0f, yb, P, par);
         }
-        else if (pw != null)
-        {
-            int rows = PackedBandRows(g);
-            fixed (float* col = Scratch(K * rows * g.Wo))
-                for (int r0 = oh0; r0 < oh1; r0 += rows)
-                {
-                    int r1 = Math.Min(oh1, r0 + rows), n = (r1 - r0) * g.Wo;
-                    Im2Col(g, x, r0, r1, col);
-                    Gemm.SgemmPacked(pw, false, n, col, n, 0f, y + r0 * g.Wo, P);
-                }
-        }
         else
         {
             fixed (float* col = Scratch(K * pc))
             {
                 Im2Col(g, x, oh0, oh1, col);
-                Mm(false, false, g.Cout, pc, K, w, K, col, pc, 0f, yb, P, par);
+                if (pw != null) Gemm.SgemmPacked(pw, false, pc, col, pc, 0f, yb, P);
+                else Mm(false, false, g.Cout, pc, K, w, K, col, pc, 0f, yb, P, par);
             }
         }
         if (bias != null)
@@ -270,10 +250,7 @@ public static unsafe class Conv2dKernels
         }
     }
 
-    /// <summary>
-    /// One image's gradients: dwT [K, Cout] += col·gyᵀ, db += row sums of gy, dx per <paramref name="plan"/>,
-    /// in bands of its own (small with a packed A, so each band stays in L2).
-    /// </summary>
+    /// <summary>One image's gradients: dwT [K, Cout] += col·gyᵀ, db += row sums of gy, dx per <paramref name="plan"/>.</summary>
     private static void BackwardImage(in ConvGeom g, float* x, float* w, float* gy, float* dx, float* dwT, float* db, in DxPlan plan, bool par)
     {
         int P = g.P, K = g.K;
@@ -299,7 +276,7 @@ public static unsafe class Conv2dKernels
         if (plan.Transposed)
         {
             var gt = plan.Gt; // dx [Cin, H·W] = W' · im2col(gy) over gt's output rows (dx's rows)
-            int rows = plan.Packed != null ? PackedBandRows(gt) : BandRows(gt), HW = g.H * g.W;
+            int rows = BandRows(gt), HW = g.H * g.W;
             fixed (float* col = Scratch(ref _scratch2, gt.K * rows * gt.Wo), wf = plan.Flipped)
                 for (int r0 = 0; r0 < gt.Ho; r0 += rows)
                 {
@@ -311,11 +288,10 @@ public static unsafe class Conv2dKernels
             return;
         }
         new Span<float>(dx, g.Cin * g.H * g.W).Clear(); // col2im adds into it
-        int dxRows = plan.Packed != null ? PackedBandRows(g) : bandRows;
-        fixed (float* col = Scratch(ref _scratch2, K * dxRows * g.Wo))
-            for (int oh0 = 0; oh0 < g.Ho; oh0 += dxRows)
+        fixed (float* col = Scratch(ref _scratch2, K * bandRows * g.Wo))
+            for (int oh0 = 0; oh0 < g.Ho; oh0 += bandRows)
             {
-                int oh1 = Math.Min(g.Ho, oh0 + dxRows), pc = (oh1 - oh0) * g.Wo;
+                int oh1 = Math.Min(g.Ho, oh0 + bandRows), pc = (oh1 - oh0) * g.Wo;
                 float* gb = gy + oh0 * g.Wo;
                 if (plan.Packed != null) Gemm.SgemmPacked(plan.Packed, false, pc, gb, P, 0f, col, pc);
                 else Mm(true, false, K, pc, g.Cout, w, K, gb, P, 0f, col, pc, par);

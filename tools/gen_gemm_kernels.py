@@ -1,70 +1,100 @@
 """Writes src/Crt.Tensors/Kernels/Cpu/GemmKernels.cs: the register-tiled SGEMM micro-kernels.
 
-Each kernel keeps an MR x NR tile of C in registers (NR = two vectors), and per k step loads two
-vectors of the packed B sliver, broadcasts MR values of the packed A sliver and issues 2*MR FMAs.
-Kept at MR <= 8 for AVX-512: with more accumulators the .NET JIT spills them to the stack.
+One template, stamped out for each SIMD width (Vector512, Vector256, Vector128: the cross-platform APIs, so
+every kernel runs on every machine, a width the CPU lacks emulated by the runtime) and each tile shape. A
+kernel keeps an MR x NV-vector tile of C in registers: per k step it loads NV vectors of the packed B sliver,
+broadcasts MR values of the packed A sliver and issues MR*NV multiply-adds. MR*NV accumulators + NV B
+vectors + 1 broadcast must fit the register file (16 vector registers on x86 without AVX-512, 32 with
+AVX-512 or on ARM64) or the JIT spills.
 
-    python3 tools/gen_gemm_kernels.py            # AVX-512 6x32 and 8x32, AVX2 6x16
+Why concrete copies and not one method generic over IVec<V> (Vec.cs): through the wrapper struct the JIT
+loses track of which FMA operand is the accumulator being updated, and for every second FMA of a row it
+computes into the broadcast register and copies the result back (a vmovaps per FMA pair; measured on .NET 10).
+The same happens through any inlined helper (a Mad(a, b, c) that picks FMA or multiply + add), so the k loop calls
+Vector*.FusedMultiplyAdd itself, in a copy of the loop taken where the CPU has FMA (a JIT-time constant): then the
+accumulator stays the FMA destination (vfmadd231ps), as in hand-written code.
+
+    python3 tools/gen_gemm_kernels.py
 """
 import os
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "../src/Crt.Tensors/Kernels/Cpu/GemmKernels.cs")
 
+# SIMD widths: (bits, lanes).
+WIDTHS = [(512, 16), (256, 8), (128, 4)]
+# Tile shapes (MR rows, NV vectors across), each at every width. Gemm.cs picks one per width:
+# 8x2 (512: 8x32), 6x2 (256: 6x16; 128 on SSE: 6x8), 4x3 (256: 4x24), 8x3 (128 on ARM64: 8x12).
+SHAPES = [(8, 2), (6, 2), (4, 3), (8, 3)]
 
-def kernel(mr, vec, w):
-    V = f"Vector{vec}<float>"
-    fma = "Avx512F.FusedMultiplyAdd" if vec == "512" else "Fma.MultiplyAdd"
-    ld = "Avx512F.LoadAlignedVector512" if vec == "512" else "Avx.LoadAlignedVector256"
-    nr = 2 * w
-    L = [f"    /// <summary>{mr}×{nr} tile: C[{mr}×{nr}] (+)= Σ_p a[p·{mr}+r]·b[p·{nr}+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc.</summary>",
+
+def kernel(bits, w, mr, nv):
+    V = f"Vector{bits}"
+    nr = nv * w
+    L = [f"    /// <summary>{mr}×{nr} tile ({nv} × {bits}-bit): C (+)= Σ_p a[p·{mr}+r]·b[p·{nr}+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>",
          "    [MethodImpl(MethodImplOptions.AggressiveOptimization)]",
-         f"    internal static void K{vec}_{mr}x{nr}(int kc, float* a, float* b, float* c, int ldc, float beta, int mode)",
+         f"    internal static void K{bits}_{mr}x{nr}(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)",
          "    {"]
     for r in range(mr):
-        L.append(f"        {V} c{r}0 = default, c{r}1 = default;")
-    L += ["        for (int p = 0; p < kc; p++)", "        {",
-          f"            var b0 = {ld}(b); var b1 = {ld}(b + {w});"]
+        L.append(f"        {V}<float> " + ", ".join(f"c{r}{v} = default" for v in range(nv)) + ";")
+    # C's tile rows lie ldc apart and are usually out of cache; fetch them now so the loads after the k loop
+    # (mode 1 and 2) do not stall on memory. x86 only: .NET has no prefetch intrinsic for ARM64.
+    offs = sorted(set(list(range(0, nr, 16)) + [nr - 1]))
+    L.append("        if (Sse.IsSupported)")
+    L.append("            for (int r = 0; r < %d; r++) { float* cr = c + (long)r * ldc; %s }" % (mr, " ".join(f"Sse.Prefetch0(cr{'' if o == 0 else f' + {o}'});" for o in offs)))
+    for fused in (True, False):
+        L += ["        if (HasFma)" if fused else "        else", "        {",
+              "            for (int p = 0; p < kc; p++)", "            {",
+              "                " + " ".join(f"var b{v} = {V}.Load(b{'' if v == 0 else f' + {v * w}'});" for v in range(nv))]
+        for r in range(mr):
+            ops = (f"c{r}{v} = {V}.FusedMultiplyAdd(av, b{v}, c{r}{v});" if fused else f"c{r}{v} += av * b{v};" for v in range(nv))
+            L.append(f"                {{ var av = {V}.Create(a[{r}]); " + " ".join(ops) + " }")
+        L += [f"                a += {mr}; b += {nr};", "            }", "        }"]
+    L.append(f"        var vb = {V}.Create(beta);")
     for r in range(mr):
-        L.append(f"            {{ var av = Vector{vec}.Create(a[{r}]); c{r}0 = {fma}(av, b0, c{r}0); c{r}1 = {fma}(av, b1, c{r}1); }}")
-    L += [f"            a += {mr}; b += {nr};", "        }", f"        var vb = Vector{vec}.Create(beta);"]
-    for r in range(mr):
-        L.append(f"        Store{vec}(c + {r} * ldc, c{r}0, c{r}1, vb, mode);")
+        L.append(f"        {{ float* cr = c + {r} * ldc; " + " ".join(f"Store(cr{'' if v == 0 else f' + {v * w}'}, c{r}{v}, vb, mode, bias{'' if v == 0 else f' + {v * w}'});" for v in range(nv)) + " }")
     L.append("    }")
     return "\n".join(L)
 
 
-HEAD = """// Register-tiled GEMM micro-kernels. Generated by tools/gen_gemm_kernels.py; edit that, not this.
+def helpers(bits):
+    V = f"Vector{bits}<float>"
+    return f"""    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static {V} Mad({V} a, {V} b, {V} c) => HasFma ? Vector{bits}.FusedMultiplyAdd(a, b, c) : a * b + c;
+
+    /// <summary>Writes one accumulator vector to C: mode 0 stores it, 1 adds it to C, 2 stores beta·C + it, 3 stores it + bias.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(float* c, {V} x, {V} vb, int mode, float* bias)
+    {{
+        if (mode == 1) x += Vector{bits}.Load(c);
+        else if (mode == 2) x = Mad(vb, Vector{bits}.Load(c), x);
+        else if (mode == 3) x += Vector{bits}.Load(bias);
+        x.Store(c);
+    }}
+"""
+
+
+HEAD = """// Register-tiled GEMM micro-kernels, one per SIMD width and tile shape. Generated by tools/gen_gemm_kernels.py; edit that, not this.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 
 namespace Crt.Tensors.Kernels.Cpu;
 
 internal static unsafe class GemmKernels
 {
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store512(float* c, Vector512<float> x0, Vector512<float> x1, Vector512<float> vb, int mode)
-    {
-        if (mode == 1) { x0 += Vector512.Load(c); x1 += Vector512.Load(c + 16); }
-        else if (mode == 2) { x0 = Avx512F.FusedMultiplyAdd(vb, Vector512.Load(c), x0); x1 = Avx512F.FusedMultiplyAdd(vb, Vector512.Load(c + 16), x1); }
-        x0.Store(c); x1.Store(c + 16);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store256(float* c, Vector256<float> x0, Vector256<float> x1, Vector256<float> vb, int mode)
-    {
-        if (mode == 1) { x0 += Vector256.Load(c); x1 += Vector256.Load(c + 8); }
-        else if (mode == 2) { x0 = Fma.MultiplyAdd(vb, Vector256.Load(c), x0); x1 = Fma.MultiplyAdd(vb, Vector256.Load(c + 8), x1); }
-        x0.Store(c); x1.Store(c + 8);
-    }
+    /// <summary>Fused multiply-add in hardware. Without it (x86 without FMA, e.g. the 128-bit SSE path) the kernels
+    /// multiply and add: the BCL's FusedMultiplyAdd would be emulated one lane at a time there.</summary>
+    internal static bool HasFma => Fma.IsSupported || AdvSimd.IsSupported;
 """
 
 if __name__ == "__main__":
-    parts = [HEAD]
-    for mr in (6, 8):
-        parts += [kernel(mr, "512", 16), ""]
-    parts += [kernel(6, "256", 8), "}"]
+    parts = [HEAD] + [helpers(bits) for bits, _ in WIDTHS]
+    for bits, w in WIDTHS:
+        for mr, nv in SHAPES:
+            parts += [kernel(bits, w, mr, nv), ""]
+    parts[-1] = "}"
     with open(OUT, "w") as f:
         f.write("\n".join(parts) + "\n")
     print("wrote", os.path.normpath(OUT))

@@ -335,3 +335,104 @@ public class ConvBandTests
         for (int i = 0; i < db.Length; i++) Assert.Equal(db[i], b.Grad!.Data[i], 3e-4f * (1 + Math.Abs(db[i])));
     }
 }
+
+/// <summary>
+/// The convolution kernels (im2col, col2im, the GEMMs under them, upsample) at every SIMD width against float64
+/// references, switched process-wide, so the class runs alone. Rows are wide enough (W = 37) for whole vectors of
+/// every width plus a tail; shapes stay small because a width the CPU lacks runs emulated.
+/// </summary>
+[Collection(GlobalKernelSettings.Name)]
+public class ConvWidthTests
+{
+    public static TheoryData<int> Widths => SimdWidths.All;
+
+    private static float[] Rand(Random r, int n)
+    {
+        var x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = (float)(r.NextDouble() * 2 - 1);
+        return x;
+    }
+
+    /// <summary>Forward and all three gradients of one convolution against float64 sums, relative to each output's largest magnitude.</summary>
+    private static void CheckConv(ConvGeom g, string label)
+    {
+        var r = new Random(g.Cin * 131 + g.W * 7 + g.Stride);
+        var x = Rand(r, g.N * g.Cin * g.H * g.W);
+        var w = Rand(r, g.Cout * g.K);
+        var b = Rand(r, g.Cout);
+        var gy = Rand(r, g.N * g.Cout * g.P);
+        var y = new float[gy.Length];
+        var dx = new float[x.Length]; var dw = new float[w.Length]; var db = new float[b.Length];
+        Conv2dKernels.Forward(g, x, w, b, y);
+        Conv2dKernels.Backward(g, x, w, gy, dx, dw, db);
+
+        var ry = new double[y.Length]; var rdx = new double[x.Length]; var rdw = new double[w.Length]; var rdb = new double[b.Length];
+        for (int n = 0; n < g.N; n++)
+            for (int o = 0; o < g.Cout; o++)
+                for (int oh = 0; oh < g.Ho; oh++)
+                    for (int ow = 0; ow < g.Wo; ow++)
+                    {
+                        int yi = ((n * g.Cout + o) * g.Ho + oh) * g.Wo + ow;
+                        double acc = b[o], gv = gy[yi];
+                        rdb[o] += gv;
+                        for (int c = 0; c < g.Cin; c++)
+                            for (int i = 0; i < g.Kh; i++)
+                                for (int j = 0; j < g.Kw; j++)
+                                {
+                                    int ih = oh * g.Stride + i - g.PadTop, iw = ow * g.Stride + j - g.PadLeft;
+                                    if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
+                                    int xi = ((n * g.Cin + c) * g.H + ih) * g.W + iw, wi = ((o * g.Cin + c) * g.Kh + i) * g.Kw + j;
+                                    acc += (double)x[xi] * w[wi];
+                                    rdx[xi] += gv * w[wi];
+                                    rdw[wi] += gv * x[xi];
+                                }
+                        ry[yi] = acc;
+                    }
+        Close(ry, y, label + " y"); Close(rdx, dx, label + " dx"); Close(rdw, dw, label + " dw"); Close(rdb, db, label + " db");
+    }
+
+    private static void Close(double[] want, float[] got, string label)
+    {
+        double scale = Math.Max(1e-12, want.Max(Math.Abs)), maxErr = 0;
+        for (int i = 0; i < want.Length; i++) maxErr = Math.Max(maxErr, Math.Abs(got[i] - want[i]));
+        Assert.True(maxErr <= 1e-5 * scale, $"{label}: max |err| {maxErr:G3} > 1e-5 × max |ref| {scale:G3}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void ConvolutionsAtEveryWidth(int bits)
+    {
+        using var width = SimdWidths.Use(bits);
+        CheckConv(ConvGeom.Create(2, 5, 6, 37, 7, 3, 3, 1, 1, 1, 1, 1), $"{bits}-bit 3x3 s1 p1");
+        CheckConv(ConvGeom.Create(2, 3, 7, 37, 4, 3, 3, 2, 1, 1, 1, 1), $"{bits}-bit 3x3 s2 p1");
+        CheckConv(ConvGeom.Create(2, 3, 9, 38, 5, 4, 4, 2, 1, 1, 1, 1), $"{bits}-bit 4x4 s2 p1");
+        CheckConv(ConvGeom.Create(3, 17, 3, 37, 5, 1, 1, 1, 0, 0, 0, 0), $"{bits}-bit 1x1 pointwise");
+        CheckConv(ConvGeom.Create(5, 4, 5, 37, 6, 3, 3, 1, 1, 1, 1, 1), $"{bits}-bit 3x3 packed weights"); // images in parallel
+        int saved = Conv2dKernels.ColBandFloats;
+        Conv2dKernels.ColBandFloats = 1; // one output row per im2col band
+        try { CheckConv(ConvGeom.Create(3, 4, 5, 37, 6, 3, 3, 1, 1, 1, 1, 1), $"{bits}-bit 3x3 one-row bands"); }
+        finally { Conv2dKernels.ColBandFloats = saved; }
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void UpsampleAtEveryWidth(int bits)
+    {
+        using var width = SimdWidths.Use(bits);
+        int planes = 3, H = 2, W = 37;
+        var r = new Random(5);
+        var x = Rand(r, planes * H * W);
+        var y = new float[4 * x.Length];
+        Conv2dKernels.UpsampleNearest2x(x, y, planes, H, W);
+        for (int p = 0; p < planes; p++) for (int i = 0; i < 2 * H; i++) for (int j = 0; j < 2 * W; j++)
+            Assert.Equal(x[(p * H + i / 2) * W + j / 2], y[(p * 2 * H + i) * 2 * W + j]);
+        var g = Rand(r, y.Length);
+        var dx = new float[x.Length];
+        Conv2dKernels.UpsampleNearest2xBackward(g, dx, planes, H, W);
+        for (int p = 0; p < planes; p++) for (int i = 0; i < H; i++) for (int j = 0; j < W; j++)
+        {
+            int g0 = (p * 2 * H + 2 * i) * 2 * W + 2 * j, g1 = g0 + 2 * W;
+            Assert.Equal((g[g0] + g[g1]) + (g[g0 + 1] + g[g1 + 1]), dx[(p * H + i) * W + j]); // every width sums in this order
+        }
+    }
+}

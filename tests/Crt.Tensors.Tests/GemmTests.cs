@@ -18,7 +18,8 @@ public class GemmTests
     }
 
     /// <summary>Runs Sgemm on random operands with the given leading-dim padding and checks every element of C (padding included).</summary>
-    internal static void CheckOne(bool ta, bool tb, int m, int n, int k, float alpha, float beta, int pad, bool parallel = true, int seed = 1)
+    internal static void CheckOne(bool ta, bool tb, int m, int n, int k, float alpha, float beta, int pad, bool parallel = true, int seed = 1,
+        bool bias = false)
     {
         var r = new Random(seed * 7919 + m * 31 + n * 17 + k);
         int lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
@@ -27,7 +28,9 @@ public class GemmTests
         var b = Rand(r, Math.Max(1, bRows * ldb));
         var c = Rand(r, Math.Max(1, m * ldc));
         var c0 = (float[])c.Clone();
-        Gemm.Sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, parallel);
+        var rowBias = bias ? Rand(r, n) : null;
+        if (rowBias is not null) { beta = 0f; Gemm.SgemmBias(ta, tb, m, n, k, alpha, a, lda, b, ldb, rowBias, c, ldc, parallel); }
+        else Gemm.Sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, parallel);
         const double u = 1.0 / (1 << 23);
         for (int i = 0; i < m; i++)
             for (int j = 0; j < ldc; j++)
@@ -41,8 +44,9 @@ public class GemmTests
                     double bv = tb ? b[j * ldb + p] : b[p * ldb + j];
                     s += av * bv; abs += Math.Abs(av * bv);
                 }
-                double want = alpha * s + (beta == 0 ? 0 : beta * (double)c0[ci]);
-                double tol = (k + 2) * u * Math.Abs(alpha) * abs + 2 * u * Math.Abs(beta * c0[ci]) + 1e-30;
+                double add = rowBias is not null ? rowBias[j] : beta == 0 ? 0 : beta * (double)c0[ci];
+                double want = alpha * s + add;
+                double tol = (k + 2) * u * Math.Abs(alpha) * abs + 2 * u * Math.Abs(add) + 1e-30;
                 double err = Math.Abs(c[ci] - want);
                 if (!(err <= tol))
                     Assert.Fail($"ta={ta} tb={tb} m={m} n={n} k={k} alpha={alpha} beta={beta} pad={pad}: C[{i},{j}] = {c[ci]} vs {want} (err {err:G3}, tol {tol:G3})");
@@ -83,6 +87,19 @@ public class GemmTests
     }
 
     [Fact]
+    public void BiasIsAddedToEveryRow()
+    {
+        foreach (var (m, n, k) in new[] { (1, 1, 1), (5, 9, 4), (65, 97, 130), (130, 70, 33), (400, 70, 600), (3, 3300, 20) })
+            foreach (var ta in new[] { false, true })
+                foreach (var tb in new[] { false, true })
+                    foreach (var parallel in new[] { false, true })
+                        CheckOne(ta, tb, m, n, k, 0.75f, 0f, pad: 3, parallel: parallel, bias: true);
+        var c = new float[6];
+        Gemm.SgemmBias(false, false, 2, 3, 0, 1f, ReadOnlySpan<float>.Empty, 1, ReadOnlySpan<float>.Empty, 3, new[] { 1f, 2f, 3f }, c, 3);
+        Assert.Equal(new[] { 1f, 2f, 3f, 1f, 2f, 3f }, c); // k = 0: C is the bias
+    }
+
+    [Fact]
     public void BlocksAcrossEveryCacheLevel()
     {
         // k > KC (several depth slices), m > MC (several row blocks), n > NC (several column panels).
@@ -91,7 +108,7 @@ public class GemmTests
         CheckOne(false, true, 3, 3300, 20, 1f, 1f, pad: 0);
     }
 
-    /// <summary>Every micro-kernel and both loop orders, with tiny blocks so every block edge is crossed.</summary>
+    /// <summary>beta = 0 writes C without reading it; k = 0 only scales C.</summary>
     [Fact]
     public void BetaZeroIgnoresNaNsAndKZeroScales()
     {
@@ -145,32 +162,50 @@ public class GemmTests
     }
 }
 
-/// <summary>Every micro-kernel and blocking, switched process-wide, so the class runs alone.</summary>
+/// <summary>Every SIMD width, every micro-kernel of each and several blockings, switched process-wide, so the class runs alone.</summary>
 [Collection(GlobalKernelSettings.Name)]
 public class GemmBlockingTests
 {
-    [Theory]
-    [InlineData(6, 32, 384, 4096, 448, true)]
-    [InlineData(8, 32, 256, 192, 3072, false)]
-    [InlineData(8, 32, 16, 24, 64, true)]
-    [InlineData(6, 32, 24, 18, 96, false)]
-    [InlineData(6, 16, 256, 4096, 768, true)]
-    [InlineData(6, 16, 40, 30, 48, false)]
-    public void EveryKernelAndBlocking(int mr, int nr, int kc, int mc, int nc, bool blis)
+    public static TheoryData<int> Widths => SimdWidths.All;
+
+    /// <summary>Odd sizes (every sliver edge), all transposes, beta = 0 / 1 / other (the kernels' store modes), serial and parallel.</summary>
+    private static void CheckShapes()
     {
-        if (!Gemm.Configure(mr, nr, kc, mc, nc, blis)) return; // this CPU lacks the instructions
-        Gemm.StaticSplit = !blis; // the static per-thread split with the GotoBLAS rows, the shared-B scheduler with BLIS
+        foreach (var (m, n, k) in new[] { (17, 33, 65), (65, 129, 33), (100, 70, 97), (9, 200, 50), (300, 40, 90) })
+            foreach (var ta in new[] { false, true })
+                foreach (var tb in new[] { false, true })
+                {
+                    GemmTests.CheckOne(ta, tb, m, n, k, 1f, 0f, pad: 0, parallel: false);
+                    GemmTests.CheckOne(ta, tb, m, n, k, 0.5f, -1f, pad: 2, parallel: true, seed: 3);
+                    GemmTests.CheckOne(ta, tb, m, n, k, -2f, 1f, pad: 1, parallel: false, seed: 4);
+                    GemmTests.CheckOne(ta, tb, m, n, k, 1.5f, 0f, pad: 1, parallel: true, seed: 5, bias: true);
+                }
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void EveryKernelAndBlocking(int bits)
+    {
+        using var width = SimdWidths.Use(bits);
         Gemm.ParallelWork = 0;    // every product takes the parallel path (where there are 2+ threads)
         Gemm.SharedBLimit = 3000; // and the shared-B scheduler several column chunks
         try
         {
-            foreach (var (m, n, k) in new[] { (17, 33, 65), (65, 129, 33), (100, 70, 97), (9, 200, 50), (300, 40, 90) })
-                foreach (var ta in new[] { false, true })
-                    foreach (var tb in new[] { false, true })
-                    {
-                        GemmTests.CheckOne(ta, tb, m, n, k, 1f, 0f, pad: 0, parallel: false);
-                        GemmTests.CheckOne(ta, tb, m, n, k, 0.5f, -1f, pad: 2, parallel: true, seed: 3);
-                    }
+            var shapes = Gemm.KernelShapes(bits);
+            if (shapes.Length == 0)
+            {
+                Assert.Null(Gemm.Current); // the scalar width: the direct path only
+                CheckShapes();
+                return;
+            }
+            Assert.Equal(bits, Gemm.Current!.Bits);
+            foreach (var (mr, nr) in shapes)
+                foreach (var (kc, mc, nc, blis) in new[] { (384, 4096, 8 * nr, true), (256, 32 * mr, 96 * nr, false), (16, 3 * mr, 2 * nr, true), (24, 3 * mr, 3 * nr, false) })
+                {
+                    Assert.True(Gemm.Configure(mr, nr, kc, mc, nc, blis), $"{bits}-bit {mr}x{nr}");
+                    Gemm.StaticSplit = !blis; // the static per-thread split with the GotoBLAS rows, the shared-B scheduler with BLIS
+                    CheckShapes();
+                }
         }
         finally
         {
@@ -179,5 +214,29 @@ public class GemmBlockingTests
             Gemm.ParallelWork = Gemm.DefaultParallelWork;
             Gemm.SharedBLimit = Gemm.DefaultSharedBLimit;
         }
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void DefaultKernelFollowsTheWidth(int bits)
+    {
+        using (SimdWidths.Use(bits))
+        {
+            Assert.Equal(bits == 0 ? null : bits, Gemm.Current?.Bits);
+            // A configured kernel applies only at the width it was made for.
+            if (bits != 0)
+            {
+                var (mr, nr) = Gemm.KernelShapes(bits)[^1];
+                Assert.True(Gemm.Configure(mr, nr, 64, 64, 4 * nr));
+                try
+                {
+                    Assert.Equal((mr, nr), (Gemm.Current!.MR, Gemm.Current.NR));
+                    SimdPath.Set(bits == 128 ? 256 : 128);
+                    Assert.NotEqual(bits, Gemm.Current!.Bits);
+                }
+                finally { Gemm.Configure(0); }
+            }
+        }
+        Assert.Equal(SimdPath.Bits == 0 ? null : SimdPath.Bits, Gemm.Current?.Bits); // back to the process's own width
     }
 }

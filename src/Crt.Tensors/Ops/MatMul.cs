@@ -79,15 +79,11 @@ public static partial class Ops
             throw new ArgumentException($"linear: bias {ShapeUtil.Format(bias.Shape)} does not match weight {ShapeUtil.Format(weight.Shape)} (expected [{outF}])");
         int rows = inF == 0 ? ShapeUtil.Numel(x.Shape.AsSpan(0, x.Rank - 1)) : x.Size / inF;
         var y = Tensor.Empty([.. x.Shape[..^1], outF]);
-        float beta = 0f;
+        // y = x · Wᵀ + bias (the bias added as the GEMM stores its results: y is written once)
         if (bias is not null)
-        {
-            var bs = bias.ReadOnlySpan; var ys = y.Span;
-            for (int r = 0; r < rows; r++) bs.CopyTo(ys.Slice(r * outF, outF));
-            beta = 1f;
-        }
-        // y = x · Wᵀ (+ bias already in y)
-        Gemm.Sgemm(false, true, rows, outF, inF, 1f, x.ReadOnlySpan, Ld(inF), weight.ReadOnlySpan, Ld(inF), beta, y.Span, Ld(outF));
+            Gemm.SgemmBias(false, true, rows, outF, inF, 1f, x.ReadOnlySpan, Ld(inF), weight.ReadOnlySpan, Ld(inF), bias.ReadOnlySpan, y.Span, Ld(outF));
+        else
+            Gemm.Sgemm(false, true, rows, outF, inF, 1f, x.ReadOnlySpan, Ld(inF), weight.ReadOnlySpan, Ld(inF), 0f, y.Span, Ld(outF));
 
         FlopCounter.Add(2.0 * rows * inF * outF);
         return Tensor.Record("linear", y, new[] { x, weight, bias }, g =>

@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 
 namespace Crt.Tensors.Kernels.Cpu;
 
@@ -31,23 +30,28 @@ public readonly record struct ConvGeom(int N, int Cin, int H, int W, int Cout, i
 /// large) in per-thread scratch. 1×1 stride-1 unpadded convolutions skip im2col (x itself is col).
 /// Backward: dWᵀ += col · gyᵀ, dcol = Wᵀ · gy scattered back by col2im, db = row sums of gy.
 /// Work is split over images (forward: over image bands) with one serial GEMM per band and per-thread
-/// dW/db partials; with too few images the GEMMs split across the cores instead.
+/// dW/db partials; then the weights (forward) and the dx GEMM's weights are packed once per call
+/// (<see cref="Gemm.Pack"/>). At stride 1, dx is itself a convolution (of gy with the flipped weights), so no col2im.
+/// With too few images the GEMMs split across the cores instead. Every SIMD width has its own copy loops
+/// (<see cref="SimdPath.Bits"/>; 0 is the scalar reference).
 /// </summary>
 public static unsafe class Conv2dKernels
 {
     /// <summary>
     /// Target size (floats) of one im2col band; a band is at least one output row. Large (4 MB: whole images
-    /// up to 64×32×32 with a 3×3 kernel) because every GEMM call re-packs the weight, which costs more than
-    /// the col matrix spilling from L2 to L3 (measured on Zen 5).
+    /// up to 64×32×32 with a 3×3 kernel): where the GEMMs split across the cores each call re-packs the weights,
+    /// which cost more than the col matrix spilling from L2 to L3 (measured on Zen 5); where the weights are packed
+    /// once, 256 KB bands timed the same as whole images, and whole images keep the GEMM's n a multiple of NR.
     /// </summary>
     public static int ColBandFloats { get; set; } = 1 << 20;
 
-    [ThreadStatic] private static float[]? _scratch;
+    [ThreadStatic] private static float[]? _scratch, _scratch2, _packedW;
 
-    private static float[] Scratch(int n)
+    private static float[] Scratch(int n) => Scratch(ref _scratch, n);
+
+    private static float[] Scratch(ref float[]? s, int n)
     {
-        var s = _scratch;
-        if (s is null || s.Length < n) _scratch = s = GC.AllocateUninitializedArray<float>(n, pinned: true);
+        if (s is null || s.Length < n) s = GC.AllocateUninitializedArray<float>(n, pinned: true);
         return s;
     }
 
@@ -76,30 +80,37 @@ public static unsafe class Conv2dKernels
             // Enough (image, band) items for every core: one serial GEMM each. Otherwise (e.g. one image of
             // one band) run them in turn and let each GEMM split across the cores itself.
             bool itemParallel = items >= 2 * Par.Threads;
+            // Serial GEMMs: the weights are packed once here for all of them.
+            var packedW = itemParallel ? Gemm.Pack(false, geom.Cout, geom.K, 1f, (float*)Wt, geom.K, ref _packedW) : null;
             void Item(int item, bool par)
             {
                 int n = item / bands, band = item % bands;
                 int oh0 = band * bandRows, oh1 = Math.Min(geom.Ho, oh0 + bandRows);
-                ForwardBand(geom, (float*)X + (long)n * geom.Cin * geom.H * geom.W, (float*)Wt,
+                ForwardBand(geom, (float*)X + (long)n * geom.Cin * geom.H * geom.W, (float*)Wt, packedW,
                     hasBias ? (float*)B : null, (float*)Y + (long)n * geom.Cout * geom.P, oh0, oh1, par);
             }
             if (itemParallel) Par.For(items, workPerItem, item => Item(item, false));
             else for (int item = 0; item < items; item++) Item(item, true);
+            GC.KeepAlive(packedW);
         }
     }
 
-    private static void ForwardBand(in ConvGeom g, float* x, float* w, float* bias, float* y, int oh0, int oh1, bool par)
+    private static void ForwardBand(in ConvGeom g, float* x, float* w, Gemm.PackedA? pw, float* bias, float* y, int oh0, int oh1, bool par)
     {
         int P = g.P, K = g.K, pc = (oh1 - oh0) * g.Wo;
         float* yb = y + oh0 * g.Wo;
         if (g.IsPointwise)
-            Mm(false, false, g.Cout, pc, K, w, K, x + oh0 * g.Wo, P, 0f, yb, P, par);
+        {
+            if (pw != null) Gemm.SgemmPacked(pw, false, pc, x + oh0 * g.Wo, P, 0f, yb, P);
+            else Mm(false, false, g.Cout, pc, K, w, K, x + oh0 * g.Wo, P, 0f, yb, P, par);
+        }
         else
         {
             fixed (float* col = Scratch(K * pc))
             {
                 Im2Col(g, x, oh0, oh1, col);
-                Mm(false, false, g.Cout, pc, K, w, K, col, pc, 0f, yb, P, par);
+                if (pw != null) Gemm.SgemmPacked(pw, false, pc, col, pc, 0f, yb, P);
+                else Mm(false, false, g.Cout, pc, K, w, K, col, pc, 0f, yb, P, par);
             }
         }
         if (bias != null)
@@ -150,6 +161,7 @@ public static unsafe class Conv2dKernels
         fixed (float* px = x, pw = w, pgy = gy, pdx = dx, pdb = db)
         {
             nint X = (nint)px, Wt = (nint)pw, GY = (nint)pgy, DX = (nint)pdx, DB = (nint)pdb;
+            var dxPlan = wantX && !geom.IsPointwise ? DxPlan.Make(geom, pw, packed: chunks > 1) : default;
             Par.For(chunks, long.MaxValue / 4 / Math.Max(1, chunks), c =>
             {
                 int n0 = (int)((long)geom.N * c / chunks), n1 = (int)((long)geom.N * (c + 1) / chunks);
@@ -160,10 +172,11 @@ public static unsafe class Conv2dKernels
                     for (int n = n0; n < n1; n++)
                         BackwardImage(geom, (float*)X + (long)n * geom.Cin * geom.H * geom.W, (float*)Wt,
                             (float*)GY + (long)n * geom.Cout * geom.P,
-                            wantX ? (float*)DX + (long)n * geom.Cin * geom.H * geom.W : null, wantW ? cw : null, accB,
+                            wantX ? (float*)DX + (long)n * geom.Cin * geom.H * geom.W : null, wantW ? cw : null, accB, dxPlan,
                             par: chunks == 1); // a lone chunk lets the GEMMs use the cores
                 }
             });
+            dxPlan.Release();
         }
         if (wantW)
         {
@@ -186,8 +199,59 @@ public static unsafe class Conv2dKernels
                         dst[c * rows + r] = src[r * cols + c];
     }
 
-    /// <summary>One image's gradients: dwT [K, Cout] += col·gyᵀ, db += row sums of gy, dx = col2im(Wᵀ·gy).</summary>
-    private static void BackwardImage(in ConvGeom g, float* x, float* w, float* gy, float* dx, float* dwT, float* db, bool par)
+    /// <summary>
+    /// How dx is computed. Stride 1: as the forward convolution of gy with the flipped, transposed weights
+    /// W' [Cin, Cout·Kh·Kw] (W'[c, (o·Kh + i)·Kw + j] = W[o, c, Kh−1−i, Kw−1−j], padding Kh−1−top, Kw−1−left): one
+    /// GEMM with depth Cout·Kh·Kw that writes dx directly, where dcol = Wᵀ·gy has depth Cout only (short kernel
+    /// runs) and col2im then scatters and adds it. Other strides: dcol and col2im. Either A (W' or Wᵀ) is
+    /// packed once per call when the images run in parallel.
+    /// </summary>
+    private readonly struct DxPlan
+    {
+        public readonly bool Transposed;
+        public readonly ConvGeom Gt;          // the transposed convolution's geometry (Transposed only)
+        public readonly nint A;               // W' (Transposed) or W
+        public readonly Gemm.PackedA? Packed; // W' or Wᵀ, packed
+        private readonly float[]? _flipped;
+
+        private DxPlan(bool transposed, ConvGeom gt, nint a, Gemm.PackedA? packed, float[]? flipped)
+        {
+            Transposed = transposed; Gt = gt; A = a; Packed = packed; _flipped = flipped;
+        }
+
+        public static DxPlan Make(in ConvGeom g, float* w, bool packed)
+        {
+            if (g.Stride != 1)
+                return new DxPlan(false, default, (nint)w, packed ? Gemm.Pack(true, g.K, g.Cout, 1f, w, g.K, ref _packedW) : null, null);
+            var gt = new ConvGeom(g.N, g.Cout, g.Ho, g.Wo, g.Cin, g.Kh, g.Kw, 1, g.Kh - 1 - g.PadTop, g.Kw - 1 - g.PadLeft, g.H, g.W);
+            int khw = g.Kh * g.Kw;
+            var flipped = ArrayPool<float>.Shared.Rent(g.Cin * gt.K);
+            for (int o = 0; o < g.Cout; o++)
+                for (int c = 0; c < g.Cin; c++)
+                {
+                    float* src = w + ((long)o * g.Cin + c) * khw;
+                    for (int t = 0; t < khw; t++) flipped[(long)c * gt.K + o * khw + t] = src[khw - 1 - t];
+                }
+            fixed (float* pf = flipped) // ArrayPool arrays are not pinned: pack (or copy to pinned scratch) while fixed
+            {
+                var pk = packed ? Gemm.Pack(false, g.Cin, gt.K, 1f, pf, gt.K, ref _packedW) : null;
+                if (pk is not null) { ArrayPool<float>.Shared.Return(flipped); return new DxPlan(true, gt, 0, pk, null); }
+            }
+            return new DxPlan(true, gt, 0, null, flipped);
+        }
+
+        /// <summary>W' unpacked (only without <see cref="Packed"/>), pinned for the caller's fixed scope.</summary>
+        public float[]? Flipped => _flipped;
+
+        public void Release()
+        {
+            GC.KeepAlive(Packed);
+            if (_flipped is not null) ArrayPool<float>.Shared.Return(_flipped);
+        }
+    }
+
+    /// <summary>One image's gradients: dwT [K, Cout] += col·gyᵀ, db += row sums of gy, dx per <paramref name="plan"/>.</summary>
+    private static void BackwardImage(in ConvGeom g, float* x, float* w, float* gy, float* dx, float* dwT, float* db, in DxPlan plan, bool par)
     {
         int P = g.P, K = g.K;
         if (db != null)
@@ -199,26 +263,40 @@ public static unsafe class Conv2dKernels
             return;
         }
         if (dwT == null && dx == null) return;
-        if (dx != null) new Span<float>(dx, g.Cin * g.H * g.W).Clear(); // here, so it stays in cache for col2im
         int bandRows = BandRows(g);
-        fixed (float* col = Scratch(K * bandRows * g.Wo))
+        if (dwT != null)
+            fixed (float* col = Scratch(K * bandRows * g.Wo))
+                for (int oh0 = 0; oh0 < g.Ho; oh0 += bandRows)
+                {
+                    int oh1 = Math.Min(g.Ho, oh0 + bandRows), pc = (oh1 - oh0) * g.Wo;
+                    Im2Col(g, x, oh0, oh1, col);
+                    Mm(false, true, K, g.Cout, pc, col, pc, gy + oh0 * g.Wo, P, 1f, dwT, g.Cout, par);
+                }
+        if (dx == null) return;
+        if (plan.Transposed)
         {
+            var gt = plan.Gt; // dx [Cin, H·W] = W' · im2col(gy) over gt's output rows (dx's rows)
+            int rows = BandRows(gt), HW = g.H * g.W;
+            fixed (float* col = Scratch(ref _scratch2, gt.K * rows * gt.Wo), wf = plan.Flipped)
+                for (int r0 = 0; r0 < gt.Ho; r0 += rows)
+                {
+                    int r1 = Math.Min(gt.Ho, r0 + rows), n = (r1 - r0) * gt.Wo;
+                    Im2Col(gt, gy, r0, r1, col);
+                    if (plan.Packed != null) Gemm.SgemmPacked(plan.Packed, false, n, col, n, 0f, dx + r0 * gt.Wo, HW);
+                    else Mm(false, false, g.Cin, n, gt.K, wf, gt.K, col, n, 0f, dx + r0 * gt.Wo, HW, par);
+                }
+            return;
+        }
+        new Span<float>(dx, g.Cin * g.H * g.W).Clear(); // col2im adds into it
+        fixed (float* col = Scratch(ref _scratch2, K * bandRows * g.Wo))
             for (int oh0 = 0; oh0 < g.Ho; oh0 += bandRows)
             {
                 int oh1 = Math.Min(g.Ho, oh0 + bandRows), pc = (oh1 - oh0) * g.Wo;
                 float* gb = gy + oh0 * g.Wo;
-                if (dwT != null)
-                {
-                    Im2Col(g, x, oh0, oh1, col);
-                    Mm(false, true, K, g.Cout, pc, col, pc, gb, P, 1f, dwT, g.Cout, par);
-                }
-                if (dx != null)
-                {
-                    Mm(true, false, K, pc, g.Cout, w, K, gb, P, 0f, col, pc, par);
-                    Col2ImAdd(g, col, oh0, oh1, dx);
-                }
+                if (plan.Packed != null) Gemm.SgemmPacked(plan.Packed, false, pc, gb, P, 0f, col, pc);
+                else Mm(true, false, K, pc, g.Cout, w, K, gb, P, 0f, col, pc, par);
+                Col2ImAdd(g, col, oh0, oh1, dx);
             }
-        }
     }
 
     // ---- im2col / col2im ----------------------------------------------------------------------------
@@ -249,6 +327,17 @@ public static unsafe class Conv2dKernels
     /// </summary>
     internal static void Im2Col(in ConvGeom g, float* x, int oh0, int oh1, float* col)
     {
+        switch (SimdPath.Bits)
+        {
+            case 512: Im2Col<V512>(true, g, x, oh0, oh1, col); break;
+            case 256: Im2Col<V256>(true, g, x, oh0, oh1, col); break;
+            case 128: Im2Col<V128>(true, g, x, oh0, oh1, col); break;
+            default: Im2Col<V128>(false, g, x, oh0, oh1, col); break; // the scalar reference
+        }
+    }
+
+    private static void Im2Col<V>(bool simd, in ConvGeom g, float* x, int oh0, int oh1, float* col) where V : unmanaged, IVec<V>
+    {
         int H = g.H, W = g.W, Wo = g.Wo, s = g.Stride, pc = (oh1 - oh0) * Wo;
         float* dst = col;
         for (int c = 0; c < g.Cin; c++)
@@ -267,27 +356,40 @@ public static unsafe class Conv2dKernels
                         for (int t = 0; t < lo; t++) d[t] = 0f;
                         for (int t = hi; t < Wo; t++) d[t] = 0f;
                         float* src = xc + ih * W + off; // src[ow·s] is the input for column ow
-                        if (s == 1) CopyRow(src + lo, d + lo, hi - lo);
-                        else if (s == 2) Gather2(src, d, lo, hi, W - off);
+                        if (s == 1) CopyRow<V>(simd, src + lo, d + lo, hi - lo);
+                        else if (s == 2 && simd) Gather2<V>(src, d, lo, hi, W - off);
                         else for (int ow = lo; ow < hi; ow++) d[ow] = src[ow * s];
                     }
                 }
         }
     }
 
-    /// <summary>d[ow] = src[2·ow] for ow in [lo, hi); src[t] is readable for t &lt; avail.</summary>
-    private static void Gather2(float* src, float* d, int lo, int hi, int avail)
+    /// <summary>d[ow] = src[2·ow] for ow in [lo, hi); src[t] is readable for t &lt; avail. Two vectors of input, the
+    /// even lanes of each shuffled into one half (out-of-range shuffle indices give zeros) and the halves OR-ed.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Gather2<V>(float* src, float* d, int lo, int hi, int avail) where V : unmanaged, IVec<V>
     {
-        int ow = lo;
-        if (Avx512F.IsSupported)
+        int ow = lo, w = V.Count;
+        if (w == 16)
         {
-            var idx = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            var ia = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1, -1, -1, -1, -1);
+            var ib = Vector512.Create(-1, -1, -1, -1, -1, -1, -1, -1, 0, 2, 4, 6, 8, 10, 12, 14);
             for (; ow + 16 <= hi && 2 * ow + 32 <= avail; ow += 16)
-            {
-                var a = Avx512F.LoadVector512(src + 2 * ow);
-                var b = Avx512F.LoadVector512(src + 2 * ow + 16);
-                Avx512F.Store(d + ow, Avx512F.PermuteVar16x32x2(a, idx.AsInt32(), b));
-            }
+                (Vector512.Shuffle(Vector512.Load(src + 2 * ow), ia) | Vector512.Shuffle(Vector512.Load(src + 2 * ow + 16), ib)).Store(d + ow);
+        }
+        else if (w == 8)
+        {
+            var ia = Vector256.Create(0, 2, 4, 6, -1, -1, -1, -1);
+            var ib = Vector256.Create(-1, -1, -1, -1, 0, 2, 4, 6);
+            for (; ow + 8 <= hi && 2 * ow + 16 <= avail; ow += 8)
+                (Vector256.Shuffle(Vector256.Load(src + 2 * ow), ia) | Vector256.Shuffle(Vector256.Load(src + 2 * ow + 8), ib)).Store(d + ow);
+        }
+        else
+        {
+            var ia = Vector128.Create(0, 2, -1, -1);
+            var ib = Vector128.Create(-1, -1, 0, 2);
+            for (; ow + 4 <= hi && 2 * ow + 8 <= avail; ow += 4)
+                (Vector128.Shuffle(Vector128.Load(src + 2 * ow), ia) | Vector128.Shuffle(Vector128.Load(src + 2 * ow + 4), ib)).Store(d + ow);
         }
         for (; ow < hi; ow++) d[ow] = src[2 * ow];
     }
@@ -302,6 +404,17 @@ public static unsafe class Conv2dKernels
 
     /// <summary>Adjoint of <see cref="Im2Col"/>: dx[c, ih, iw] += col[...] for the band's rows.</summary>
     internal static void Col2ImAdd(in ConvGeom g, float* col, int oh0, int oh1, float* dx)
+    {
+        switch (SimdPath.Bits)
+        {
+            case 512: Col2ImAdd<V512>(true, g, col, oh0, oh1, dx); break;
+            case 256: Col2ImAdd<V256>(true, g, col, oh0, oh1, dx); break;
+            case 128: Col2ImAdd<V128>(true, g, col, oh0, oh1, dx); break;
+            default: Col2ImAdd<V128>(false, g, col, oh0, oh1, dx); break;
+        }
+    }
+
+    private static void Col2ImAdd<V>(bool simd, in ConvGeom g, float* col, int oh0, int oh1, float* dx) where V : unmanaged, IVec<V>
     {
         int H = g.H, W = g.W, Wo = g.Wo, s = g.Stride, pc = (oh1 - oh0) * Wo;
         float* srcRow = col;
@@ -320,10 +433,7 @@ public static unsafe class Conv2dKernels
                         if ((uint)ih >= (uint)H) continue;
                         float* sp = srcRow + (oh - oh0) * Wo;
                         float* d = xc + ih * W + off;
-                        if (s == 1)
-                        {
-                            AddRow(sp + lo, d + lo, hi - lo);
-                        }
+                        if (s == 1) AddRow<V>(simd, sp + lo, d + lo, hi - lo);
                         else for (int ow = lo; ow < hi; ow++) d[ow * s] += sp[ow];
                     }
                 }
@@ -332,27 +442,23 @@ public static unsafe class Conv2dKernels
 
     // ---- helpers ------------------------------------------------------------------------------------
 
-    /// <summary>d[0..len) = s[0..len) for the short rows of im2col (no call overhead).</summary>
+    /// <summary>d[0..len) = s[0..len) for the short rows of im2col (no call overhead); scalar unless <paramref name="simd"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void CopyRow(float* s, float* d, int len)
+    private static void CopyRow<V>(bool simd, float* s, float* d, int len) where V : unmanaged, IVec<V>
     {
         int i = 0;
-        if (Vector512.IsHardwareAccelerated)
-            for (; i + 16 <= len; i += 16) Vector512.Store(Vector512.Load(s + i), d + i);
-        for (; i + 8 <= len; i += 8) Vector256.Store(Vector256.Load(s + i), d + i);
-        if (i + 4 <= len) { Vector128.Store(Vector128.Load(s + i), d + i); i += 4; }
+        if (simd)
+            for (; i + V.Count <= len; i += V.Count) V.Load(s + i).Store(d + i);
         for (; i < len; i++) d[i] = s[i];
     }
 
     /// <summary>d[0..len) += s[0..len).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AddRow(float* s, float* d, int len)
+    private static void AddRow<V>(bool simd, float* s, float* d, int len) where V : unmanaged, IVec<V>
     {
         int i = 0;
-        if (Vector512.IsHardwareAccelerated)
-            for (; i + 16 <= len; i += 16) Vector512.Store(Vector512.Load(d + i) + Vector512.Load(s + i), d + i);
-        for (; i + 8 <= len; i += 8) Vector256.Store(Vector256.Load(d + i) + Vector256.Load(s + i), d + i);
-        if (i + 4 <= len) { Vector128.Store(Vector128.Load(d + i) + Vector128.Load(s + i), d + i); i += 4; }
+        if (simd)
+            for (; i + V.Count <= len; i += V.Count) (V.Load(d + i) + V.Load(s + i)).Store(d + i);
         for (; i < len; i++) d[i] += s[i];
     }
 
@@ -388,6 +494,7 @@ public static unsafe class Conv2dKernels
     public static void UpsampleNearest2x(ReadOnlySpan<float> x, Span<float> y, int planes, int H, int W)
     {
         if (x.Length != planes * H * W || y.Length != 4 * x.Length) throw new ArgumentException("upsample kernel: buffer lengths");
+        int bits = SimdPath.Bits;
         fixed (float* px = x, py = y)
         {
             nint X = (nint)px, Y = (nint)py;
@@ -396,20 +503,7 @@ public static unsafe class Conv2dKernels
                 for (int r = r0; r < r1; r++)
                 {
                     float* s = (float*)X + (long)r * W, d0 = (float*)Y + (long)r * 4 * W, d1 = d0 + 2 * W;
-                    int w = 0;
-                    if (Avx512F.IsSupported)
-                    {
-                        var lo = Vector512.Create(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
-                        var hi = Vector512.Create(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
-                        for (; w + 16 <= W; w += 16)
-                        {
-                            var v = Avx512F.LoadVector512(s + w);
-                            var a = Avx512F.PermuteVar16x32(v, lo);
-                            var b = Avx512F.PermuteVar16x32(v, hi);
-                            Avx512F.Store(d0 + 2 * w, a); Avx512F.Store(d0 + 2 * w + 16, b);
-                            Avx512F.Store(d1 + 2 * w, a); Avx512F.Store(d1 + 2 * w + 16, b);
-                        }
-                    }
+                    int w = UpsampleRow(bits, s, d0, d1, W);
                     for (; w < W; w++)
                     {
                         float v = s[w];
@@ -424,6 +518,7 @@ public static unsafe class Conv2dKernels
     public static void UpsampleNearest2xBackward(ReadOnlySpan<float> gy, Span<float> dx, int planes, int H, int W)
     {
         if (dx.Length != planes * H * W || gy.Length != 4 * dx.Length) throw new ArgumentException("upsample backward kernel: buffer lengths");
+        int bits = SimdPath.Bits;
         fixed (float* pg = gy, pd = dx)
         {
             nint G = (nint)pg, D = (nint)pd;
@@ -432,22 +527,112 @@ public static unsafe class Conv2dKernels
                 for (int r = r0; r < r1; r++)
                 {
                     float* g0 = (float*)G + (long)r * 4 * W, g1 = g0 + 2 * W, d = (float*)D + (long)r * W;
-                    int w = 0;
-                    if (Avx512F.IsSupported)
-                    {
-                        var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-                        var odd = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-                        for (; w + 16 <= W; w += 16)
-                        {
-                            var a = Avx512F.LoadVector512(g0 + 2 * w) + Avx512F.LoadVector512(g1 + 2 * w);
-                            var b = Avx512F.LoadVector512(g0 + 2 * w + 16) + Avx512F.LoadVector512(g1 + 2 * w + 16);
-                            Avx512F.Store(d + w, Avx512F.PermuteVar16x32x2(a, even, b) + Avx512F.PermuteVar16x32x2(a, odd, b));
-                        }
-                    }
-                    for (; w < W; w++) d[w] = (g0[2 * w] + g0[2 * w + 1]) + (g1[2 * w] + g1[2 * w + 1]);
+                    int w = DownsumRow(bits, g0, g1, d, W);
+                    for (; w < W; w++) d[w] = (g0[2 * w] + g1[2 * w]) + (g0[2 * w + 1] + g1[2 * w + 1]); // the vector lanes' order
                 }
             });
         }
+    }
+
+    /// <summary>d0[2w], d0[2w+1], d1[2w], d1[2w+1] = s[w] for the vector-sized prefix of a row at the given width
+    /// (each input vector shuffled into its two duplicated halves); returns where the scalar tail starts.</summary>
+    private static int UpsampleRow(int bits, float* s, float* d0, float* d1, int W)
+    {
+        int w = 0;
+        switch (bits)
+        {
+            case 512:
+            {
+                var lo = Vector512.Create(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+                var hi = Vector512.Create(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+                for (; w + 16 <= W; w += 16)
+                {
+                    var v = Vector512.Load(s + w);
+                    var a = Vector512.Shuffle(v, lo); var b = Vector512.Shuffle(v, hi);
+                    a.Store(d0 + 2 * w); b.Store(d0 + 2 * w + 16); a.Store(d1 + 2 * w); b.Store(d1 + 2 * w + 16);
+                }
+                break;
+            }
+            case 256:
+            {
+                var lo = Vector256.Create(0, 0, 1, 1, 2, 2, 3, 3);
+                var hi = Vector256.Create(4, 4, 5, 5, 6, 6, 7, 7);
+                for (; w + 8 <= W; w += 8)
+                {
+                    var v = Vector256.Load(s + w);
+                    var a = Vector256.Shuffle(v, lo); var b = Vector256.Shuffle(v, hi);
+                    a.Store(d0 + 2 * w); b.Store(d0 + 2 * w + 8); a.Store(d1 + 2 * w); b.Store(d1 + 2 * w + 8);
+                }
+                break;
+            }
+            case 128:
+            {
+                var lo = Vector128.Create(0, 0, 1, 1);
+                var hi = Vector128.Create(2, 2, 3, 3);
+                for (; w + 4 <= W; w += 4)
+                {
+                    var v = Vector128.Load(s + w);
+                    var a = Vector128.Shuffle(v, lo); var b = Vector128.Shuffle(v, hi);
+                    a.Store(d0 + 2 * w); b.Store(d0 + 2 * w + 4); a.Store(d1 + 2 * w); b.Store(d1 + 2 * w + 4);
+                }
+                break;
+            }
+        }
+        return w;
+    }
+
+    /// <summary>d[w] = sum of the 2×2 block (g0[2w], g0[2w+1], g1[2w], g1[2w+1]) for the vector-sized prefix of a row:
+    /// the two rows added, then even and odd lanes shuffled apart (out-of-range indices give zeros, so two half
+    /// shuffles OR into one vector) and added; returns where the scalar tail starts.</summary>
+    private static int DownsumRow(int bits, float* g0, float* g1, float* d, int W)
+    {
+        int w = 0;
+        switch (bits)
+        {
+            case 512:
+            {
+                var ea = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1, -1, -1, -1, -1);
+                var eb = Vector512.Create(-1, -1, -1, -1, -1, -1, -1, -1, 0, 2, 4, 6, 8, 10, 12, 14);
+                var oa = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, -1, -1, -1, -1, -1, -1, -1, -1);
+                var ob = Vector512.Create(-1, -1, -1, -1, -1, -1, -1, -1, 1, 3, 5, 7, 9, 11, 13, 15);
+                for (; w + 16 <= W; w += 16)
+                {
+                    var a = Vector512.Load(g0 + 2 * w) + Vector512.Load(g1 + 2 * w);
+                    var b = Vector512.Load(g0 + 2 * w + 16) + Vector512.Load(g1 + 2 * w + 16);
+                    ((Vector512.Shuffle(a, ea) | Vector512.Shuffle(b, eb)) + (Vector512.Shuffle(a, oa) | Vector512.Shuffle(b, ob))).Store(d + w);
+                }
+                break;
+            }
+            case 256:
+            {
+                var ea = Vector256.Create(0, 2, 4, 6, -1, -1, -1, -1);
+                var eb = Vector256.Create(-1, -1, -1, -1, 0, 2, 4, 6);
+                var oa = Vector256.Create(1, 3, 5, 7, -1, -1, -1, -1);
+                var ob = Vector256.Create(-1, -1, -1, -1, 1, 3, 5, 7);
+                for (; w + 8 <= W; w += 8)
+                {
+                    var a = Vector256.Load(g0 + 2 * w) + Vector256.Load(g1 + 2 * w);
+                    var b = Vector256.Load(g0 + 2 * w + 8) + Vector256.Load(g1 + 2 * w + 8);
+                    ((Vector256.Shuffle(a, ea) | Vector256.Shuffle(b, eb)) + (Vector256.Shuffle(a, oa) | Vector256.Shuffle(b, ob))).Store(d + w);
+                }
+                break;
+            }
+            case 128:
+            {
+                var ea = Vector128.Create(0, 2, -1, -1);
+                var eb = Vector128.Create(-1, -1, 0, 2);
+                var oa = Vector128.Create(1, 3, -1, -1);
+                var ob = Vector128.Create(-1, -1, 1, 3);
+                for (; w + 4 <= W; w += 4)
+                {
+                    var a = Vector128.Load(g0 + 2 * w) + Vector128.Load(g1 + 2 * w);
+                    var b = Vector128.Load(g0 + 2 * w + 4) + Vector128.Load(g1 + 2 * w + 4);
+                    ((Vector128.Shuffle(a, ea) | Vector128.Shuffle(b, eb)) + (Vector128.Shuffle(a, oa) | Vector128.Shuffle(b, ob))).Store(d + w);
+                }
+                break;
+            }
+        }
+        return w;
     }
 
     /// <summary>

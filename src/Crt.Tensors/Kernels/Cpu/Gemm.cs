@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 
 namespace Crt.Tensors.Kernels.Cpu;
@@ -12,11 +13,15 @@ namespace Crt.Tensors.Kernels.Cpu;
 /// <remarks>
 /// BLIS structure: for each KC-deep slice of k, alpha·op(A) is packed into MR-tall slivers (an MC-row
 /// block at a time) and op(B) into NR-wide slivers (a KC×NC block at a time, 64-byte aligned,
-/// thread-local buffers); the MR×NR register-tiled micro-kernel (GemmKernels.cs: 8×32 with AVX-512 FMA,
-/// 6×16 with AVX2 FMA) keeps one A sliver in L1 while the B block in L2 streams past it. All four
-/// transpose combinations are absorbed by the packing (8×8 AVX transposes where a copy is strided).
-/// Small or skinny products take a direct path that does not pack. Large products run on all cores
-/// through the shared-B scheduler (GemmParallel.cs).
+/// thread-local buffers); the MR×NR register-tiled micro-kernel keeps one A sliver in L1 while the B block
+/// in L2 streams past it. The micro-kernels (GemmKernels.cs, generated) exist for every SIMD width and the
+/// configuration follows <see cref="SimdPath.Bits"/> at each call: 8×32 at 512 bits (AVX-512), 6×16 at 256
+/// (AVX2 + FMA: 12 accumulators in its 16 registers), 8×12 at 128 on ARM64 (24 of its 32 NEON registers) and
+/// 6×8 at 128 on x86 (SSE); at width 0 every product takes the scalar direct path. All four transpose
+/// combinations are absorbed by the packing (8×8 AVX transposes where a copy is strided, scalar copies
+/// elsewhere). Small or skinny products take a direct path that does not pack. Large products run on all
+/// cores through the shared-B scheduler (GemmParallel.cs); products that share one A can pack it once
+/// (GemmPackedA.cs).
 /// </remarks>
 public static unsafe partial class Gemm
 {
@@ -28,6 +33,21 @@ public static unsafe partial class Gemm
         if (m == 0 || n == 0) return;
         fixed (float* pa = a, pb = b, pc = c)
             Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, parallel);
+    }
+
+    /// <summary>
+    /// C[m×n] = alpha·op(A)·op(B) + bias, the row vector bias [n] added to every row (a linear layer): the bias
+    /// goes in as the micro-kernels store their first results, so C is written once and never read.
+    /// </summary>
+    public static void SgemmBias(bool transA, bool transB, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, ReadOnlySpan<float> bias, Span<float> c, int ldc,
+        bool parallel = true)
+    {
+        Validate(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
+        if (bias.Length != n) throw new ArgumentException($"sgemm: bias holds {bias.Length} elements, C has {n} columns");
+        if (m == 0 || n == 0) return;
+        fixed (float* pa = a, pb = b, pc = c, pbias = bias)
+            Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, 0f, pc, ldc, parallel, pbias);
     }
 
     /// <summary>
@@ -93,87 +113,129 @@ public static unsafe partial class Gemm
     /// <summary>m·n·k at or below which the direct (unpacked) path runs.</summary>
     internal const long DirectWork = 24 * 24 * 24;
 
-    /// <summary>Micro-kernel and blocking of the packed path; replaced whole (tests and tuning use <see cref="Configure"/>).</summary>
+    /// <summary>Micro-kernel and blocking of the packed path, for one SIMD width; replaced whole (tests and tuning use <see cref="Configure"/>).</summary>
     internal sealed class Config
     {
-        public required int MR, NR, KC, MC, NC;
+        public required int Bits, MR, NR, KC, MC, NC;
         /// <summary>true: BLIS order (an A sliver stays in L1, the B block in L2 streams past it); false: GotoBLAS order (a B sliver in L1, the A block in L2).</summary>
         public required bool BlisOrder;
         public required nint KernelPtr;
         public required string Name;
-        public delegate*<int, float*, float*, float*, int, float, int, void> Kernel =>
-            (delegate*<int, float*, float*, float*, int, float, int, void>)KernelPtr;
+        public delegate*<int, float*, float*, float*, int, float, int, float*, void> Kernel =>
+            (delegate*<int, float*, float*, float*, int, float, int, float*, void>)KernelPtr;
     }
 
-    private static Config? s_config = DefaultConfig();
+    /// <summary>The tuning override (<see cref="Configure"/>); it applies only while SimdPath.Bits is the width it was made for.</summary>
+    private static Config? s_override;
+    private static readonly Config?[] s_defaults = { DefaultConfig(0), DefaultConfig(128), DefaultConfig(256), DefaultConfig(512) };
 
-    internal static Config? Current => s_config;
+    /// <summary>The configuration for the SIMD width in force now (<see cref="SimdPath.Bits"/>, read at each call); null: the scalar path.</summary>
+    internal static Config? Current
+    {
+        get
+        {
+            int bits = SimdPath.Bits;
+            var o = s_override;
+            if (o is not null && o.Bits == bits) return o;
+            return s_defaults[bits switch { 512 => 3, 256 => 2, 128 => 1, _ => 0 }];
+        }
+    }
+
+    /// <summary>Whether the 32-register vector file is there (AVX-512 or ARM64); x86 without AVX-512 has 16.</summary>
+    private static bool ManyRegisters => Avx512F.IsSupported || AdvSimd.Arm64.IsSupported;
 
     /// <remarks>
-    /// Sized for Zen 4/5 (L1d 32–48 KB, L2 1 MB per core): the 8×KC A sliver (12 KB at KC 384) stays in L1,
+    /// 512: sized for Zen 4/5 (L1d 32–48 KB, L2 1 MB per core): the 8×KC A sliver (12 KB at KC 384) stays in L1,
     /// the KC×NC B block (672 KB at NC 448) in L2; an A block of up to MC rows is packed per depth slice.
     /// 8×32 keeps 16 zmm accumulators (more make the JIT spill); 16 FMAs per 10 loads per k step.
+    /// 256: 6×16, 12 ymm accumulators + 2 B vectors + 1 broadcast of the 16 registers AVX2 has.
+    /// 128: 8×12 (24 accumulators) on ARM64's 32 NEON registers, 6×8 (12) within SSE's 16; a 480 KB B block for
+    /// the smaller L2 of many ARM cores (512 KB – 1 MB).
+    /// 0: no packed path; every product takes the scalar direct path.
     /// </remarks>
-    private static Config? DefaultConfig()
+    private static Config? DefaultConfig(int bits) => bits switch
     {
-        if (Avx512F.IsSupported) return Make(8, 32, 384, 1024, 448, blis: true);
-        if (Fma.IsSupported && Avx.IsSupported) return Make(6, 16, 256, 1024, 768, blis: true);
-        return null;
+        512 => Make(512, 8, 32, 384, 1024, 448, blis: true),
+        256 => Make(256, 6, 16, 256, 1024, 768, blis: true),
+        128 when ManyRegisters => Make(128, 8, 12, 256, 1024, 480, blis: true),
+        128 => Make(128, 6, 8, 256, 1024, 480, blis: true),
+        _ => null,
+    };
+
+    /// <summary>The micro-kernel shapes (MR, NR) there are for a SIMD width (NR = vectors × lanes).</summary>
+    internal static (int Mr, int Nr)[] KernelShapes(int bits)
+    {
+        int lanes = bits / 32;
+        return bits is 512 or 256 or 128 ? new[] { (8, 2 * lanes), (6, 2 * lanes), (4, 3 * lanes), (8, 3 * lanes) } : Array.Empty<(int, int)>();
     }
 
     /// <summary>
-    /// Selects a micro-kernel (mr×nr: 6×32 or 8×32 with AVX-512, 6×16 with AVX2) and the blocking;
-    /// returns false when this CPU lacks the kernel's instructions. <paramref name="mr"/> = 0 restores the default.
+    /// Selects a micro-kernel of the current SIMD width (one of <see cref="KernelShapes"/>) and the blocking, for as
+    /// long as that width is in force; returns false when the width has no such kernel. <paramref name="mr"/> = 0 restores the default.
     /// </summary>
     internal static bool Configure(int mr, int nr = 32, int kc = 384, int mc = 1024, int nc = 448, bool blis = true)
     {
-        if (mr == 0) { s_config = DefaultConfig(); return true; }
-        var cfg = Make(mr, nr, kc, mc, nc, blis);
+        if (mr == 0) { s_override = null; return true; }
+        var cfg = Make(SimdPath.Bits, mr, nr, kc, mc, nc, blis);
         if (cfg is null) return false;
-        s_config = cfg;
+        s_override = cfg;
         return true;
     }
 
-    private static Config? Make(int mr, int nr, int kc, int mc, int nc, bool blis)
+    private static Config? Make(int bits, int mr, int nr, int kc, int mc, int nc, bool blis)
     {
-        delegate*<int, float*, float*, float*, int, float, int, void> k = (mr, nr) switch
+        int lanes = bits / 32;
+        if (lanes == 0 || nr % lanes != 0) return null;
+        delegate*<int, float*, float*, float*, int, float, int, float*, void> k = (bits, mr, nr / lanes) switch
         {
-            (6, 32) when Avx512F.IsSupported => &GemmKernels.K512_6x32,
-            (8, 32) when Avx512F.IsSupported => &GemmKernels.K512_8x32,
-            (6, 16) when Fma.IsSupported && Avx.IsSupported => &GemmKernels.K256_6x16,
+            (512, 8, 2) => &GemmKernels.K512_8x32, (512, 6, 2) => &GemmKernels.K512_6x32,
+            (512, 4, 3) => &GemmKernels.K512_4x48, (512, 8, 3) => &GemmKernels.K512_8x48,
+            (256, 8, 2) => &GemmKernels.K256_8x16, (256, 6, 2) => &GemmKernels.K256_6x16,
+            (256, 4, 3) => &GemmKernels.K256_4x24, (256, 8, 3) => &GemmKernels.K256_8x24,
+            (128, 8, 2) => &GemmKernels.K128_8x8, (128, 6, 2) => &GemmKernels.K128_6x8,
+            (128, 4, 3) => &GemmKernels.K128_4x12, (128, 8, 3) => &GemmKernels.K128_8x12,
             _ => null,
         };
         if (k == null) return null;
         return new Config
         {
-            MR = mr, NR = nr, KC = Math.Max(1, kc), MC = Math.Max(mr, mc / mr * mr), NC = Math.Max(nr, nc / nr * nr),
-            BlisOrder = blis, KernelPtr = (nint)k, Name = $"{mr}x{nr} kc{kc} mc{mc} nc{nc} {(blis ? "blis" : "goto")}",
+            Bits = bits, MR = mr, NR = nr, KC = Math.Max(1, kc), MC = Math.Max(mr, mc / mr * mr), NC = Math.Max(nr, nc / nr * nr),
+            BlisOrder = blis, KernelPtr = (nint)k, Name = $"{bits}-bit {mr}x{nr} kc{kc} mc{mc} nc{nc} {(blis ? "blis" : "goto")}",
         };
     }
 
     // ---- driver ---------------------------------------------------------------------------------------
 
+    /// <param name="bias">null, or a row vector [n] added to every row of C (then beta is 0): C = alpha·op(A)·op(B) + bias.</param>
     private static void Run(bool transA, bool transB, int m, int n, int k, float alpha,
-        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, bool parallel)
+        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, bool parallel, float* bias = null)
     {
-        if (k == 0 || alpha == 0f) { ScaleC(m, n, beta, c, ldc); return; }
+        if (k == 0 || alpha == 0f) { ScaleC(m, n, beta, c, ldc); if (bias != null) FillBias(m, n, bias, c, ldc); return; }
         long work = (long)m * n * k;
-        var cfg = s_config;
+        var cfg = Current;
         bool direct = cfg is null || work <= DirectWork || n < cfg.NR / 4 || m < 2;
         int threads = parallel && work >= ParallelWork ? Math.Max(1, Par.Threads) : 1;
         if (direct)
         {
             if (threads > 1)
             {
-                nint ia = (nint)a, ib = (nint)b, ic = (nint)c;
+                nint ia = (nint)a, ib = (nint)b, ic = (nint)c, ibias = (nint)bias;
                 Par.ForRange(m, (long)n * k, (s, e) =>
-                    Direct(transA, transB, e - s, n, k, alpha, (float*)ia + OffA(transA, s, lda), lda, (float*)ib, ldb, beta, (float*)ic + (long)s * ldc, ldc));
+                {
+                    if (ibias != 0) FillBias(e - s, n, (float*)ibias, (float*)ic + (long)s * ldc, ldc);
+                    Direct(transA, transB, e - s, n, k, alpha, (float*)ia + OffA(transA, s, lda), lda, (float*)ib, ldb,
+                        ibias != 0 ? 1f : beta, (float*)ic + (long)s * ldc, ldc);
+                });
             }
-            else Direct(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            else
+            {
+                if (bias != null) { FillBias(m, n, bias, c, ldc); beta = 1f; }
+                Direct(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            }
             return;
         }
-        if (threads <= 1) { Blocked(cfg!, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); return; }
-        if (!StaticSplit) { ParallelBlocked(cfg!, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); return; }
+        if (threads <= 1) { Blocked(cfg!, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias); return; }
+        if (!StaticSplit) { ParallelBlocked(cfg!, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias); return; }
 
         // Split the rows (each thread packs its own A rows; B is packed by both, which is the cheaper copy)
         // unless there are too few row slivers to go around, then split the columns.
@@ -182,18 +244,18 @@ public static unsafe partial class Gemm
         bool splitM = mSlivers >= 2 * threads || mSlivers >= nSlivers;
         int units = splitM ? mSlivers : nSlivers, unit = splitM ? MR : NR, full = splitM ? m : n;
         int parts = Math.Min(threads, units);
-        if (parts <= 1) { Blocked(cfg, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); return; }
-        nint pa = (nint)a, pb = (nint)b, pc = (nint)c;
+        if (parts <= 1) { Blocked(cfg, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias); return; }
+        nint pa = (nint)a, pb = (nint)b, pc = (nint)c, pbias = (nint)bias;
         Par.For(parts, long.MaxValue / 2 / parts, t =>
         {
             int s = (int)((long)units * t / parts) * unit, e = Math.Min(full, (int)((long)units * (t + 1) / parts) * unit);
             if (e <= s) return;
             if (splitM)
                 Blocked(cfg, transA, transB, e - s, n, k, alpha, (float*)pa + OffA(transA, s, lda), lda, (float*)pb, ldb,
-                    beta, (float*)pc + (long)s * ldc, ldc);
+                    beta, (float*)pc + (long)s * ldc, ldc, (float*)pbias);
             else
                 Blocked(cfg, transA, transB, m, e - s, k, alpha, (float*)pa, lda, (float*)pb + (transB ? (long)s * ldb : s), ldb,
-                    beta, (float*)pc + s, ldc);
+                    beta, (float*)pc + s, ldc, pbias == 0 ? null : (float*)pbias + s);
         });
     }
 
@@ -214,25 +276,37 @@ public static unsafe partial class Gemm
     }
 
     private static void Blocked(Config cfg, bool transA, bool transB, int m, int n, int k, float alpha,
-        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
+        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, float* bias)
     {
-        if (cfg.BlisOrder) BlockedBlis(cfg, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-        else BlockedGoto(cfg, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        if (cfg.BlisOrder) BlockedBlis(cfg, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias);
+        else BlockedGoto(cfg, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias);
+    }
+
+    /// <summary>Store mode of the depth slice at <paramref name="pc"/>: 0 C = acc, 1 C += acc, 2 C = beta·C + acc, 3 C = acc + bias.</summary>
+    private static int Mode(int pc, float beta, float* bias) => pc > 0 || beta == 1f ? 1 : bias != null ? 3 : beta == 0f ? 0 : 2;
+
+    /// <summary>Every row of C [m×n] = bias [n].</summary>
+    private static void FillBias(int m, int n, float* bias, float* c, int ldc)
+    {
+        var src = new ReadOnlySpan<float>(bias, n);
+        for (int i = 0; i < m; i++) src.CopyTo(new Span<float>(c + (long)i * ldc, n));
     }
 
     /// <summary>
     /// BLIS order: an MR×KC sliver of A stays in L1 while the KC×NC block of B (in L2) streams past it;
     /// A is packed in tall blocks (L3) so B is packed about once per depth slice.
     /// </summary>
+    /// <param name="aPacked">null, or all of alpha·op(A) packed beforehand (<see cref="PackedA"/>): then A is one row
+    /// block and is not packed here.</param>
     private static void BlockedBlis(Config cfg, bool transA, bool transB, int m, int n, int k, float alpha,
-        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
+        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, float* bias, float* aPacked = null)
     {
         int mr = cfg.MR, nr = cfg.NR;
         var kernel = cfg.Kernel;
         int kBlocks = (k + cfg.KC - 1) / cfg.KC, kcMax = (k + kBlocks - 1) / kBlocks;
-        int mBlocks = (m + cfg.MC - 1) / cfg.MC, mcMax = RoundUp((m + mBlocks - 1) / mBlocks, mr);
+        int mBlocks = aPacked != null ? 1 : (m + cfg.MC - 1) / cfg.MC, mcMax = RoundUp((m + mBlocks - 1) / mBlocks, mr);
         int ncMax = Math.Min(cfg.NC, RoundUp(n, nr));
-        float* ap = PackBuffers.A((long)mcMax * kcMax);
+        float* ap = aPacked != null ? null : PackBuffers.A((long)mcMax * kcMax);
         float* bp = PackBuffers.B((long)ncMax * kcMax);
         float* tile = stackalloc float[mr * nr + 16];
         tile = (float*)(((nint)tile + 63) & ~(nint)63);
@@ -240,11 +314,12 @@ public static unsafe partial class Gemm
         for (int pc = 0; pc < k; pc += kcMax)
         {
             int kc = Math.Min(kcMax, k - pc);
-            int mode = pc > 0 || beta == 1f ? 1 : beta == 0f ? 0 : 2;
+            int mode = Mode(pc, beta, bias);
             for (int ic = 0; ic < m; ic += mcMax)
             {
                 int mc = Math.Min(mcMax, m - ic);
-                GemmPacking.PackA(transA, a, lda, ic, pc, mc, kc, mr, alpha, ap);
+                if (aPacked != null) ap = aPacked + (long)pc * mcMax;
+                else GemmPacking.PackA(transA, a, lda, ic, pc, mc, kc, mr, alpha, ap);
                 for (int jc = 0; jc < n; jc += ncMax)
                 {
                     int nc = Math.Min(ncMax, n - jc);
@@ -259,11 +334,12 @@ public static unsafe partial class Gemm
                             int nw = Math.Min(nr, nc - jr);
                             float* bs = bp + (long)jr * kc;
                             float* cs = crow + jr;
-                            if (mh == mr && nw == nr) kernel(kc, asl, bs, cs, ldc, beta, mode);
+                            float* bv = bias == null ? null : bias + jc + jr;
+                            if (mh == mr && nw == nr) kernel(kc, asl, bs, cs, ldc, beta, mode, bv);
                             else
                             {
-                                kernel(kc, asl, bs, tile, nr, 0f, 0);
-                                MergeTile(tile, nr, cs, ldc, mh, nw, beta, mode);
+                                kernel(kc, asl, bs, tile, nr, 0f, 0, null);
+                                MergeTile(tile, nr, cs, ldc, mh, nw, beta, mode, bv);
                             }
                         }
                     }
@@ -274,7 +350,7 @@ public static unsafe partial class Gemm
 
     /// <summary>GotoBLAS order: a KC×NR sliver of B stays in L1 while the MC×KC block of A (in L2) streams past it.</summary>
     private static void BlockedGoto(Config cfg, bool transA, bool transB, int m, int n, int k, float alpha,
-        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
+        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, float* bias)
     {
         int mr = cfg.MR, nr = cfg.NR;
         var kernel = cfg.Kernel;
@@ -292,7 +368,7 @@ public static unsafe partial class Gemm
             for (int pc = 0; pc < k; pc += kcMax)
             {
                 int kc = Math.Min(kcMax, k - pc);
-                int mode = pc > 0 || beta == 1f ? 1 : beta == 0f ? 0 : 2;
+                int mode = Mode(pc, beta, bias);
                 GemmPacking.PackB(transB, b, ldb, pc, jc, kc, nc, nr, bp);
                 for (int ic = 0; ic < m; ic += mcMax)
                 {
@@ -307,11 +383,12 @@ public static unsafe partial class Gemm
                             int mh = Math.Min(mr, mc - ir);
                             float* cs = c + (long)(ic + ir) * ldc + jc + jr;
                             float* asl = ap + (long)ir * kc;
-                            if (mh == mr && nw == nr) kernel(kc, asl, bs, cs, ldc, beta, mode);
+                            float* bv = bias == null ? null : bias + jc + jr;
+                            if (mh == mr && nw == nr) kernel(kc, asl, bs, cs, ldc, beta, mode, bv);
                             else
                             {
-                                kernel(kc, asl, bs, tile, nr, 0f, 0);
-                                MergeTile(tile, nr, cs, ldc, mh, nw, beta, mode);
+                                kernel(kc, asl, bs, tile, nr, 0f, 0, null);
+                                MergeTile(tile, nr, cs, ldc, mh, nw, beta, mode, bv);
                             }
                         }
                     }
@@ -320,7 +397,7 @@ public static unsafe partial class Gemm
         }
     }
 
-    private static void MergeTile(float* tile, int ldt, float* c, int ldc, int rows, int cols, float beta, int mode)
+    private static void MergeTile(float* tile, int ldt, float* c, int ldc, int rows, int cols, float beta, int mode, float* bias)
     {
         for (int r = 0; r < rows; r++)
         {
@@ -329,6 +406,7 @@ public static unsafe partial class Gemm
             {
                 case 0: for (int j = 0; j < cols; j++) d[j] = t[j]; break;
                 case 1: for (int j = 0; j < cols; j++) d[j] += t[j]; break;
+                case 3: for (int j = 0; j < cols; j++) d[j] = t[j] + bias[j]; break;
                 default: for (int j = 0; j < cols; j++) d[j] = beta * d[j] + t[j]; break;
             }
         }
@@ -338,8 +416,21 @@ public static unsafe partial class Gemm
 
     // ---- direct path for small or skinny products ----------------------------------------------------
 
+    /// <summary>Unpacked product at the SIMD width in force; at width 0 the scalar reference (no vectors at all).</summary>
     private static void Direct(bool transA, bool transB, int m, int n, int k, float alpha,
         float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
+    {
+        switch (SimdPath.Bits)
+        {
+            case 512: Direct<V512>(true, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); break;
+            case 256: Direct<V256>(true, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); break;
+            case 128: Direct<V128>(true, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); break;
+            default: Direct<V128>(false, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); break;
+        }
+    }
+
+    private static void Direct<V>(bool simd, bool transA, bool transB, int m, int n, int k, float alpha,
+        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc) where V : unmanaged, IVec<V>
     {
         for (int i = 0; i < m; i++)
         {
@@ -351,7 +442,7 @@ public static unsafe partial class Gemm
                 for (int p = 0; p < k; p++)
                 {
                     float av = alpha * (transA ? a[(long)p * lda + i] : a[(long)i * lda + p]);
-                    Axpy(av, b + (long)p * ldb, crow, n);
+                    Axpy<V>(simd, av, b + (long)p * ldb, crow, n);
                 }
             }
             else
@@ -360,7 +451,7 @@ public static unsafe partial class Gemm
                 {
                     float* brow = b + (long)j * ldb;
                     float s;
-                    if (!transA) s = Dot(a + (long)i * lda, brow, k);
+                    if (!transA) s = Dot<V>(simd, a + (long)i * lda, brow, k);
                     else { s = 0f; for (int p = 0; p < k; p++) s += a[(long)p * lda + i] * brow[p]; }
                     crow[j] = beta == 0f ? alpha * s : alpha * s + beta * crow[j];
                 }
@@ -369,18 +460,39 @@ public static unsafe partial class Gemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Axpy(float alpha, float* x, float* y, int n)
+    private static V Mad<V>(V a, V b, V c) where V : unmanaged, IVec<V> => GemmKernels.HasFma ? V.Fma(a, b, c) : a * b + c;
+
+    /// <summary>y += alpha·x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Axpy<V>(bool simd, float alpha, float* x, float* y, int n) where V : unmanaged, IVec<V>
     {
         int j = 0;
-        if (Vector256.IsHardwareAccelerated && n >= 8)
+        if (simd)
         {
-            var va = Vector256.Create(alpha);
-            for (; j <= n - 8; j += 8) (Vector256.Load(y + j) + va * Vector256.Load(x + j)).Store(y + j);
+            var va = V.Create(alpha);
+            for (; j <= n - V.Count; j += V.Count) Mad(va, V.Load(x + j), V.Load(y + j)).Store(y + j);
         }
         for (; j < n; j++) y[j] += alpha * x[j];
     }
 
+    /// <summary>Σ x·y, two vector accumulators (the dot products here are short: k of a skinny product).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Dot(float* x, float* y, int n) =>
-        System.Numerics.Tensors.TensorPrimitives.Dot(new ReadOnlySpan<float>(x, n), new ReadOnlySpan<float>(y, n));
+    private static float Dot<V>(bool simd, float* x, float* y, int n) where V : unmanaged, IVec<V>
+    {
+        int j = 0;
+        float s = 0f;
+        if (simd && n >= V.Count)
+        {
+            V s0 = V.Zero, s1 = V.Zero;
+            for (; j <= n - 2 * V.Count; j += 2 * V.Count)
+            {
+                s0 = Mad(V.Load(x + j), V.Load(y + j), s0);
+                s1 = Mad(V.Load(x + j + V.Count), V.Load(y + j + V.Count), s1);
+            }
+            if (j <= n - V.Count) { s0 = Mad(V.Load(x + j), V.Load(y + j), s0); j += V.Count; }
+            s = V.Sum(s0 + s1);
+        }
+        for (; j < n; j++) s += x[j] * y[j];
+        return s;
+    }
 }

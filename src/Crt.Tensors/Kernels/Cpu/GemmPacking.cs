@@ -14,18 +14,23 @@ internal static unsafe class GemmPacking
     /// <summary>Packs rows [i0, i0+mc) × depth [p0, p0+kc) of alpha·op(A) into <paramref name="dst"/>.</summary>
     public static void PackA(bool transA, float* a, int lda, int i0, int p0, int mc, int kc, int mr, float alpha, float* dst)
     {
+        long* rowOff = stackalloc long[8];
         for (int s = 0; s < mc; s += mr)
         {
             int rows = Math.Min(mr, mc - s);
             float* d = dst + (long)s * kc;
-            if (!transA && rows == 8 && mr == 8 && Avx.IsSupported)
+            if (!transA && mr <= 8 && kc > 8 && Avx.IsSupported)
             {
-                // Eight rows at a time: 8×8 register transposes turn row runs into sliver columns.
+                // 8×8 register transposes turn row runs into sliver rows, 8 depths at a time. With mr < 8 each
+                // transposed row is 8 wide: its extra lanes spill into the next depth's row, which is written
+                // after it, so the transposes stop short of the sliver's last depth (the scalar tail writes it).
+                // Rows past the last real one re-read that row (in bounds; their lanes are never kept).
                 float* src = a + (long)(i0 + s) * lda + p0;
+                for (int r = 0; r < 8; r++) rowOff[r] = (long)Math.Min(r, rows - 1) * lda;
                 int p = 0;
-                for (; p <= kc - 8; p += 8) Transpose8x8(src + p, lda, d + p * 8, 8, alpha);
+                for (; p + 8 <= kc - (mr < 8 ? 1 : 0); p += 8) Transpose8x8(src + p, rowOff, d + p * mr, mr, alpha);
                 for (; p < kc; p++)
-                    for (int r = 0; r < 8; r++) d[p * 8 + r] = alpha * src[(long)r * lda + p];
+                    for (int r = 0; r < rows; r++) d[p * mr + r] = alpha * src[(long)r * lda + p];
             }
             else if (!transA)
             {
@@ -56,6 +61,8 @@ internal static unsafe class GemmPacking
     /// <summary>Packs depth [p0, p0+kc) × columns [j0, j0+nc) of op(B) into <paramref name="dst"/>.</summary>
     public static void PackB(bool transB, float* b, int ldb, int p0, int j0, int kc, int nc, int nr, float* dst)
     {
+        long* rowOff = stackalloc long[8];
+        for (int r = 0; r < 8; r++) rowOff[r] = (long)r * ldb;
         for (int s = 0; s < nc; s += nr)
         {
             int cols = Math.Min(nr, nc - s);
@@ -67,7 +74,7 @@ internal static unsafe class GemmPacking
                 {
                     float* src = b + (long)(p0 + p) * ldb + j0 + s;
                     float* dd = d + p * nr;
-                    if (cols == nr) new ReadOnlySpan<float>(src, nr).CopyTo(new Span<float>(dd, nr));
+                    if (cols == nr) CopySliverRow(src, dd, nr);
                     else
                     {
                         for (int c = 0; c < cols; c++) dd[c] = src[c];
@@ -81,7 +88,7 @@ internal static unsafe class GemmPacking
                 int p = 0;
                 for (; p <= kc - 8; p += 8)
                     for (int g = 0; g < nr; g += 8)
-                        Transpose8x8(b + (long)(j0 + s + g) * ldb + p0 + p, ldb, d + p * nr + g, nr, 1f);
+                        Transpose8x8(b + (long)(j0 + s + g) * ldb + p0 + p, rowOff, d + p * nr + g, nr, 1f);
                 for (; p < kc; p++)
                     for (int c = 0; c < nr; c++) d[p * nr + c] = b[(long)(j0 + s + c) * ldb + p0 + p];
             }
@@ -100,14 +107,28 @@ internal static unsafe class GemmPacking
             }
         }
     }
-    /// <summary>dst[j·ldd + i] = alpha·src[i·lds + j] for an 8×8 block (AVX unpack/shuffle/permute).</summary>
+    /// <summary>dst[0..n) = src[0..n) for one depth row of a B sliver (n a multiple of 4: a few vector moves, no call).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose8x8(float* src, long lds, float* dst, int ldd, float alpha)
+    private static void CopySliverRow(float* src, float* dst, int n)
     {
-        var r0 = Avx.LoadVector256(src); var r1 = Avx.LoadVector256(src + lds);
-        var r2 = Avx.LoadVector256(src + 2 * lds); var r3 = Avx.LoadVector256(src + 3 * lds);
-        var r4 = Avx.LoadVector256(src + 4 * lds); var r5 = Avx.LoadVector256(src + 5 * lds);
-        var r6 = Avx.LoadVector256(src + 6 * lds); var r7 = Avx.LoadVector256(src + 7 * lds);
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; i + 8 <= n; i += 8) Vector256.Store(Vector256.Load(src + i), dst + i);
+        for (; i + 4 <= n; i += 4) Vector128.Store(Vector128.Load(src + i), dst + i);
+        for (; i < n; i++) dst[i] = src[i];
+    }
+
+    /// <summary>
+    /// dst[j·ldd + i] = alpha·src[rowOff[i] + j] for an 8×8 block (AVX unpack/shuffle/permute; x86 only, callers
+    /// check Avx.IsSupported and fall back to scalar copies elsewhere). Rows are stored in order j = 0..7, 8 floats each.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8(float* src, long* rowOff, float* dst, int ldd, float alpha)
+    {
+        var r0 = Avx.LoadVector256(src + rowOff[0]); var r1 = Avx.LoadVector256(src + rowOff[1]);
+        var r2 = Avx.LoadVector256(src + rowOff[2]); var r3 = Avx.LoadVector256(src + rowOff[3]);
+        var r4 = Avx.LoadVector256(src + rowOff[4]); var r5 = Avx.LoadVector256(src + rowOff[5]);
+        var r6 = Avx.LoadVector256(src + rowOff[6]); var r7 = Avx.LoadVector256(src + rowOff[7]);
         var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
         var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
         var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);

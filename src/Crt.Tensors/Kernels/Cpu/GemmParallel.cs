@@ -23,11 +23,14 @@ public static unsafe partial class Gemm
     private static SharedPass? s_spare; // one pass object kept for reuse (concurrent callers make their own)
 
     private static void ParallelBlocked(Config cfg, int threads, bool transA, bool transB, int m, int n, int k, float alpha,
-        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
+        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, float* bias)
     {
         int mr = cfg.MR, nr = cfg.NR;
         int kBlocks = (k + cfg.KC - 1) / cfg.KC, kcMax = (k + kBlocks - 1) / kBlocks;
-        int ncMax = Math.Min(cfg.NC, RoundUp(n, nr));
+        // Column blocks of even width, at least one per thread (while each keeps 4+ slivers): the first thread to
+        // need a depth slice's blocks packs one and the others pack the rest meanwhile, instead of waiting.
+        int nBlocks = Math.Max((n + cfg.NC - 1) / cfg.NC, Math.Min(threads, n / (4 * nr)));
+        int ncMax = Math.Min(cfg.NC, RoundUp((n + nBlocks - 1) / Math.Max(1, nBlocks), nr));
 
         // Column chunks bound the shared buffer; each is one parallel pass.
         long perCol = (long)kBlocks * kcMax;
@@ -57,12 +60,12 @@ public static unsafe partial class Gemm
                 fixed (float* buf0 = pass.Buffer)
                 {
                     nint bufBase = ((nint)buf0 + 63) & ~(nint)63;
-                    nint pa = (nint)a, pb = (nint)b, pc = (nint)c;
+                    nint pa = (nint)a, pb = (nint)b, pc = (nint)c, pbias = (nint)bias;
                     int jBase = j0;
                     int workers = Math.Min(threads, units);
                     Par.For(workers, long.MaxValue / 2 / Math.Max(1, workers), _ =>
                         Worker(cfg, pass, (float*)bufBase, transA, transB, m, nChunk, k, alpha, (float*)pa, lda,
-                            (float*)pb, ldb, jBase, beta, (float*)pc, ldc, kcMax, ncMax, kBlocks, nJ, unitRows, colGroups, units));
+                            (float*)pb, ldb, jBase, beta, (float*)pc, ldc, pbias == 0 ? null : (float*)pbias + jBase, kcMax, ncMax, kBlocks, nJ, unitRows, colGroups, units));
                 }
             }
         }
@@ -70,7 +73,7 @@ public static unsafe partial class Gemm
     }
 
     private static void Worker(Config cfg, SharedPass pass, float* bShared, bool transA, bool transB, int m, int nChunk, int k,
-        float alpha, float* a, int lda, float* b, int ldb, int j0, float beta, float* c, int ldc,
+        float alpha, float* a, int lda, float* b, int ldb, int j0, float beta, float* c, int ldc, float* bias,
         int kcMax, int ncMax, int kBlocks, int nJ, int unitRows, int colGroups, int units)
     {
         int mr = cfg.MR, nr = cfg.NR;
@@ -91,7 +94,7 @@ public static unsafe partial class Gemm
             for (int pi = 0; pi < kBlocks; pi++)
             {
                 int pc = pi * kcMax, kc = Math.Min(kcMax, k - pc);
-                int mode = pc > 0 || beta == 1f ? 1 : beta == 0f ? 0 : 2;
+                int mode = Mode(pc, beta, bias);
                 GemmPacking.PackA(transA, a, lda, ic, pc, mc, kc, mr, alpha, ap);
                 for (int ji = jb0; ji < jb1; ji++)
                 {
@@ -107,11 +110,12 @@ public static unsafe partial class Gemm
                         {
                             int nw = Math.Min(nr, nc - jr);
                             float* bs = bp + (long)jr * kc;
-                            if (mh == mr && nw == nr) kernel(kc, asl, bs, crow + jr, ldc, beta, mode);
+                            float* bv = bias == null ? null : bias + jc + jr;
+                            if (mh == mr && nw == nr) kernel(kc, asl, bs, crow + jr, ldc, beta, mode, bv);
                             else
                             {
-                                kernel(kc, asl, bs, tile, nr, 0f, 0);
-                                MergeTile(tile, nr, crow + jr, ldc, mh, nw, beta, mode);
+                                kernel(kc, asl, bs, tile, nr, 0f, 0, null);
+                                MergeTile(tile, nr, crow + jr, ldc, mh, nw, beta, mode, bv);
                             }
                         }
                     }

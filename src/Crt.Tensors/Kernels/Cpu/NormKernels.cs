@@ -486,7 +486,7 @@ public static class NormKernels
     private static void SumChunks(float[] parts, int chunks, int d, Span<float> dst)
     {
         parts.AsSpan(0, d).CopyTo(dst);
-        for (int k = 1; k < chunks; k++) System.Numerics.Tensors.TensorPrimitives.Add(dst, parts.AsSpan(k * d, d), dst);
+        for (int k = 1; k < chunks; k++) Elementwise.AddInPlace(dst, parts.AsSpan(k * d, d));
     }
 
     /// <summary>One row: adds Σdy·w and Σdy·w·(x−mean) to sg, sgx; dw += dy·(x−mean)·r, db += dy (when not empty); mean = mh + ml.</summary>

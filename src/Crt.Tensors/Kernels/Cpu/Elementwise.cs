@@ -3,8 +3,8 @@ namespace Crt.Tensors.Kernels.Cpu;
 /// <summary>Span-in, span-out elementwise kernels, and the arithmetic op structs that <see cref="Broadcast"/> maps with.</summary>
 public static class Elementwise
 {
-    /// <summary>acc += x. Through <see cref="Simd"/> rather than TensorPrimitives: the same plain loads and stores at
-    /// every width (TensorPrimitives switches large spans to non-temporal stores, which measured slower here).</summary>
+    /// <summary>acc += x. Through <see cref="Simd"/> rather than TensorPrimitives, which stores spans over 256 KB
+    /// non-temporally (past the cache): the plain loop measured ~1.4× faster on add-32x64x32x32 at every width.</summary>
     public static void AddInPlace(Span<float> acc, ReadOnlySpan<float> x) => Simd.Map(new AddOp(), acc, x, acc);
 }
 

@@ -101,7 +101,7 @@ public static class NormKernels
         }
     }
 
-    private static unsafe void GradSums<V>(ReadOnlySpan<float> x, ReadOnlySpan<float> g, float mean, float a, float b, bool swish,
+    private static void GradSums<V>(ReadOnlySpan<float> x, ReadOnlySpan<float> g, float mean, float a, float b, bool swish,
         Span<float> dh, ref double s1, ref double s2) where V : unmanaged, IVec<V>
     {
         int n = x.Length, i = 0;
@@ -145,23 +145,27 @@ public static class NormKernels
             s1 += V.Sum(acc1 + acc3);
             s2 += V.Sum(acc2 + acc4);
         }
-        if (i < n)
+        if (i < n) GradSumsTail<V>(x[i..], g[i..n], mean, a, b, swish, write ? dh[i..n] : default, ref s1, ref s2);
+    }
+
+    /// <summary>The tail of <see cref="GradSums{V}"/> (fewer elements than a vector) through zero-padded vectors: a zero
+    /// upstream gradient adds nothing. A method of its own, so GradSums has no stackalloc (see Simd's drivers).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void GradSumsTail<V>(ReadOnlySpan<float> x, ReadOnlySpan<float> g, float mean, float a, float b, bool swish,
+        Span<float> dh, ref double s1, ref double s2) where V : unmanaged, IVec<V>
+    {
+        Span<float> px = stackalloc float[16], pg = stackalloc float[16];
+        px.Clear(); pg.Clear();
+        x.CopyTo(px); g.CopyTo(pg);
+        var xc = V.LoadUnsafe(ref px[0], 0) - V.Create(mean);
+        var gv = V.LoadUnsafe(ref pg[0], 0);
+        if (swish)
         {
-            // The tail through zero-padded vectors (a zero upstream gradient adds nothing).
-            int rem = n - i;
-            float* px = stackalloc float[16], pg = stackalloc float[16];
-            new Span<float>(px, 16).Clear(); new Span<float>(pg, 16).Clear();
-            x[i..].CopyTo(new Span<float>(px, rem)); g[i..].CopyTo(new Span<float>(pg, rem));
-            var xc = V.Load(px) - vm;
-            var gv = V.Load(pg);
-            if (swish)
-            {
-                gv = SiluGrad(gv, xc, va, vb);
-                if (write) { gv.Store(pg); new ReadOnlySpan<float>(pg, rem).CopyTo(dh[i..]); }
-            }
-            s1 += V.Sum(gv);
-            s2 += V.Sum(gv * xc);
+            gv = SiluGrad(gv, xc, V.Create(a), V.Create(b));
+            if (!dh.IsEmpty) { gv.StoreUnsafe(ref pg[0], 0); pg[..dh.Length].CopyTo(dh); }
         }
+        s1 += V.Sum(gv);
+        s2 += V.Sum(gv * xc);
     }
 
     /// <summary>g·silu'(h) with h = xc·a + b: g·σ(h)·(1 + h·(1 − σ(h))).</summary>
@@ -482,7 +486,7 @@ public static class NormKernels
     private static void SumChunks(float[] parts, int chunks, int d, Span<float> dst)
     {
         parts.AsSpan(0, d).CopyTo(dst);
-        for (int k = 1; k < chunks; k++) System.Numerics.Tensors.TensorPrimitives.Add(dst, parts.AsSpan(k * d, d), dst);
+        for (int k = 1; k < chunks; k++) Elementwise.AddInPlace(dst, parts.AsSpan(k * d, d));
     }
 
     /// <summary>One row: adds Σdy·w and Σdy·w·(x−mean) to sg, sgx; dw += dy·(x−mean)·r, db += dy (when not empty); mean = mh + ml.</summary>

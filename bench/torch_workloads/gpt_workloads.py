@@ -13,6 +13,11 @@ def tiny_tokens_config():
     return gpt_config("gpt-t4", vocab_size=512, num_classes=10, block_size=64)
 
 
+# zero_grad(set_to_none=False): gradient buffers are kept and cleared, as crt's ZeroGrad does; measured here
+# 10-30% faster for these models than set_to_none=True (fresh 27-444 MB of gradients each step).
+SET_TO_NONE = False
+
+
 def _random_batch(c, batch):
     return torch.randint(0, c.num_classes, (batch,)), torch.randint(0, c.vocab_size, (batch, c.block_size))
 
@@ -27,7 +32,7 @@ def _train_step():
     classes, grids = _random_batch(model.config, 32)
 
     def run():
-        opt.zero_grad(set_to_none=True)
+        opt.zero_grad(set_to_none=SET_TO_NONE)
         model.loss(classes, grids).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
         opt.step()
@@ -40,7 +45,7 @@ def _gpt_b_fwdbwd():
     classes, grids = _random_batch(model.config, 2)
 
     def run():
-        model.zero_grad(set_to_none=True)
+        model.zero_grad(set_to_none=SET_TO_NONE)
         model.loss(classes, grids).backward()
     return run
 

@@ -8,7 +8,7 @@
 #
 # Publishes tools/arm64/Crt.TestRunner (a small in-process xunit runner: no SDK needed on the target)
 # self-contained for linux-arm64 into .artifacts/arm64 and runs it under qemu-aarch64-static with the
-# arm64 C/C++ runtime from Debian's cross packages. Not part of CI (too slow; see the README).
+# arm64 C/C++ runtime from Debian's cross packages and OpenSSL's arm64 library. Not part of CI (too slow; see the README).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,11 +24,31 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
 fi
 
+# .NET's SHA-256 (safetensors checksums) calls OpenSSL: the arm64 libssl3 is unpacked into a folder of
+# ours (no arm64 package is installed on the machine; apt only learns the arm64 package lists).
+sysroot=.artifacts/arm64-sysroot
+if [ ! -e "$sysroot/usr/lib/aarch64-linux-gnu/libssl.so.3" ]; then
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    if [ "$(id -u)" -ne 0 ]; then
+      echo "error: the arm64 libssl3 is needed; run: sudo dpkg --add-architecture arm64 && sudo apt-get update" >&2
+      exit 1
+    fi
+    dpkg --add-architecture arm64
+    apt-get update -q
+  fi
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download -q libssl3:arm64)
+  mkdir -p "$sysroot"
+  dpkg -x "$tmp"/libssl3_*_arm64.deb "$sysroot"
+  rm -rf "$tmp"
+fi
+
 echo "publishing the engine tests for linux-arm64..." >&2
 dotnet publish tools/arm64/Crt.TestRunner -c Release -r linux-arm64 --self-contained \
   -o .artifacts/arm64 --nologo -v q >&2
 start=$(date +%s)
 status=0
-qemu-aarch64-static -L /usr/aarch64-linux-gnu .artifacts/arm64/Crt.TestRunner "$@" || status=$?
+qemu-aarch64-static -L /usr/aarch64-linux-gnu -E "LD_LIBRARY_PATH=$PWD/$sysroot/usr/lib/aarch64-linux-gnu" \
+  .artifacts/arm64/Crt.TestRunner "$@" || status=$?
 echo "wall time under qemu: $(( $(date +%s) - start )) s" >&2
 exit $status

@@ -5,7 +5,7 @@ namespace Crt.Tensors.Kernels.Cpu;
 
 /// <summary>
 /// The block-level steps of <see cref="AttentionKernels"/>' flash loops, as static members so the loops are written
-/// once over <c>K : IAttentionBlocks</c> and compiled per implementation: <see cref="SimdBlocks{V}"/> at each vector
+/// once over <c>TBlocks : IAttentionBlocks</c> and compiled per implementation: <see cref="SimdBlocks{V}"/> at each vector
 /// width and <see cref="ScalarBlocks"/>, the reference.
 /// <para>Score blocks are <see cref="AttentionKernels.Bc"/> wide. Block products take
 /// diag = off + i0 − j0 for a causal block (row r of the block sees its first diag + r + 1 keys) and
@@ -112,16 +112,16 @@ internal readonly unsafe struct SimdBlocks<V> : IAttentionBlocks where V : unman
         }
     }
 
-    // Rows: whole vectors of visible keys first, without masks, then at most one partly visible vector under a mask,
-    // then zeros. The max uses the native max (a NaN score still reaches the output through exp, which keeps NaN).
+    // Rows: whole vectors of visible keys, at most one partly visible vector under a mask, then zeros. The max uses the
+    // native max (a NaN score still reaches the output through exp, which keeps NaN).
 
+    [MethodImpl(MethodImplOptions.NoInlining)] // own inlining budget for the exp (see SoftmaxRows)
     public static float OnlineSoftmaxRow(float* sr, int vis, ref float m, ref float l)
     {
         if (vis == 0) { new Span<float>(sr, Bc).Clear(); return 1f; }
-        int full = vis / V.Count * V.Count;
+        int full = vis / V.Count * V.Count, c0 = 0;
         var ninf = V.Create(float.NegativeInfinity);
         V mx0 = ninf, mx1 = ninf;
-        int c0 = 0;
         for (; c0 + 2 * V.Count <= full; c0 += 2 * V.Count)
         {
             mx0 = V.MaxNative(mx0, V.Load(sr + c0));
@@ -131,49 +131,43 @@ internal readonly unsafe struct SimdBlocks<V> : IAttentionBlocks where V : unman
         if (full < vis) mx1 = V.MaxNative(mx1, V.Select(Visible(vis, full), V.Load(sr + full), ninf));
         float mNew = Math.Max(m, V.MaxAcross(V.MaxNative(mx0, mx1)));
 
+        // one loop and one exp call site: the partly visible vector runs whole and is masked after (see SoftmaxRows)
         var mv = V.Create(mNew);
-        V s0 = V.Zero, s1 = V.Zero;
-        for (c0 = 0; c0 + 2 * V.Count <= full; c0 += 2 * V.Count)
+        var sum = V.Zero;
+        int end = (vis + V.Count - 1) / V.Count * V.Count;
+        for (c0 = 0; c0 < end; c0 += V.Count)
         {
-            var p0 = SimdExp.Exp(V.Load(sr + c0) - mv);
-            var p1 = SimdExp.Exp(V.Load(sr + c0 + V.Count) - mv);
-            p0.Store(sr + c0); p1.Store(sr + c0 + V.Count);
-            s0 += p0; s1 += p1;
+            var p = SimdExp.Exp(V.Load(sr + c0) - mv);
+            if (c0 == full) p = V.Select(Visible(vis, full), p, V.Zero);
+            p.Store(sr + c0);
+            sum += p;
         }
-        if (c0 < full) { var p = SimdExp.Exp(V.Load(sr + c0) - mv); p.Store(sr + c0); s0 += p; }
-        int end = full;
-        if (full < vis)
-        {
-            var p = V.Select(Visible(vis, full), SimdExp.Exp(V.Load(sr + full) - mv), V.Zero);
-            p.Store(sr + full); s1 += p;
-            end += V.Count;
-        }
-        for (c0 = end; c0 < Bc; c0 += V.Count) V.Zero.Store(sr + c0);
-        float rowSum = V.Sum(s0 + s1); // before the call below: no vector stays live across it
+        for (; c0 < Bc; c0 += V.Count) V.Zero.Store(sr + c0);
+        float rowSum = V.Sum(sum); // before the call below: no vector stays live across it
         float alpha = MathF.Exp(m - mNew);
         l = l * alpha + rowSum;
         m = mNew;
         return alpha;
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining)] // own inlining budget for the exp (see SoftmaxRows)
     public static void ProbAndScoreGradRow(float* pr, float* dr, int vis, float lse, float di)
     {
-        int full = vis / V.Count * V.Count, c0 = 0;
+        int full = vis / V.Count * V.Count, end = (vis + V.Count - 1) / V.Count * V.Count, c0 = 0;
         var lv = V.Create(lse); var dv = V.Create(di);
-        for (; c0 < full; c0 += V.Count)
+        for (; c0 < end; c0 += V.Count)
         {
             var p = SimdExp.Exp(V.Load(pr + c0) - lv);
+            var ds = p * (V.Load(dr + c0) - dv);
+            if (c0 == full)
+            {
+                // masked lanes may hold stale values (the products skip what the mask hides): select, don't multiply by 0
+                var k = Visible(vis, full);
+                p = V.Select(k, p, V.Zero);
+                ds = V.Select(k, ds, V.Zero);
+            }
             p.Store(pr + c0);
-            (p * (V.Load(dr + c0) - dv)).Store(dr + c0);
-        }
-        if (full < vis)
-        {
-            // masked lanes may hold stale values (the products skip what the mask hides): select, don't multiply by 0
-            var k = Visible(vis, full);
-            var p = V.Select(k, SimdExp.Exp(V.Load(pr + c0) - lv), V.Zero);
-            p.Store(pr + c0);
-            V.Select(k, p * (V.Load(dr + c0) - dv), V.Zero).Store(dr + c0);
-            c0 += V.Count;
+            ds.Store(dr + c0);
         }
         for (; c0 < Bc; c0 += V.Count) { V.Zero.Store(pr + c0); V.Zero.Store(dr + c0); }
     }

@@ -38,9 +38,9 @@ public static class SoftmaxKernels
     /// (softmax) or subtract (log-softmax) pass.</summary>
     public static unsafe void RowForward(ReadOnlySpan<float> x, Span<float> y, bool log)
     {
-        float m = TensorPrimitives.Max(x);
         fixed (float* px = x, py = y)
         {
+            float m = SoftmaxRows.Max(px, x.Length);
             float s = SoftmaxRows.SumExp(px, m, log ? null : py, x.Length);
             if (log) TensorPrimitives.Subtract(x, m + MathF.Log(s), y);
             else TensorPrimitives.Multiply(y, 1f / s, y);
@@ -105,9 +105,13 @@ public static class SoftmaxKernels
     /// <summary>logsumexp of a row without a scratch buffer (a max pass, then a fused exp-and-sum pass).</summary>
     public static unsafe float LogSumExp(ReadOnlySpan<float> row)
     {
-        float m = TensorPrimitives.Max(row);
-        if (float.IsNegativeInfinity(m) || float.IsNaN(m)) return m;
-        fixed (float* x = row) return m + MathF.Log(SoftmaxRows.SumExp(x, m, null, row.Length));
+        if (row.IsEmpty) return float.NegativeInfinity;
+        fixed (float* x = row)
+        {
+            float m = SoftmaxRows.Max(x, row.Length);
+            if (float.IsNegativeInfinity(m) || float.IsNaN(m)) return m;
+            return m + MathF.Log(SoftmaxRows.SumExp(x, m, null, row.Length));
+        }
     }
 
     /// <summary>

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Crt.Tensors.Kernels.Cpu;
 
 /// <summary>
@@ -8,10 +10,49 @@ namespace Crt.Tensors.Kernels.Cpu;
 /// <para>Rows are contiguous (softmax over the last axis); the strided kernels take a softmax axis of n rows of
 /// <c>inner</c> contiguous columns and run down whole vectors of columns at once. Maxima use the native max: a NaN
 /// input still reaches the output through exp, which keeps NaN.</para>
+/// <para>Each method inlines <see cref="SimdExp.Exp{V}"/> once, and the per-width methods are not inlined into their
+/// dispatchers: with more exp sites in one method the JIT's inlining budget runs out and leaves calls to every vector
+/// operator (seen at 128 bits: 2.7× slower).</para>
 /// </summary>
 internal static unsafe class SoftmaxRows
 {
     // ---- contiguous rows ------------------------------------------------------------------------
+
+    /// <summary>
+    /// The largest of x[0..n) by the native max (n ≥ 1). Where x holds a NaN the result may be any element, but the exp
+    /// pass that follows every use turns the row into NaN anyway; TensorPrimitives.Max's NaN-exact max costs ten
+    /// instructions a vector on AVX2 (as much as the exp pass).
+    /// </summary>
+    public static float Max(float* x, int n)
+    {
+        float m = float.NegativeInfinity;
+        int j = SimdPath.Bits switch
+        {
+            512 => Max<V512>(x, n, ref m),
+            256 => Max<V256>(x, n, ref m),
+            128 => Max<V128>(x, n, ref m),
+            _ => 0,
+        };
+        for (; j < n; j++) m = Math.Max(m, x[j]);
+        return m;
+    }
+
+    /// <summary>The whole vectors of <see cref="Max(float*, int)"/> into m; returns where the tail starts.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static int Max<V>(float* x, int n, ref float m) where V : unmanaged, IVec<V>
+    {
+        int w = V.Count, j = 0;
+        if (n < w) return 0;
+        V m0 = V.Load(x), m1 = m0, m2 = m0, m3 = m0; // four chains: the max latency is hidden
+        for (; j + 4 * w <= n; j += 4 * w)
+        {
+            m0 = V.MaxNative(m0, V.Load(x + j)); m1 = V.MaxNative(m1, V.Load(x + j + w));
+            m2 = V.MaxNative(m2, V.Load(x + j + 2 * w)); m3 = V.MaxNative(m3, V.Load(x + j + 3 * w));
+        }
+        for (; j + w <= n; j += w) m0 = V.MaxNative(m0, V.Load(x + j));
+        m = V.MaxAcross(V.MaxNative(V.MaxNative(m0, m1), V.MaxNative(m2, m3)));
+        return j;
+    }
 
     /// <summary>Σ exp(x − m) over x[0..n); when <paramref name="y"/> is not null it also receives exp(x − m).</summary>
     public static float SumExp(float* x, float m, float* y, int n) => SimdPath.Bits switch
@@ -22,33 +63,20 @@ internal static unsafe class SoftmaxRows
         _ => SumExpTail(x, m, y, 0, n),
     };
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private static float SumExp<V>(float* x, float m, float* y, int n) where V : unmanaged, IVec<V>
     {
+        // one exp per loop body (see the class summary); a single accumulator, as its add is short beside the exp
         var mv = V.Create(m);
-        V a0 = V.Zero, a1 = V.Zero; // two accumulators: the adds don't wait on each other
-        int j = 0, w = V.Count;
-        if (y == null)
-            for (; j + 2 * w <= n; j += 2 * w)
-            {
-                a0 += SimdExp.Exp(V.Load(x + j) - mv);
-                a1 += SimdExp.Exp(V.Load(x + j + w) - mv);
-            }
-        else
-            for (; j + 2 * w <= n; j += 2 * w)
-            {
-                var e0 = SimdExp.Exp(V.Load(x + j) - mv);
-                var e1 = SimdExp.Exp(V.Load(x + j + w) - mv);
-                e0.Store(y + j); e1.Store(y + j + w);
-                a0 += e0; a1 += e1;
-            }
-        if (j + w <= n)
+        var a = V.Zero;
+        int j = 0;
+        for (; j + V.Count <= n; j += V.Count)
         {
             var e = SimdExp.Exp(V.Load(x + j) - mv);
             if (y != null) e.Store(y + j);
-            a0 += e;
-            j += w;
+            a += e;
         }
-        return V.Sum(a0 + a1) + SumExpTail(x, m, y, j, n);
+        return V.Sum(a) + SumExpTail(x, m, y, j, n);
     }
 
     private static float SumExpTail(float* x, float m, float* y, int from, int n)
@@ -77,14 +105,16 @@ internal static unsafe class SoftmaxRows
     }
 
     /// <summary>The whole vectors of <see cref="ExpScaled(float*, float, float, float*, float*, int)"/>; returns where the tail starts.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private static int ExpScaled<V>(float* x, float shift, float k, float* add, float* d, int n) where V : unmanaged, IVec<V>
     {
         var sv = V.Create(shift); var kv = V.Create(k);
         int j = 0;
-        if (add == null)
-            for (; j + V.Count <= n; j += V.Count) (SimdExp.Exp(V.Load(x + j) - sv) * kv).Store(d + j);
-        else
-            for (; j + V.Count <= n; j += V.Count) V.Fma(SimdExp.Exp(V.Load(x + j) - sv), kv, V.Load(add + j)).Store(d + j);
+        for (; j + V.Count <= n; j += V.Count)
+        {
+            var e = SimdExp.Exp(V.Load(x + j) - sv) * kv;
+            (add == null ? e : e + V.Load(add + j)).Store(d + j);
+        }
         return j;
     }
 
@@ -104,6 +134,7 @@ internal static unsafe class SoftmaxRows
     }
 
     /// <summary>Whole vectors of columns; returns the first column left for the scalar loop.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private static int StridedForward<V>(float* x, float* y, int n, int inner, bool log) where V : unmanaged, IVec<V>
     {
         float* lanes = stackalloc float[2 * V.Count];
@@ -176,6 +207,7 @@ internal static unsafe class SoftmaxRows
         for (; c < inner; c++) StridedBackwardColumn(y + c, g + c, d + c, n, inner, log);
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private static int StridedBackward<V>(float* y, float* g, float* d, int n, int inner, bool log) where V : unmanaged, IVec<V>
     {
         int c = 0;

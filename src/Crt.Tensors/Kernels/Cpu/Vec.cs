@@ -35,7 +35,8 @@ public unsafe interface IVec<TSelf> where TSelf : unmanaged, IVec<TSelf>
     static abstract TSelf operator -(TSelf a);
     static abstract TSelf operator &(TSelf a, TSelf b);
 
-    /// <summary>a·b + c with one rounding.</summary>
+    /// <summary>a·b + c with one rounding where the CPU has FMA (AVX2-class x86 and every ARM64); on an x86 without
+    /// it (SSE only) a multiply and an add, two roundings: the exact software emulation costs ~50× (a call per lane).</summary>
     static abstract TSelf Fma(TSelf a, TSelf b, TSelf c);
     /// <summary>a·b + c, fused where the CPU has FMA, else a multiply then an add. For kernels that do not need the
     /// single rounding: an x64 CPU without AVX has no FMA, and there <see cref="Fma"/> runs in software, ~20× slower.</summary>
@@ -191,10 +192,14 @@ public readonly unsafe struct V256 : IVec<V256>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 operator -(V256 a) => new(-a.V);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 operator &(V256 a, V256 b) => new(a.V & b.V);
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Fma(V256 a, V256 b, V256 c) => new(Vector256.FusedMultiplyAdd(a.V, b.V, c.V));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 MultiplyAddEstimate(V256 a, V256 b, V256 c) => new(Vector256.MultiplyAddEstimate(a.V, b.V, c.V));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void FmaTo(ref V256 acc, V256 a, V256 b) => Unsafe.AsRef(in acc.V) = Vector256.FusedMultiplyAdd(a.V, b.V, acc.V);
+    public static V256 Fma(V256 a, V256 b, V256 c) => new(HasFma ? Vector256.FusedMultiplyAdd(a.V, b.V, c.V) : a.V * b.V + c.V);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void FmaTo(ref V256 acc, V256 a, V256 b)
+        => Unsafe.AsRef(in acc.V) = HasFma ? Vector256.FusedMultiplyAdd(a.V, b.V, acc.V) : a.V * b.V + acc.V;
+    /// <summary>FMA in hardware (a JIT-time constant).</summary>
+    private static bool HasFma => System.Runtime.Intrinsics.X86.Fma.IsSupported || System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Min(V256 a, V256 b) => new(Vector256.Min(a.V, b.V));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Max(V256 a, V256 b) => new(Vector256.Max(a.V, b.V));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 MinNative(V256 a, V256 b) => new(Vector256.MinNative(a.V, b.V));
@@ -250,10 +255,14 @@ public readonly unsafe struct V128 : IVec<V128>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 operator -(V128 a) => new(-a.V);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 operator &(V128 a, V128 b) => new(a.V & b.V);
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Fma(V128 a, V128 b, V128 c) => new(Vector128.FusedMultiplyAdd(a.V, b.V, c.V));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 MultiplyAddEstimate(V128 a, V128 b, V128 c) => new(Vector128.MultiplyAddEstimate(a.V, b.V, c.V));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void FmaTo(ref V128 acc, V128 a, V128 b) => Unsafe.AsRef(in acc.V) = Vector128.FusedMultiplyAdd(a.V, b.V, acc.V);
+    public static V128 Fma(V128 a, V128 b, V128 c) => new(HasFma ? Vector128.FusedMultiplyAdd(a.V, b.V, c.V) : a.V * b.V + c.V);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void FmaTo(ref V128 acc, V128 a, V128 b)
+        => Unsafe.AsRef(in acc.V) = HasFma ? Vector128.FusedMultiplyAdd(a.V, b.V, acc.V) : a.V * b.V + acc.V;
+    /// <summary>FMA in hardware (a JIT-time constant).</summary>
+    private static bool HasFma => System.Runtime.Intrinsics.X86.Fma.IsSupported || System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Min(V128 a, V128 b) => new(Vector128.Min(a.V, b.V));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Max(V128 a, V128 b) => new(Vector128.Max(a.V, b.V));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 MinNative(V128 a, V128 b) => new(Vector128.MinNative(a.V, b.V));

@@ -71,6 +71,60 @@ public class AttentionWidthTests
         AttentionTests.AssertClose(rdq, q.Grad!.ToArray(), 1e-4, $"dq at {bits} bits");
     }
 
+    public static TheoryData<int, int, int, int, bool> PrefixCases()
+    {
+        var data = new TheoryData<int, int, int, int, bool>();
+        foreach (int bits in new[] { 512, 256, 128, 0 })
+        {
+            // bits, tq, length, d, causal
+            data.Add(bits, 1, 1, 32, true);      // the first decode step: one key
+            data.Add(bits, 1, 37, 32, true);     // a decode step deep into the cache
+            data.Add(bits, 3, 20, 17, true);     // a few queries, odd head dim (scalar tails)
+            data.Add(bits, 2, 9, 40, false);
+            data.Add(bits, 12, 70, 24, true);    // more queries than the decode kernel takes: the blocked kernel, strided
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(PrefixCases))]
+    public void PrefixAttentionReadsOnlyTheFilledCacheRows(int bits, int tq, int length, int d, bool causal)
+    {
+        const int b = 2, h = 3, capacity = 80;
+        var rng = new Rng((ulong)(tq * 131 + length * 7 + d));
+        var q = rng.Normal(new[] { b, h, tq, d });
+        var k = rng.Normal(new[] { b, h, length, d });
+        var v = rng.Normal(new[] { b, h, length, d });
+        // the stores hold k and v in their first rows and NaN after them: a read past length would show
+        var kStore = Tensor.Full(float.NaN, b, h, capacity, d);
+        var vStore = Tensor.Full(float.NaN, b, h, capacity, d);
+        for (int bh = 0; bh < b * h; bh++)
+        {
+            k.ReadOnlySpan.Slice(bh * length * d, length * d).CopyTo(kStore.Span.Slice(bh * capacity * d));
+            v.ReadOnlySpan.Slice(bh * length * d, length * d).CopyTo(vStore.Span.Slice(bh * capacity * d));
+        }
+        var (ro, _, _, _) = AttentionTests.Reference(q, k, v, causal, 1 / Math.Sqrt(d), new float[b * h * tq * d]);
+
+        using var _ = SimdWidths.Use(bits);
+        using var noGrad = Tensor.NoGrad();
+        var y = Ops.ScaledDotProductAttentionPrefix(q, kStore, vStore, length, causal);
+        Assert.Equal(new[] { b, h, tq, d }, y.Shape);
+        AttentionTests.AssertClose(ro, y.ToArray(), 2e-6, $"output at {bits} bits");
+    }
+
+    [Fact]
+    public void PrefixAttentionRefusesGradientsAndBadLengths()
+    {
+        var q = Tensor.Zeros(1, 1, 1, 8);
+        var store = Tensor.Zeros(1, 1, 4, 8);
+        Assert.Throws<ArgumentException>(() => Ops.ScaledDotProductAttentionPrefix(q, store, store, 0, true));
+        Assert.Throws<ArgumentException>(() => Ops.ScaledDotProductAttentionPrefix(q, store, store, 5, true));
+        Assert.Throws<ArgumentException>(() => Ops.ScaledDotProductAttentionPrefix(Tensor.Zeros(1, 1, 3, 8), store, store, 2, true));
+        q.RequiresGrad = true;
+        var e = Assert.Throws<InvalidOperationException>(() => Ops.ScaledDotProductAttentionPrefix(q, store, store, 2, true));
+        Assert.Contains("inference only", e.Message);
+    }
+
     public static TheoryData<int, int> RotaryCases()
     {
         var data = new TheoryData<int, int>();

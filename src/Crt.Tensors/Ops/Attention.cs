@@ -1,3 +1,4 @@
+using Crt.Tensors.Autograd;
 using Crt.Tensors.Kernels.Cpu;
 
 namespace Crt.Tensors;
@@ -15,22 +16,8 @@ public static partial class Ops
     {
         const string name = "scaled_dot_product_attention";
         Device.Common(name, q, k, v);
-        string Shapes() => $"q {ShapeUtil.Format(q.Shape)}, k {ShapeUtil.Format(k.Shape)}, v {ShapeUtil.Format(v.Shape)}";
-        if (q.Rank != 4 || k.Rank != 4 || v.Rank != 4)
-            throw new ArgumentException($"{name}: q, k, v must be [B, H, T, D]; got {Shapes()}");
+        CheckAttentionShapes(name, q, k, v, causal);
         int b = q.Shape[0], h = q.Shape[1], tq = q.Shape[2], d = q.Shape[3], tk = k.Shape[2];
-        if (k.Shape[0] != b || k.Shape[1] != h || v.Shape[0] != b || v.Shape[1] != h)
-            throw new ArgumentException($"{name}: batch and head dimensions differ: {Shapes()}");
-        if (k.Shape[3] != d || v.Shape[3] != d)
-            throw new ArgumentException($"{name}: head dimensions differ (q, k and v must share D): {Shapes()}");
-        if (v.Shape[2] != tk)
-            throw new ArgumentException($"{name}: k and v have different lengths: {Shapes()}");
-        if (tk == 0)
-            throw new ArgumentException($"{name}: no keys to attend to: {Shapes()}");
-        if (d == 0)
-            throw new ArgumentException($"{name}: head dimension is 0: {Shapes()}");
-        if (causal && tq > tk)
-            throw new ArgumentException($"{name}: causal attention needs Tq ≤ Tk (queries are the last Tq of the Tk positions): {Shapes()}");
         float s = scale ?? 1f / MathF.Sqrt(d);
         int bh = b * h;
         var y = Tensor.Empty(q.Shape);
@@ -45,6 +32,65 @@ public static partial class Ops
             k.AccumulateGrad(dk);
             v.AccumulateGrad(dv);
         });
+    }
+
+    /// <summary>
+    /// Attention of q [B, H, Tq, D] over the first <paramref name="length"/> positions of key and value stores
+    /// [B, H, capacity, D] (a KV cache), read in place: no gathered copy of the cache, and for a few queries per
+    /// head (decoding) no transposed one either. Causal masking as in <see cref="ScaledDotProductAttention"/>
+    /// (the queries are the last Tq of the length positions). Inference only: it records no gradient, and
+    /// throws when gradients are enabled and an input requires one.
+    /// </summary>
+    public static Tensor ScaledDotProductAttentionPrefix(Tensor q, Tensor kStore, Tensor vStore, int length, bool causal, float? scale = null)
+    {
+        const string name = "scaled_dot_product_attention_prefix";
+        Device.Common(name, q, kStore, vStore);
+        if (kStore.Rank == 4 && (length < 1 || length > kStore.Shape[2]))
+            throw new ArgumentException($"{name}: length {length} is outside 1..{kStore.Shape[2]} (the stores' capacity)");
+        if (GradMode.Enabled && (q.RequiresGrad || kStore.RequiresGrad || vStore.RequiresGrad))
+            throw new InvalidOperationException($"{name}: inference only (no backward); run it under Tensor.NoGrad()");
+        CheckAttentionShapes(name, q, kStore, vStore, causal, length);
+        int b = q.Shape[0], h = q.Shape[1], tq = q.Shape[2], d = q.Shape[3], capacity = kStore.Shape[2];
+        float s = scale ?? 1f / MathF.Sqrt(d);
+        int bh = b * h;
+        long stride = (long)capacity * d;
+        var y = Tensor.Empty(q.Shape);
+        if (tq <= AttentionDecode.MaxQueries)
+        {
+            unsafe
+            {
+                fixed (float* pq = q.Data, pk = kStore.Data, pv = vStore.Data, py = y.Data)
+                    AttentionDecode.Forward(pq, pk, pv, py, bh, tq, length, d, stride, causal, s);
+            }
+        }
+        else
+        {
+            var lse = Tensor.Empty(b, h, tq);
+            AttentionKernels.Forward(q.Data, kStore.Data, vStore.Data, y.Data, lse.Data, bh, tq, length, d, causal, s, stride);
+        }
+        FlopCounter.Add(4.0 * bh * tq * length * d);
+        return y;
+    }
+
+    /// <summary>Shapes of q [B, H, Tq, D] and k, v [B, H, Tk, D] (Tk = <paramref name="keys"/> when given: a prefix of them).</summary>
+    private static void CheckAttentionShapes(string name, Tensor q, Tensor k, Tensor v, bool causal, int? keys = null)
+    {
+        string Shapes() => $"q {ShapeUtil.Format(q.Shape)}, k {ShapeUtil.Format(k.Shape)}, v {ShapeUtil.Format(v.Shape)}";
+        if (q.Rank != 4 || k.Rank != 4 || v.Rank != 4)
+            throw new ArgumentException($"{name}: q, k, v must be [B, H, T, D]; got {Shapes()}");
+        int b = q.Shape[0], h = q.Shape[1], tq = q.Shape[2], d = q.Shape[3], tk = keys ?? k.Shape[2];
+        if (k.Shape[0] != b || k.Shape[1] != h || v.Shape[0] != b || v.Shape[1] != h)
+            throw new ArgumentException($"{name}: batch and head dimensions differ: {Shapes()}");
+        if (k.Shape[3] != d || v.Shape[3] != d)
+            throw new ArgumentException($"{name}: head dimensions differ (q, k and v must share D): {Shapes()}");
+        if (v.Shape[2] != k.Shape[2])
+            throw new ArgumentException($"{name}: k and v have different lengths: {Shapes()}");
+        if (tk == 0)
+            throw new ArgumentException($"{name}: no keys to attend to: {Shapes()}");
+        if (d == 0)
+            throw new ArgumentException($"{name}: head dimension is 0: {Shapes()}");
+        if (causal && tq > tk)
+            throw new ArgumentException($"{name}: causal attention needs Tq ≤ Tk (queries are the last Tq of the {tk} key positions): {Shapes()}");
     }
 
     /// <summary>

@@ -39,6 +39,7 @@ public static class Sampler
         bool guided = options.UsesGuidance;
         int rows = guided ? 2 * b : b;
         var labels = guided ? classIds.Concat(Enumerable.Repeat(cfg.NumClasses, b)).ToArray() : classIds;
+        using var cacheScope = TensorScope.Begin(); // the caches' storage goes back to the pool when sampling ends
         var caches = model.Layers.Select(_ => new KvCache(rows, cfg.Heads, n, cfg.HeadDim)).ToArray();
         var result = new int[b * n];
         var step = new int[rows];

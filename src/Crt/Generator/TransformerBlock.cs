@@ -38,8 +38,7 @@ public sealed class Attention : Module
         q = Ops.Transpose(Ops.ApplyRotaryEmbedding(q, freqs), 1, 2);
         k = Ops.Transpose(Ops.ApplyRotaryEmbedding(k, freqs), 1, 2);
         v = Ops.Transpose(v, 1, 2);
-        if (cache is not null) (k, v) = cache.Append(k, v);
-        var o = Ops.ScaledDotProductAttention(q, k, v, causal: true);
+        var o = cache is null ? Ops.ScaledDotProductAttention(q, k, v, causal: true) : cache.AppendAndAttend(q, k, v);
         o = Ops.Reshape(Ops.Transpose(o, 1, 2), b, t, Dim);
         return _residDropout.Forward(Wo.Forward(o));
     }
@@ -89,11 +88,12 @@ public sealed class TransformerBlock : Module
 
 /// <summary>
 /// Keys and values of one attention layer for the positions decoded so far, [B, H, capacity, D]
-/// storage that outlives the per-step tensor scopes. Inference only (no gradients flow through it).
+/// storage that outlives the per-step tensor scopes (create it outside them). Attention reads it in place (no per-step gather of
+/// the cache). Inference only (no gradients flow through it).
 /// </summary>
 public sealed class KvCache
 {
-    private readonly float[] _k, _v;
+    private readonly Tensor _k, _v;
     private readonly int _batch, _heads, _capacity, _headDim;
 
     public int Length { get; private set; }
@@ -101,36 +101,39 @@ public sealed class KvCache
     public KvCache(int batch, int heads, int capacity, int headDim)
     {
         (_batch, _heads, _capacity, _headDim) = (batch, heads, capacity, headDim);
-        _k = new float[batch * heads * capacity * headDim];
-        _v = new float[_k.Length];
+        // Uninitialised: only the rows written by Append are ever read. Inside a TensorScope the storage is pooled
+        // (the cache must not outlive that scope), so repeated sampling reuses it instead of faulting in fresh pages.
+        _k = Tensor.Empty(batch, heads, capacity, headDim);
+        _v = Tensor.Empty(batch, heads, capacity, headDim);
     }
 
     public void Reset() => Length = 0;
 
-    /// <summary>Appends k, v [B, H, S, D] and returns all cached keys and values, [B, H, Length, D].</summary>
-    public (Tensor K, Tensor V) Append(Tensor k, Tensor v)
+    /// <summary>
+    /// Appends k, v [B, H, S, D] and returns causal attention of q [B, H, S, D] (the S newest positions) over
+    /// every cached position, [B, H, S, D].
+    /// </summary>
+    public Tensor AppendAndAttend(Tensor q, Tensor k, Tensor v)
+    {
+        Append(k, v);
+        return Ops.ScaledDotProductAttentionPrefix(q, _k, _v, Length, causal: true);
+    }
+
+    /// <summary>Copies k, v [B, H, S, D] into the next S positions.</summary>
+    public void Append(Tensor k, Tensor v)
     {
         int s = k.Shape[2];
-        if (k.Shape[0] != _batch || k.Shape[1] != _heads || k.Shape[3] != _headDim)
-            throw new ArgumentException($"kv cache: keys {ShapeUtil.Format(k.Shape)} do not match the cache's [{_batch}, {_heads}, *, {_headDim}]");
+        if (k.Rank != 4 || k.Shape[0] != _batch || k.Shape[1] != _heads || k.Shape[3] != _headDim || !v.Shape.SequenceEqual(k.Shape))
+            throw new ArgumentException($"kv cache: keys {ShapeUtil.Format(k.Shape)} and values {ShapeUtil.Format(v.Shape)} do not match the cache's [{_batch}, {_heads}, *, {_headDim}]");
         if (Length + s > _capacity)
             throw new InvalidOperationException($"kv cache: {Length} cached + {s} new positions exceed its capacity of {_capacity}");
         var ks = k.ReadOnlySpan; var vs = v.ReadOnlySpan;
+        var kd = _k.Span; var vd = _v.Span;
         for (int bh = 0; bh < _batch * _heads; bh++)
         {
-            ks.Slice(bh * s * _headDim, s * _headDim).CopyTo(_k.AsSpan((bh * _capacity + Length) * _headDim));
-            vs.Slice(bh * s * _headDim, s * _headDim).CopyTo(_v.AsSpan((bh * _capacity + Length) * _headDim));
+            ks.Slice(bh * s * _headDim, s * _headDim).CopyTo(kd.Slice((bh * _capacity + Length) * _headDim));
+            vs.Slice(bh * s * _headDim, s * _headDim).CopyTo(vd.Slice((bh * _capacity + Length) * _headDim));
         }
         Length += s;
-        return (Gather(_k), Gather(_v));
-    }
-
-    private Tensor Gather(float[] store)
-    {
-        var t = Tensor.Empty(_batch, _heads, Length, _headDim);
-        var dst = t.Span;
-        for (int bh = 0; bh < _batch * _heads; bh++)
-            store.AsSpan(bh * _capacity * _headDim, Length * _headDim).CopyTo(dst.Slice(bh * Length * _headDim));
-        return t;
     }
 }

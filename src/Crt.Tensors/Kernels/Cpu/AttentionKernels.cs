@@ -45,21 +45,26 @@ public static unsafe class AttentionKernels
 
     // ---- forward ----------------------------------------------------------------------------------
 
-    /// <summary>o [bh, tq, d] and lse [bh, tq] from q [bh, tq, d], k and v [bh, tk, d].</summary>
-    public static void Forward(float[] q, float[] k, float[] v, float[] o, float[] lse, int bh, int tq, int tk, int d, bool causal, float scale)
+    /// <summary>
+    /// o [bh, tq, d] and lse [bh, tq] from q [bh, tq, d] and the first tk rows of each head's keys and values, head h
+    /// starting at h·kvHeadStride in k and v (tk·d for contiguous [bh, tk, d]; a KV cache's capacity·d).
+    /// </summary>
+    public static void Forward(float[] q, float[] k, float[] v, float[] o, float[] lse, int bh, int tq, int tk, int d, bool causal, float scale,
+        long kvHeadStride = -1)
     {
         if (bh == 0 || tq == 0) return;
+        if (kvHeadStride < 0) kvHeadStride = (long)tk * d;
         switch (SimdPath.Bits)
         {
-            case 512: Forward<SimdBlocks<V512>>(q, k, v, o, lse, bh, tq, tk, d, causal, scale); break;
-            case 256: Forward<SimdBlocks<V256>>(q, k, v, o, lse, bh, tq, tk, d, causal, scale); break;
-            case 128: Forward<SimdBlocks<V128>>(q, k, v, o, lse, bh, tq, tk, d, causal, scale); break;
-            default: Forward<ScalarBlocks>(q, k, v, o, lse, bh, tq, tk, d, causal, scale); break;
+            case 512: Forward<SimdBlocks<V512>>(q, k, v, o, lse, bh, tq, tk, d, causal, scale, kvHeadStride); break;
+            case 256: Forward<SimdBlocks<V256>>(q, k, v, o, lse, bh, tq, tk, d, causal, scale, kvHeadStride); break;
+            case 128: Forward<SimdBlocks<V128>>(q, k, v, o, lse, bh, tq, tk, d, causal, scale, kvHeadStride); break;
+            default: Forward<ScalarBlocks>(q, k, v, o, lse, bh, tq, tk, d, causal, scale, kvHeadStride); break;
         }
     }
 
-    private static void Forward<TBlocks>(float[] q, float[] k, float[] v, float[] o, float[] lse, int bh, int tq, int tk, int d, bool causal, float scale)
-        where TBlocks : IAttentionBlocks
+    private static void Forward<TBlocks>(float[] q, float[] k, float[] v, float[] o, float[] lse, int bh, int tq, int tk, int d, bool causal, float scale,
+        long kvHeadStride) where TBlocks : IAttentionBlocks
     {
         fixed (float* pq = q, pk = k, pv = v, po = o, pl = lse)
         {
@@ -73,7 +78,7 @@ public static unsafe class AttentionKernels
             {
                 int h = item / split, part = item % split;
                 int qb0 = split == 1 ? 0 : part, qb1 = split == 1 ? nqb : part + 1;
-                ForwardHead<TBlocks>((float*)Q + (long)h * tq * d, (float*)K + (long)h * tk * d, (float*)V + (long)h * tk * d,
+                ForwardHead<TBlocks>((float*)Q + (long)h * tq * d, (float*)K + h * kvHeadStride, (float*)V + h * kvHeadStride,
                     (float*)O + (long)h * tq * d, (float*)L + (long)h * tq, tq, tk, d, causal, scale, qb0 * Br, Math.Min(tq, qb1 * Br));
             });
         }

@@ -5,6 +5,7 @@
 #
 #   tools/arm64-tests.sh                       # every engine test
 #   tools/arm64-tests.sh --filter Gemm         # tests whose Class.Method name contains Gemm (repeatable)
+#   tools/arm64-tests.sh --verbose             # names each test as it starts
 #
 # Publishes tools/arm64/Crt.TestRunner (a small in-process xunit runner: no SDK needed on the target)
 # self-contained for linux-arm64 into .artifacts/arm64 and runs it under qemu-aarch64-static with the
@@ -48,7 +49,12 @@ dotnet publish tools/arm64/Crt.TestRunner -c Release -r linux-arm64 --self-conta
   -o .artifacts/arm64 --nologo -v q >&2
 start=$(date +%s)
 status=0
+# DOTNET_EnableWriteXorExecute=0: with W^X the runtime writes code and stubs through a second (writable) mapping of
+# the same memory, which qemu-user does not see as a code change, so it keeps running its stale translation of the
+# old bytes. With it on, the full suite failed with reflection type mismatches and then a segfault; every subset
+# that failed passed with it off (nothing in the kernels is at fault).
 qemu-aarch64-static -L /usr/aarch64-linux-gnu -E "LD_LIBRARY_PATH=$PWD/$sysroot/usr/lib/aarch64-linux-gnu" \
+  -E DOTNET_EnableWriteXorExecute=0 \
   .artifacts/arm64/Crt.TestRunner "$@" || status=$?
 echo "wall time under qemu: $(( $(date +%s) - start )) s" >&2
 exit $status

@@ -4,17 +4,18 @@ using Xunit;
 using Xunit.Abstractions;
 
 // Runs the engine's xunit tests in-process, one at a time, without the SDK's test host:
-//   Crt.TestRunner [--filter SUBSTRING]... [--list]
+//   Crt.TestRunner [--filter SUBSTRING]... [--list] [--verbose]
 // Supports what the engine tests use: [Fact], [Theory] with [InlineData] and [MemberData] (static
 // properties, fields or methods of the test class), Skip, constructors taking ITestOutputHelper, IDisposable.
 // Exit code 0 when every test passed.
 var filters = new List<string>();
-bool list = false;
+bool list = false, verbose = false;
 for (int i = 0; i < args.Length; i++)
 {
     if (args[i] == "--filter" && i + 1 < args.Length) filters.Add(args[++i]);
     else if (args[i] == "--list") list = true;
-    else { Console.Error.WriteLine($"unknown argument '{args[i]}'; usage: Crt.TestRunner [--filter SUBSTRING]... [--list]"); return 2; }
+    else if (args[i] == "--verbose") verbose = true; // names each test as it starts (which one crashed the process)
+    else { Console.Error.WriteLine($"unknown argument '{args[i]}'; usage: Crt.TestRunner [--filter SUBSTRING]... [--list] [--verbose]"); return 2; }
 }
 
 var assembly = typeof(Crt.Tensors.Tests.SimdWidths).Assembly;
@@ -34,6 +35,7 @@ foreach (var type in assembly.GetTypes().Where(t => t.IsClass && !t.IsAbstract).
         {
             if (list) { Console.WriteLine(name + label); continue; }
             if (fact.Skip is not null) { skipped++; continue; }
+            if (verbose) Console.WriteLine($"run  {name}{label}");
             var sw = Stopwatch.StartNew();
             try
             {

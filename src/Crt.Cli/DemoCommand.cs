@@ -7,7 +7,7 @@ namespace Crt.Cli;
 public static class DemoCommand
 {
     private const string Help = """
-        usage: crt demo [--budget X] [--lambda-max L] [--data D] [--out DIR] [--seed N] [--quiet]
+        usage: crt demo [--budget X] [--lambda-max L] [--data D] [--flip auto|on|off] [--no-flip] [--out DIR] [--seed N] [--quiet]
 
         Trains a baseline and a CRT vq-tiny tokenizer at equal compute on the built-in Fashion-MNIST,
         tokenizes with each, trains the same GPT (gpt-t2) on both token sets at equal compute, measures
@@ -17,13 +17,15 @@ public static class DemoCommand
         --lambda-max sets the CRT tokenizer's λ_max (default 4, the paper's), ramped over its first 1000
         steps as in the paper (a short demo stops partway up the ramp). --data runs it on another dataset:
         a folder of MNIST-style IDX files, or of images in class subfolders (read as 28×28 gray,
-        centre-cropped).
+        centre-cropped). --flip sets the tokenizers' random horizontal flips and the mirrored copies
+        tokenized for the GPT: auto (default) = on for Fashion-MNIST and image folders, off for other IDX
+        data (digits and letters, where a mirrored image is another symbol); --no-flip = --flip off.
         """;
 
     public static int Run(string[] args, CancellationToken cancel)
     {
         if (args.Contains("--help")) { Console.WriteLine(Help); return 0; }
-        var cl = CommandLine.Parse(args, new[] { "budget", "out", "seed", "lambda-max", "data" }, new[] { "quiet" }, "demo");
+        var cl = CommandLine.Parse(args, new[] { "budget", "out", "seed", "lambda-max", "data", "flip" }, new[] { "quiet", "no-flip" }, "demo");
         double budget = 1;
         if (cl.Value("budget") is { } b && (!double.TryParse(b, NumberStyles.Float, CultureInfo.InvariantCulture, out budget) || budget <= 0))
             throw new UsageException($"--budget {b}: expected a positive number");
@@ -31,7 +33,7 @@ public static class DemoCommand
         if (cl.Value("lambda-max") is { } l && (!float.TryParse(l, NumberStyles.Float, CultureInfo.InvariantCulture, out lambdaMax) || lambdaMax <= 0))
             throw new UsageException($"--lambda-max {l}: expected a positive number");
         var options = new Demo.Options(budget, cl.Value("out") ?? Path.Combine("runs", "demo"), cl.Flag("quiet"), (ulong)(cl.Long("seed") ?? 0), lambdaMax,
-            cl.Value("data") ?? Crt.Data.BuiltInDatasets.FashionMnist);
+            cl.Value("data") ?? Crt.Data.BuiltInDatasets.FashionMnist, Flip(cl));
         try
         {
             var (baseline, crt, report) = Demo.Run(options, cancel, Console.WriteLine);
@@ -47,5 +49,19 @@ public static class DemoCommand
             Console.Error.WriteLine($"crt: {e.Message}");
             return 130;
         }
+    }
+
+    private static string Flip(CommandLine cl)
+    {
+        var flip = cl.Value("flip");
+        if (cl.Flag("no-flip"))
+        {
+            if (flip is not null and not "off") throw new UsageException($"--no-flip contradicts --flip {flip}");
+            return "off";
+        }
+        flip ??= "auto";
+        if (!Crt.Data.FlipSetting.Values.Contains(flip))
+            throw new UsageException($"--flip {flip}: expected one of {string.Join(", ", Crt.Data.FlipSetting.Values)}");
+        return flip;
     }
 }

@@ -12,7 +12,8 @@ namespace Crt.Cli;
 public static class EvalCommands
 {
     private const string EvalHelp = """
-        usage: crt eval --tokenizer RUN [--gpt RUN] [options]
+        usage: crt eval --tokenizer RUN [--gpt RUN | --samples-npz FILE] [--real-npz FILE] [options]
+               crt eval --inception FILE --samples-npz FILE --real-npz FILE [options]
 
         Without --gpt: reconstruction of a split (MSE, PSNR, SSIM, codebook usage and entropy) and rFID,
         the Fréchet distance between the images and their reconstructions under the feature network.
@@ -26,24 +27,43 @@ public static class EvalCommands
         Numbers under the two networks do not compare with each other. InceptionV3 costs 11.4 GFLOP per
         image, ~570 times the feature net, so 10,000 images take many minutes on a CPU.
 
+        .npz files (ADM's evaluator format: uint8 [N, H, W, 3] under arr_0, as LlamaGen's sample_c2i_ddp.py and
+        crt sample --npz write them) can stand in for either side: --samples-npz for the generated images (instead
+        of sampling a GPT), --real-npz for the real ones (instead of the split; e.g. a reference batch). Under
+        the feature network their images must be the tokenizer's size (or that size less its padding, which
+        is added back); under --inception any size works, and no tokenizer is needed when both sides are files.
+
           --split NAME        real images: test (default), validation, train
           --images N          real images used (default: the whole split)
           --samples N         generated images, spread evenly over the classes (default 10000)
           --inception FILE    InceptionV3-FID weights (safetensors), made from pytorch-fid's
                               pt_inception-2015-12-05-6726825d.pth by tools/convert_inception.py
           --cfg S, --temperature T, --top-k K, --top-p P, --seed N   sampling (as crt sample)
-          --out FILE          the JSON (default: eval-reconstruction.json / eval-generation.json in the run)
+          --samples-npz FILE  generated images from an .npz instead of --gpt
+          --real-npz FILE     real images from an .npz instead of --split (with --gpt or --samples-npz)
+          --out FILE          the JSON (default: eval-reconstruction.json / eval-generation.json in the run,
+                              eval-generation.json beside the samples file with --samples-npz)
         """;
 
     public static int Eval(string[] args)
     {
         if (args.Contains("--help")) { Console.WriteLine(EvalHelp); return 0; }
-        var cl = CommandLine.Parse(args, new[] { "tokenizer", "gpt", "split", "images", "samples", "inception", "cfg", "temperature", "top-k", "top-p", "seed", "out" },
-            new[] { "quiet" }, "eval");
-        var tokPath = cl.Value("tokenizer") ?? throw new UsageException("eval needs --tokenizer RUN_DIR");
+        var cl = CommandLine.Parse(args, new[] { "tokenizer", "gpt", "split", "images", "samples", "inception", "cfg", "temperature", "top-k", "top-p", "seed", "out",
+            "samples-npz", "real-npz" }, new[] { "quiet" }, "eval");
+        string? tokPath = cl.Value("tokenizer"), samplesNpz = cl.Value("samples-npz"), realNpz = cl.Value("real-npz");
+        if (samplesNpz is not null && cl.Value("gpt") is not null)
+            throw new UsageException("--samples-npz and --gpt are two sources of generated images; give one");
+        if (realNpz is not null && samplesNpz is null && cl.Value("gpt") is null)
+            throw new UsageException("--real-npz is the real side of a generation score: give --gpt RUN or --samples-npz FILE too");
         Action<string> log = cl.Flag("quiet") ? _ => { } : Console.WriteLine;
         // A bad weights file fails here, before anything slow runs.
         var inception = cl.Value("inception") is { } weights ? InceptionV3Fid.FromFile(weights) : null;
+        if (tokPath is null)
+        {
+            if (samplesNpz is null || realNpz is null || inception is null)
+                throw new UsageException("eval needs --tokenizer RUN_DIR (or, to score .npz files alone: --samples-npz, --real-npz and --inception)");
+            return FilesOnly(cl, inception, samplesNpz, realNpz, log);
+        }
         var tok = TokenizerCheckpoint.Load(tokPath);
         var split = TokenizerCommands.ParseSplit(cl.Value("split") ?? "test");
         var set = tok.Config.LoadSplit(split);
@@ -62,11 +82,27 @@ public static class EvalCommands
             fn = trained;
             about["feature_net_test_accuracy"] = trained.TestAccuracy;
         }
-        var real = Tensor.Empty(count, set.Channels, set.Height + 2 * tok.Config.Pad, set.Width + 2 * tok.Config.Pad).Keep();
-        set.Batch(Enumerable.Range(0, count).ToArray(), tok.Config.Pad).ReadOnlySpan.CopyTo(real.Span);
+        Tensor real;
+        if (realNpz is not null)
+            real = FitToInput(First(NpzImages.Read(realNpz, tok.Config.Model.InChannels), cl.Long("images")), tok, inception is not null, realNpz).Keep();
+        else
+        {
+            real = Tensor.Empty(count, set.Channels, set.Height + 2 * tok.Config.Pad, set.Width + 2 * tok.Config.Pad).Keep();
+            set.Batch(Enumerable.Range(0, count).ToArray(), tok.Config.Pad).ReadOnlySpan.CopyTo(real.Span);
+        }
+        string realName = realNpz ?? set.Name;
         Dictionary<string, object?> result;
         string defaultOut;
-        if (cl.Value("gpt") is not { } gptPath)
+        if (samplesNpz is not null)
+        {
+            var sampled = FitToInput(NpzImages.Read(samplesNpz, tok.Config.Model.InChannels), tok, inception is not null, samplesNpz);
+            result = new Dictionary<string, object?>(GenerationEvaluation.Compare(fn, real, sampled).ToMetrics())
+            {
+                ["real"] = realName, ["samples_file"] = samplesNpz, ["tokenizer"] = tok.WeightsPath,
+            };
+            defaultOut = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(samplesNpz))!, "eval-generation.json");
+        }
+        else if (cl.Value("gpt") is not { } gptPath)
         {
             var rec = TokenizerEvaluation.Evaluate(tok.Model, set, tok.Config.Pad, count);
             var recon = TokenizerEvaluation.Reconstruct(tok.Model, real);
@@ -90,16 +126,55 @@ public static class EvalCommands
             var g = GenerationEvaluation.Compare(fn, real, sampled.Images);
             result = new Dictionary<string, object?>(g.ToMetrics())
             {
-                ["real_split"] = set.Name, ["cfg"] = options.CfgScale,
+                ["real_split"] = realName, ["cfg"] = options.CfgScale,
                 ["temperature"] = options.Temperature, ["top_k"] = options.TopK, ["top_p"] = options.TopP, ["gpt"] = gptPath, ["gpt_step"] = gpt.Step,
             };
             defaultOut = Path.Combine(gptPath, "eval-generation.json");
         }
         foreach (var (key, value) in about) result[key] = value;
+        return WriteResult(result, cl.Value("out") ?? defaultOut);
+    }
+
+    private static int WriteResult(Dictionary<string, object?> result, string outPath)
+    {
         var json = JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true });
-        var outPath = cl.Value("out") ?? defaultOut;
         AtomicFile.WriteAllText(outPath, json + "\n");
         Console.WriteLine(json);
         return 0;
+    }
+
+    /// <summary>Two .npz files scored under InceptionV3 (ADM-evaluator style; no tokenizer, images at their own size).</summary>
+    private static int FilesOnly(CommandLine cl, InceptionV3Fid inception, string samplesNpz, string realNpz, Action<string> log)
+    {
+        inception.Progress = log;
+        var real = First(NpzImages.Read(realNpz, 3), cl.Long("images")).Keep();
+        var sampled = NpzImages.Read(samplesNpz, 3).Keep();
+        var result = new Dictionary<string, object?>(GenerationEvaluation.Compare(inception, real, sampled).ToMetrics())
+        {
+            ["real"] = realNpz, ["samples_file"] = samplesNpz, ["feature_net_weights"] = cl.Value("inception"),
+        };
+        return WriteResult(result, cl.Value("out") ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(samplesNpz))!, "eval-generation.json"));
+    }
+
+    /// <summary>The first <paramref name="limit"/> images (all when null).</summary>
+    private static Tensor First(Tensor images, long? limit)
+    {
+        if (limit is not { } n || n >= images.Shape[0]) return images;
+        if (n < 1) throw new UsageException($"--images {n}: expected at least 1");
+        int per = images.Size / images.Shape[0];
+        return Tensor.From(images.ReadOnlySpan[..(int)(n * per)], (int)n, images.Shape[1], images.Shape[2], images.Shape[3]);
+    }
+
+    /// <summary>
+    /// Images from a file as the feature network takes them: the tokenizer's input size, or that size less its padding
+    /// (the padding, black, is added back). Under InceptionV3 (which resizes to 299) any size is kept.
+    /// </summary>
+    private static Tensor FitToInput(Tensor images, TokenizerCheckpoint tok, bool anySize, string path)
+    {
+        int size = tok.Config.Model.ImageSize, pad = tok.Config.Pad, h = images.Shape[2], w = images.Shape[3];
+        if (anySize || (h == size && w == size)) return images;
+        if (h != size - 2 * pad || w != size - 2 * pad)
+            throw new ArgumentException($"{path}: images are {h}×{w}; the feature network takes {size}×{size} (or {size - 2 * pad}×{size - 2 * pad} before the tokenizer's padding); score other sizes with --inception");
+        return Ops.Pad2d(images, Padding2d.Same(pad), -1f);
     }
 }

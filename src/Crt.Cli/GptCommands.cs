@@ -105,12 +105,14 @@ public static class GptCommands
           --seed N                same seed, same images (default 0)
           --batch N               images sampled together (default 64)
           --out DIR               (default: samples/ inside the GPT run) writes grid.png, images/*.png, samples.tokens
+          --npz FILE              also writes the samples as ADM's evaluator reads them (LlamaGen's sample_c2i_ddp.py
+                                  format): uint8 [N, H, W, 3] under arr_0, gray repeated to RGB
         """;
 
     public static int Sample(string[] args)
     {
         if (args.Contains("--help")) { Console.WriteLine(SampleHelp); return 0; }
-        var cl = CommandLine.Parse(args, new[] { "gpt", "tokenizer", "classes", "per-class", "cfg", "temperature", "top-k", "top-p", "seed", "batch", "out" },
+        var cl = CommandLine.Parse(args, new[] { "gpt", "tokenizer", "classes", "per-class", "cfg", "temperature", "top-k", "top-p", "seed", "batch", "out", "npz" },
             new[] { "quiet" }, "sample");
         var gptPath = cl.Value("gpt") ?? throw new UsageException("sample needs --gpt RUN_DIR");
         var gpt = GptCheckpoint.Load(gptPath);
@@ -131,6 +133,11 @@ public static class GptCommands
         var outDir = cl.Value("out") ?? Path.Combine(gptPath, "samples");
         var result = SampleImages.Run(gpt.Model, tok, labels, options, new Rng((ulong)(cl.Long("seed") ?? 0)), (int)(cl.Long("batch") ?? 64), outDir, perClass, cl.Flag("quiet"));
         Console.WriteLine($"wrote {result.Count} samples to {outDir} (grid.png: one row per class; images/; samples.tokens)");
+        if (cl.Value("npz") is { } npz)
+        {
+            NpzImages.Write(npz, result.Images);
+            Console.WriteLine($"wrote {npz}: arr_0 uint8 [{result.Count}, {result.Images.Shape[2]}, {result.Images.Shape[3]}, 3]");
+        }
         return 0;
     }
 

@@ -84,6 +84,8 @@ public static class TokenizerCommands
         usage: crt tokenize --tokenizer RUN_OR_CHECKPOINT [--split train|validation|test] [--variants original,flip] --out FILE.tokens
 
           variants: original, flip, crop-tl|tr|bl|br|c and flip-crop-… (1.1× enlargement cut back at a corner or the centre), ten-crop (all ten crops)
+          default: original,flip where the tokenizer's run flips its images (its flip setting: auto = not for digit/letter
+          IDX data), else original
         """;
 
     public static int Tokenize(string[] args)
@@ -93,7 +95,7 @@ public static class TokenizerCommands
         var tok = TokenizerCheckpoint.Load(cl.Value("tokenizer") ?? throw new UsageException("tokenize needs --tokenizer RUN_DIR"));
         var outPath = cl.Value("out") ?? throw new UsageException("tokenize needs --out FILE");
         var split = ParseSplit(cl.Value("split") ?? "train");
-        var variants = (cl.Value("variants") ?? "original,flip").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var variants = (cl.Value("variants") ?? (tok.Config.Flips ? "original,flip" : "original")).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var set = tok.Config.LoadSplit(split);
         var progress = new ProgressReporter("tokenize", 0, set.Count, cl.Flag("quiet"));
         var header = Tokenization.Run(tok, set, outPath, variants, progress: (done, total) => progress.Report(done, Array.Empty<(string, double)>(), done / Math.Max(progress.Elapsed, 1e-9), "img"));

@@ -60,6 +60,66 @@ public class DataTests
         }
         finally { dir.Delete(true); }
     }
+
+    [Theory]
+    [InlineData("raw")]
+    [InlineData("dot-raw")]
+    [InlineData("dot-gz")]
+    public void IdxFoldersAreReadRawOrGzippedUnderEitherNameAndNamedAfterTheFolder(string naming)
+    {
+        var dir = Directory.CreateTempSubdirectory("crt-mnist");
+        try
+        {
+            StripesDataset.Write(dir.FullName, 5020, 30, naming: naming);
+            var train = BuiltInDatasets.Load(dir.FullName, Split.Train);
+            var val = BuiltInDatasets.Load(dir.FullName, Split.Validation);
+            var test = BuiltInDatasets.Load(dir.FullName, Split.Test);
+            Assert.Equal((20, 5000, 30), (train.Count, val.Count, test.Count));
+            Assert.Equal($"{dir.Name}-train", train.Name); // not "fashion-mnist-train": the feature net and reports name it
+            Assert.Equal($"{dir.Name}-t10k", test.Name);
+            Assert.Equal(new[] { "0", "1", "2", "3", "4", "5", "6", "7", "8", "9" }, train.ClassNames);
+            Assert.Equal(train.ClassNames, test.ClassNames);
+
+            File.WriteAllLines(Path.Combine(dir.FullName, "classes.txt"), Enumerable.Range(0, 10).Select(i => $"digit {i}"));
+            Assert.Equal("digit 7", BuiltInDatasets.Load(dir.FullName, Split.Test).ClassNames[7]);
+        }
+        finally { dir.Delete(true); }
+    }
+
+    [Fact]
+    public void AMissingIdxFileNamesEveryNameItLookedFor()
+    {
+        var dir = Directory.CreateTempSubdirectory("crt-mnist");
+        try
+        {
+            File.WriteAllBytes(Path.Combine(dir.FullName, "train-images-idx3-ubyte"), new byte[] { 0, 0, 8, 3, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1 });
+            var e = Assert.Throws<FileNotFoundException>(() => BuiltInDatasets.Load(dir.FullName, Split.Test));
+            Assert.Contains("t10k-images-idx3-ubyte.gz, t10k-images-idx3-ubyte, t10k-images.idx3-ubyte.gz, t10k-images.idx3-ubyte", e.Message);
+        }
+        finally { dir.Delete(true); }
+    }
+
+    [Fact]
+    public void FlipsAreOffByDefaultForDigitDataAndOnForClothesAndImageFolders()
+    {
+        var dir = Directory.CreateTempSubdirectory("crt-mnist");
+        var images = Directory.CreateTempSubdirectory("crt-images");
+        try
+        {
+            StripesDataset.Write(dir.FullName, 10, 10);
+            Assert.False(FlipSetting.Resolve("auto", dir.FullName));
+            Assert.True(FlipSetting.Resolve("on", dir.FullName));
+            Assert.True(FlipSetting.Resolve("auto", BuiltInDatasets.FashionMnist));
+            Assert.False(FlipSetting.Resolve("off", BuiltInDatasets.FashionMnist));
+            Assert.True(FlipSetting.Resolve("auto", images.FullName));
+            Assert.Contains("orientation-sensitive", FlipSetting.Describe("auto", dir.FullName));
+            Assert.Throws<ArgumentException>(() => FlipSetting.Resolve("sideways", dir.FullName));
+            var cfg = Crt.Training.TokenizerTrainConfig.ForPreset("vq-tiny") with { Data = dir.FullName };
+            Assert.False(cfg.Flips);
+            Assert.Throws<ArgumentException>(() => (cfg with { Flip = "maybe" }).Validate());
+        }
+        finally { dir.Delete(true); images.Delete(true); }
+    }
 }
 
 public class AugmentTests

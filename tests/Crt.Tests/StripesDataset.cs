@@ -10,7 +10,9 @@ namespace Crt.Tests;
 /// </summary>
 internal static class StripesDataset
 {
-    public static string Write(string dir, int trainCount, int testCount, ulong seed = 5)
+    /// <param name="naming">How the files are named and stored: "gz" (train-images-idx3-ubyte.gz, as distributed), "raw"
+    /// (unzipped), "dot-raw" / "dot-gz" (train-images.idx3-ubyte, as some archives unpack).</param>
+    public static string Write(string dir, int trainCount, int testCount, ulong seed = 5, string naming = "gz")
     {
         Directory.CreateDirectory(dir);
         var rng = new Rng(seed);
@@ -23,17 +25,20 @@ internal static class StripesDataset
                 labels[i] = (byte)(i % 10);
                 for (int p = 0; p < 784; p++) pixels[i * 784 + p] = (byte)((p / 28 >= 2 * labels[i] + 4 && p / 28 < 2 * labels[i] + 8 ? 200 : 20) + rng.NextInt(40));
             }
-            Gz(Path.Combine(dir, $"{prefix}-images-idx3-ubyte.gz"), Be(0x803, count, 28, 28), pixels);
-            Gz(Path.Combine(dir, $"{prefix}-labels-idx1-ubyte.gz"), Be(0x801, count), labels);
+            string sep = naming.StartsWith("dot", StringComparison.Ordinal) ? "." : "-";
+            bool gz = naming.EndsWith("gz", StringComparison.Ordinal);
+            Save(Path.Combine(dir, $"{prefix}-images{sep}idx3-ubyte"), gz, Be(0x803, count, 28, 28), pixels);
+            Save(Path.Combine(dir, $"{prefix}-labels{sep}idx1-ubyte"), gz, Be(0x801, count), labels);
         }
         return dir;
     }
 
     private static byte[] Be(params int[] v) => v.SelectMany(x => new[] { (byte)(x >> 24), (byte)(x >> 16), (byte)(x >> 8), (byte)x }).ToArray();
 
-    private static void Gz(string path, byte[] header, byte[] body)
+    private static void Save(string path, bool gz, byte[] header, byte[] body)
     {
-        using var z = new GZipStream(File.Create(path), CompressionLevel.Fastest);
+        using var file = File.Create(gz ? path + ".gz" : path);
+        using var z = gz ? new GZipStream(file, CompressionLevel.Fastest) : (Stream)file;
         z.Write(header);
         z.Write(body);
     }

@@ -15,8 +15,8 @@ public static class BuiltInDatasets
         { "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot" };
 
     /// <summary>
-    /// A split of "fashion-mnist" (built in), of a folder holding MNIST-style IDX files with Fashion-MNIST's
-    /// file names, or of an image folder (ROOT/CLASS/*.png|jpg|jpeg, see <see cref="ImageFolder"/>) — the
+    /// A split of "fashion-mnist" (built in), of a folder holding MNIST-style IDX files (see
+    /// <see cref="LoadIdxFolder"/>), or of an image folder (ROOT/CLASS/*.png|jpg|jpeg, see <see cref="ImageFolder"/>) — the
     /// meaning of every <c>data</c> setting and <c>--data</c> option. <paramref name="images"/> says how an
     /// image folder's files are preprocessed; IDX data keeps its own size and channels.
     /// </summary>
@@ -26,27 +26,73 @@ public static class BuiltInDatasets
         if (data == FashionMnist) return LoadFashionMnist(split);
         if (!Directory.Exists(data))
             throw new ArgumentException($"data: '{data}' is neither the built-in '{FashionMnist}' nor a folder (of MNIST-style IDX files, or of images in class subfolders)");
-        if (IsIdxFolder(data)) return LoadFashionMnist(split, data);
+        if (IsIdxFolder(data)) return LoadIdxFolder(data, split);
         if (images is null)
             throw new ArgumentException($"data: {data} is an image folder; reading it needs the image size, channels and resize mode (config keys image_size, channels, resize)");
         return ImageFolder.Load(data, split, images, warn);
     }
 
-    /// <summary>A folder of MNIST-style IDX files (any *-idx*-ubyte* file), as opposed to an image folder.</summary>
+    /// <summary>A folder of MNIST-style IDX files (any *-idx*-ubyte* or *.idx*-ubyte* file), as opposed to an image folder.</summary>
     public static bool IsIdxFolder(string directory) =>
-        Directory.EnumerateFiles(directory).Any(f => Path.GetFileName(f).Contains("-idx", StringComparison.Ordinal) && Path.GetFileName(f).Contains("-ubyte", StringComparison.Ordinal));
+        Directory.EnumerateFiles(directory).Any(f => Path.GetFileName(f) is var n && n.Contains("idx", StringComparison.Ordinal) && n.Contains("-ubyte", StringComparison.Ordinal));
 
-    public static ImageSet LoadFashionMnist(Split split, string? directory = null)
+    /// <summary>
+    /// Whether mirrored images are still images of their class, so random flips are a fair augmentation: yes for
+    /// Fashion-MNIST (clothes) and image folders (photos, as ImageNet training assumes); no for other IDX folders,
+    /// the MNIST family of digits and letters (a mirrored 2 is not a 2). Runs override it with the flip setting.
+    /// </summary>
+    public static bool MirrorSafe(string data) => data == FashionMnist || !Directory.Exists(data) || !IsIdxFolder(data);
+
+    public static ImageSet LoadFashionMnist(Split split) => LoadIdxFolder(FindDataDirectory(FashionMnist), split, FashionMnist, FashionMnistClasses);
+
+    /// <summary>
+    /// A split of a folder of MNIST-style IDX files: train = the training file minus its last 5,000 images
+    /// (validation = those), test = the t10k file. Files are found raw or gzipped, under either naming
+    /// (train-images-idx3-ubyte as distributed, train-images.idx3-ubyte as some archives unpack). Classes are
+    /// named by a classes.txt beside them (one name per line), else numbered from 0.
+    /// </summary>
+    public static ImageSet LoadIdxFolder(string directory, Split split, string? name = null, string[]? classNames = null)
     {
-        var dir = directory ?? FindDataDirectory(FashionMnist);
+        name ??= Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory)));
         string prefix = split == Split.Test ? "t10k" : "train";
-        var images = LoadIdxImages(Path.Combine(dir, $"{prefix}-images-idx3-ubyte.gz"), Path.Combine(dir, $"{prefix}-labels-idx1-ubyte.gz"),
-            $"{FashionMnist}-{prefix}", FashionMnistClasses);
+        var imagesPath = FindIdxFile(directory, prefix, "images", 3);
+        var labelsPath = FindIdxFile(directory, prefix, "labels", 1);
+        classNames ??= IdxClassNames(directory);
+        var images = LoadIdxImages(imagesPath, labelsPath, $"{name}-{prefix}", classNames);
         if (split == Split.Test) return images;
+        if (images.Count <= FashionMnistValidationSize)
+            throw new InvalidDataException($"{imagesPath}: {images.Count} images leave none for training once the last {FashionMnistValidationSize} are held out for validation");
         int trainCount = images.Count - FashionMnistValidationSize;
         return split == Split.Train
-            ? images.Range($"{FashionMnist}-train", 0, trainCount)
-            : images.Range($"{FashionMnist}-validation", trainCount, FashionMnistValidationSize);
+            ? images.Range($"{name}-train", 0, trainCount)
+            : images.Range($"{name}-validation", trainCount, FashionMnistValidationSize);
+    }
+
+    /// <summary>PREFIX-KIND-idxRANK-ubyte or PREFIX-KIND.idxRANK-ubyte, each raw or .gz, in <paramref name="directory"/>.</summary>
+    public static string FindIdxFile(string directory, string prefix, string kind, int rank)
+    {
+        var names = new[] { $"{prefix}-{kind}-idx{rank}-ubyte", $"{prefix}-{kind}.idx{rank}-ubyte" };
+        var candidates = names.SelectMany(n => new[] { n + ".gz", n }).Select(n => Path.Combine(directory, n)).ToArray();
+        return candidates.FirstOrDefault(File.Exists)
+            ?? throw new FileNotFoundException($"{directory}: no {prefix} {kind} IDX file (looked for {string.Join(", ", candidates.Select(Path.GetFileName))})");
+    }
+
+    /// <summary>
+    /// Class names for an IDX folder: classes.txt (one per line) when present, else "0", "1", … up to the largest
+    /// label of its training labels file (the same list for every split, so class ids agree across them).
+    /// </summary>
+    private static string[] IdxClassNames(string directory)
+    {
+        var listed = Path.Combine(directory, "classes.txt");
+        if (File.Exists(listed))
+        {
+            var names = File.ReadAllLines(listed).Select(l => l.Trim()).Where(l => l.Length > 0).ToArray();
+            if (names.Length == 0) throw new InvalidDataException($"{listed}: no class names (one per line expected)");
+            return names;
+        }
+        var labels = IdxFile.Read(FindIdxFile(directory, "train", "labels", 1)).Values;
+        int count = labels.Length == 0 ? 1 : labels.Max() + 1;
+        return Enumerable.Range(0, count).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
     }
 
     /// <summary>An IDX image file ([N, H, W] bytes) with its IDX label file ([N] bytes).</summary>

@@ -22,8 +22,9 @@ public sealed record DemoArm(string Name, TokenizerTrainResult Tokenizer, Recons
 public static class Demo
 {
     /// <param name="Data">The built-in dataset, or a folder any tokenizer run can read (IDX files, or images in class subfolders read as 28×28 gray).</param>
+    /// <param name="Flip">"auto", "on" or "off" (see <see cref="FlipSetting"/>): the tokenizers' flip augmentation and the mirrored copies tokenized for the GPT.</param>
     public sealed record Options(double Budget = 1.0, string Out = "runs/demo", bool Quiet = false, ulong Seed = 0, float LambdaMax = 4f,
-        string Data = BuiltInDatasets.FashionMnist);
+        string Data = BuiltInDatasets.FashionMnist, string Flip = "auto");
 
     /// <summary>Sizes at budget b: everything that costs compute scales linearly.</summary>
     private sealed record Plan(long TokenizerSteps, int TokenizeImages, long GptSteps, int EvalImages, int Samples)
@@ -42,7 +43,8 @@ public static class Demo
         var clock = Stopwatch.StartNew();
         var plan = Plan.For(o.Budget);
         Directory.CreateDirectory(o.Out);
-        var data = TokenizerTrainConfig.ForPreset("vq-tiny") with { Data = o.Data };
+        var data = TokenizerTrainConfig.ForPreset("vq-tiny") with { Data = o.Data, Flip = o.Flip };
+        data.Validate();
         var fn = FeatureNetCache.GetOrTrain(o.Data, log, images: data.Images(), pad: data.Pad);
         var test = data.LoadSplit(Split.Test, log);
         var val = data.LoadSplit(Split.Validation, log);
@@ -50,7 +52,7 @@ public static class Demo
         var train = all.Range($"{all.Name}-demo", 0, Math.Min(plan.TokenizeImages, all.Count));
         plan = plan with { EvalImages = Math.Min(plan.EvalImages, Math.Min(test.Count, val.Count)) };
         log($"crt demo on {o.Data}, budget {o.Budget}: tokenizers {plan.TokenizerSteps} steps, tokens of {train.Count} images, GPT {plan.GptSteps} steps, " +
-            $"{plan.EvalImages} evaluation images, {plan.Samples} samples per model; output {Path.GetFullPath(o.Out)}");
+            $"{plan.EvalImages} evaluation images, {plan.Samples} samples per model; {FlipSetting.Describe(o.Flip, o.Data)}; output {Path.GetFullPath(o.Out)}");
 
         var baseline = Arm("baseline", crt: false, data, plan, o, fn, train, val, test, cancel, log);
         var crtArm = Arm("crt", crt: true, data, plan, o, fn, train, val, test, cancel, log);
@@ -88,8 +90,8 @@ public static class Demo
         var valTokens = Path.Combine(tokDir, "val.tokens");
         if (!File.Exists(trainTokens) || TokenStore.Read(trainTokens).Header.TokenizerSha256 != tok.Sha256)
         {
-            log($"[{name}] tokenizing {train.Count} training images (original + mirrored)");
-            Tokenization.Run(tok, train, trainTokens, new[] { "original", "flip" });
+            log($"[{name}] tokenizing {train.Count} training images ({(data.Flips ? "original + mirrored" : "originals only")})");
+            Tokenization.Run(tok, train, trainTokens, data.Flips ? new[] { "original", "flip" } : new[] { "original" });
         }
         if (!File.Exists(valTokens) || TokenStore.Read(valTokens).Header.TokenizerSha256 != tok.Sha256)
             Tokenization.Run(tok, val.Range($"{val.Name}-demo", 0, plan.EvalImages), valTokens, new[] { "original" });
@@ -160,7 +162,8 @@ public static class Demo
         r.Paragraph($"Budget {o.Budget}: tokenizers {plan.TokenizerSteps} baseline steps (the CRT tokenizer, λ_max {F(o.LambdaMax, "G3")} ramped over {ramp.RampSteps} steps " +
             $"and so at λ {F(ramp.Lambda(c.Tokenizer.Steps), "G3")} by its last step, gets the same FLOPs: {c.Tokenizer.Steps} steps, " +
             $"its regulariser costs +{F(100 * c.Tokenizer.RegularizerFlopFraction, "F1")}% per step), GPT gpt-t2 {plan.GptSteps} steps on each token set (lr 3e-4, raised from LlamaGen's 1e-4 for so short a run), " +
-            $"evaluation on {plan.EvalImages} images, {plan.Samples} samples per model. Wall time {F(seconds / 60, "F1")} min on {Environment.ProcessorCount} cores, {DateTime.UtcNow:yyyy-MM-dd}.");
+            $"evaluation on {plan.EvalImages} images, {plan.Samples} samples per model. Augmentation: {FlipSetting.Describe(o.Flip, o.Data)}" +
+            $"{(FlipSetting.Resolve(o.Flip, o.Data) ? " (tokenizer training, and the GPT's tokens are of the originals and their mirror images)" : "")}. Wall time {F(seconds / 60, "F1")} min on {Environment.ProcessorCount} cores, {DateTime.UtcNow:yyyy-MM-dd}.");
         r.Heading("The trade-off");
         r.Paragraph(Reading(b, c));
         r.Table(new[] { "measure", "baseline", "CRT", "better when" }, new[]

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Crt.Data;
 using Crt.Regularizer;
 using Crt.Tokenizer;
@@ -49,6 +50,15 @@ public sealed record TokenizerTrainConfig
     public bool Augment { get; init; } = true;
     public float CropScaleMin { get; init; } = 0.8f;
     public float FlipProbability { get; init; } = 0.5f;
+    /// <summary>
+    /// Horizontal flips (the training augmentation, and the mirrored copies `crt tokenize` and the demo add by default):
+    /// "auto" = on where a mirrored image keeps its class (<see cref="BuiltInDatasets.MirrorSafe"/>: Fashion-MNIST and
+    /// image folders), off for other IDX data (the MNIST family: digits and letters); "on"; "off".
+    /// </summary>
+    public string Flip { get; init; } = "auto";
+
+    /// <summary>Whether this run's images are flipped (<see cref="Flip"/> resolved against <see cref="Data"/>).</summary>
+    [JsonIgnore] public bool Flips => FlipSetting.Resolve(Flip, Data);
 
     public int ValEvery { get; init; } = 500;
     public int ValImages { get; init; } = 1000;
@@ -63,6 +73,7 @@ public sealed record TokenizerTrainConfig
         if (BatchSize < 1) throw new ArgumentException($"batch_size {BatchSize} must be at least 1");
         if (Steps < 1 && ComputeBudget is null && MatchBaselineSteps is null) throw new ArgumentException($"steps {Steps} must be at least 1");
         if (Lr <= 0) throw new ArgumentException($"lr {Lr} must be positive");
+        FlipSetting.Resolve(Flip, Data);
         if (CropScaleMin <= 0 || CropScaleMin > 1) throw new ArgumentException($"crop_scale_min {CropScaleMin} must be in (0, 1]");
         if (EmaDecay < 0 || EmaDecay >= 1) throw new ArgumentException($"ema_decay {EmaDecay} must be in [0, 1)");
         // Only what was set explicitly: IDX data ignores these keys, and derived values are checked when an image folder is read.

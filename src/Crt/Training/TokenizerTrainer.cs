@@ -165,6 +165,7 @@ public sealed class TokenizerTrainer
         _log(_lpips is null
             ? $"perceptual loss: OFF (no LPIPS-VGG16 weights given: set lpips_weights to a file made by tools/convert_lpips.py); adversarial loss from step {Config.DiscStart}"
             : $"perceptual loss: LPIPS-VGG16 from {Config.LpipsWeights}, weight {Config.PerceptualWeight}; adversarial loss from step {Config.DiscStart}");
+        _log($"data {Config.Data}: " + (Config.Augment ? $"random resized crops (scale ≥ {Config.CropScaleMin}), {FlipSetting.Describe(Config.Flip, Config.Data)}" : "no augmentation"));
         _log($"training {_totalSteps} steps of batch {Config.BatchSize} ({_flopsPerStep:G3} FLOPs/step) from step {Step} into {Run.Root}");
         var progress = new ProgressReporter("train", Step, _totalSteps, _quiet);
         var window = Stopwatch.StartNew();
@@ -207,7 +208,7 @@ public sealed class TokenizerTrainer
         var idx = new int[Config.BatchSize];
         for (int i = 0; i < idx.Length; i++) idx[i] = _dataRng.NextInt(_train.Count);
         var x = _train.Batch(idx, Config.Pad);
-        if (Config.Augment) x = Augment.RandomResizedCropAndFlip(x, _dataRng, Config.CropScaleMin, Config.FlipProbability);
+        if (Config.Augment) x = Augment.RandomResizedCropAndFlip(x, _dataRng, Config.CropScaleMin, Config.Flips ? Config.FlipProbability : 0f);
 
         bool adversarial = Step >= Config.DiscStart;
         double lambda = Config.Crt.Lambda(Step);

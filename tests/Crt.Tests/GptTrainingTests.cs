@@ -43,14 +43,14 @@ public sealed class GptTrainingTests : IDisposable
         Assert.Equal(3, resumed.Step);
         resumed.Fit();
 
-        double LastLoss(string dir) => (double)RunDirectory.Open(dir, resume: true).ReadMetrics().Last(m => (string?)m["kind"] == "train")["loss"]!;
+        double LastLoss(string dir) => (double)RunDirectory.OpenToRead(dir).ReadMetrics().Last(m => (string?)m["kind"] == "train")["loss"]!;
         Assert.Equal(LastLoss(straight), LastLoss(split), 5);
         var a = Crt.Tensors.IO.SafeTensors.Load(Path.Combine(straight, "checkpoints", "step-0000006", "model.safetensors"));
         var b = Crt.Tensors.IO.SafeTensors.Load(Path.Combine(split, "checkpoints", "step-0000006", "model.safetensors"));
         foreach (var (name, t) in a)
             Assert.True(t.ToArray().Zip(b[name].ToArray(), (x, y) => Math.Abs(x - y)).Max() < 1e-5, $"{name} differs after resume");
 
-        var val = RunDirectory.Open(straight, resume: true).ReadMetrics().Last(m => (string?)m["kind"] == "val");
+        var val = RunDirectory.OpenToRead(straight).ReadMetrics().Last(m => (string?)m["kind"] == "val");
         Assert.Equal(16, val["ce_per_position"]!.AsArray().Count);
         Assert.True((double)val["ce_position0"]! > 0);
     }

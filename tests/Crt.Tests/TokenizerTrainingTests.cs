@@ -71,7 +71,7 @@ public sealed class TokenizerTrainingTests : IDisposable
         Assert.Throws<InvalidDataException>(() => TokenizerTrainer.OpenFinished(stripped));
     }
 
-    private static RunDirectory RunDirectoryFor(string dir) => RunDirectory.Open(dir, resume: true);
+    private static RunDirectory RunDirectoryFor(string dir) => RunDirectory.OpenToRead(dir);
 
     private static Dictionary<string, Tensor> SafeTensorsOf(string dir) =>
         Crt.Tensors.IO.SafeTensors.Load(Path.Combine(dir, "checkpoints", "step-0000006", "model.safetensors"));

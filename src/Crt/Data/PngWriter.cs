@@ -69,16 +69,35 @@ public static class Crc32
     }
 }
 
-/// <summary>Writes to PATH.tmp-… and renames over PATH, so a crash never leaves a torn file.</summary>
+/// <summary>
+/// Writes to PATH.tmp-… and renames over PATH, so a crash never leaves a torn file, and a failed write (a full disk)
+/// leaves the previous file as it was: the error names PATH and says so, and the temporary file is removed.
+/// </summary>
 public static class AtomicFile
 {
     public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes)
     {
+        var copy = bytes.ToArray(); // a span cannot enter the lambda
+        Write(path, s => s.Write(copy));
+    }
+
+    /// <summary>Runs <paramref name="write"/> on a stream to a temporary file, flushes it to disk, then renames it over <paramref name="path"/>.</summary>
+    public static void Write(string path, Action<Stream> write)
+    {
         var tmp = TempName(path);
         try
         {
-            using (var f = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write)) { f.Write(bytes); f.Flush(true); }
+            using (var f = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write))
+            {
+                write(f);
+                f.Flush(true);
+            }
             File.Move(tmp, path, overwrite: true);
+        }
+        catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException)
+        {
+            throw new IOException($"{path}: could not be written ({e.Message.TrimEnd('.')}); " +
+                (File.Exists(path) ? "the previous file is unchanged" : "nothing was written"), e);
         }
         finally { if (File.Exists(tmp)) File.Delete(tmp); }
     }

@@ -73,27 +73,24 @@ public sealed class TokenStore
                 throw new ArgumentException($"{path}: label {labels[i]} of image {i} is outside the {header.NumClasses} classes");
 
         var json = JsonSerializer.SerializeToUtf8Bytes(header);
-        var tmp = path + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
-        try
+        var labelBytes = MemoryMarshal.AsBytes(labels).ToArray(); // spans cannot enter the writer below
+        byte[] codeBytes;
+        if (header.BytesPerCode == 2)
         {
-            using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write))
-            using (var w = new BinaryWriter(fs))
-            {
-                w.Write(Magic);
-                w.Write(json.Length);
-                w.Write(json);
-                w.Write(MemoryMarshal.AsBytes(labels));
-                if (header.BytesPerCode == 2)
-                {
-                    var buf = new ushort[codes.Length];
-                    for (int i = 0; i < buf.Length; i++) buf[i] = (ushort)codes[i];
-                    w.Write(MemoryMarshal.AsBytes(buf.AsSpan()));
-                }
-                else w.Write(MemoryMarshal.AsBytes(codes));
-            }
-            File.Move(tmp, path, overwrite: true);
+            var narrow = new ushort[codes.Length];
+            for (int i = 0; i < narrow.Length; i++) narrow[i] = (ushort)codes[i];
+            codeBytes = MemoryMarshal.AsBytes(narrow.AsSpan()).ToArray();
         }
-        finally { if (File.Exists(tmp)) File.Delete(tmp); }
+        else codeBytes = MemoryMarshal.AsBytes(codes).ToArray();
+        AtomicFile.Write(path, s =>
+        {
+            using var w = new BinaryWriter(s, System.Text.Encoding.UTF8, leaveOpen: true);
+            w.Write(Magic);
+            w.Write(json.Length);
+            w.Write(json);
+            w.Write(labelBytes);
+            w.Write(codeBytes);
+        });
     }
 
     public static TokenStore Read(string path)

@@ -34,7 +34,7 @@ public sealed record RunSummary(string Root, string Name, RunKind Kind, JsonObje
         RunKind kind = config.ContainsKey("tokens") ? RunKind.Gpt
             : config["model"]?["codebook_size"] is not null ? RunKind.Tokenizer
             : throw new InvalidDataException($"{configPath}: neither a tokenizer run (model.codebook_size) nor a GPT run (tokens)");
-        var metrics = File.Exists(Path.Combine(root, "metrics.jsonl")) ? RunDirectory.Open(root, resume: true).ReadMetrics() : new List<JsonObject>();
+        var metrics = File.Exists(Path.Combine(root, "metrics.jsonl")) ? RunDirectory.OpenToRead(root).ReadMetrics() : new List<JsonObject>();
         var evaluations = new Dictionary<string, JsonObject>();
         foreach (var name in new[] { "eval-reconstruction.json", "eval-generation.json", "modelability.json" })
         {

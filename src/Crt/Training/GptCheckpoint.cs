@@ -13,7 +13,7 @@ public sealed record GptCheckpoint(Gpt Model, GptTrainConfig Config, string Toke
         if (File.Exists(Path.Combine(dir, "config.json")))
         {
             runRoot = dir;
-            dir = RunDirectory.Open(runRoot, resume: true).LatestCheckpoint() ?? throw new FileNotFoundException($"{path}: the run has no checkpoint yet");
+            dir = RunDirectory.OpenToRead(runRoot).LatestCheckpoint() ?? throw new FileNotFoundException($"{path}: the run has no checkpoint yet");
         }
         else runRoot = Path.GetDirectoryName(Path.GetDirectoryName(dir)!)!;
         var config = ConfigResolver.Resolve(new GptTrainConfig(), Path.Combine(runRoot, "config.json"), Array.Empty<string>());

@@ -56,7 +56,7 @@ public sealed class GptTrainer
     public static GptTrainer Create(GptTrainConfig config, string outDir, bool quiet = false, Action<string>? log = null)
     {
         config.Validate();
-        var run = RunDirectory.Open(outDir, resume: false);
+        var run = RunDirectory.Open(outDir, resume: false, log ?? Console.WriteLine);
         try
         {
             var trainer = new GptTrainer(config, run, quiet, log);
@@ -72,7 +72,7 @@ public sealed class GptTrainer
 
     public static GptTrainer Resume(string outDir, long? steps = null, bool quiet = false, Action<string>? log = null)
     {
-        var run = RunDirectory.Open(outDir, resume: true);
+        var run = RunDirectory.Open(outDir, resume: true, log ?? Console.WriteLine);
         var config = ConfigResolver.Resolve(new GptTrainConfig(), run.ConfigPath, Array.Empty<string>());
         if (steps is { } s) config = config with { Steps = s };
         var trainer = new GptTrainer(config, run, quiet, log);

@@ -8,7 +8,8 @@ namespace Crt.Training;
 /// <summary>
 /// One run's folder: config.json (the resolved config), metrics.jsonl (one JSON object per line),
 /// checkpoints/step-NNNNNNN/ (written completely, then published by rewriting checkpoints/latest),
-/// images/ (PNG grids). A folder that already holds a run is only reopened with resume.
+/// images/ (PNG grids). A folder that already holds a run is only reopened with resume. A writer holds
+/// the folder's lock (<see cref="RunLock"/>: one writing process per run); readers open it with <see cref="OpenToRead"/>.
 /// </summary>
 public sealed class RunDirectory
 {
@@ -22,26 +23,52 @@ public sealed class RunDirectory
 
     private RunDirectory(string root) => Root = root;
 
-    /// <summary>Opens <paramref name="root"/> for a new run (it must not hold one) or, with <paramref name="resume"/>, an existing run.</summary>
-    public static RunDirectory Open(string root, bool resume)
+    /// <summary>
+    /// Opens <paramref name="root"/> to write: a new run (it must not hold one) or, with <paramref name="resume"/>, an
+    /// existing run. Takes the folder's lock first: a folder another process is writing is refused, naming that process.
+    /// </summary>
+    /// <param name="log">Told when a stale lock (of a process that died) is taken over.</param>
+    public static RunDirectory Open(string root, bool resume, Action<string>? log = null)
     {
         var run = new RunDirectory(Path.GetFullPath(root));
-        bool hasRun = File.Exists(run.ConfigPath);
-        if (resume && !hasRun) throw new ArgumentException($"{run.Root}: --resume given, but the folder holds no run (no config.json)");
-        if (!resume && hasRun) throw new ArgumentException($"{run.Root}: the folder already holds a run; pass --resume to continue it, or choose another --out");
+        if (resume && !File.Exists(run.ConfigPath)) throw new ArgumentException($"{run.Root}: --resume given, but the folder holds no run (no config.json)");
         run._createdRoot = !Directory.Exists(run.Root);
         Directory.CreateDirectory(run.Root);
+        try
+        {
+            if (RunLock.Acquire(run.Root) is { } stale) log?.Invoke($"{run.Root}: took over the lock left by {stale}, which is no longer running");
+            bool hasRun = File.Exists(run.ConfigPath);
+            if (resume && !hasRun) throw new ArgumentException($"{run.Root}: --resume given, but the folder holds no run (no config.json)");
+            if (!resume && hasRun) throw new ArgumentException($"{run.Root}: the folder already holds a run; pass --resume to continue it, or choose another --out");
+        }
+        catch
+        {
+            run.DiscardIfUnused();
+            throw;
+        }
         Directory.CreateDirectory(run.CheckpointsDir);
         Directory.CreateDirectory(run.ImagesDir);
+        return run;
+    }
+
+    /// <summary>Opens an existing run to read it (no lock: reading a run that is still training is allowed; nothing is created).</summary>
+    public static RunDirectory OpenToRead(string root)
+    {
+        var run = new RunDirectory(Path.GetFullPath(root));
+        if (!File.Exists(run.ConfigPath)) throw new ArgumentException($"{run.Root}: the folder holds no run (no config.json)");
         return run;
     }
 
     /// <summary>Removes what <see cref="Open"/> created for a run that failed to start (only if nothing was written into it).</summary>
     public void DiscardIfUnused()
     {
-        if (!_createdRoot || File.Exists(ConfigPath)) return;
-        bool empty = Directory.EnumerateFiles(Root, "*", SearchOption.AllDirectories).Any() == false;
-        if (empty) Directory.Delete(Root, recursive: true);
+        if (!_createdRoot || File.Exists(ConfigPath) || !Directory.Exists(Root)) return;
+        bool ours = RunLock.IsHeld(Root);
+        bool empty = !Directory.EnumerateFiles(Root, "*", SearchOption.AllDirectories)
+            .Any(f => !(ours && Path.GetDirectoryName(f) == Root && Path.GetFileName(f) is ".lock" or ".lock.owner"));
+        if (!empty) return;
+        RunLock.Release(Root);
+        Directory.Delete(Root, recursive: true);
     }
 
     public void WriteConfig(string json) => AtomicFile.WriteAllText(ConfigPath, json + "\n");
@@ -106,7 +133,15 @@ public sealed class RunDirectory
         var tmp = final + ".tmp";
         if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true);
         Directory.CreateDirectory(tmp);
-        write(tmp);
+        try { write(tmp); }
+        catch (IOException e)
+        {
+            // A full disk (or any write error) mid-checkpoint: the partial folder goes, the published one stays.
+            try { Directory.Delete(tmp, recursive: true); } catch (IOException) { }
+            var kept = File.Exists(Path.Combine(CheckpointsDir, "latest")) ? File.ReadAllText(Path.Combine(CheckpointsDir, "latest")).Trim() : null;
+            throw new IOException($"{final}: the checkpoint could not be written ({e.Message.TrimEnd('.')}); " +
+                (kept is null ? "no earlier checkpoint exists" : $"the newest complete checkpoint is still {kept}"), e);
+        }
         if (Directory.Exists(final)) Directory.Delete(final, recursive: true);
         Directory.Move(tmp, final);
         AtomicFile.WriteAllText(Path.Combine(CheckpointsDir, "latest"), Path.GetFileName(final) + "\n");

@@ -19,7 +19,7 @@ public sealed record TokenizerCheckpoint(VqModel Model, TokenizerTrainConfig Con
         if (File.Exists(Path.Combine(dir, "config.json")))
         {
             runRoot = dir;
-            dir = RunDirectory.Open(runRoot, resume: true).LatestCheckpoint()
+            dir = RunDirectory.OpenToRead(runRoot).LatestCheckpoint()
                 ?? throw new FileNotFoundException($"{path}: the run has no checkpoint yet");
         }
         else runRoot = Path.GetDirectoryName(Path.GetDirectoryName(dir)!)!;

@@ -73,7 +73,7 @@ public sealed class TokenizerTrainer
     public static TokenizerTrainer Create(TokenizerTrainConfig config, string outDir, bool quiet = false, Action<string>? log = null)
     {
         config.Validate();
-        var run = RunDirectory.Open(outDir, resume: false);
+        var run = RunDirectory.Open(outDir, resume: false, log ?? Console.WriteLine);
         try
         {
             var trainer = new TokenizerTrainer(config, run, quiet, log);
@@ -90,7 +90,7 @@ public sealed class TokenizerTrainer
     /// <summary>Reopens the run in <paramref name="outDir"/> at its latest checkpoint; <paramref name="steps"/> may extend it.</summary>
     public static TokenizerTrainer Resume(string outDir, long? steps = null, bool quiet = false, Action<string>? log = null)
     {
-        var run = RunDirectory.Open(outDir, resume: true);
+        var run = RunDirectory.Open(outDir, resume: true, log ?? Console.WriteLine);
         var config = ConfigResolver.Resolve(new TokenizerTrainConfig(), run.ConfigPath, Array.Empty<string>());
         if (steps is { } s) config = config with { Steps = s };
         var trainer = new TokenizerTrainer(config, run, quiet, log);
@@ -106,7 +106,7 @@ public sealed class TokenizerTrainer
     /// </summary>
     public static TokenizerTrainer OpenFinished(string outDir, Action<string>? log = null)
     {
-        var run = RunDirectory.Open(outDir, resume: true);
+        var run = RunDirectory.OpenToRead(outDir);
         var config = ConfigResolver.Resolve(new TokenizerTrainConfig(), run.ConfigPath, Array.Empty<string>());
         var trainer = new TokenizerTrainer(config, run, quiet: true, log) { _readOnly = true };
         var ckpt = run.LatestCheckpoint() ?? throw new FileNotFoundException($"{outDir}: the run has no checkpoint yet");

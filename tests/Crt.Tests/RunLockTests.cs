@@ -1,0 +1,103 @@
+using System.Diagnostics;
+using Crt.Data;
+using Crt.Training;
+using Xunit;
+
+namespace Crt.Tests;
+
+/// <summary>
+/// One writer per run directory, and writes that fail (a full disk) losing nothing. The other process is util-linux's
+/// flock(1), which takes the same kernel lock (flock) that .NET takes for FileShare.None.
+/// </summary>
+public class RunLockTests
+{
+    private static Process Flock(string file, string command)
+    {
+        // -o: the lock stays with flock itself (not inherited by the command), so killing flock releases it
+        return Process.Start(new ProcessStartInfo("flock", new[] { "-n", "-o", file, "sh", "-c", command }) { RedirectStandardError = true })!;
+    }
+
+    private static bool HeldElsewhere(string dir)
+    {
+        using var probe = Flock(Path.Combine(dir, ".lock"), "true");
+        probe.WaitForExit();
+        return probe.ExitCode == 1;
+    }
+
+    [Fact]
+    public void ASecondWriterIsRefusedNamingTheHolderAndAStaleLockIsTakenOver()
+    {
+        var dir = Directory.CreateTempSubdirectory("crt-lock").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "config.json"), "{}");
+            var run = RunDirectory.Open(dir, resume: true);
+            Assert.True(RunLock.IsHeld(run.Root));
+            Assert.Contains(Environment.ProcessId.ToString(), File.ReadAllText(Path.Combine(dir, ".lock.owner")));
+            Assert.True(HeldElsewhere(dir)); // another process cannot take it while we hold it
+            RunLock.Release(run.Root);
+            Assert.False(File.Exists(Path.Combine(dir, ".lock.owner")));
+
+            // another process holds the lock and has named itself: a writer here is refused with its name
+            File.WriteAllText(Path.Combine(dir, ".lock.owner"), "process 4242 on elsewhere (crt gpt train …)");
+            using var holder = Flock(Path.Combine(dir, ".lock"), "sleep 30");
+            for (var until = DateTime.UtcNow.AddSeconds(10); !HeldElsewhere(dir) && DateTime.UtcNow < until;) Thread.Sleep(20);
+            var e = Assert.Throws<RunDirectoryInUseException>(() => RunDirectory.Open(dir, resume: true));
+            Assert.Equal($"{Path.GetFullPath(dir)}: the run directory is in use by process 4242 on elsewhere (crt gpt train …); wait for it to finish or stop it first", e.Message);
+
+            // it dies (killed: its owner file stays): the lock is stale, the next writer takes it and says whose it was
+            holder.Kill(entireProcessTree: true);
+            holder.WaitForExit();
+            var said = new List<string>();
+            RunDirectory.Open(dir, resume: true, said.Add);
+            Assert.Contains(said, s => s.Contains("took over the lock left by process 4242"));
+        }
+        finally
+        {
+            RunLock.Release(Path.GetFullPath(dir));
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
+    public void AFailedWriteLeavesThePreviousFileAndNoTemporaryBehind()
+    {
+        var dir = Directory.CreateTempSubdirectory("crt-full").FullName;
+        try
+        {
+            var path = Path.Combine(dir, "train.tokens");
+            File.WriteAllText(path, "previous");
+            var e = Assert.Throws<IOException>(() => AtomicFile.Write(path, s =>
+            {
+                s.Write(new byte[4096]);
+                throw new IOException("No space left on device"); // what the OS reports when the disk fills mid-write
+            }));
+            Assert.Equal($"{path}: could not be written (No space left on device); the previous file is unchanged", e.Message);
+            Assert.Equal("previous", File.ReadAllText(path));
+            Assert.Single(Directory.GetFiles(dir));
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
+    public void ACheckpointThatCannotBeWrittenKeepsTheLastCompleteOne()
+    {
+        var dir = Directory.CreateTempSubdirectory("crt-full").FullName;
+        try
+        {
+            var run = RunDirectory.Open(Path.Combine(dir, "run"), resume: false);
+            run.SaveCheckpoint(100, d => File.WriteAllText(Path.Combine(d, "state.json"), "{}"));
+            var e = Assert.Throws<IOException>(() => run.SaveCheckpoint(200, d =>
+            {
+                File.WriteAllText(Path.Combine(d, "model.safetensors"), "partial");
+                throw new IOException("No space left on device");
+            }));
+            Assert.Equal($"{run.CheckpointDir(200)}: the checkpoint could not be written (No space left on device); the newest complete checkpoint is still step-0000100", e.Message);
+            Assert.Equal(run.CheckpointDir(100), run.LatestCheckpoint());
+            Assert.False(Directory.Exists(run.CheckpointDir(200) + ".tmp"));
+            Assert.False(Directory.Exists(run.CheckpointDir(200)));
+            RunLock.Release(run.Root);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+}

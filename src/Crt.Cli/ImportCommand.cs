@@ -66,7 +66,7 @@ public static class ImportCommand
         Console.WriteLine($"wrote the run {Path.GetFullPath(outDir!)} (config.json, checkpoints/, import.json)");
         Console.WriteLine(r.Kind == LlamaGenKind.Tokenizer
             ? $"  use it: crt eval --tokenizer {outDir} …  |  crt sample --gpt GPT_RUN --tokenizer {outDir} --classes 207,360 --per-class 4"
-            : $"  use it: crt sample --gpt {outDir} --tokenizer TOKENIZER_RUN --classes 207,360 --per-class 4 --cfg 4 --top-k 2000");
+            : $"  use it: crt sample --gpt {outDir} --tokenizer {options.TokenizerRun ?? "TOKENIZER_RUN"} --classes 207,360 --per-class 4 --cfg 4 --top-k 2000");
         return 0;
     }
 

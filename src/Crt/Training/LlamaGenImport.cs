@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Security.Cryptography;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Crt.Data;
@@ -175,7 +176,7 @@ public static class LlamaGenImport
                 ["notes"] = new JsonArray(r.Notes.Select(n => (JsonNode)n).ToArray()),
                 ["imported_at"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
             };
-            AtomicFile.WriteAllText(Path.Combine(run.Root, "import.json"), info.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+            AtomicFile.WriteAllText(Path.Combine(run.Root, "import.json"), info.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n");
             run.WriteConfig(r.ConfigJson); // last: a config.json marks a complete run
         }
         catch

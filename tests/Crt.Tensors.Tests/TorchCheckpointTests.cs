@@ -44,6 +44,9 @@ public sealed class TorchCheckpointTests : IDisposable
         Assert.Equal(TorchDtype.BFloat16, ((TorchTensor)tensors["bf16"]!).Dtype);
         Assert.Equal(new float[] { 0.5f, -1.25f }, ckpt.ReadTensor((TorchTensor)tensors["f16"]!, "f16").ToArray()[..2]);
 
+        // torch.save of an nn.Parameter goes through torch._utils._rebuild_parameter.
+        Assert.Equal(new[] { 0.25f, -4f }, ckpt.ReadTensor(Assert.IsType<TorchTensor>(root["param"]), "param").ToArray());
+
         var plain = Assert.IsType<List<object?>>(root["plain"]);
         Assert.Equal(1L, plain[0]);
         Assert.Equal(-7L, plain[1]);
@@ -58,6 +61,20 @@ public sealed class TorchCheckpointTests : IDisposable
         Assert.Equal(BigInteger.Pow(2, 70), plain[8]);
         Assert.Equal(new object?[] { 1L, 2L }, Assert.IsType<PickleSet>(plain[9]).Items.OrderBy(x => (long)x!));
         Assert.Equal(new object?[] { "b", "a" }, Assert.IsType<PickleDict>(root["ordered"]).Items.Select(kv => kv.Key));
+    }
+
+    [Fact]
+    public void Zip64ArchivesReadTheSame()
+    {
+        // PyTorch writes zip64 records once a checkpoint passes 4 GiB (c2i_3B_384.pt); this fixture has them throughout.
+        var bytes = File.ReadAllBytes(Fixture("tensors_zip64.pt"));
+        Assert.True(bytes.AsSpan().IndexOf("PK\u0006\u0006"u8) > 0, "the fixture has no zip64 end-of-directory record");
+        using var a = TorchCheckpoint.Open(Fixture("tensors.pt"));
+        using var b = TorchCheckpoint.Open(Fixture("tensors_zip64.pt"));
+        var ta = (PickleDict)((PickleDict)a.Root!)["tensors"]!;
+        var tb = (PickleDict)((PickleDict)b.Root!)["tensors"]!;
+        foreach (var (key, value) in ta.Items)
+            Assert.Equal(a.ReadTensor((TorchTensor)value!, "a").ToArray(), b.ReadTensor((TorchTensor)tb[(string)key!]!, "b").ToArray());
     }
 
     [Theory]
@@ -122,10 +139,12 @@ public sealed class TorchCheckpointTests : IDisposable
         Walk(ckpt.Root);
     }
 
-    [Fact]
-    public void EveryTruncationIsOneClearError()
+    [Theory]
+    [InlineData("tensors.pt")]
+    [InlineData("tensors_zip64.pt")]
+    public void EveryTruncationIsOneClearError(string file)
     {
-        var bytes = File.ReadAllBytes(Fixture("tensors.pt"));
+        var bytes = File.ReadAllBytes(Fixture(file));
         var path = Path.Combine(_dir, "cut.pt");
         for (int n = 0; n < bytes.Length; n++)
         {
@@ -146,7 +165,7 @@ public sealed class TorchCheckpointTests : IDisposable
         List<ZipEntry> read;
         using (var file = File.OpenHandle(Fixture("tensors.pt")))
             read = ZipDirectory.Read("f", file).Entries.Values.Where(e => e.Name.EndsWith("data.pkl", StringComparison.Ordinal) || e.Name.Contains("/data/", StringComparison.Ordinal)).ToList();
-        Assert.Equal(9, read.Count); // data.pkl, the three storages of the views, the five of their copies
+        Assert.Equal(10, read.Count); // data.pkl, the three storages of the views, the five of their copies, the parameter's
         int failed = 0;
         for (int i = 0; i < bytes.Length; i++)
         {

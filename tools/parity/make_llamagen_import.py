@@ -18,7 +18,8 @@ tests/Crt.Tests/data/llamagen/
 
 tests/Crt.Tensors.Tests/data/torch/ (the unpickler's own tests)
 - tensors.pt: float32/float16/bfloat16 tensors, a transposed and an offset view sharing a storage,
-  plain containers; "expected" holds contiguous float32 copies.
+  an nn.Parameter (torch._utils._rebuild_parameter), plain containers; "expected" holds contiguous
+  float32 copies. tensors_zip64.pt: the same archive with zip64 records (as torch writes files > 4 GiB).
 - int64.pt: {"model": {"w": int64 tensor}} (a dtype crt does not import as weights).
 - legacy.pt: the pre-1.6 (non-zip) torch.save format.
 - evil_system.pt, evil_eval.pt: archives in torch's layout whose data.pkl calls os.system (protocol 2
@@ -109,6 +110,27 @@ def torch_archive(path, pickle_bytes, storages=None):
         z.writestr("archive/version", "3\n")
 
 
+def rezip_zip64(src, dst):
+    """The same archive with zip64 records throughout (sizes, offsets, end of directory), as PyTorch writes
+    checkpoints over 4 GiB (c2i_3B_384.pt): Python's zipfile does so for everything above ZIP64_LIMIT."""
+    limit = zipfile.ZIP64_LIMIT
+    zipfile.ZIP64_LIMIT = 16
+    try:
+        with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", compression=zipfile.ZIP_STORED) as zout:
+            for info in zin.infolist():
+                zout.writestr(info.filename, zin.read(info.filename))
+    finally:
+        zipfile.ZIP64_LIMIT = limit
+    # In a small archive Python keeps the real values in the classic end record too; saturate them, as a
+    # writer must for a large one, so a reader has to follow the zip64 locator.
+    with open(dst, "r+b") as f:
+        data = bytearray(f.read())
+        eocd = data.rindex(b"PK\x05\x06")
+        data[eocd + 8:eocd + 20] = b"\xff\xff\xff\xff" + b"\xff\xff\xff\xff" + b"\xff\xff\xff\xff"
+        f.seek(0)
+        f.write(data)
+
+
 class Evil:
     def __reduce__(self):
         return (os.system, (f"touch {MARKER}",))
@@ -125,9 +147,10 @@ def make_torch_fixtures():
     bf = torch.tensor([1.0, -3.140625, 1e-20, 3.0e38], dtype=torch.bfloat16)
     views = {"f32": base, "transposed": base.t(), "offset": base[1:, 2:], "f16": half, "bf16": bf}
     expected = {k: v.float().contiguous().clone() for k, v in views.items()}
-    torch.save({"tensors": views, "expected": expected,
+    torch.save({"tensors": views, "expected": expected, "param": nn.Parameter(torch.tensor([0.25, -4.0])),
                 "plain": [1, -7, 2.5, "text", None, True, (1, 2), {"bytes": b"\x00\xff", 3: "int key"}, 2 ** 70, {1, 2}],
                 "ordered": collections.OrderedDict([("b", 1), ("a", 2)])}, os.path.join(TORCH, "tensors.pt"))
+    rezip_zip64(os.path.join(TORCH, "tensors.pt"), os.path.join(TORCH, "tensors_zip64.pt"))
     torch.save({"model": {"w": torch.arange(4)}}, os.path.join(TORCH, "int64.pt"))
     torch.save({"w": torch.ones(2)}, os.path.join(TORCH, "legacy.pt"), _use_new_zipfile_serialization=False)
     torch_archive(os.path.join(TORCH, "evil_system.pt"), pickle.dumps(Evil(), protocol=2))

@@ -143,6 +143,12 @@ public sealed class LlamaGenImportTests : IDisposable
         (code, _, err) = Cli("import", "llamagen", Vq, "--out", tok);
         Assert.Equal(1, code);
         Assert.Contains("already holds a run", err);
+        foreach (var (command, run) in new[] { ("tokenizer", tok), ("gpt", gpt) })
+        {
+            (code, _, err) = Cli(command, "train", "--resume", "--out", run, "--quiet");
+            Assert.Equal(1, code);
+            Assert.Contains("an imported run (import.json) holds weights only", err);
+        }
     }
 
     private static void CopyDirectory(string from, string to)

@@ -45,9 +45,9 @@ public sealed record LlamaGenImportResult(
 /// </summary>
 public static class LlamaGenImport
 {
-    public static LlamaGenImportResult Run(string source, string? outDir, LlamaGenImportOptions o, Action<string>? log = null)
+    /// <summary>Imports <paramref name="source"/> into the new run <paramref name="outDir"/>; with no outDir, only reads and checks (a dry run).</summary>
+    public static LlamaGenImportResult Run(string source, string? outDir, LlamaGenImportOptions o)
     {
-        log ??= _ => { };
         using var ckpt = TorchCheckpoint.Open(source);
         var w = LlamaGenWeights.Select(ckpt, o.Key);
         var shapes = w.Tensors.ToDictionary(kv => kv.Key, kv => kv.Value.Shape, StringComparer.Ordinal);
@@ -82,7 +82,6 @@ public static class LlamaGenImport
         var result = new LlamaGenImportResult(w.Kind, outDir, preset, json, model.ParameterCount, step, w.Entry, dtypes, notes);
         if (outDir is null) return result;
         WriteRun(source, outDir, model, result, w);
-        log($"wrote {Path.GetFullPath(outDir)}");
         return result;
     }
 
@@ -176,7 +175,7 @@ public static class LlamaGenImport
                 ["notes"] = new JsonArray(r.Notes.Select(n => (JsonNode)n).ToArray()),
                 ["imported_at"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
             };
-            AtomicFile.WriteAllText(Path.Combine(run.Root, "import.json"), info.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n");
+            AtomicFile.WriteAllText(run.ImportPath, info.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n");
             run.WriteConfig(r.ConfigJson); // last: a config.json marks a complete run
         }
         catch

@@ -235,6 +235,8 @@ def main():
         must(cmd.run(ref), ref_env)
         duration = time.time() - t0
         expected = cmd.fingerprint(ref)
+        if not expected:
+            sys.exit(f"kill_trials: the reference {name} run wrote none of the files it is compared by (in {ref})")
         passed, killed_count, notes = 0, 0, []
         for i in range(args.trials):
             out = os.path.join(work, "trials", name, str(i))

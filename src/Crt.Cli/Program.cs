@@ -22,6 +22,7 @@ public static class Program
           features check    FID of real vs real, blurred and noised images: does the feature network rank damage?
           report            rebuild a run's report.html, or compare runs side by side
           sweep             the scaling study of a plan: tokenizers × GPT sizes × training lengths, power-law fits, report
+          import llamagen   turn a LlamaGen .pt checkpoint (VQ tokenizer or c2i GPT) into a crt run, read without running any of it
         """;
 
     public static int Main(string[] args)
@@ -51,6 +52,9 @@ public static class Program
                 ("features", "check") => FeaturesCommands.Check(args[2..]),
                 ("report", _) => ReportCommand.Run(args[1..]),
                 ("sweep", _) => SweepCommand.Run(args[1..], cancel.Token),
+                ("import", "llamagen") => ImportCommand.LlamaGen(args[2..]),
+                ("import", "--help" or "-h") => ImportCommand.LlamaGen(new[] { "--help" }),
+                ("import", _) => throw new UsageException("import: expected 'import llamagen FILE.pt --out DIR'"),
                 ("gpt", _) => throw new UsageException("gpt: expected 'gpt train' or 'gpt eval'"),
                 ("tokenizer", _) => throw new UsageException("tokenizer: expected 'tokenizer train' or 'tokenizer eval'"),
                 ("features", _) => throw new UsageException("features: expected 'features train' or 'features check'"),

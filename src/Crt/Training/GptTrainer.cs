@@ -73,6 +73,7 @@ public sealed class GptTrainer
     public static GptTrainer Resume(string outDir, long? steps = null, bool quiet = false, Action<string>? log = null)
     {
         var run = RunDirectory.Open(outDir, resume: true, log ?? Console.WriteLine);
+        run.RefuseResumeIfImported();
         var config = ConfigResolver.Resolve(new GptTrainConfig(), run.ConfigPath, Array.Empty<string>());
         if (steps is { } s) config = config with { Steps = s };
         var trainer = new GptTrainer(config, run, quiet, log);

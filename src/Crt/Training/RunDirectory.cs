@@ -18,6 +18,15 @@ public sealed class RunDirectory
     public string MetricsPath => Path.Combine(Root, "metrics.jsonl");
     public string CheckpointsDir => Path.Combine(Root, "checkpoints");
     public string ImagesDir => Path.Combine(Root, "images");
+    /// <summary>Written by crt import: the run holds weights from elsewhere and no optimizer or RNG state.</summary>
+    public string ImportPath => Path.Combine(Root, "import.json");
+
+    /// <summary>Training cannot continue an imported run: it has weights only (see <see cref="ImportPath"/>).</summary>
+    public void RefuseResumeIfImported()
+    {
+        if (File.Exists(ImportPath))
+            throw new ArgumentException($"{Root}: an imported run (import.json) holds weights only, no optimizer state; it can be sampled and evaluated, not resumed");
+    }
 
     private bool _createdRoot;
 

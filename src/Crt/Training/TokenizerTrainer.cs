@@ -91,6 +91,7 @@ public sealed class TokenizerTrainer
     public static TokenizerTrainer Resume(string outDir, long? steps = null, bool quiet = false, Action<string>? log = null)
     {
         var run = RunDirectory.Open(outDir, resume: true, log ?? Console.WriteLine);
+        run.RefuseResumeIfImported();
         var config = ConfigResolver.Resolve(new TokenizerTrainConfig(), run.ConfigPath, Array.Empty<string>());
         if (steps is { } s) config = config with { Steps = s };
         var trainer = new TokenizerTrainer(config, run, quiet, log);

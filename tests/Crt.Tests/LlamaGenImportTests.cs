@@ -155,7 +155,9 @@ public sealed class LlamaGenImportTests : IDisposable
     {
         foreach (var d in Directory.GetDirectories(from, "*", SearchOption.AllDirectories)) Directory.CreateDirectory(d.Replace(from, to));
         Directory.CreateDirectory(to);
-        foreach (var f in Directory.GetFiles(from, "*", SearchOption.AllDirectories)) File.Copy(f, f.Replace(from, to));
+        // not the run lock: it belongs to the process writing the run (this one, through the in-process CLI), not to the run
+        foreach (var f in Directory.GetFiles(from, "*", SearchOption.AllDirectories).Where(f => !Path.GetFileName(f).StartsWith(".lock", StringComparison.Ordinal)))
+            File.Copy(f, f.Replace(from, to));
     }
 
     [Fact]

@@ -21,6 +21,6 @@ public sealed class DecodedImage
         (Width, Height, Channels, Pixels) = (width, height, channels, pixels);
     }
 
-    /// <summary>The largest decoded image accepted (1 GiB of 8-bit samples): bigger headers are corrupt or hostile.</summary>
+    /// <summary>The largest decode buffer accepted (1 GiB: RGBA for colour, 1 byte a pixel for gray): bigger headers are corrupt or hostile.</summary>
     public const long MaxBytes = 1L << 30;
 }

@@ -20,9 +20,10 @@ namespace Crt.Data;
 ///   applies neither unless asked).</item>
 /// </list>
 /// The decompression-bomb limit (<see cref="DecodedImage.MaxBytes"/>) is checked against the size in the
-/// file's header before any pixel buffer exists. A file the decoder can only partly decode (truncated,
-/// corrupt data) is rejected rather than filled in. Every failure is one <see cref="InvalidDataException"/>
-/// whose message names the file, the format and the problem.
+/// file's header before any pixel buffer exists. A file Skia decodes only in part (truncated, or damaged
+/// where it notices: PNG has checksums, the other formats mostly do not, as for Pillow) is rejected rather
+/// than filled in. Every failure is one <see cref="InvalidDataException"/> whose message names the file,
+/// the format and the problem.
 /// </summary>
 public static class ImageDecoder
 {

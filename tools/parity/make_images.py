@@ -24,7 +24,7 @@
   resize.safetensors     sources and PIL 9.4 outputs of Image.resize (BICUBIC and BOX, down and up),
                          convert("L") (ITU-R 601-2 luma) and guided-diffusion's center_crop_arr.
 
-Run: /usr/bin/python3 tools/parity/make_images.py
+Run: /usr/bin/python3 tools/parity/make_images.py   (Debian 12: apt-get install python3-pil, Pillow 9.4)
 """
 import os, struct, sys, warnings, zlib
 import numpy as np

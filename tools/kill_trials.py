@@ -42,11 +42,12 @@ def latest_checkpoint_files(out):
 
 
 def points_without_times(out):
-    """points.jsonl with wall-clock fields dropped (everything measured must match)."""
+    """points.jsonl without wall-clock fields and run paths (everything measured must match)."""
     lines = []
     for line in open(os.path.join(out, "points.jsonl")):
         o = json.loads(line)
-        lines.append(json.dumps({k: v for k, v in o.items() if not any(t in k for t in ("time", "seconds", "wall", "date"))}, sort_keys=True))
+        lines.append(json.dumps({k: v for k, v in o.items()
+                                 if k != "run_dir" and not any(t in k for t in ("time", "seconds", "wall", "date"))}, sort_keys=True))
     return "\n".join(lines)
 
 

@@ -16,7 +16,7 @@ public static class TokenizerCommands
           --set KEY=VALUE     override one config key, e.g. --set crt.lambda_max=2 (repeatable)
           --no-crt            the baseline tokenizer (same as --set crt.enabled=false)
           --data NAME|DIR     fashion-mnist (default, built in), a folder of MNIST-style IDX files, or an image
-                              folder DIR/CLASS/*.png|jpg|jpeg (preprocessed by the keys image_size, channels,
+                              folder DIR/CLASS/*.png|jpg|webp|bmp|gif (preprocessed by the keys image_size, channels,
                               resize; e.g. --set pad=0 --set resize=area)
           --out DIR           run directory (default runs/tokenizer-<preset>[-baseline])
           --steps N           training steps

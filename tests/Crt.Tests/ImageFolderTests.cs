@@ -49,7 +49,10 @@ public sealed class ImageFolderTests : IDisposable
             }
         Copy("jpeg/rgb.jpg", Path.Combine(root, "dog", "photo.jpg"));
         Copy("jpeg/gray.jpg", Path.Combine(root, "dog", "PHOTO2.JPEG")); // extensions in any case
-        all.AddRange(new[] { "dog/photo.jpg", "dog/PHOTO2.JPEG" });
+        Copy("webp/lossy_rgb.webp", Path.Combine(root, "dog", "pic.webp"));
+        Copy("bmp/p8.bmp", Path.Combine(root, "cat", "pic.BMP"));
+        Copy("gif/animated.gif", Path.Combine(root, "Zebra", "anim.gif"));
+        all.AddRange(new[] { "dog/photo.jpg", "dog/PHOTO2.JPEG", "dog/pic.webp", "cat/pic.BMP", "Zebra/anim.gif" });
         File.WriteAllText(Path.Combine(root, "cat", "notes.txt"), "not an image, ignored");
         File.WriteAllText(Path.Combine(root, "README.md"), "ignored");
         var truncated = Path.Combine(root, "dog", TrainName("dog", "broken", ".png"));
@@ -152,7 +155,7 @@ public sealed class ImageFolderTests : IDisposable
         UniformPng(Path.Combine(emptyClass, "a", "x.png"), 1);
         Directory.CreateDirectory(Path.Combine(emptyClass, "b"));
         File.WriteAllText(Path.Combine(emptyClass, "b", "x.txt"), "");
-        Assert.Equal($"{Path.Combine(emptyClass, "b")}: class folder holds no .png, .jpg or .jpeg files", Error(emptyClass));
+        Assert.Equal($"{Path.Combine(emptyClass, "b")}: class folder holds no .png, .jpg, .jpeg, .webp, .bmp or .gif files", Error(emptyClass));
 
         var allBad = Path.Combine(_dir, "all-bad");
         for (int i = 0; i < 3; i++) File.WriteAllText(Path.Combine(Directory.CreateDirectory(Path.Combine(allBad, "a")).FullName, TrainName("a", $"bad{i}-", ".png")), "x");

@@ -12,12 +12,19 @@
                          samples reduced to their high byte (PIL does so for RGB/RGBA/LA; its 16-bit gray
                          "I" images are shifted right by 8 here). The script checks that PIL reads back
                          exactly the samples the encoder wrote, so encoder and reference agree.
-  jpeg/*.jpg             gray, RGB 4:2:0 (odd size) and progressive RGB, written by PIL.
-  jpeg_expected.safetensors  PIL's decoding of each JPEG (its libjpeg is Debian's libjpeg62-turbo).
+  jpeg/*.jpg             gray, RGB 4:2:0 (odd size), progressive RGB, RGB 4:2:2 with an EXIF orientation, and
+                         CMYK (Adobe-inverted, as libjpeg writes it), written by PIL.
+  jpeg_expected.safetensors  PIL's decoding of each JPEG (its libjpeg is Debian's libjpeg62-turbo); the CMYK
+                         file as PIL's convert("RGB").
+  webp/, bmp/, gif/      WebP (lossless and lossy, with and without alpha, animated), BMP (24-bit, 8-bit gray
+                         and palette, 1-bit, 32-bit) and GIF (palette, gray, interlaced or not,
+                         with a transparent index, animated), written by PIL.
+  webp/bmp/gif_expected.safetensors  PIL's reading of the first frame: gray modes [H, W], others
+                         convert("RGB") [H, W, 3]; gif's transparent_mask marks the transparent index.
   resize.safetensors     sources and PIL 9.4 outputs of Image.resize (BICUBIC and BOX, down and up),
                          convert("L") (ITU-R 601-2 luma) and guided-diffusion's center_crop_arr.
 
-Run: /usr/bin/python3 tools/parity/make_images.py
+Run: /usr/bin/python3 tools/parity/make_images.py   (Debian 12: apt-get install python3-pil, Pillow 9.4)
 """
 import os, struct, sys, warnings, zlib
 import numpy as np
@@ -189,12 +196,17 @@ yy, xx = np.mgrid[0:30, 0:45]
 photo = np.stack([128 + 100 * np.sin(xx / 5.0), 128 + 90 * np.cos(yy / 4.0), (xx * yy) % 256], -1)
 photo = np.clip(photo + rng.normal(0, 12, photo.shape), 0, 255).astype(np.uint8)
 jpeg_expected = {}
+exif = Image.Exif()
+exif[0x0112] = 6  # orientation "rotate 90": neither PIL (without exif_transpose) nor crt applies it
 for stem, im, kw in [("rgb", Image.fromarray(photo, "RGB"), dict(quality=85)),  # 4:2:0 by default
                      ("gray", Image.fromarray(photo, "RGB").convert("L").crop((0, 0, 40, 24)), dict(quality=90)),
-                     ("rgb_progressive", Image.fromarray(photo, "RGB"), dict(quality=80, progressive=True, subsampling=0))]:
+                     ("rgb_progressive", Image.fromarray(photo, "RGB"), dict(quality=80, progressive=True, subsampling=0)),
+                     ("rgb422_exif", Image.fromarray(photo, "RGB").crop((0, 0, 43, 29)), dict(quality=92, subsampling=1, exif=exif.tobytes())),
+                     ("cmyk", Image.fromarray(photo, "RGB").convert("CMYK"), dict(quality=90))]:
     path = os.path.join(root, "jpeg", stem + ".jpg")
     im.save(path, **kw)
-    jpeg_expected[stem] = np.array(Image.open(path))
+    read = Image.open(path)
+    jpeg_expected[stem] = np.array(read if read.mode in ("L", "RGB") else read.convert("RGB"))  # CMYK: PIL's convert("RGB")
 st.save(os.path.join(root, "jpeg_expected.safetensors"), jpeg_expected)
 
 # ---- resize, convert, center_crop_arr --------------------------------------------------------------
@@ -233,6 +245,54 @@ resize["adm40_rgb"] = center_crop_arr(big_im, 40)      # one halving
 resize["adm64_l"] = center_crop_arr(big_im.convert("L"), 64)  # no halving (97 < 128)
 resize["adm200_rgb"] = center_crop_arr(big_im.crop((0, 0, 150, 90)), 100)  # upscaling (90 < 100)
 st.save(os.path.join(root, "resize.safetensors"), resize)
+
+# ---- WebP, BMP, GIF: PIL writes, PIL reads --------------------------------------------------------
+# Their own generator, so adding them left the files above unchanged.
+rng2 = np.random.default_rng(1)
+
+
+def pil_plain(path):
+    """PIL's first frame as crt reduces it: gray modes ("1", "L", "LA") [H, W], the rest convert("RGB")."""
+    im = Image.open(path)
+    im.load()
+    if im.mode in ("1", "L", "LA"):
+        return np.array(im.convert("L"))
+    return np.array(im.convert("RGB"))
+
+
+yy, xx = np.mgrid[0:29, 0:43]
+scene = np.stack([128 + 100 * np.sin(xx / 4.0), 128 + 90 * np.cos(yy / 3.0), (xx * yy * 3) % 256], -1)
+scene = np.clip(scene + rng2.normal(0, 10, scene.shape), 0, 255).astype(np.uint8)
+alpha = rng2.integers(1, 256, size=scene.shape[:2], dtype=np.uint8)  # translucent everywhere: premultiplying would show
+alpha[::5, ::7] = 255
+scene_rgb = Image.fromarray(scene, "RGB")
+scene_rgba = Image.merge("RGBA", (*scene_rgb.split(), Image.fromarray(alpha, "L")))
+noise = Image.fromarray(rng2.integers(0, 256, size=(13, 9, 3), dtype=np.uint8), "RGB")
+
+other = {
+    "webp": [("lossless_rgb", scene_rgb, dict(lossless=True)),
+             ("lossless_rgba", scene_rgba, dict(lossless=True, exact=True)),  # exact: keep RGB under low alpha
+             ("lossy_rgb", scene_rgb, dict(quality=80)),
+             ("lossy_rgba", scene_rgba, dict(quality=80)),
+             ("animated", noise, dict(lossless=True, save_all=True, append_images=[noise.transpose(Image.ROTATE_180)]))],
+    "bmp": [("rgb24", scene_rgb, {}), ("l8", scene_rgb.convert("L"), {}), ("p8", scene_rgb.quantize(50), {}),
+            ("b1", scene_rgb.convert("1"), {}), ("rgba32", scene_rgba, {})],
+    "gif": [("p", scene_rgb.quantize(64), {}),  # at least 16 rows: PIL writes it interlaced
+            ("l", scene_rgb.convert("L"), {}),
+            ("small", noise.quantize(20), {}),  # under 16 rows: not interlaced
+            ("transparent", scene_rgb.quantize(32), dict(transparency=3)),
+            ("animated", noise.quantize(16), dict(save_all=True, append_images=[noise.transpose(Image.ROTATE_180).quantize(16)]))],
+}
+for ext, files in other.items():
+    os.makedirs(os.path.join(root, ext), exist_ok=True)
+    expected = {}
+    for stem, im, kw in files:
+        path = os.path.join(root, ext, stem + "." + ext)
+        im.save(path, **kw)
+        expected[stem] = pil_plain(path)
+    if ext == "gif":  # where crt reads GIF transparency differently (see GifDecoderTests): the transparent index
+        expected["transparent_mask"] = (np.array(Image.open(os.path.join(root, "gif", "transparent.gif"))) == 3).astype(np.uint8)
+    st.save(os.path.join(root, ext + "_expected.safetensors"), expected)
 
 total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(root) for f in fs)
 print(f"wrote {root}: {total} bytes")

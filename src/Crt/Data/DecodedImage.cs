@@ -2,7 +2,7 @@ namespace Crt.Data;
 
 /// <summary>
 /// A decoded image as the decoders hand it over: 8-bit samples, row-major with the channels of a pixel
-/// next to each other (HWC, what PNG and TurboJPEG produce), 1 channel (gray) or 3 (RGB). Preprocessing
+/// next to each other (HWC, the layout decoders produce), 1 channel (gray) or 3 (RGB). Preprocessing
 /// works on this layout too; only the finished image is rearranged to the CHW planes of an ImageSet.
 /// </summary>
 public sealed class DecodedImage
@@ -21,6 +21,6 @@ public sealed class DecodedImage
         (Width, Height, Channels, Pixels) = (width, height, channels, pixels);
     }
 
-    /// <summary>The largest decoded image accepted (1 GiB of 8-bit samples): bigger headers are corrupt or hostile.</summary>
+    /// <summary>The largest decode buffer accepted (1 GiB: RGBA for colour, 1 byte a pixel for gray): bigger headers are corrupt or hostile.</summary>
     public const long MaxBytes = 1L << 30;
 }

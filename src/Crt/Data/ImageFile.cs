@@ -1,19 +1,22 @@
 namespace Crt.Data;
 
 /// <summary>
-/// Reads one image file, PNG or JPEG, chosen by the file's first bytes rather than its extension:
-/// real collections hold PNGs named .jpg (ImageNet has one) and the bytes do not lie.
+/// Reads one image file: PNG, JPEG, WebP, BMP or GIF, recognised by its first bytes rather than its
+/// extension (<see cref="ImageFormats.Sniff"/>), decoded by <see cref="ImageDecoder"/>.
 /// </summary>
 public static class ImageFile
 {
     /// <summary>The extensions an image folder picks up (compared case-insensitively).</summary>
-    public static readonly string[] Extensions = { ".png", ".jpg", ".jpeg" };
+    public static readonly string[] Extensions = { ".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif" };
+
+    /// <summary>The extensions as a message lists them: ".png, .jpg, .jpeg, .webp, .bmp or .gif".</summary>
+    public static string ExtensionList => string.Join(", ", Extensions[..^1]) + " or " + Extensions[^1];
 
     public static bool HasImageExtension(string path) =>
         Extensions.Contains(Path.GetExtension(path), StringComparer.OrdinalIgnoreCase);
 
-    /// <exception cref="InvalidDataException">The file is neither PNG nor JPEG, or is corrupt; the message names it.</exception>
-    /// <exception cref="NotSupportedException">A JPEG, and libturbojpeg is not installed.</exception>
+    /// <exception cref="InvalidDataException">The file cannot be read, is none of the five formats, or is corrupt; the message names it.</exception>
+    /// <exception cref="NotSupportedException">Skia's native library cannot be loaded.</exception>
     public static DecodedImage Read(string path)
     {
         byte[] data;
@@ -22,8 +25,6 @@ public static class ImageFile
         {
             throw new InvalidDataException($"{path}: cannot be read ({e.Message.TrimEnd('.')})", e);
         }
-        if (PngDecoder.IsPng(data)) return PngDecoder.Decode(data, path);
-        if (JpegDecoder.IsJpeg(data)) return JpegDecoder.Decode(data, path);
-        throw new InvalidDataException(data.Length == 0 ? $"{path}: the file is empty" : $"{path}: neither a PNG nor a JPEG file (its first bytes match neither)");
+        return ImageDecoder.Decode(data, path);
     }
 }

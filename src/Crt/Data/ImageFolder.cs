@@ -7,9 +7,9 @@ using Crt.Tensors.Kernels.Cpu;
 namespace Crt.Data;
 
 /// <summary>
-/// A user's own images in the usual class-per-subfolder layout, ROOT/CLASS/**/*.png|jpg|jpeg (extensions
-/// in any case; other files are ignored). Classes are the subfolder names sorted ordinally; a label is
-/// the index of its class. Splits are fixed:
+/// A user's own images in the usual class-per-subfolder layout, ROOT/CLASS/**/*.png|jpg|jpeg|webp|bmp|gif
+/// (extensions in any case; other files are ignored). Classes are the subfolder names sorted ordinally;
+/// a label is the index of its class. Splits are fixed:
 /// <list type="bullet">
 /// <item>If ROOT has a <c>train/</c> folder, it holds the training classes, and <c>val/</c> (or
 ///   <c>validation/</c>) and <c>test/</c> beside it, when present, hold those splits (their class folders
@@ -46,8 +46,7 @@ public static class ImageFolder
             throw new InvalidDataException(split == Split.Train
                 ? $"{layout.Pool}: no training images are left once the validation and test images are carved out"
                 : $"{root}: the {splitName} split is empty: about {(split == Split.Validation ? ValidationPercent : TestPercent)}% of the images are carved out for it by a hash of their paths and none was picked; add images, or give the split its own folder ({Path.Combine(root, split == Split.Validation ? "val" : "test")}/CLASS/…, with the training classes under {Path.Combine(root, "train")}/)");
-        if (files.Any(f => !Path.GetExtension(f.Path).Equals(".png", StringComparison.OrdinalIgnoreCase)))
-            JpegDecoder.EnsureAvailable(); // one clear message before any work, not one skipped file per JPEG
+        SkiaLibrary.EnsureAvailable(); // one clear message before any work, not one skipped file per image
 
         var planes = new byte[files.Count][];
         var errors = new string?[files.Count];
@@ -111,7 +110,7 @@ public static class ImageFolder
         string pool = hasTrain ? Path.Combine(root, "train") : root;
         var classes = SortedSubfolders(pool).Select(d => Path.GetFileName(d)!).ToArray();
         if (classes.Length == 0)
-            throw new InvalidDataException($"{pool}: no class folders: an image folder holds one subfolder per class (CLASS/*.png|jpg|jpeg), a data folder MNIST-style IDX files");
+            throw new InvalidDataException($"{pool}: no class folders: an image folder holds one subfolder per class (CLASS/*.png|jpg|…), a data folder MNIST-style IDX files");
         return new Layout(pool, classes, valDir, testDir);
     }
 
@@ -120,7 +119,7 @@ public static class ImageFolder
         string? own = split switch { Split.Validation => layout.ValidationDir, Split.Test => layout.TestDir, _ => null };
         if (own is not null)
         {
-            if (SortedSubfolders(own).Length == 0) throw new InvalidDataException($"{own}: no class folders (CLASS/*.png|jpg|jpeg)");
+            if (SortedSubfolders(own).Length == 0) throw new InvalidDataException($"{own}: no class folders (CLASS/*.png|jpg|…)");
             return ClassFiles(own, layout).Select(f => (f.Path, f.Label)).ToList();
         }
         var keep = new List<(string, int)>();
@@ -149,7 +148,7 @@ public static class ImageFolder
                 .Where(ImageFile.HasImageExtension)
                 .Select(f => (Path: f, Relative: Path.GetRelativePath(dir, f).Replace('\\', '/')))
                 .OrderBy(f => f.Relative, StringComparer.Ordinal).ToList();
-            if (files.Count == 0) throw new InvalidDataException($"{classDir}: class folder holds no .png, .jpg or .jpeg files");
+            if (files.Count == 0) throw new InvalidDataException($"{classDir}: class folder holds no {ImageFile.ExtensionList} files");
             result.AddRange(files.Select(f => (f.Path, f.Relative, label)));
         }
         return result;

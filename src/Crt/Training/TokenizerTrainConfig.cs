@@ -12,7 +12,7 @@ public sealed record TokenizerTrainConfig
     public VqConfig Model { get; init; } = VqConfig.Preset("vq-tiny");
     public CrtConfig Crt { get; init; } = new();
 
-    /// <summary>"fashion-mnist" (built in), a folder of IDX image/label files, or an image folder (ROOT/CLASS/*.png|jpg|jpeg).</summary>
+    /// <summary>"fashion-mnist" (built in), a folder of IDX image/label files, or an image folder (ROOT/CLASS/*.png|jpg|jpeg|webp|bmp|gif).</summary>
     public string Data { get; init; } = "fashion-mnist";
     /// <summary>Zero padding (black) around each image: Fashion-MNIST's 28×28 become 32×32.</summary>
     public int Pad { get; init; } = 2;

@@ -16,7 +16,7 @@ public static class BuiltInDatasets
 
     /// <summary>
     /// A split of "fashion-mnist" (built in), of a folder holding MNIST-style IDX files (see
-    /// <see cref="LoadIdxFolder"/>), or of an image folder (ROOT/CLASS/*.png|jpg|jpeg, see <see cref="ImageFolder"/>) — the
+    /// <see cref="LoadIdxFolder"/>), or of an image folder (ROOT/CLASS/*.png|jpg|jpeg|webp|bmp|gif, see <see cref="ImageFolder"/>) — the
     /// meaning of every <c>data</c> setting and <c>--data</c> option. <paramref name="images"/> says how an
     /// image folder's files are preprocessed; IDX data keeps its own size and channels.
     /// </summary>

@@ -19,7 +19,7 @@ public static class FlipSetting
     {
         bool on = Resolve(setting, data);
         string why = setting != "auto" ? $"flip={setting}"
-            : on ? "mirrored images keep their class in this data" : "this IDX data is orientation-sensitive (digits or letters: a mirrored 2 is not a 2)";
+            : on ? "mirrored images keep their class in this data" : "IDX data other than Fashion-MNIST is orientation-sensitive, digits or letters where a mirrored 2 is not a 2; flip=on overrides";
         return on ? $"random horizontal flips on ({why})" : $"no flips ({why})";
     }
 }

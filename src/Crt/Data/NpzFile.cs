@@ -22,14 +22,22 @@ public static partial class NpzFile
     {
         long count = shape.Aggregate(1L, (a, d) => a * d);
         if (count != values.Length) throw new ArgumentException($"{path}: {values.Length} values do not fill shape ({string.Join(", ", shape)})");
-        var buffer = new MemoryStream();
-        using (var zip = new ZipArchive(buffer, ZipArchiveMode.Create, leaveOpen: true))
+        var header = NpyHeader("|u1", shape);
+        unsafe
         {
-            using var entry = zip.CreateEntry(key + ".npy", CompressionLevel.NoCompression).Open();
-            entry.Write(NpyHeader("|u1", shape));
-            entry.Write(values);
+            fixed (byte* p = values) // pinned for the synchronous write below (a span cannot enter the lambda)
+            {
+                nint at = (nint)p;
+                int length = values.Length;
+                AtomicFile.Write(path, s =>
+                {
+                    using var zip = new ZipArchive(s, ZipArchiveMode.Create, leaveOpen: true);
+                    using var entry = zip.CreateEntry(key + ".npy", CompressionLevel.NoCompression).Open();
+                    entry.Write(header);
+                    entry.Write(new ReadOnlySpan<byte>((byte*)at, length));
+                });
+            }
         }
-        AtomicFile.WriteAllBytes(path, buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
     }
 
     /// <summary>The .npy header (format 1.0) for a C-order array, padded so the data starts at a multiple of 64 bytes.</summary>

@@ -75,10 +75,15 @@ public static class Crc32
 /// </summary>
 public static class AtomicFile
 {
-    public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes)
+    public static unsafe void WriteAllBytes(string path, ReadOnlySpan<byte> bytes)
     {
-        var copy = bytes.ToArray(); // a span cannot enter the lambda
-        Write(path, s => s.Write(copy));
+        // A span cannot enter the lambda; the pinned pointer can, and Write runs it before returning (no copy).
+        fixed (byte* p = bytes)
+        {
+            nint at = (nint)p;
+            int length = bytes.Length;
+            Write(path, s => s.Write(new ReadOnlySpan<byte>((byte*)at, length)));
+        }
     }
 
     /// <summary>Runs <paramref name="write"/> on a stream to a temporary file, flushes it to disk, then renames it over <paramref name="path"/>.</summary>

@@ -73,24 +73,31 @@ public sealed class TokenStore
                 throw new ArgumentException($"{path}: label {labels[i]} of image {i} is outside the {header.NumClasses} classes");
 
         var json = JsonSerializer.SerializeToUtf8Bytes(header);
-        var labelBytes = MemoryMarshal.AsBytes(labels).ToArray(); // spans cannot enter the writer below
-        byte[] codeBytes;
+        ushort[]? narrow = null;
         if (header.BytesPerCode == 2)
         {
-            var narrow = new ushort[codes.Length];
+            narrow = new ushort[codes.Length];
             for (int i = 0; i < narrow.Length; i++) narrow[i] = (ushort)codes[i];
-            codeBytes = MemoryMarshal.AsBytes(narrow.AsSpan()).ToArray();
         }
-        else codeBytes = MemoryMarshal.AsBytes(codes).ToArray();
-        AtomicFile.Write(path, s =>
+        unsafe
         {
-            using var w = new BinaryWriter(s, System.Text.Encoding.UTF8, leaveOpen: true);
-            w.Write(Magic);
-            w.Write(json.Length);
-            w.Write(json);
-            w.Write(labelBytes);
-            w.Write(codeBytes);
-        });
+            // spans cannot enter the writer below; pinned pointers can (it runs before AtomicFile.Write returns)
+            fixed (int* pc = codes, pl = labels)
+            {
+                nint c = (nint)pc, l = (nint)pl;
+                int nc = codes.Length, nl = labels.Length;
+                AtomicFile.Write(path, s =>
+                {
+                    using var w = new BinaryWriter(s, System.Text.Encoding.UTF8, leaveOpen: true);
+                    w.Write(Magic);
+                    w.Write(json.Length);
+                    w.Write(json);
+                    w.Write(MemoryMarshal.AsBytes(new ReadOnlySpan<int>((int*)l, nl)));
+                    if (narrow is not null) w.Write(MemoryMarshal.AsBytes(narrow.AsSpan()));
+                    else w.Write(MemoryMarshal.AsBytes(new ReadOnlySpan<int>((int*)c, nc)));
+                });
+            }
+        }
     }
 
     public static TokenStore Read(string path)

@@ -40,15 +40,15 @@ public sealed class RunDirectory
     public static RunDirectory Open(string root, bool resume, Action<string>? log = null)
     {
         var run = new RunDirectory(Path.GetFullPath(root));
+        // before anything is created or locked: a resume of nothing leaves the folder as it was
         if (resume && !File.Exists(run.ConfigPath)) throw new ArgumentException($"{run.Root}: --resume given, but the folder holds no run (no config.json)");
         run._createdRoot = !Directory.Exists(run.Root);
         Directory.CreateDirectory(run.Root);
         try
         {
             if (RunLock.Acquire(run.Root) is { } stale) log?.Invoke($"{run.Root}: took over the lock left by {stale}, which is no longer running");
-            bool hasRun = File.Exists(run.ConfigPath);
-            if (resume && !hasRun) throw new ArgumentException($"{run.Root}: --resume given, but the folder holds no run (no config.json)");
-            if (!resume && hasRun) throw new ArgumentException($"{run.Root}: the folder already holds a run; pass --resume to continue it, or choose another --out");
+            // after the lock: a writer that was creating the run has finished writing its config
+            if (!resume && File.Exists(run.ConfigPath)) throw new ArgumentException($"{run.Root}: the folder already holds a run; pass --resume to continue it, or choose another --out");
         }
         catch
         {

@@ -17,6 +17,7 @@ public sealed class RunDirectoryInUseException(string message) : IOException(mes
 public static class RunLock
 {
     private static readonly Dictionary<string, FileStream> Held = new(StringComparer.Ordinal);
+    private static bool _releaseOnExit;
 
     private static string LockPath(string root) => Path.Combine(root, ".lock");
     private static string OwnerPath(string root) => Path.Combine(root, ".lock.owner");
@@ -41,7 +42,8 @@ public static class RunLock
             string? stale = ReadOwner(root);
             Data.AtomicFile.WriteAllText(OwnerPath(root), Describe() + "\n");
             Held[root] = handle;
-            if (Held.Count == 1) AppDomain.CurrentDomain.ProcessExit += (_, _) => ReleaseAll();
+            if (!_releaseOnExit) AppDomain.CurrentDomain.ProcessExit += (_, _) => ReleaseAll();
+            _releaseOnExit = true;
             return stale;
         }
     }

@@ -36,6 +36,8 @@ public sealed class TokenizerTrainer
     private readonly Ema? _ema;
     private readonly Lpips? _lpips;
     private readonly Rng _modelRng, _dataRng;
+    /// <summary>The flip probability after the flip setting (resolved once: "auto" looks at the data folder).</summary>
+    private readonly float _flipProbability;
     private readonly ImageSet _train, _val;
     private readonly bool _quiet;
     private readonly Action<string> _log;
@@ -50,6 +52,7 @@ public sealed class TokenizerTrainer
         _log = log ?? Console.WriteLine;
         _modelRng = new Rng(config.Seed);
         _dataRng = new Rng(config.Seed ^ 0x9E3779B97F4A7C15UL);
+        _flipProbability = config.Flips ? config.FlipProbability : 0f;
         (_train, _val) = LoadData(config, _log);
         int side = _train.Height + 2 * config.Pad;
         if (side != config.Model.ImageSize || _train.Width + 2 * config.Pad != config.Model.ImageSize)
@@ -209,7 +212,7 @@ public sealed class TokenizerTrainer
         var idx = new int[Config.BatchSize];
         for (int i = 0; i < idx.Length; i++) idx[i] = _dataRng.NextInt(_train.Count);
         var x = _train.Batch(idx, Config.Pad);
-        if (Config.Augment) x = Augment.RandomResizedCropAndFlip(x, _dataRng, Config.CropScaleMin, Config.Flips ? Config.FlipProbability : 0f);
+        if (Config.Augment) x = Augment.RandomResizedCropAndFlip(x, _dataRng, Config.CropScaleMin, _flipProbability);
 
         bool adversarial = Step >= Config.DiscStart;
         double lambda = Config.Crt.Lambda(Step);

@@ -37,13 +37,13 @@ public static class GptCommands
         }
         else
         {
-            var preset = cl.Value("preset") ?? ConfigResolver.PresetOf(cl.Value("config")) ?? "gpt-t2";
+            var defaults = ConfigResolver.Defaults(cl.Value("preset"), cl.Value("config"), "gpt-t2", GptTrainConfig.ForPreset);
             var sets = cl.Values("set").ToList();
             if (cl.Value("tokens") is { } t) sets.Add($"tokens={JsonSerializer.Serialize(t)}");
             if (cl.Value("val-tokens") is { } v) sets.Add($"val_tokens={JsonSerializer.Serialize(v)}");
             if (cl.Long("steps") is { } steps) sets.Add($"steps={steps}");
             if (cl.Long("seed") is { } seed) sets.Add($"seed={seed}");
-            var config = ConfigResolver.Resolve(GptTrainConfig.ForPreset(preset), cl.Value("config"), sets);
+            var config = ConfigResolver.Resolve(defaults, cl.Value("config"), sets);
             trainer = GptTrainer.Create(config, cl.Value("out") ?? Path.Combine("runs", $"gpt-{config.Preset}"), quiet);
         }
         var r = trainer.Fit(cancel);

@@ -66,7 +66,7 @@ public static class Program
             Console.Error.WriteLine($"crt: {e.Message} (see crt --help)");
             return 2;
         }
-        catch (Exception e) when (e is ArgumentException or InvalidDataException or IOException or TrainingDivergedException or NotSupportedException)
+        catch (Exception e) when (ReportedError.IsClear(e))
         {
             Console.Error.WriteLine($"crt: error: {e.Message}");
             return 1;

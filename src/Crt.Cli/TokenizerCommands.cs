@@ -40,14 +40,14 @@ public static class TokenizerCommands
         }
         else
         {
-            var preset = cl.Value("preset") ?? ConfigResolver.PresetOf(cl.Value("config")) ?? "vq-tiny";
+            var defaults = ConfigResolver.Defaults(cl.Value("preset"), cl.Value("config"), "vq-tiny", TokenizerTrainConfig.ForPreset);
             var sets = cl.Values("set").ToList();
             if (cl.Flag("no-crt")) sets.Add("crt.enabled=false");
             // A folder is recorded by its full path, so tokenize and eval find it from any working directory.
             if (cl.Value("data") is { } data) sets.Add($"data={JsonSerializer.Serialize(Directory.Exists(data) ? Path.GetFullPath(data) : data)}");
             if (cl.Long("steps") is { } steps) sets.Add($"steps={steps}");
             if (cl.Long("seed") is { } seed) sets.Add($"seed={seed}");
-            var config = ConfigResolver.Resolve(TokenizerTrainConfig.ForPreset(preset), cl.Value("config"), sets);
+            var config = ConfigResolver.Resolve(defaults, cl.Value("config"), sets);
             var outDir = cl.Value("out") ?? Path.Combine("runs", $"tokenizer-{config.Preset}{(config.Crt.Enabled ? "" : "-baseline")}");
             trainer = TokenizerTrainer.Create(config, outDir, quiet);
         }

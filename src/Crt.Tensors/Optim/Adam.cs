@@ -114,7 +114,7 @@ public class Adam : Optimizer
         if (!meta.TryGetValue(MetadataKey, out var text))
             throw new InvalidDataException($"{path}: not an optimizer state file (no '{MetadataKey}' metadata)");
         JsonObject json;
-        try { json = JsonNode.Parse(text) as JsonObject ?? throw new JsonException("not an object"); }
+        try { json = JsonText.Parse(text) as JsonObject ?? throw new JsonException("not an object"); }
         catch (JsonException e) { throw new InvalidDataException($"{path}: optimizer state metadata is not valid JSON ({e.Message})"); }
         if (json["params"] is not JsonObject saved)
             throw new InvalidDataException($"{path}: optimizer state has no 'params' entry");

@@ -1,3 +1,4 @@
+using Crt.Tensors.IO;
 using System.Text.Json.Nodes;
 using Crt.Training;
 
@@ -26,7 +27,7 @@ public sealed record RunSummary(string Root, string Name, RunKind Kind, JsonObje
         var configPath = Path.Combine(root, "config.json");
         if (!File.Exists(configPath)) throw new FileNotFoundException($"{dir}: not a run directory (no config.json)");
         JsonObject config;
-        try { config = JsonNode.Parse(File.ReadAllText(configPath)) as JsonObject ?? throw new InvalidDataException("not a JSON object"); }
+        try { config = JsonText.Parse(File.ReadAllText(configPath)) as JsonObject ?? throw new InvalidDataException("not a JSON object"); }
         catch (Exception e) when (e is System.Text.Json.JsonException or InvalidDataException)
         {
             throw new InvalidDataException($"{configPath}: unreadable run config ({e.Message})", e);
@@ -39,7 +40,7 @@ public sealed record RunSummary(string Root, string Name, RunKind Kind, JsonObje
         foreach (var name in new[] { "eval-reconstruction.json", "eval-generation.json", "modelability.json" })
         {
             var p = Path.Combine(root, name);
-            if (File.Exists(p) && JsonNode.Parse(File.ReadAllText(p)) is JsonObject o) evaluations[name] = o;
+            if (File.Exists(p) && JsonText.Parse(File.ReadAllText(p)) is JsonObject o) evaluations[name] = o;
         }
         return new RunSummary(root, Path.GetFileName(root.TrimEnd(Path.DirectorySeparatorChar)), kind, config,
             metrics.Where(m => (string?)m["kind"] == "train").ToList(), metrics.Where(m => (string?)m["kind"] == "val").ToList(),

@@ -1,3 +1,4 @@
+using Crt.Tensors.IO;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -25,7 +26,7 @@ internal sealed class PlanReader
     public static PlanReader Open(string path, params string[] keys)
     {
         JsonNode? node;
-        try { node = JsonNode.Parse(System.IO.File.ReadAllText(path), documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true }); }
+        try { node = JsonNode.Parse(System.IO.File.ReadAllText(path), documentOptions: JsonText.Lenient); }
         catch (JsonException e) { throw new ArgumentException($"{path}: not valid JSON ({e.Message})"); }
         catch (IOException e) { throw new ArgumentException($"{path}: cannot read the sweep plan ({e.Message})"); }
         return new PlanReader(node, path, "the plan", keys);

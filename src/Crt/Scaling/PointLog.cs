@@ -1,3 +1,4 @@
+using Crt.Tensors.IO;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -39,7 +40,7 @@ public sealed class PointLog
             if (string.IsNullOrWhiteSpace(text)) continue;
             try
             {
-                var node = JsonNode.Parse(text) as JsonObject ?? throw new JsonException("not an object");
+                var node = JsonText.Parse(text) as JsonObject ?? throw new JsonException("not an object");
                 switch ((string?)node["kind"])
                 {
                     case "tokenizer": var t = node.Deserialize<TokenizerRecord>(OneLine)!; tokenizers[t.Name] = t; break;

@@ -57,16 +57,34 @@ public sealed class CheckpointFiles
                 foreach (var (file, o) in _optimizers) o.LoadState(Path.Combine(dir, file));
                 foreach (var (file, _, load) in _extra) load(SafeTensors.Load(Path.Combine(dir, file)));
             }
-            var state = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "state.json")))?.AsObject()
-                ?? throw new InvalidDataException("state.json is empty");
-            foreach (var (name, rng) in _rngs)
-                rng.SetState((state[name + "_rng"] ?? throw new InvalidDataException($"state.json has no {name}_rng")).AsArray()
-                    .Select(v => ulong.Parse((string)v!, CultureInfo.InvariantCulture)).ToArray());
-            return ((long)state["step"]!, (double)state["flops"]!);
+            return ReadState(Path.Combine(dir, "state.json"));
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or JsonException or NullReferenceException or FormatException or ArgumentException or InvalidOperationException)
+        catch (Exception e) when (e is IOException or InvalidDataException or JsonException or ArgumentException)
         {
             throw new InvalidDataException($"{dir}: the checkpoint cannot be resumed ({e.Message})", e);
         }
+    }
+
+    /// <summary>Reads state.json: restores every registered RNG, returns the step and FLOPs. Each field is checked.</summary>
+    private (long Step, double Flops) ReadState(string path)
+    {
+        if (JsonText.Parse(File.ReadAllText(path)) is not JsonObject state)
+            throw new InvalidDataException("state.json does not hold a JSON object");
+        foreach (var (name, rng) in _rngs)
+        {
+            if (state[name + "_rng"] is not JsonArray words)
+                throw new InvalidDataException($"state.json has no {name}_rng array");
+            var value = new ulong[words.Count];
+            for (int i = 0; i < value.Length; i++)
+                if (words[i] is not JsonValue w || !w.TryGetValue<string>(out var text)
+                    || !ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value[i]))
+                    throw new InvalidDataException($"state.json: {name}_rng[{i}] is not a 64-bit unsigned integer in a string");
+            rng.SetState(value);
+        }
+        if (state["step"] is not JsonValue s || !s.TryGetValue<long>(out long step) || step < 0)
+            throw new InvalidDataException("state.json: step is not an integer ≥ 0");
+        if (state["flops"] is not JsonValue f || !f.TryGetValue<double>(out double flops) || !double.IsFinite(flops) || flops < 0)
+            throw new InvalidDataException("state.json: flops is not a finite number ≥ 0");
+        return (step, flops);
     }
 }

@@ -1,3 +1,4 @@
+using Crt.Tensors.IO;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
@@ -22,31 +23,54 @@ public static class ConfigResolver
     public static T Resolve<T>(T defaults, string? configFile, IEnumerable<string> sets)
     {
         var node = JsonSerializer.SerializeToNode(defaults, Json)!.AsObject();
+        var origin = new Dictionary<string, string>(); // key → the file or "--set" that gave it, for type errors
         if (configFile is not null)
         {
             JsonNode? file;
-            try { file = JsonNode.Parse(File.ReadAllText(configFile)); }
+            try { file = JsonText.Parse(File.ReadAllText(configFile)); }
             catch (JsonException e) { throw new ArgumentException($"{configFile}: not valid JSON ({e.Message})"); }
             catch (IOException e) { throw new ArgumentException($"{configFile}: cannot read the config file ({e.Message})"); }
             if (file is not JsonObject obj) throw new ArgumentException($"{configFile}: a config file must hold one JSON object");
             foreach (var (key, value) in Flatten(obj, ""))
+            {
                 Set(node, key, value?.DeepClone(), configFile);
+                origin[key] = configFile;
+            }
         }
         foreach (var s in sets)
         {
             int eq = s.IndexOf('=');
             if (eq <= 0) throw new ArgumentException($"--set {s}: expected key=value");
             Set(node, s[..eq].Trim(), ParseValue(s[(eq + 1)..]), "--set");
+            origin[s[..eq].Trim()] = "--set";
         }
         try { return node.Deserialize<T>(Json) ?? throw new ArgumentException("config resolved to nothing"); }
-        catch (JsonException e) { throw new ArgumentException($"config: a value has the wrong type ({e.Path}: {e.Message})"); }
+        catch (JsonException e)
+        {
+            // e.Path is "$.crt.lambda_max" (or "$.model.channel_multipliers[1]"): name the key and where it came from.
+            string key = (e.Path ?? "$").TrimStart('$', '.').Split('[')[0];
+            string source = origin.TryGetValue(key, out var o) ? o : "config";
+            throw new ArgumentException($"{source}: '{key}' has the wrong type ({e.Message})");
+        }
+    }
+
+    /// <summary>
+    /// The defaults a run starts from: the preset the command line names, else the config file's "preset", else
+    /// <paramref name="fallback"/>. An unknown preset that the file names is reported with the file's name.
+    /// </summary>
+    public static T Defaults<T>(string? preset, string? configFile, string fallback, Func<string, T> forPreset)
+    {
+        if (preset is not null) return forPreset(preset);
+        if (PresetOf(configFile) is not { } fromFile) return forPreset(fallback);
+        try { return forPreset(fromFile); }
+        catch (ArgumentException e) { throw new ArgumentException($"{configFile}: {e.Message}", e); }
     }
 
     /// <summary>The "preset" a config file names, if any (it picks the defaults the file's other keys override).</summary>
     public static string? PresetOf(string? configFile)
     {
         if (configFile is null) return null;
-        try { return JsonNode.Parse(File.ReadAllText(configFile))?["preset"]?.GetValue<string>(); }
+        try { return JsonText.Parse(File.ReadAllText(configFile))?["preset"]?.GetValue<string>(); }
         catch (Exception e) when (e is JsonException or IOException or InvalidOperationException)
         {
             throw new ArgumentException($"{configFile}: cannot read the config file ({e.Message})");

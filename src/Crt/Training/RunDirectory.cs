@@ -1,3 +1,4 @@
+using Crt.Tensors.IO;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -115,7 +116,7 @@ public sealed class RunDirectory
         foreach (var line in File.ReadLines(MetricsPath))
         {
             if (string.IsNullOrWhiteSpace(line)) continue;
-            try { if (JsonNode.Parse(line) is JsonObject o) result.Add(o); }
+            try { if (JsonText.Parse(line) is JsonObject o) result.Add(o); }
             catch (JsonException) { /* torn last line */ }
         }
         return result;

@@ -100,4 +100,37 @@ public class RunLockTests
         }
         finally { Directory.Delete(dir, true); }
     }
+
+    [Fact]
+    public void OpeningARunRemovesWhatAKilledWriterLeftHalfWrittenAndNothingElse()
+    {
+        var dir = Directory.CreateTempSubdirectory("crt-leftovers").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "config.json"), "{}");
+            var ckpts = Path.Combine(dir, "checkpoints");
+            Directory.CreateDirectory(Path.Combine(ckpts, "step-0000100"));
+            Directory.CreateDirectory(Path.Combine(ckpts, "step-0000200.tmp"));
+            using var gone = Process.Start("true")!;
+            gone.WaitForExit();
+            string Temp(string name, int pid) => Path.Combine(dir, $"{name}.tmp-{pid}-{Guid.NewGuid():N}");
+            string dead = Temp("metrics.jsonl", gone.Id), live = Temp("report.html", Environment.ProcessId);
+            string deadInCheckpoint = Temp(Path.Combine("checkpoints", "step-0000100", "model.safetensors"), gone.Id);
+            string notOurs = Path.Combine(dir, "notes.tmp-keep");
+            foreach (var f in new[] { dead, live, deadInCheckpoint, notOurs }) File.WriteAllText(f, "x");
+
+            var said = new List<string>();
+            var run = RunDirectory.Open(dir, resume: true, said.Add);
+            RunLock.Release(run.Root);
+
+            Assert.False(Directory.Exists(Path.Combine(ckpts, "step-0000200.tmp")));
+            Assert.True(Directory.Exists(Path.Combine(ckpts, "step-0000100")));
+            Assert.False(File.Exists(dead));
+            Assert.False(File.Exists(deadInCheckpoint));
+            Assert.True(File.Exists(live));    // a live process may still be writing it
+            Assert.True(File.Exists(notOurs)); // not named as crt names its temporary files
+            Assert.Contains(said, s => s.Contains("1 checkpoint folder(s), 2 temporary file(s)"));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
 }

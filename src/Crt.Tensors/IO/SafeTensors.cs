@@ -170,7 +170,7 @@ public static class SafeTensors
         entries.Sort((a, b) => WriteRank(a.Dtype) != WriteRank(b.Dtype) ? WriteRank(a.Dtype).CompareTo(WriteRank(b.Dtype)) : string.CompareOrdinal(a.Name, b.Name));
 
         byte[] header = BuildHeader(entries, metadata);
-        string tmp = $"{path}.tmp-{Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(6)).ToLowerInvariant()}";
+        string tmp = TempFiles.NameFor(path);
         try
         {
             using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))

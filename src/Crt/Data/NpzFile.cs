@@ -2,6 +2,7 @@ using System.Globalization;
 using System.IO.Compression;
 using System.Text;
 using System.Text.RegularExpressions;
+using Crt.Tensors.IO;
 
 namespace Crt.Data;
 
@@ -22,6 +23,7 @@ public static partial class NpzFile
     {
         long count = shape.Aggregate(1L, (a, d) => a * d);
         if (count != values.Length) throw new ArgumentException($"{path}: {values.Length} values do not fill shape ({string.Join(", ", shape)})");
+        TempFiles.RemoveStaleOf(path); // a large file once per command: clear what a killed earlier write left beside it
         var header = NpyHeader("|u1", shape);
         unsafe
         {

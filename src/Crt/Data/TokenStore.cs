@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Crt.Tensors.IO;
 
 namespace Crt.Data;
 
@@ -72,6 +73,7 @@ public sealed class TokenStore
             if ((uint)labels[i] >= (uint)header.NumClasses)
                 throw new ArgumentException($"{path}: label {labels[i]} of image {i} is outside the {header.NumClasses} classes");
 
+        TempFiles.RemoveStaleOf(path); // a large file once per command: clear what a killed earlier write left beside it
         var json = JsonSerializer.SerializeToUtf8Bytes(header);
         ushort[]? narrow = null;
         if (header.BytesPerCode == 2)

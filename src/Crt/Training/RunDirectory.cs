@@ -1,8 +1,8 @@
-using Crt.Tensors.IO;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Crt.Data;
+using Crt.Tensors.IO;
 
 namespace Crt.Training;
 
@@ -58,7 +58,26 @@ public sealed class RunDirectory
         }
         Directory.CreateDirectory(run.CheckpointsDir);
         Directory.CreateDirectory(run.ImagesDir);
+        run.RemoveLeftovers(log);
         return run;
+    }
+
+    /// <summary>
+    /// Removes what a writer killed mid-write left behind: a half-written checkpoint folder (step-N.tmp: only the lock
+    /// holder writes checkpoints, so any at this point is abandoned) and temporary files of processes no longer
+    /// running. Neither was ever a complete file — a write is published by its rename — so nothing written is lost.
+    /// </summary>
+    private void RemoveLeftovers(Action<string>? log)
+    {
+        int folders = 0;
+        foreach (var d in Directory.GetDirectories(CheckpointsDir, "step-*.tmp"))
+        {
+            Directory.Delete(d, recursive: true);
+            folders++;
+        }
+        int files = TempFiles.RemoveStale(Root);
+        if (folders + files > 0)
+            log?.Invoke($"{Root}: removed what an interrupted run left half-written ({folders} checkpoint folder(s), {files} temporary file(s))");
     }
 
     /// <summary>Opens an existing run to read it (no lock: reading a run that is still training is allowed; nothing is created).</summary>

@@ -1,6 +1,7 @@
 using Crt.Data;
 using Crt.Generator;
 using Crt.Tensors;
+using Crt.Tensors.IO;
 
 namespace Crt.Training;
 
@@ -13,6 +14,10 @@ public static class SampleImages
         int columns, bool quiet, bool eachImage = true)
     {
         Directory.CreateDirectory(outDir);
+        // What an earlier sample killed mid-write left (only crt's own temporary names, of dead processes; --out may be
+        // any folder, so its subfolders other than images/ are not searched).
+        TempFiles.RemoveStale(outDir, subfolders: false);
+        TempFiles.RemoveStale(Path.Combine(outDir, "images"), subfolders: false);
         int n = gpt.Config.BlockSize, g = tokenizer.Config.Model.GridSize;
         var tokens = new int[labels.Length * n];
         var cfg = tokenizer.Config.Model;

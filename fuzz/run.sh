@@ -35,8 +35,12 @@ seeds=seeds/$target
 out=findings/$target
 rm -rf "$out"
 dict=(); [[ $target =~ ^(config|plan|state)$ ]] && dict=(-x json.dict)
-afl-fuzz -i "$seeds" -o "$out" -V "$seconds" -t 5000 -m none "${dict[@]}" \
-  -- "$dotnet" "$bin/Crt.Fuzz.dll" afl "$target" >"findings/$target.log" 2>&1 || { tail -30 "findings/$target.log"; exit 1; }
+# bash's time keyword sums the CPU seconds of afl-fuzz and the .NET processes under it (each is waited for).
+TIMEFORMAT='%U %S'
+{ time afl-fuzz -i "$seeds" -o "$out" -V "$seconds" -t 5000 -m none "${dict[@]}" \
+  -- "$dotnet" "$bin/Crt.Fuzz.dll" afl "$target" >"findings/$target.log" 2>&1 || { tail -30 "findings/$target.log"; exit 1; }; } \
+  2>"findings/$target.cpu"
+cpu=$(awk '{ printf "%.0f", $1 + $2 }' "findings/$target.cpu")
 
 # Kept files are named by their content (AFL's names hold ':' and ',', which not every file system takes).
 name_by_content() { for f in "$1"/*; do mv -n "$f" "$1/$(sha1sum <"$f" | cut -c1-16)" 2>/dev/null || true; done; }
@@ -51,8 +55,8 @@ afl-cmin -i "$out/default/queue" -o "corpus/$target.new" -t 5000 -m none -- "$do
   >"findings/$target.cmin.log" 2>&1 && [[ -n "$(ls -A "corpus/$target.new")" ]] \
   && { rm -rf "corpus/$target"; mv "corpus/$target.new" "corpus/$target"; name_by_content "corpus/$target"; } \
   || echo "afl-cmin failed (findings/$target.cmin.log); corpus/$target kept as it was"
-[[ -f results.tsv ]] || printf 'date\ttarget\tseconds\texecs\texecs_per_s\tpaths\tedges\tcrashes\thangs\tcorpus_kept\n' >results.tsv
-printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$target" "$(get run_time)" "$(get execs_done)" \
+[[ -f results.tsv ]] || printf 'date\ttarget\tseconds\texecs\texecs_per_s\tpaths\tedges\tcrashes\thangs\tcorpus_kept\tcpu_seconds\n' >results.tsv
+printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$target" "$(get run_time)" "$(get execs_done)" \
   "$(get execs_per_sec)" "$(get corpus_count)" "$(get edges_found)" "$(get saved_crashes)" "$(get saved_hangs)" \
-  "$(ls "corpus/$target" 2>/dev/null | wc -l)" >>results.tsv
+  "$(ls "corpus/$target" 2>/dev/null | wc -l)" "$cpu" >>results.tsv
 tail -1 results.tsv

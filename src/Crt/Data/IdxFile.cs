@@ -19,7 +19,7 @@ public static class IdxFile
         try
         {
             var raw = File.ReadAllBytes(path);
-            bytes = raw.Length >= 2 && raw[0] == 0x1f && raw[1] == 0x8b ? Gunzip(raw) : raw;
+            bytes = raw.Length >= 2 && raw[0] == 0x1f && raw[1] == 0x8b ? Gunzip(raw, path) : raw;
         }
         catch (InvalidDataException e)
         {
@@ -28,11 +28,18 @@ public static class IdxFile
         return Parse(bytes, path);
     }
 
-    private static byte[] Gunzip(byte[] raw)
+    /// <summary>Decompresses, refusing (naming the file) a stream that would not fit in one array rather than running out of memory.</summary>
+    private static byte[] Gunzip(byte[] raw, string path)
     {
         using var gz = new GZipStream(new MemoryStream(raw), CompressionMode.Decompress);
         using var ms = new MemoryStream();
-        gz.CopyTo(ms);
+        var buffer = new byte[1 << 16];
+        for (int n; (n = gz.Read(buffer)) > 0;)
+        {
+            if (ms.Length + n > Array.MaxLength)
+                throw new InvalidDataException($"{path}: decompresses to more than {Array.MaxLength / (1 << 20)} MiB, more than one IDX array can hold");
+            ms.Write(buffer, 0, n);
+        }
         return ms.ToArray();
     }
 
@@ -52,7 +59,7 @@ public static class IdxFile
         {
             dims[i] = BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(4 + 4 * i));
             if (dims[i] < 0) throw new InvalidDataException($"{name}: dimension {i} is negative ({dims[i]})");
-            count *= dims[i];
+            count = dims[i] == 0 ? 0 : count > long.MaxValue / dims[i] ? long.MaxValue : count * dims[i]; // saturates: no wrap-around
         }
         if (bytes.Length - headerLen != count)
             throw new InvalidDataException(bytes.Length - headerLen < count

@@ -23,6 +23,7 @@ public static class Program
           report            rebuild a run's report.html, or compare runs side by side
           sweep             the scaling study of a plan: tokenizers × GPT sizes × training lengths, power-law fits, report
           import llamagen   turn a LlamaGen .pt checkpoint (VQ tokenizer or c2i GPT) into a crt run, read without running any of it
+          doctor            what crt finds on this machine (CPU, SIMD, threads, image decoding, GPUs) and a self-check of a few seconds
         """;
 
     public static int Main(string[] args)
@@ -53,6 +54,7 @@ public static class Program
                 ("report", _) => ReportCommand.Run(args[1..]),
                 ("sweep", _) => SweepCommand.Run(args[1..], cancel.Token),
                 ("import", "llamagen") => ImportCommand.LlamaGen(args[2..]),
+                ("doctor", _) => DoctorCommand.Run(args[1..]),
                 ("import", "--help" or "-h") => ImportCommand.LlamaGen(new[] { "--help" }),
                 ("import", _) => throw new UsageException("import: expected 'import llamagen FILE.pt --out DIR'"),
                 ("gpt", _) => throw new UsageException("gpt: expected 'gpt train' or 'gpt eval'"),

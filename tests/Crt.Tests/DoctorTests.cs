@@ -1,0 +1,40 @@
+using Crt.Cli;
+using Crt.Tensors.Cuda;
+using Xunit;
+
+namespace Crt.Tests;
+
+[Collection("console")]
+public sealed class DoctorTests
+{
+    [Fact]
+    public void DoctorDescribesTheMachineAndItsChecksPass()
+    {
+        var output = new StringWriter();
+        var old = Console.Out;
+        Console.SetOut(output);
+        int code;
+        try { code = Program.Main(["doctor", "--no-speed"]); }
+        finally { Console.SetOut(old); }
+        string text = output.ToString();
+
+        Assert.Equal(0, code);
+        Assert.Contains("CPU:", text);
+        Assert.Contains("kernels at", text);
+        Assert.Contains("GPU:", text);
+        Assert.Contains("sgemm 67×83×129, scalar", text); // every width up to the CPU's own, the scalar reference included
+        Assert.Contains("conv2d backward vs finite differences", text);
+        Assert.DoesNotContain("FAILED", text);
+        Assert.DoesNotContain("Speed:", text);
+        Assert.EndsWith("All checks passed.", text.TrimEnd());
+    }
+
+    [Fact]
+    public void WithoutADriverTheProbeSaysWhyInsteadOfThrowing()
+    {
+        var probe = CudaDriverProbe.Probe();
+        // CI machines have no GPU; where one has, the probe must list it instead.
+        if (probe.Devices.Count == 0) Assert.False(string.IsNullOrWhiteSpace(probe.Problem));
+        else Assert.All(probe.Devices, d => Assert.True(d.MemoryBytes > 0 && d.ComputeMajor > 0));
+    }
+}

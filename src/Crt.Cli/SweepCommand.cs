@@ -17,6 +17,8 @@ public static class SweepCommand
         and FID against GPT training FLOPs), bootstraps α, computes the compute-efficiency ratio against the
         baseline, and writes DIR/report.html and DIR/results.md. What is recorded is skipped and runs resume
         from their checkpoints, so an interrupted sweep continues when the same command is run again.
+        A plan with "seeds" runs the study once per replicate (DIR/seed-tT-gG/, each a complete sweep folder)
+        and writes DIR/replicates.md: every measurement as mean ± 95% interval over the replicates.
 
           --out DIR      the sweep folder
           --dry-run      list the points with their FLOPs and estimate the wall time (times a few steps of each configuration)
@@ -50,13 +52,14 @@ public static class SweepCommand
         }
         if (cl.Flag("fit-only"))
         {
-            if (!File.Exists(Path.Combine(outDir, "points.jsonl"))) throw new ArgumentException($"{Path.Combine(outDir, "points.jsonl")}: no recorded points to fit (run the sweep first)");
-            SweepRunner.Report(plan, outDir, command, 0, Console.WriteLine);
+            string recorded = plan.Replicates.Count > 1 ? Path.Combine(outDir, plan.Replicates[0].FolderName, "points.jsonl") : Path.Combine(outDir, "points.jsonl");
+            if (!File.Exists(recorded)) throw new ArgumentException($"{recorded}: no recorded points to fit (run the sweep first)");
+            SweepReplicates.Report(plan, outDir, command, Console.WriteLine);
             return 0;
         }
         try
         {
-            var outcome = SweepRunner.Run(plan, new SweepOptions(outDir, cl.Flag("quiet"), command), cancel, Console.WriteLine);
+            var outcome = SweepReplicates.Run(plan, new SweepOptions(outDir, cl.Flag("quiet"), command), cancel, Console.WriteLine);
             Console.WriteLine($"sweep done: {outcome.Recorded} of {outcome.Planned} points recorded ({outcome.Measured} now); {Path.GetFullPath(outcome.Results)}");
             return 0;
         }

@@ -4,9 +4,16 @@ using Xunit;
 
 namespace Crt.Tests;
 
-[Collection("console")]
+/// <summary>
+/// Runs alone (no other test class beside it): the self-check switches the process-wide SIMD width, which would
+/// change the summation order of anything computed meanwhile (a bit-exact resume test, a finite difference), and
+/// it captures the console.
+/// </summary>
+[Collection(Name)]
 public sealed class DoctorTests
 {
+    public const string Name = "doctor: process-wide kernel settings and the console";
+
     [Fact]
     public void DoctorDescribesTheMachineAndItsChecksPass()
     {
@@ -38,3 +45,6 @@ public sealed class DoctorTests
         else Assert.All(probe.Devices, d => Assert.True(d.MemoryBytes > 0 && d.ComputeMajor > 0));
     }
 }
+
+[CollectionDefinition(DoctorTests.Name, DisableParallelization = true)]
+public sealed class DoctorCollection;

@@ -28,7 +28,7 @@ public sealed class ScalingPlanTests : IDisposable
     {
         var top = Rejected(Minimal.Replace("\"tokenizers\"", "\"gpus\": 8, \"tokenizers\""));
         Assert.StartsWith(Path.Combine(_dir, "plan.json") + ":", top.Message);
-        Assert.Contains("unknown key 'gpus' in the plan; valid keys: description, data, seed, baseline, crt, tokenizers, tokenize, gpt, eval", top.Message);
+        Assert.Contains("unknown key 'gpus' in the plan; valid keys: description, data, seed, seeds, baseline, crt, tokenizers, tokenize, gpt, eval", top.Message);
 
         var tok = Rejected(Minimal.Replace("\"name\": \"b\",", "\"name\": \"b\", \"lamda\": 4,"));
         Assert.Contains("unknown key 'lamda' in tokenizers[1]; valid keys: name, run, preset, config, set, compare_to", tok.Message);
@@ -104,5 +104,47 @@ public sealed class ScalingPlanTests : IDisposable
         var plans = Directory.GetFiles(Configs, "sweep-*.json");
         Assert.NotEmpty(plans);
         foreach (var p in plans) Assert.NotEmpty(SweepPlan.Load(p).Tokenizers);
+    }
+
+    [Fact]
+    public void SeedsMakeReplicatesEachWithItsTokenizerAndGptSeed()
+    {
+        var one = SweepPlan.Load(Write(Minimal.Replace("\"tokenizers\"", "\"seed\": 5, \"tokenizers\"")));
+        Assert.Equal([new SweepReplicate(5, 5)], one.Replicates);
+
+        var list = SweepPlan.Load(Write(Minimal.Replace("\"tokenizers\"", "\"seeds\": [0, 1, 2], \"tokenizers\"")));
+        Assert.Equal([new SweepReplicate(0, 0), new SweepReplicate(1, 1), new SweepReplicate(2, 2)], list.Replicates);
+
+        var paired = SweepPlan.Load(Write(Minimal.Replace("\"tokenizers\"", "\"seeds\": { \"tokenizer\": [7, 7], \"gpt\": [1, 2] }, \"tokenizers\"")));
+        Assert.Equal([new SweepReplicate(7, 1), new SweepReplicate(7, 2)], paired.Replicates);
+        Assert.Equal("seed-t7-g2", paired.Replicates[1].FolderName);
+
+        // A replicate's plan: GPTs at its GPT seed, tokenizers at its tokenizer seed, or reused when trained before.
+        var second = paired.ForReplicate(paired.Replicates[1], name => name == "a" ? "/runs/a" : null);
+        Assert.Equal(2UL, second.Seed);
+        Assert.Equal("/runs/a", second.Tokenizers[0].Run);
+        Assert.Equal(7UL, second.Tokenizers[1].Config!.Seed);
+        Assert.Equal(1f, second.Tokenizers[1].Config!.Crt.LambdaMax); // the tokenizer's own settings stay
+
+        // The recorded plan keeps the replicates, and reads back the same.
+        var recorded = Write(paired.ToJson(), "recorded.json");
+        Assert.Equal(paired.Replicates, SweepPlan.Load(recorded).Replicates);
+
+        Assert.Contains("give either seed or seeds", Rejected(Minimal.Replace("\"tokenizers\"", "\"seed\": 1, \"seeds\": [1, 2], \"tokenizers\"")).Message);
+        Assert.Contains("seeds.tokenizer has 2 seeds and seeds.gpt 1", Rejected(Minimal.Replace("\"tokenizers\"", "\"seeds\": { \"tokenizer\": [1, 2], \"gpt\": [1] }, \"tokenizers\"")).Message);
+        Assert.Contains("seeds repeats a replicate", Rejected(Minimal.Replace("\"tokenizers\"", "\"seeds\": [3, 3], \"tokenizers\"")).Message);
+        Assert.Contains("seeds must hold integers ≥ 0", Rejected(Minimal.Replace("\"tokenizers\"", "\"seeds\": [1, -2], \"tokenizers\"")).Message);
+        Assert.Contains("tokenizer 'b' sets its own seed", Rejected(Minimal.Replace("\"tokenizers\"", "\"seeds\": [1, 2], \"tokenizers\"").Replace("\"crt.lambda_max\": 1", "\"crt.lambda_max\": 1, \"seed\": 4")).Message);
+    }
+
+    [Fact]
+    public void MeanIntervalIsTheStudentTIntervalOfTheMean()
+    {
+        var m = MeanInterval.Of([1.0, 2.0, 3.0]);
+        Assert.Equal((3, 2.0, 1.0), (m.N, m.Mean, m.Sd));
+        Assert.Equal(4.302653 / Math.Sqrt(3), m.HalfWidth, 5); // t(0.975, 2) = 4.302653
+        Assert.Equal("2.00 ± 2.48", m.Format("F2"));
+        Assert.Equal("5.0", MeanInterval.Of([5.0]).Format("F1"));
+        Assert.Equal("–", MeanInterval.Of([]).Format("F1"));
     }
 }

@@ -125,6 +125,38 @@ public sealed class ScalingSweepTests : IDisposable
         }
     }
 
+    [Fact]
+    public void ReplicatesReuseTokenizersOfTheirSeedAndReportMeansWithIntervals()
+    {
+        var planPath = Path.Combine(_dir, "sweep-replicated.json");
+        File.WriteAllText(planPath, File.ReadAllText(_plan)
+            .Replace("\"seed\": 3,", "\"seeds\": { \"tokenizer\": [3, 3], \"gpt\": [3, 4] },")
+            .Replace("\"steps\": [1, 2, 4]", "\"steps\": [1, 2]"));
+        var dir = Path.Combine(_dir, "replicated");
+        var outcome = SweepReplicates.Run(SweepPlan.Load(planPath), new SweepOptions(dir, Quiet: true, Command: "test"), default, _ => { });
+        Assert.Equal((8, 8, 8), (outcome.Measured, outcome.Recorded, outcome.Planned)); // 2 tokenizers × 2 lengths × 2 replicates
+
+        var first = new PointLog(Path.Combine(dir, "seed-t3-g3", "points.jsonl")).Read();
+        var second = new PointLog(Path.Combine(dir, "seed-t3-g4", "points.jsonl")).Read();
+        // the second replicate has the first's tokenizer seed: it reuses those tokenizers instead of training them again
+        Assert.All(second.Tokenizers, t => Assert.True(t.Reused && t.RunDir.StartsWith(Path.Combine(dir, "seed-t3-g3")), $"{t.Name}: {t.RunDir}"));
+        Assert.Equal(first.Tokenizers.Select(t => t.Sha256).Order(), second.Tokenizers.Select(t => t.Sha256).Order());
+        Assert.False(Directory.Exists(Path.Combine(dir, "seed-t3-g4", "tokenizers")));
+        // its own GPT seed: other GPT weights, other losses
+        Assert.NotEqual(first.Points.Single(p => p.Key == "crt|gpt-t1|2").CePerToken, second.Points.Single(p => p.Key == "crt|gpt-t1|2").CePerToken);
+
+        var md = File.ReadAllText(outcome.Results);
+        Assert.Equal(Path.Combine(dir, "replicates.md"), outcome.Results);
+        Assert.Contains("| baseline | gpt-t1 | 2 | 2 |", md);
+        Assert.Contains(" ± ", md);
+        Assert.Contains("**Claim 3 at the largest GPT compute both reached** (gpt-t1, 2 steps", md);
+
+        // refitting from the records alone gives the same summary
+        var refit = SweepReplicates.Report(SweepPlan.Load(Path.Combine(dir, "plan.json")), dir, "test", _ => { });
+        Assert.Equal((0, 8), (refit.Measured, refit.Recorded));
+        Assert.Equal(md, File.ReadAllText(refit.Results));
+    }
+
     /// <summary>
     /// A folder of 40×36 RGB PNGs in train/, val/ and test/ class subfolders (class c: a bright bar at rows 3c+2..3c+5),
     /// which the tokenizers read as 28×28 gray by area resize.

@@ -48,11 +48,11 @@ public static unsafe class CudaDriverProbe
             int count = 0;
             Check(cuDeviceGetCount(&count), "cuDeviceGetCount");
             var devices = new List<CudaDeviceInfo>();
+            byte* name = stackalloc byte[256];
             for (int i = 0; i < count; i++)
             {
                 int dev;
                 Check(cuDeviceGet(&dev, i), "cuDeviceGet");
-                byte* name = stackalloc byte[256];
                 Check(cuDeviceGetName(name, 256, dev), "cuDeviceGetName");
                 nuint bytes;
                 Check(cuDeviceTotalMem(&bytes, dev), "cuDeviceTotalMem");

@@ -25,7 +25,10 @@ public static class SelfCheck
         yield return TrainingIsReproducible();
     }
 
-    /// <summary>A GEMM of odd sizes (every edge case of the blocking) at one width, against float64.</summary>
+    /// <summary>
+    /// A GEMM of odd sizes (every edge case of the blocking) at one width, against float64. It switches the
+    /// process-wide width for the call: run it when nothing else computes.
+    /// </summary>
     public static CheckResult GemmAgainstReference(int bits)
     {
         const int m = 67, n = 83, k = 129;

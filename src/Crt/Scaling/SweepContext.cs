@@ -37,7 +37,8 @@ internal sealed class SweepContext
         TrainerLog = quiet ? _ => { } : line => log("    " + line);
     }
 
-    public string TokenizerDir(string name) => Path.Combine(Dir, "tokenizers", name);
+    public string TokenizerDir(string name) => TokenizerDirIn(Dir, name);
+    public static string TokenizerDirIn(string sweepDir, string name) => Path.Combine(sweepDir, "tokenizers", name);
     public string TokensPath(string name, string split) => Path.Combine(Dir, "tokens", $"{name}.{split}.tokens");
     public string GptDir(string tokenizer, string preset) => Path.Combine(Dir, "gpt", tokenizer, preset);
 

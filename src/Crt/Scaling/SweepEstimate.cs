@@ -25,7 +25,7 @@ public static class SweepEstimate
             $"({string.Join(", ", plan.Gpt.Steps)} steps: checkpoints of one run per tokenizer and size). Timing a few steps of each configuration on {Environment.ProcessorCount} cores (the fastest of three timings: the estimate is for the machine to itself)...");
         try
         {
-            double total = 0;
+            double total = 0, tokenizerSeconds = 0; // the second: tokenizer training alone, shared by replicates of one tokenizer seed
             var tokTimes = new Dictionary<string, TokenizerTiming>();
             var gptTimes = new Dictionary<(string, int, int), GptTiming>();
             foreach (var t in plan.Tokenizers)
@@ -39,6 +39,7 @@ public static class SweepEstimate
                 int encoded = plan.Tokenize.TrainImages * Tokenization.ExpandVariants(plan.Tokenize.Variants).Length + plan.Eval.ValSequences;
                 double seconds = steps * tt.StepSeconds + encoded * tt.EncodeSecondsPerImage + 2 * plan.Eval.TestImages * tt.ReconSecondsPerImage;
                 total += seconds;
+                tokenizerSeconds += steps * tt.StepSeconds;
                 log($"  tokenizer {t.Name}: K = {cfg.Model.CodebookSize}, {cfg.Model.TokensPerImage} tokens; " + (t.Run is not null ? "reused, " : $"{steps} steps × {F(tt.StepSeconds, "F2")} s, ") +
                     $"{encoded} images to tokenize; ≈ {ProgressReporter.FormatDuration(seconds)}");
 
@@ -56,6 +57,13 @@ public static class SweepEstimate
                         $" FLOPs; training ≈ {ProgressReporter.FormatDuration(last * gt.StepSeconds)}, measuring ≈ {ProgressReporter.FormatDuration(measure)} " +
                         $"({F(gt.SampleSecondsPerImage * 1000, "F1")} ms per sample)");
                 }
+            }
+            if (plan.Replicates.Count > 1)
+            {
+                // Tokenizers are trained once per distinct tokenizer seed; every replicate trains and measures its GPTs.
+                int distinct = plan.Replicates.Select(r => r.TokenizerSeed).Distinct().Count();
+                log($"× {plan.Replicates.Count} replicates ({distinct} tokenizer seed(s)): the estimate below is for all of them");
+                total = tokenizerSeconds * distinct + (total - tokenizerSeconds) * plan.Replicates.Count;
             }
             bool cached = Directory.Exists(FeatureNetCache.CacheDirectory) && Directory.EnumerateFiles(FeatureNetCache.CacheDirectory, $"{FeatureNet.Architecture}-*").Any();
             log($"estimated wall time ≈ {ProgressReporter.FormatDuration(total)} on {Environment.ProcessorCount} otherwise idle cores (other work running beside the sweep slows it)" +

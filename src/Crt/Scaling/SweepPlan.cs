@@ -33,11 +33,38 @@ public sealed record GptSweepSettings(string[] Presets, long[] Steps, int BatchS
 /// <summary>How each point is measured: validation sequences for CE, test images as the real set, samples for FID (0: none), guidance, bootstrap resamples.</summary>
 public sealed record EvalSettings(int ValSequences, int TestImages, int Samples, float Cfg, int Bootstrap);
 
+/// <summary>
+/// One replicate of a sweep: the seed its tokenizers train with and the seed its GPTs train (and sample) with.
+/// A plan with several replicates runs the whole study once per replicate, each in its own folder.
+/// </summary>
+public sealed record SweepReplicate(ulong TokenizerSeed, ulong GptSeed)
+{
+    public string FolderName => $"seed-t{TokenizerSeed}-g{GptSeed}";
+    public override string ToString() => $"tokenizer seed {TokenizerSeed}, GPT seed {GptSeed}";
+}
+
 /// <summary>A scaling study: tokenizers × GPT presets × training lengths on one dataset, and how to measure it (spec §6).</summary>
 public sealed record SweepPlan(string Path, string Description, string Data, ulong Seed, string Baseline, string? Crt,
     IReadOnlyList<SweepTokenizer> Tokenizers, TokenizeSettings Tokenize, GptSweepSettings Gpt, EvalSettings Eval)
 {
-    private static readonly string[] PlanKeys = { "description", "data", "seed", "baseline", "crt", "tokenizers", "tokenize", "gpt", "eval" };
+    private static readonly string[] PlanKeys = { "description", "data", "seed", "seeds", "baseline", "crt", "tokenizers", "tokenize", "gpt", "eval" };
+
+    /// <summary>The replicates the plan asks for ("seeds"); one, from "seed", when it names none.</summary>
+    public IReadOnlyList<SweepReplicate> Replicates { get; init; } = [];
+
+    /// <summary>
+    /// The plan of one replicate: its GPTs use the replicate's GPT seed, its trained tokenizers its tokenizer seed.
+    /// <paramref name="trainedBefore"/> gives the run folder of a tokenizer an earlier replicate already trained with
+    /// the same seed (and so the same weights): that one is reused, not trained again.
+    /// </summary>
+    public SweepPlan ForReplicate(SweepReplicate r, Func<string, string?> trainedBefore) => this with
+    {
+        Seed = r.GptSeed,
+        Replicates = [r],
+        Tokenizers = Tokenizers.Select(t => t.Run is not null ? t
+            : trainedBefore(t.Name) is { } run ? new SweepTokenizer { Name = t.Name, Run = run, CompareTo = t.CompareTo }
+            : t with { Config = t.Config! with { Seed = r.TokenizerSeed } }).ToList(),
+    };
     private static readonly string[] TokenizerKeys = { "name", "run", "preset", "config", "set", "compare_to" };
     /// <summary>GPT config keys the sweep itself sets for every run.</summary>
     private static readonly string[] OwnedGptKeys = { "tokens", "val_tokens", "steps", "compute_budget", "val_every", "val_sequences", "batch_size", "lr", "checkpoint_every", "seed" };
@@ -67,10 +94,13 @@ public sealed record SweepPlan(string Path, string Description, string Data, ulo
         if (data != BuiltInDatasets.FashionMnist) data = System.IO.Path.GetFullPath(System.IO.Path.Combine(dir, data));
         long seed = r.Integer("seed", 0);
         if (seed < 0) throw r.Error($"seed {seed} must be ≥ 0");
+        var replicates = ReadReplicates(r, (ulong)seed);
 
         if (r.Node("tokenizers") is not JsonArray list || list.Count == 0)
             throw r.Error("tokenizers must be a non-empty array of {\"name\": …, \"preset\" | \"config\" | \"run\": …} objects");
         var tokenizers = list.Select((n, i) => ReadTokenizer(new PlanReader(n, path, $"tokenizers[{i}]", TokenizerKeys), dir, data, (ulong)seed)).ToList();
+        if (replicates.Count > 1 && tokenizers.FirstOrDefault(t => t.Set.Any(s => s.StartsWith("seed=", StringComparison.Ordinal))) is { } seeded)
+            throw r.Error($"tokenizer '{seeded.Name}' sets its own seed, but the plan's seeds give every replicate its tokenizer seed");
         foreach (var dup in tokenizers.GroupBy(t => t.Name).Where(g => g.Count() > 1))
             throw r.Error($"two tokenizers are named '{dup.Key}'");
 
@@ -106,7 +136,40 @@ public sealed record SweepPlan(string Path, string Description, string Data, ulo
             if (name is not null && tokenizers.All(t => t.Name != name))
                 throw r.Error($"{key} names tokenizer '{name}', which the plan does not list ({string.Join(", ", tokenizers.Select(t => t.Name))})");
         if (crt == baseline) throw r.Error($"baseline and crt both name '{crt}'");
-        return new SweepPlan(System.IO.Path.GetFullPath(path), r.String("description", "")!, data, (ulong)seed, baseline, crt, tokenizers, tokenize, gpt, eval);
+        return new SweepPlan(System.IO.Path.GetFullPath(path), r.String("description", "")!, data, (ulong)seed, baseline, crt, tokenizers, tokenize, gpt, eval)
+        {
+            Replicates = replicates,
+        };
+    }
+
+    /// <summary>
+    /// "seeds": a list (each seed used for the tokenizers and the GPTs of one replicate) or {"tokenizer": [...], "gpt": [...]},
+    /// two lists of one length, paired by position (to vary one while the other stays, repeat it).
+    /// </summary>
+    private static IReadOnlyList<SweepReplicate> ReadReplicates(PlanReader r, ulong seed)
+    {
+        var node = r.Node("seeds");
+        if (node is null) return [new(seed, seed)];
+        if (r.Node("seed") is not null) throw r.Error("give either seed or seeds, not both");
+        List<SweepReplicate> list;
+        if (node is JsonArray)
+            list = Seeds(node, "seeds").Select(s => new SweepReplicate(s, s)).ToList();
+        else if (node is JsonObject)
+        {
+            var o = r.Child("seeds", "tokenizer", "gpt");
+            var (t, g) = (Seeds(o.Node("tokenizer"), "seeds.tokenizer"), Seeds(o.Node("gpt"), "seeds.gpt"));
+            if (t.Length != g.Length) throw r.Error($"seeds.tokenizer has {t.Length} seeds and seeds.gpt {g.Length}: they pair up by position, so give both the same length");
+            list = t.Zip(g, (a, b) => new SweepReplicate(a, b)).ToList();
+        }
+        else throw r.Error("seeds must be a list of seeds or {\"tokenizer\": [...], \"gpt\": [...]}");
+        if (list.Count == 0) throw r.Error("seeds must name at least one seed");
+        if (list.Distinct().Count() != list.Count) throw r.Error("seeds repeats a replicate (the same tokenizer and GPT seeds twice would measure one run twice)");
+        return list;
+
+        ulong[] Seeds(JsonNode? n, string where) => n is JsonArray a
+            ? a.Select(v => v is not null && v.GetValueKind() == JsonValueKind.Number && v.GetValue<double>() is var d && d >= 0 && d == Math.Floor(d) && d < 1e15
+                ? (ulong)d : throw r.Error($"{where} must hold integers ≥ 0")).ToArray()
+            : throw r.Error($"{where} must be a list of integers ≥ 0");
     }
 
     private static SweepTokenizer ReadTokenizer(PlanReader t, string dir, string data, ulong seed)
@@ -202,6 +265,11 @@ public sealed record SweepPlan(string Path, string Description, string Data, ulo
             },
         };
         if (Crt is null) root.Remove("crt");
+        if (Replicates.Count > 1)
+        {
+            root.Remove("seed");
+            root["seeds"] = new JsonObject { ["tokenizer"] = Array(Replicates.Select(x => x.TokenizerSeed)), ["gpt"] = Array(Replicates.Select(x => x.GptSeed)) };
+        }
         return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
     }
 }

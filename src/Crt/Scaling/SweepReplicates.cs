@@ -1,0 +1,147 @@
+using System.Globalization;
+using System.Text;
+using Crt.Data;
+
+namespace Crt.Scaling;
+
+/// <summary>
+/// A plan with several replicates ("seeds"): the whole sweep once per replicate, each in its own folder
+/// (DIR/seed-tT-gG/, a complete sweep folder with its own report), then replicates.md across them: every
+/// measurement as mean ± 95% interval over the replicates, and the baseline − CRT differences paired by
+/// replicate. A tokenizer an earlier replicate trained with the same seed is reused, not trained again.
+/// </summary>
+public static class SweepReplicates
+{
+    public static SweepOutcome Run(SweepPlan plan, SweepOptions o, CancellationToken cancel, Action<string> log)
+    {
+        if (plan.Replicates.Count <= 1) return SweepRunner.Run(plan, o, cancel, log);
+        Directory.CreateDirectory(o.Out);
+        AtomicFile.WriteAllText(Path.Combine(o.Out, "plan.json"), plan.ToJson() + "\n");
+        int measured = 0, recorded = 0;
+        for (int i = 0; i < plan.Replicates.Count; i++)
+        {
+            var r = plan.Replicates[i];
+            string dir = Path.Combine(o.Out, r.FolderName);
+            log($"[replicate {i + 1}/{plan.Replicates.Count}] {r} → {dir}");
+            var outcome = SweepRunner.Run(ReplicatePlan(plan, i, o.Out), o with { Out = dir }, cancel, log);
+            measured += outcome.Measured;
+            recorded += outcome.Recorded;
+        }
+        string summary = WriteSummary(plan, o.Out);
+        log($"replicates: {summary}");
+        return new SweepOutcome(o.Out, measured, recorded, plan.PointCount * plan.Replicates.Count, summary, summary);
+    }
+
+    /// <summary>Refits every replicate from its recorded points and rewrites the summary (crt sweep --fit-only).</summary>
+    public static SweepOutcome Report(SweepPlan plan, string dir, string command, Action<string> log)
+    {
+        if (plan.Replicates.Count <= 1) return SweepRunner.Report(plan, dir, command, 0, log);
+        int recorded = 0;
+        for (int i = 0; i < plan.Replicates.Count; i++)
+        {
+            string sub = Path.Combine(dir, plan.Replicates[i].FolderName);
+            if (File.Exists(Path.Combine(sub, "points.jsonl")))
+                recorded += SweepRunner.Report(ReplicatePlan(plan, i, dir), sub, command, 0, log).Recorded;
+        }
+        string summary = WriteSummary(plan, dir);
+        log($"replicates: {summary}");
+        return new SweepOutcome(dir, 0, recorded, plan.PointCount * plan.Replicates.Count, summary, summary);
+    }
+
+    /// <summary>Replicate <paramref name="i"/>'s plan, reusing tokenizers that an earlier replicate trained with the same seed.</summary>
+    private static SweepPlan ReplicatePlan(SweepPlan plan, int i, string dir)
+    {
+        var r = plan.Replicates[i];
+        var earlier = plan.Replicates.Take(i).FirstOrDefault(e => e.TokenizerSeed == r.TokenizerSeed);
+        return plan.ForReplicate(r, name => earlier is null ? null : SweepContext.TokenizerDirIn(Path.Combine(dir, earlier.FolderName), name));
+    }
+
+    /// <summary>Writes DIR/replicates.md from each replicate's points.jsonl; returns its path.</summary>
+    public static string WriteSummary(SweepPlan plan, string dir)
+    {
+        var runs = plan.Replicates
+            .Select(r => (Replicate: r, Log: Path.Combine(dir, r.FolderName, "points.jsonl")))
+            .Where(x => File.Exists(x.Log))
+            .Select(x => (x.Replicate, Records: new PointLog(x.Log).Read()))
+            .ToList();
+        var md = new StringBuilder();
+        var inv = CultureInfo.InvariantCulture;
+        md.AppendLine("# The sweep's replicates: means and 95% intervals over seeds");
+        md.AppendLine();
+        if (plan.Description.Length > 0) md.AppendLine(plan.Description).AppendLine();
+        md.AppendLine($"{runs.Count} of {plan.Replicates.Count} replicates have recorded points: {string.Join("; ", runs.Select(x => x.Replicate.ToString()))}. " +
+            "Each cell is the mean over the replicates ± the half-width of its 95% Student-t interval (one replicate: the mean alone). " +
+            "Each replicate is a complete sweep in its own folder, with its own fits and report.");
+        md.AppendLine();
+
+        md.AppendLine("## Tokenizers").AppendLine();
+        md.AppendLine("| tokenizer | replicates | PSNR (dB) | rFID | codebook usage | CRT loss (the baseline's: its λ = 0 probe) |");
+        md.AppendLine("|---|---|---|---|---|---|");
+        foreach (var t in plan.Tokenizers)
+        {
+            var recs = runs.SelectMany(x => x.Records.Tokenizers.Where(r => r.Name == t.Name)).ToList();
+            if (recs.Count == 0) continue;
+            md.AppendLine($"| {t.Name} | {recs.Count} | {MeanInterval.Of(recs.Select(r => r.Psnr)).Format("F2")} | {MeanInterval.Of(recs.Select(r => r.Rfid)).Format("F1")} " +
+                $"| {MeanInterval.Of(recs.Select(r => r.CodebookUsage)).Format("P1")} | {MeanInterval.Of(recs.Where(r => r.CrtLoss is not null).Select(r => r.CrtLoss!.Value)).Format("G3")} |");
+        }
+        md.AppendLine();
+
+        md.AppendLine("## Points").AppendLine();
+        md.AppendLine("| tokenizer | GPT | steps | replicates | GPT FLOPs | CE per token (nats) | bits per image | FID |");
+        md.AppendLine("|---|---|---|---|---|---|---|---|");
+        foreach (var (t, preset, steps) in plan.Points())
+        {
+            var ps = PointsAt(runs, t.Name, preset, steps).Select(x => x.Point).ToList();
+            if (ps.Count == 0) continue;
+            md.AppendLine($"| {t.Name} | {preset} | {steps} | {ps.Count} | {ps.Average(p => p.GptFlops).ToString("G3", inv)} | {MeanInterval.Of(ps.Select(p => p.CePerToken)).Format("F4")} " +
+                $"| {MeanInterval.Of(ps.Select(p => p.BitsPerImage)).Format("F1")} | {MeanInterval.Of(ps.Where(p => p.Fid is not null).Select(p => p.Fid!.Value)).Format("F2")} |");
+        }
+        md.AppendLine();
+
+        if (plan.Crt is { } crt) WritePaired(md, plan, runs, plan.Baseline, crt);
+        string path = Path.Combine(dir, "replicates.md");
+        AtomicFile.WriteAllText(path, md.ToString());
+        return path;
+    }
+
+    /// <summary>
+    /// Baseline minus CRT at each (GPT, steps), paired within a replicate (same seeds, same GPT compute), and the verdict
+    /// of the rule declared in docs/results.md at the largest GPT compute both reached.
+    /// </summary>
+    private static void WritePaired(StringBuilder md, SweepPlan plan, List<(SweepReplicate Replicate, (IReadOnlyList<TokenizerRecord> Tokenizers, IReadOnlyList<PointRecord> Points) Records)> runs,
+        string baseline, string crt)
+    {
+        md.AppendLine($"## {baseline} − {crt}, paired by replicate").AppendLine();
+        md.AppendLine("Positive: CRT is lower (better) than the baseline. Both have the same GPT compute at a (GPT, steps) point; " +
+            "the tokenizers' compute is whatever the plan gave them (match_baseline_steps makes it equal).").AppendLine();
+        md.AppendLine("| GPT | steps | pairs | GPT FLOPs | Δ CE per token | Δ FID |");
+        md.AppendLine("|---|---|---|---|---|---|");
+        (string Preset, long Steps, double Flops, MeanInterval Fid)? last = null;
+        foreach (var preset in plan.Gpt.Presets)
+            foreach (var steps in plan.Gpt.Steps)
+            {
+                var pairs = PointsAt(runs, baseline, preset, steps)
+                    .Join(PointsAt(runs, crt, preset, steps), b => b.Replicate, c => c.Replicate, (b, c) => (B: b.Point, C: c.Point)).ToList();
+                if (pairs.Count == 0) continue;
+                var ce = MeanInterval.Of(pairs.Select(p => p.B.CePerToken - p.C.CePerToken));
+                var fid = MeanInterval.Of(pairs.Where(p => p.B.Fid is not null && p.C.Fid is not null).Select(p => p.B.Fid!.Value - p.C.Fid!.Value));
+                double flops = pairs.Average(p => p.B.GptFlops);
+                md.AppendLine($"| {preset} | {steps} | {pairs.Count} | {flops.ToString("G3", CultureInfo.InvariantCulture)} | {ce.Format("F4")} | {fid.Format("F2")} |");
+                if (fid.N > 0 && (last is null || flops > last.Value.Flops)) last = (preset, steps, flops, fid);
+            }
+        md.AppendLine();
+        if (last is not { } top) return;
+        string verdict = top.Fid.N < 2 ? "undecided: one replicate gives no interval"
+            : top.Fid.Low > 0 ? "CRT's FID is lower: claim 3 reproduces at this compute"
+            : top.Fid.High < 0 ? "the baseline's FID is lower: claim 3 does not reproduce at this compute"
+            : "undecided: the interval includes 0";
+        md.AppendLine($"**Claim 3 at the largest GPT compute both reached** ({top.Preset}, {top.Steps} steps, {top.Flops.ToString("G3", CultureInfo.InvariantCulture)} FLOPs): " +
+            $"baseline FID − CRT FID = {top.Fid.Format("F2")} over {top.Fid.N} replicates (95% interval " +
+            (top.Fid.N < 2 ? "none" : $"[{top.Fid.Low.ToString("F2", CultureInfo.InvariantCulture)}, {top.Fid.High.ToString("F2", CultureInfo.InvariantCulture)}]") + $"): {verdict}.");
+    }
+
+    private static IEnumerable<(SweepReplicate Replicate, PointRecord Point)> PointsAt(
+        List<(SweepReplicate Replicate, (IReadOnlyList<TokenizerRecord> Tokenizers, IReadOnlyList<PointRecord> Points) Records)> runs,
+        string tokenizer, string preset, long steps) =>
+        runs.SelectMany(x => x.Records.Points.Where(p => p.Tokenizer == tokenizer && p.Gpt == preset && p.Steps == steps).Select(p => (x.Replicate, p)));
+}

@@ -99,6 +99,19 @@ public sealed class ScalingPlanTests : IDisposable
     }
 
     [Fact]
+    public void TheNoisePlanIsTheStudyDeclaredInTheResults()
+    {
+        var plan = SweepPlan.Load(Path.Combine(Configs, "sweep-noise.json"));
+        // three tokenizer seeds at one GPT seed, three GPT seeds on one tokenizer seed
+        Assert.Equal([0UL, 1, 2], plan.Replicates.Where(r => r.GptSeed == 0).Select(r => r.TokenizerSeed));
+        Assert.Equal([0UL, 1, 2], plan.Replicates.Where(r => r.TokenizerSeed == 0).Select(r => r.GptSeed));
+        Assert.Equal((10000, 10000), (plan.Eval.Samples, plan.Eval.TestImages));
+        Assert.Equal([500, 2000, 5000], plan.Eval.FidOfFirst);
+        var (baseline, crt) = (plan.Tokenizer(plan.Baseline).Config!, plan.Tokenizer(plan.Crt!).Config!);
+        Assert.True(baseline.Crt.LambdaMax == 0 && crt.Crt.LambdaMax == 4 && crt.MatchBaselineSteps == baseline.Steps);
+    }
+
+    [Fact]
     public void EveryCommittedPlanLoads()
     {
         var plans = Directory.GetFiles(Configs, "sweep-*.json");
@@ -135,6 +148,18 @@ public sealed class ScalingPlanTests : IDisposable
         Assert.Contains("seeds repeats a replicate", Rejected(Minimal.Replace("\"tokenizers\"", "\"seeds\": [3, 3], \"tokenizers\"")).Message);
         Assert.Contains("seeds must hold integers ≥ 0", Rejected(Minimal.Replace("\"tokenizers\"", "\"seeds\": [1, -2], \"tokenizers\"")).Message);
         Assert.Contains("tokenizer 'b' sets its own seed", Rejected(Minimal.Replace("\"tokenizers\"", "\"seeds\": [1, 2], \"tokenizers\"").Replace("\"crt.lambda_max\": 1", "\"crt.lambda_max\": 1, \"seed\": 4")).Message);
+    }
+
+    [Fact]
+    public void FidOfFirstListsSampleCountsBelowTheSamples()
+    {
+        var plan = SweepPlan.Load(Write(Minimal.Replace("\"tokenizers\"", "\"eval\": { \"samples\": 1000, \"fid_of_first\": [500, 100, 500] }, \"tokenizers\"")));
+        Assert.Equal([100, 500], plan.Eval.FidOfFirst);
+        Assert.Equal([100, 500], SweepPlan.Load(Write(plan.ToJson(), "recorded.json")).Eval.FidOfFirst);
+        Assert.Contains("eval.fid_of_first: 1000 is not below eval.samples 1000",
+            Rejected(Minimal.Replace("\"tokenizers\"", "\"eval\": { \"samples\": 1000, \"fid_of_first\": [1000] }, \"tokenizers\"")).Message);
+        Assert.Contains("eval.fid_of_first must list sample counts ≥ 2",
+            Rejected(Minimal.Replace("\"tokenizers\"", "\"eval\": { \"fid_of_first\": [1] }, \"tokenizers\"")).Message);
     }
 
     [Fact]

@@ -131,7 +131,8 @@ public sealed class ScalingSweepTests : IDisposable
         var planPath = Path.Combine(_dir, "sweep-replicated.json");
         File.WriteAllText(planPath, File.ReadAllText(_plan)
             .Replace("\"seed\": 3,", "\"seeds\": { \"tokenizer\": [3, 3], \"gpt\": [3, 4] },")
-            .Replace("\"steps\": [1, 2, 4]", "\"steps\": [1, 2]"));
+            .Replace("\"steps\": [1, 2, 4]", "\"steps\": [1, 2]")
+            .Replace("\"samples\": 10,", "\"samples\": 10, \"fid_of_first\": [4, 6],"));
         var dir = Path.Combine(_dir, "replicated");
         var outcome = SweepReplicates.Run(SweepPlan.Load(planPath), new SweepOptions(dir, Quiet: true, Command: "test"), default, _ => { });
         Assert.Equal((8, 8, 8), (outcome.Measured, outcome.Recorded, outcome.Planned)); // 2 tokenizers × 2 lengths × 2 replicates
@@ -150,6 +151,12 @@ public sealed class ScalingSweepTests : IDisposable
         Assert.Contains("| baseline | gpt-t1 | 2 | 2 |", md);
         Assert.Contains(" ± ", md);
         Assert.Contains("**Claim 3 at the largest GPT compute both reached** (gpt-t1, 2 steps", md);
+        // FID of the first 4 and 6 of the 10 samples, beside the FID of all 10
+        var p2 = second.Points.Single(p => p.Key == "baseline|gpt-t1|2");
+        Assert.Equal([4, 6], p2.FidOfFirst.Keys.Order());
+        Assert.All(p2.FidOfFirst.Values, f => Assert.True(double.IsFinite(f) && f != p2.Fid));
+        Assert.Contains("## FID by sample count", md);
+        Assert.Contains("| baseline | gpt-t1 | 2 | 4 |", md);
 
         // refitting from the records alone gives the same summary
         var refit = SweepReplicates.Report(SweepPlan.Load(Path.Combine(dir, "plan.json")), dir, "test", _ => { });

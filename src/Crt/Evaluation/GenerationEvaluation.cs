@@ -6,6 +6,9 @@ namespace Crt.Evaluation;
 public sealed record GenerationReport(string FeatureNet, int Generated, int Real, double Fid, double IsMean, double IsStd,
     double Precision, double Recall, double RealIsMean)
 {
+    /// <summary>FID of the first n generated images, for each n asked for (how FID depends on the sample count).</summary>
+    public IReadOnlyDictionary<int, double> FidOfFirst { get; init; } = new Dictionary<int, double>();
+
     public Dictionary<string, object?> ToMetrics() => new()
     {
         ["feature_net"] = FeatureNet, ["generated"] = Generated, ["real"] = Real,
@@ -16,16 +19,25 @@ public sealed record GenerationReport(string FeatureNet, int Generated, int Real
 
 public static class GenerationEvaluation
 {
-    /// <summary>Metrics of <paramref name="generated"/> against <paramref name="real"/> (both [N, C, H, W] in [−1, 1]) under <paramref name="net"/>.</summary>
-    public static GenerationReport Compare(IFeatureExtractor net, Tensor real, Tensor generated, int isSplits = 10)
+    /// <summary>
+    /// Metrics of <paramref name="generated"/> against <paramref name="real"/> (both [N, C, H, W] in [−1, 1]) under <paramref name="net"/>;
+    /// also the FID of the first n generated images for each n in <paramref name="fidOfFirst"/> (each below the count generated).
+    /// </summary>
+    public static GenerationReport Compare(IFeatureExtractor net, Tensor real, Tensor generated, int isSplits = 10, IReadOnlyList<int>? fidOfFirst = null)
     {
         var (rf, rp) = net.Embed(real);
         var (gf, gp) = net.Embed(generated);
         int nr = real.Shape[0], ng = generated.Shape[0], d = net.FeatureDim, k = net.NumClasses;
         double fid = FrechetDistance.Compute(rf, nr, gf, ng, d);
+        var subsets = new Dictionary<int, double>();
+        foreach (int n in fidOfFirst ?? [])
+        {
+            if (n < 2 || n >= ng) throw new ArgumentException($"FID of the first {n} samples: needs 2 ≤ n < {ng}, the samples generated");
+            subsets[n] = FrechetDistance.Compute(rf, nr, gf.AsSpan(0, n * d), n, d);
+        }
         var (isMean, isStd) = InceptionScore.Compute(gp, ng, k, Math.Min(isSplits, ng));
         var (realIs, _) = InceptionScore.Compute(rp, nr, k, Math.Min(isSplits, nr));
         var (p, r) = PrecisionRecall.Compute(rf, nr, gf, ng, d);
-        return new GenerationReport(net.Name, ng, nr, fid, isMean, isStd, p, r, realIs);
+        return new GenerationReport(net.Name, ng, nr, fid, isMean, isStd, p, r, realIs) { FidOfFirst = subsets };
     }
 }

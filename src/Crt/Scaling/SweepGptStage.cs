@@ -48,7 +48,7 @@ internal static class SweepGptStage
             var labels = Enumerable.Range(0, plan.Eval.Samples).Select(i => i % classes).ToArray();
             var samples = SampleImages.Run(trainer.Model, tok.Checkpoint, labels, new SamplingOptions { CfgScale = plan.Eval.Cfg }, new Rng(plan.Seed + 1), 100,
                 Path.Combine(dir, "samples", $"step-{steps:D7}"), columns: classes, quiet: ctx.Quiet, eachImage: false);
-            gen = GenerationEvaluation.Compare(ctx.FeatureNet, ctx.Real, samples.Images);
+            gen = GenerationEvaluation.Compare(ctx.FeatureNet, ctx.Real, samples.Images, fidOfFirst: plan.Eval.FidOfFirst);
         }
         return new PointRecord
         {
@@ -56,7 +56,7 @@ internal static class SweepGptStage
             TokenizerFlops = tok.Record.TrainingFlops, Gpt = preset, GptParameters = trainer.Model.ParameterCount, Steps = trainer.Step, BatchSize = trainer.Config.BatchSize,
             GptFlops = trainer.FlopsSpent, ValSequences = val.Sequences, CePerToken = val.CePerToken, CePosition0 = val.CePosition0, CeRest = val.CeRest,
             CePerPosition = val.CePerPosition, BitsPerImage = val.BitsPerImage, FeatureNet = gen?.FeatureNet, Samples = gen?.Generated ?? 0, RealImages = gen?.Real ?? 0,
-            Cfg = plan.Eval.Cfg, Fid = gen?.Fid, IsMean = gen?.IsMean, IsStd = gen?.IsStd, Precision = gen?.Precision, Recall = gen?.Recall,
+            Cfg = plan.Eval.Cfg, Fid = gen?.Fid, FidOfFirst = gen?.FidOfFirst.ToDictionary() ?? [], IsMean = gen?.IsMean, IsStd = gen?.IsStd, Precision = gen?.Precision, Recall = gen?.Recall,
             Seconds = clock.Elapsed.TotalSeconds, TrainSeconds = trainSeconds, Time = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
         };
     }

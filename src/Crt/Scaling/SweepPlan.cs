@@ -31,7 +31,11 @@ public sealed record TokenizeSettings(int TrainImages, string[] Variants);
 public sealed record GptSweepSettings(string[] Presets, long[] Steps, int BatchSize, double Lr, int CheckpointEvery, IReadOnlyList<string> Set);
 
 /// <summary>How each point is measured: validation sequences for CE, test images as the real set, samples for FID (0: none), guidance, bootstrap resamples.</summary>
-public sealed record EvalSettings(int ValSequences, int TestImages, int Samples, float Cfg, int Bootstrap);
+public sealed record EvalSettings(int ValSequences, int TestImages, int Samples, float Cfg, int Bootstrap)
+{
+    /// <summary>Also the FID of the first n samples, for each n (below <see cref="Samples"/>): how FID depends on the sample count.</summary>
+    public int[] FidOfFirst { get; init; } = [];
+}
 
 /// <summary>
 /// One replicate of a sweep: the seed its tokenizers train with and the seed its GPTs train (and sample) with.
@@ -122,9 +126,17 @@ public sealed record SweepPlan(string Path, string Description, string Data, ulo
         try { ConfigResolver.Resolve(GptTrainConfig.ForPreset(presets[0]), null, gpt.Set); }
         catch (ArgumentException e) { throw r.Error($"gpt.set: {e.Message.Replace("--set: ", "")}"); }
 
-        var ev = r.Child("eval", "val_sequences", "test_images", "samples", "cfg", "bootstrap");
+        var ev = r.Child("eval", "val_sequences", "test_images", "samples", "cfg", "bootstrap", "fid_of_first");
         var eval = new EvalSettings(Positive(ev, "val_sequences", 1000), Positive(ev, "test_images", 2000), (int)ev.Integer("samples", 500),
-            (float)ev.Number("cfg", 1.5), (int)ev.Integer("bootstrap", 1000));
+            (float)ev.Number("cfg", 1.5), (int)ev.Integer("bootstrap", 1000))
+        {
+            FidOfFirst = ev.Node("fid_of_first") is null ? [] : ev.Node("fid_of_first") is JsonArray counts
+                ? counts.Select(n => n is not null && n.GetValueKind() == JsonValueKind.Number && n.GetValue<double>() is var d && d == Math.Floor(d) && d >= 2 && d <= int.MaxValue
+                    ? (int)d : throw r.Error("eval.fid_of_first must list sample counts ≥ 2")).Distinct().Order().ToArray()
+                : throw r.Error("eval.fid_of_first must be a list of sample counts"),
+        };
+        if (eval.FidOfFirst.Length > 0 && eval.FidOfFirst[^1] >= eval.Samples)
+            throw r.Error($"eval.fid_of_first: {eval.FidOfFirst[^1]} is not below eval.samples {eval.Samples} (these are FIDs of the first n of those samples)");
         if (eval.TestImages < 2) throw r.Error("eval.test_images must be at least 2 (FID needs a covariance)");
         if (eval.Samples is < 0 or 1) throw r.Error($"eval.samples {eval.Samples} must be 0 (no FID) or at least 2");
         if (!(eval.Cfg >= 0)) throw r.Error($"eval.cfg {eval.Cfg} must be ≥ 0");
@@ -264,6 +276,7 @@ public sealed record SweepPlan(string Path, string Description, string Data, ulo
                 ["val_sequences"] = Eval.ValSequences, ["test_images"] = Eval.TestImages, ["samples"] = Eval.Samples, ["cfg"] = Eval.Cfg, ["bootstrap"] = Eval.Bootstrap,
             },
         };
+        if (Eval.FidOfFirst.Length > 0) root["eval"]!["fid_of_first"] = Array(Eval.FidOfFirst);
         if (Crt is null) root.Remove("crt");
         if (Replicates.Count > 1)
         {

@@ -72,6 +72,8 @@ public sealed record PointRecord
     public int RealImages { get; init; }
     public double Cfg { get; init; }
     public double? Fid { get; init; }
+    /// <summary>FID of the first n samples, for the plan's eval.fid_of_first (empty when it asks for none).</summary>
+    public Dictionary<int, double> FidOfFirst { get; init; } = [];
     public double? IsMean { get; init; }
     public double? IsStd { get; init; }
     public double? Precision { get; init; }

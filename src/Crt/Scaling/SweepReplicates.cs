@@ -87,16 +87,39 @@ public static class SweepReplicates
         md.AppendLine();
 
         md.AppendLine("## Points").AppendLine();
-        md.AppendLine("| tokenizer | GPT | steps | replicates | GPT FLOPs | CE per token (nats) | bits per image | FID |");
-        md.AppendLine("|---|---|---|---|---|---|---|---|");
+        md.AppendLine($"| tokenizer | GPT | steps | replicates | GPT FLOPs | CE per token (nats) | bits per image | FID ({plan.Eval.Samples} samples) | FID's SD over replicates |");
+        md.AppendLine("|---|---|---|---|---|---|---|---|---|");
         foreach (var (t, preset, steps) in plan.Points())
         {
             var ps = PointsAt(runs, t.Name, preset, steps).Select(x => x.Point).ToList();
             if (ps.Count == 0) continue;
+            var fid = MeanInterval.Of(ps.Where(p => p.Fid is not null).Select(p => p.Fid!.Value));
             md.AppendLine($"| {t.Name} | {preset} | {steps} | {ps.Count} | {ps.Average(p => p.GptFlops).ToString("G3", inv)} | {MeanInterval.Of(ps.Select(p => p.CePerToken)).Format("F4")} " +
-                $"| {MeanInterval.Of(ps.Select(p => p.BitsPerImage)).Format("F1")} | {MeanInterval.Of(ps.Where(p => p.Fid is not null).Select(p => p.Fid!.Value)).Format("F2")} |");
+                $"| {MeanInterval.Of(ps.Select(p => p.BitsPerImage)).Format("F1")} | {fid.Format("F2")} | {(fid.N > 1 ? fid.Sd.ToString("F2", inv) : "–")} |");
         }
         md.AppendLine();
+
+        if (plan.Eval.FidOfFirst.Length > 0)
+        {
+            md.AppendLine("## FID by sample count").AppendLine();
+            md.AppendLine($"The FID of the first n of each point's {plan.Eval.Samples} samples, and its difference from the FID of all of them " +
+                "(within each replicate, then mean ± interval): how far a smaller sample count shifts FID, and how much it spreads.").AppendLine();
+            md.AppendLine("| tokenizer | GPT | steps | n | FID | FID's SD over replicates | FID(n) − FID(all) |");
+            md.AppendLine("|---|---|---|---|---|---|---|");
+            foreach (var (t, preset, steps) in plan.Points())
+            {
+                var ps = PointsAt(runs, t.Name, preset, steps).Select(x => x.Point).Where(p => p.Fid is not null).ToList();
+                foreach (int n in plan.Eval.FidOfFirst)
+                {
+                    var at = ps.Where(p => p.FidOfFirst.ContainsKey(n)).ToList();
+                    if (at.Count == 0) continue;
+                    var fid = MeanInterval.Of(at.Select(p => p.FidOfFirst[n]));
+                    md.AppendLine($"| {t.Name} | {preset} | {steps} | {n} | {fid.Format("F2")} | {(fid.N > 1 ? fid.Sd.ToString("F2", inv) : "–")} " +
+                        $"| {MeanInterval.Of(at.Select(p => p.FidOfFirst[n] - p.Fid!.Value)).Format("F2")} |");
+                }
+            }
+            md.AppendLine();
+        }
 
         if (plan.Crt is { } crt) WritePaired(md, plan, runs, plan.Baseline, crt);
         string path = Path.Combine(dir, "replicates.md");

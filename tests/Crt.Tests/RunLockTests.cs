@@ -11,10 +11,12 @@ namespace Crt.Tests;
 /// </summary>
 public class RunLockTests
 {
-    private static Process Flock(string file, string command)
+    private static Process Flock(string file, string command, bool wait = false)
     {
-        // -o: the lock stays with flock itself (not inherited by the command), so killing flock releases it
-        return Process.Start(new ProcessStartInfo("flock", new[] { "-n", "-o", file, "sh", "-c", command }) { RedirectStandardError = true })!;
+        // -o: the lock stays with flock itself (not inherited by the command), so killing flock releases it.
+        // -n (no waiting) for probes; a holder waits, or it could lose the race against a probe that holds the lock for an instant.
+        string[] args = wait ? ["-o", file, "sh", "-c", command] : ["-n", "-o", file, "sh", "-c", command];
+        return Process.Start(new ProcessStartInfo("flock", args) { RedirectStandardError = true })!;
     }
 
     private static bool HeldElsewhere(string dir)
@@ -28,6 +30,7 @@ public class RunLockTests
     public void ASecondWriterIsRefusedNamingTheHolderAndAStaleLockIsTakenOver()
     {
         var dir = Directory.CreateTempSubdirectory("crt-lock").FullName;
+        var holders = new List<Process>();
         try
         {
             File.WriteAllText(Path.Combine(dir, "config.json"), "{}");
@@ -40,10 +43,15 @@ public class RunLockTests
 
             // another process holds the lock and has named itself: a writer here is refused with its name
             File.WriteAllText(Path.Combine(dir, ".lock.owner"), "process 4242 on elsewhere (crt gpt train …)");
-            using var holder = Flock(Path.Combine(dir, ".lock"), "sleep 30");
+            // sleeps far longer than the test can take (it is killed below): on a loaded machine 30 s could pass
+            // between taking the lock and the refusal checked below, and the lock would be free again. It waits for the
+            // lock: the probes below hold it for an instant, and a holder that gave up then would never take it.
+            var holder = Flock(Path.Combine(dir, ".lock"), "sleep 600", wait: true);
+            holders.Add(holder);
             // a loaded machine can take seconds to start flock: wait for it (generously), and say so if it never came
             for (var until = DateTime.UtcNow.AddSeconds(60); !HeldElsewhere(dir) && DateTime.UtcNow < until;) Thread.Sleep(20);
-            Assert.True(HeldElsewhere(dir), "the flock holder process did not take the lock within 60 s");
+            Assert.True(HeldElsewhere(dir), "the flock holder process did not take the lock within 60 s" +
+                (holder.HasExited ? $" (it exited with {holder.ExitCode}: {holder.StandardError.ReadToEnd().Trim()})" : ""));
             var e = Assert.Throws<RunDirectoryInUseException>(() => RunDirectory.Open(dir, resume: true));
             Assert.Equal($"{Path.GetFullPath(dir)}: the run directory is in use by process 4242 on elsewhere (crt gpt train …); wait for it to finish or stop it first", e.Message);
 
@@ -56,6 +64,11 @@ public class RunLockTests
         }
         finally
         {
+            foreach (var h in holders) // a failed assertion leaves no sleeper behind
+            {
+                if (!h.HasExited) h.Kill(entireProcessTree: true);
+                h.Dispose();
+            }
             RunLock.Release(Path.GetFullPath(dir));
             Directory.Delete(dir, true);
         }

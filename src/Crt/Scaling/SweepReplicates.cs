@@ -122,6 +122,7 @@ public static class SweepReplicates
         }
 
         if (plan.Crt is { } crt) WritePaired(md, plan, runs, plan.Baseline, crt);
+        WriteSelection(md, plan, runs);
         string path = Path.Combine(dir, "replicates.md");
         AtomicFile.WriteAllText(path, md.ToString());
         return path;
@@ -161,6 +162,45 @@ public static class SweepReplicates
         md.AppendLine($"**Claim 3 at the largest GPT compute both reached** ({top.Preset}, {top.Steps} steps, {top.Flops.ToString("G3", CultureInfo.InvariantCulture)} FLOPs): " +
             $"baseline FID − CRT FID = {top.Fid.Format("F2")} over {top.Fid.N} replicates (95% interval " +
             (top.Fid.N < 2 ? "none" : $"[{top.Fid.Low.ToString("F2", CultureInfo.InvariantCulture)}, {top.Fid.High.ToString("F2", CultureInfo.InvariantCulture)}]") + $"): {verdict}.");
+    }
+
+    /// <summary>
+    /// The selection rule declared in docs/results.md, applied to every tokenizer but the baseline (the arms): at the
+    /// largest GPT compute that every arm reached, the arm with the lowest mean FID wins; arms whose mean FID lies
+    /// inside the winner's 95% interval are tied with it, and among tied arms the plan's "crt" (the default
+    /// configuration) is kept if it is one of them, else the one with the lowest total compute.
+    /// </summary>
+    private static void WriteSelection(StringBuilder md, SweepPlan plan, List<(SweepReplicate Replicate, (IReadOnlyList<TokenizerRecord> Tokenizers, IReadOnlyList<PointRecord> Points) Records)> runs)
+    {
+        var arms = plan.Tokenizers.Select(t => t.Name).Where(n => n != plan.Baseline).ToList();
+        if (arms.Count < 2) return;
+        var inv = CultureInfo.InvariantCulture;
+        var reachedByAll = plan.Gpt.Presets.SelectMany(p => plan.Gpt.Steps.Select(st => (Preset: p, Steps: st)))
+            .Where(x => arms.All(a => PointsAt(runs, a, x.Preset, x.Steps).Any(q => q.Point.Fid is not null)))
+            .Select(x => (x.Preset, x.Steps, Flops: arms.SelectMany(a => PointsAt(runs, a, x.Preset, x.Steps)).Average(q => q.Point.GptFlops)))
+            .ToList();
+        md.AppendLine("## Selection among the arms (the rule declared in docs/results.md)").AppendLine();
+        if (reachedByAll.Count == 0) { md.AppendLine("No (GPT, steps) point has an FID for every arm yet.").AppendLine(); return; }
+        var top = reachedByAll.MaxBy(x => x.Flops);
+        var rows = arms.Select(a =>
+        {
+            var ps = PointsAt(runs, a, top.Preset, top.Steps).Select(q => q.Point).Where(p => p.Fid is not null).ToList();
+            return (Arm: a, Fid: MeanInterval.Of(ps.Select(p => p.Fid!.Value)), Cost: ps.Average(p => p.TokenizerFlops + p.GptFlops));
+        }).OrderBy(r => r.Fid.Mean).ToList();
+        var winner = rows[0];
+        bool Tied(MeanInterval f) => winner.Fid.N > 1 ? f.Mean >= winner.Fid.Low && f.Mean <= winner.Fid.High : f.Mean == winner.Fid.Mean;
+        var tied = rows.Where(r => Tied(r.Fid)).ToList();
+        var selected = tied.Any(r => r.Arm == plan.Crt) ? tied.First(r => r.Arm == plan.Crt) : tied.MinBy(r => r.Cost);
+        md.AppendLine($"At {top.Preset}, {top.Steps} steps ({top.Flops.ToString("G3", inv)} GPT FLOPs), the largest GPT compute every arm reached:").AppendLine();
+        md.AppendLine("| arm | FID | tied with the lowest | tokenizer + GPT FLOPs |");
+        md.AppendLine("|---|---|---|---|");
+        foreach (var r in rows)
+            md.AppendLine($"| {r.Arm}{(r.Arm == plan.Crt ? " (default)" : "")} | {r.Fid.Format("F2")} | {(Tied(r.Fid) ? "yes" : "no")} | {r.Cost.ToString("G3", inv)} |");
+        md.AppendLine();
+        md.AppendLine($"**Selected: {selected.Arm}**" + (tied.Count > 1 ? $" ({tied.Count} arms tied; " +
+            (selected.Arm == plan.Crt ? "the default is among them and stays)" : "the cheapest of them)") : "") +
+            (winner.Fid.N < 2 ? ". With one replicate there is no interval: ties are exact only." : "."));
+        md.AppendLine();
     }
 
     private static IEnumerable<(SweepReplicate Replicate, PointRecord Point)> PointsAt(

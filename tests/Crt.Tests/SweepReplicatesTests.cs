@@ -1,0 +1,77 @@
+using Crt.Scaling;
+using Xunit;
+
+namespace Crt.Tests;
+
+/// <summary>replicates.md from recorded points alone (no training): the intervals, the paired differences and the declared selection rule.</summary>
+public sealed class SweepReplicatesTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("crt-replicates-").FullName;
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private SweepPlan Plan()
+    {
+        var path = Path.Combine(_dir, "plan.json");
+        File.WriteAllText(path, """
+            { "seeds": [0, 1, 2], "baseline": "base", "crt": "l4",
+              "tokenizers": [ { "name": "base", "preset": "vq-tiny", "set": { "crt.lambda_max": 0 } },
+                              { "name": "l4", "preset": "vq-tiny", "set": { "crt.lambda_max": 4 } },
+                              { "name": "l1", "preset": "vq-tiny", "set": { "crt.lambda_max": 1 } },
+                              { "name": "l2", "preset": "vq-tiny", "set": { "crt.lambda_max": 2 } } ],
+              "gpt": { "presets": ["gpt-t1", "gpt-t2"], "steps": [10, 20] } }
+            """);
+        return SweepPlan.Load(path);
+    }
+
+    /// <summary>Records, per replicate, the given FID (plus a replicate offset) for every arm at every point; tokenizer FLOPs per arm.</summary>
+    private void Record(SweepPlan plan, Func<string, int, double> fid, Func<string, double> tokenizerFlops)
+    {
+        for (int r = 0; r < plan.Replicates.Count; r++)
+        {
+            var log = new PointLog(Path.Combine(Directory.CreateDirectory(Path.Combine(_dir, plan.Replicates[r].FolderName)).FullName, "points.jsonl"));
+            foreach (var t in plan.Tokenizers) // points count only beside the record of the tokenizer they were made on
+                log.Append(new TokenizerRecord { Name = t.Name, Sha256 = t.Name, RunDir = "", Preset = "vq-tiny", FeatureNet = "test", TrainingFlops = tokenizerFlops(t.Name), Psnr = 20 + r });
+            foreach (var (t, preset, steps) in plan.Points())
+                log.Append(new PointRecord
+                {
+                    Tokenizer = t.Name, TokenizerSha256 = t.Name, Gpt = preset, Steps = steps, TokenizerFlops = tokenizerFlops(t.Name),
+                    GptFlops = steps * (preset == "gpt-t2" ? 1e9 : 1e8), CePerToken = 2 + r * 0.01, Fid = fid(t.Name, r) + (preset == "gpt-t2" ? 0 : 50) + (20 - steps),
+                });
+        }
+    }
+
+    [Fact]
+    public void TheLowestMeanFidAtTheTopComputeIsSelectedAndTiesKeepTheDefault()
+    {
+        var plan = Plan();
+        // l2 is clearly best; l1 and l4 are far behind
+        Record(plan, (arm, r) => arm switch { "l2" => 10, "l1" => 30, "l4" => 31, _ => 40 } + r, _ => 1e12);
+        var md = File.ReadAllText(SweepReplicates.WriteSummary(plan, _dir));
+        Assert.Contains("At gpt-t2, 20 steps", md);
+        Assert.Contains("**Selected: l2**.", md);
+        Assert.Contains("| l2 | 11.00 ± 2.48 | yes |", md); // 10, 11, 12: mean 11, t(0.975, 2)·1/√3 = 2.48
+        Assert.Contains("| base | gpt-t2 | 20 | 3 |", md);
+        Assert.Contains("baseline FID − CRT FID = 9.00 ± 0.00 over 3 replicates", md); // base 40+r vs l4 31+r
+        Assert.Contains("claim 3 reproduces at this compute", md);
+    }
+
+    [Fact]
+    public void AnArmInsideTheWinnersIntervalIsTiedAndTheDefaultStaysAmongTies()
+    {
+        var plan = Plan();
+        // l1 has the lowest mean but a wide interval; the default l4 lies inside it; l2 lies outside
+        Record(plan, (arm, r) => arm switch { "l1" => new[] { 10.0, 20, 30 }[r], "l4" => 22, "l2" => 60, _ => 70 }, arm => arm == "l4" ? 2e12 : 1e12);
+        var md = File.ReadAllText(SweepReplicates.WriteSummary(plan, _dir));
+        Assert.Contains("**Selected: l4** (2 arms tied; the default is among them and stays)", md);
+        Assert.Contains("| l2 | 60.00 ± 0.00 | no |", md);
+    }
+
+    [Fact]
+    public void AmongTiesWithoutTheDefaultTheCheapestIsSelected()
+    {
+        var plan = Plan();
+        Record(plan, (arm, r) => arm switch { "l1" => new[] { 10.0, 20, 30 }[r], "l2" => 22, "l4" => 90, _ => 70 }, arm => arm == "l1" ? 3e12 : 1e12);
+        var md = File.ReadAllText(SweepReplicates.WriteSummary(plan, _dir));
+        Assert.Contains("**Selected: l2** (2 arms tied; the cheapest of them)", md);
+    }
+}

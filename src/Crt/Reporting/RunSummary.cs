@@ -1,5 +1,5 @@
-using Crt.Tensors.IO;
 using System.Text.Json.Nodes;
+using Crt.Tensors.IO;
 using Crt.Training;
 
 namespace Crt.Reporting;

@@ -1,6 +1,6 @@
-using Crt.Tensors.IO;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Crt.Tensors.IO;
 
 namespace Crt.Scaling;
 

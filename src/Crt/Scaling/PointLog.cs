@@ -1,7 +1,7 @@
-using Crt.Tensors.IO;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Crt.Tensors.IO;
 using Crt.Training;
 
 namespace Crt.Scaling;

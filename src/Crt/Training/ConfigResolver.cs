@@ -1,7 +1,7 @@
-using Crt.Tensors.IO;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using Crt.Tensors.IO;
 
 namespace Crt.Training;
 

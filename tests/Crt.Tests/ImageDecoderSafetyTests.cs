@@ -13,8 +13,7 @@ public class ImageDecoderSafetyTests(ITestOutputHelper output)
     /// <summary>
     /// Headers that claim a picture of several GiB are refused from the header, before a pixel buffer
     /// exists: the test decodes with a few bytes of image data and checks that the thread allocated far
-    /// less than the claimed size. (WebP cannot claim more: 16384×16384 RGBA is the format's maximum and
-    /// exactly the 1 GiB limit.)
+    /// less than the claimed size.
     /// </summary>
     [Theory]
     [InlineData("png")]
@@ -34,17 +33,19 @@ public class ImageDecoderSafetyTests(ITestOutputHelper output)
         var message = Assert.Throws<InvalidDataException>(() => ImageDecoder.Decode(bytes, "x/huge")).Message;
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         output.WriteLine($"{format}: {message} ({allocated} bytes allocated)");
-        Assert.Equal($"x/huge: {name}: image size {w}×{h} is empty or too large to decode (the limit is 1 GiB of decoded pixels)", message);
+        Assert.Equal($"x/huge: {name}: image size {w}×{h} is empty or too large to decode (the limit is 178,956,970 pixels, Pillow's decompression-bomb limit)", message);
         Assert.True(allocated < 16 << 20, $"{allocated} bytes allocated for a refused image");
     }
 
-    /// <summary>The limit counts the buffer Skia fills: RGBA, 4 bytes a pixel, for colour (1 for gray).</summary>
+    /// <summary>The limit is Pillow's: 178,956,970 pixels pass, one more does not (gray or colour alike).</summary>
     [Fact]
-    public void TheLimitCountsTheRgbaBuffer()
+    public void TheLimitIsPillowsDecompressionBombLimit()
     {
-        // 20000×15000 RGB is 900 MB of RGB samples but 1.2 GB of RGBA: refused.
-        var rgb = PngDecoderTests.Png(PngDecoderTests.Ihdr(20000, 15000, 8, 2), ("IDAT", PngDecoderTests.Compress(new byte[64])));
-        Assert.Contains("too large", Assert.Throws<InvalidDataException>(() => ImageDecoder.Decode(rgb, "x/c.png")).Message);
+        // 13378×13377 = 178,957,506 pixels: just over the limit; 13377×13377 = 178,944,129: under it.
+        var over = PngDecoderTests.Png(PngDecoderTests.Ihdr(13378, 13377, 8, 0), ("IDAT", PngDecoderTests.Compress(new byte[64])));
+        Assert.Contains("too large", Assert.Throws<InvalidDataException>(() => ImageDecoder.Decode(over, "x/g.png")).Message);
+        var under = PngDecoderTests.Png(PngDecoderTests.Ihdr(13377, 13377, 8, 0), ("IDAT", PngDecoderTests.Compress(new byte[64])));
+        Assert.DoesNotContain("too large", Assert.Throws<InvalidDataException>(() => ImageDecoder.Decode(under, "x/g.png")).Message); // refused as truncated instead
     }
 
     public static IEnumerable<object[]> OneFileOfEachFormat() => new[]

@@ -21,6 +21,10 @@ public sealed class DecodedImage
         (Width, Height, Channels, Pixels) = (width, height, channels, pixels);
     }
 
-    /// <summary>The largest decode buffer accepted (1 GiB: RGBA for colour, 1 byte a pixel for gray): bigger headers are corrupt or hostile.</summary>
-    public const long MaxBytes = 1L << 30;
+    /// <summary>
+    /// The most pixels a file may declare: Pillow's decompression-bomb limit (2 × Image.MAX_IMAGE_PIXELS, where Pillow
+    /// raises DecompressionBombError). Larger headers are corrupt or hostile: fuzzing found a 60-byte GIF and a 211-byte
+    /// JPEG declaring ~200 megapixels, which took 11–14 s and 1.4 GB each to decode within the old 1 GiB buffer limit.
+    /// </summary>
+    public const long MaxPixels = 2 * 89_478_485;
 }

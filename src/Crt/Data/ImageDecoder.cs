@@ -19,7 +19,7 @@ namespace Crt.Data;
 /// <item>Animated GIF and WebP give their first frame; JPEG EXIF orientation is not applied (Pillow
 ///   applies neither unless asked).</item>
 /// </list>
-/// The decompression-bomb limit (<see cref="DecodedImage.MaxBytes"/>) is checked against the size in the
+/// The decompression-bomb limit (<see cref="DecodedImage.MaxPixels"/>) is checked against the size in the
 /// file's header before any pixel buffer exists. A file Skia decodes only in part (truncated, or damaged
 /// where it notices: PNG has checksums, the other formats mostly do not, as for Pillow) is rejected rather
 /// than filled in. Every failure is one <see cref="InvalidDataException"/> whose message names the file,
@@ -50,8 +50,8 @@ public static class ImageDecoder
         bool grayDecode = info.ColorType == SKColorType.Gray8;
         bool grayFile = grayDecode || (format == ImageFormat.Png && IsGrayPng(data));
         int bytesPerPixel = grayDecode ? 1 : 4;
-        if (info.Width < 1 || info.Height < 1 || (long)info.Width * info.Height * bytesPerPixel > DecodedImage.MaxBytes)
-            throw Bad(name, what, $"image size {info.Width}×{info.Height} is empty or too large to decode (the limit is {DecodedImage.MaxBytes >> 30} GiB of decoded pixels)");
+        if (info.Width < 1 || info.Height < 1 || (long)info.Width * info.Height > DecodedImage.MaxPixels)
+            throw Bad(name, what, $"image size {info.Width}×{info.Height} is empty or too large to decode (the limit is {DecodedImage.MaxPixels:N0} pixels, Pillow's decompression-bomb limit)");
 
         var target = new SKImageInfo(info.Width, info.Height,
             grayDecode ? SKColorType.Gray8 : SKColorType.Rgba8888,

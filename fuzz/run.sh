@@ -35,12 +35,27 @@ seeds=seeds/$target
 out=findings/$target
 rm -rf "$out"
 dict=(); [[ $target =~ ^(config|plan|state)$ ]] && dict=(-x json.dict)
-# bash's time keyword sums the CPU seconds of afl-fuzz and the .NET processes under it (each is waited for).
-TIMEFORMAT='%U %S'
-{ time afl-fuzz -i "$seeds" -o "$out" -V "$seconds" -t 5000 -m none "${dict[@]}" \
-  -- "$dotnet" "$bin/Crt.Fuzz.dll" afl "$target" >"findings/$target.log" 2>&1 || { tail -30 "findings/$target.log"; exit 1; }; } \
-  2>"findings/$target.cpu"
-cpu=$(awk '{ printf "%.0f", $1 + $2 }' "findings/$target.cpu")
+# CPU time of the whole tree (afl-fuzz, SharpFuzz's .NET master and the .NET worker that parses): polled from /proc
+# every 5 s, each process's last reading kept. (The shell's own accounting misses the worker: it is never waited for.)
+descendants() { ps -eo pid=,ppid= | awk -v r="$1" '{ up[$1] = $2 } END { for (p in up) { x = p; while (x in up && x != r && x > 1) x = up[x]; if (x == r) print p } }'; }
+poll_cpu() {
+  declare -A ticks
+  while kill -0 "$1" 2>/dev/null; do
+    for p in $(descendants "$1"); do
+      t=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null) && [[ -n $t ]] && ticks[$p]=$t
+    done
+    total=0; for t in "${ticks[@]}"; do total=$((total + t)); done
+    echo "$total" >"findings/$target.cpu"
+    sleep 5
+  done
+}
+afl-fuzz -i "$seeds" -o "$out" -V "$seconds" -t 5000 -m none "${dict[@]}" \
+  -- "$dotnet" "$bin/Crt.Fuzz.dll" afl "$target" >"findings/$target.log" 2>&1 &
+afl=$!
+poll_cpu "$afl" &
+wait "$afl" || { tail -30 "findings/$target.log"; exit 1; }
+wait
+cpu=$(( $(cat "findings/$target.cpu" 2>/dev/null || echo 0) / $(getconf CLK_TCK) ))
 
 # Kept files are named by their content (AFL's names hold ':' and ',', which not every file system takes).
 name_by_content() { for f in "$1"/*; do mv -n "$f" "$1/$(sha1sum <"$f" | cut -c1-16)" 2>/dev/null || true; done; }

@@ -17,6 +17,7 @@ for target, rs in rows.items():
     found = sum(int(r["crashes"]) + int(r["hangs"]) for r in rs)
     last = rs[-1]
     timed = [r for r in rs if r.get("cpu_seconds")]  # runs before the column existed have no CPU time
-    cpu = f"{sum(int(r['cpu_seconds']) for r in timed) / 60:.1f} min" + (f" ({len(timed)} of {len(rs)} runs)" if len(timed) < len(rs) else "")
+    cpu = ("not measured" if not timed else f"{sum(int(r['cpu_seconds']) for r in timed) / 60:.1f} min"
+           + (f" (in the {len(timed)} of {len(rs)} runs measured)" if len(timed) < len(rs) else ""))
     print(f"| {target} | {len(rs)} | {seconds / 60:.1f} min | {cpu} | {execs:,} | {execs / max(seconds, 1):,.0f} | {last['paths']} | {last['edges']} "
           f"| {found} | {last['corpus_kept']} |")

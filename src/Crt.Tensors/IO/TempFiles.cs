@@ -19,12 +19,7 @@ public static class TempFiles
         if (!Directory.Exists(dir)) return 0;
         int removed = 0;
         foreach (var file in Directory.EnumerateFiles(dir, $"*{Marker}*", subfolders ? SearchOption.AllDirectories : SearchOption.TopDirectoryOnly))
-        {
-            if (WriterOf(file) is not { } pid || IsRunning(pid)) continue;
-            try { File.Delete(file); removed++; }
-            catch (IOException) { } // gone already, or not ours to remove: leave it
-            catch (UnauthorizedAccessException) { }
-        }
+            if (RemoveIfStale(file)) removed++;
         return removed;
     }
 
@@ -34,8 +29,16 @@ public static class TempFiles
         string dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
         if (!Directory.Exists(dir)) return;
         foreach (var file in Directory.EnumerateFiles(dir, Path.GetFileName(path) + Marker + "*"))
-            if (WriterOf(file) is { } pid && !IsRunning(pid))
-                try { File.Delete(file); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            RemoveIfStale(file);
+    }
+
+    /// <summary>Deletes <paramref name="file"/> when it is one of ours and its writer is no longer running; true if it did.</summary>
+    private static bool RemoveIfStale(string file)
+    {
+        if (WriterOf(file) is not { } pid || IsRunning(pid)) return false;
+        try { File.Delete(file); return true; }
+        catch (IOException) { return false; } // gone already, or not ours to remove: leave it
+        catch (UnauthorizedAccessException) { return false; }
     }
 
     /// <summary>The process id in a temporary file's name, or null when the name is not one of ours.</summary>

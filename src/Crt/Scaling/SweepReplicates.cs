@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Crt.Data;
+using Runs = System.Collections.Generic.List<(Crt.Scaling.SweepReplicate Replicate, (System.Collections.Generic.IReadOnlyList<Crt.Scaling.TokenizerRecord> Tokenizers, System.Collections.Generic.IReadOnlyList<Crt.Scaling.PointRecord> Points) Records)>;
 
 namespace Crt.Scaling;
 
@@ -59,7 +60,7 @@ public static class SweepReplicates
     /// <summary>Writes DIR/replicates.md from each replicate's points.jsonl; returns its path.</summary>
     public static string WriteSummary(SweepPlan plan, string dir)
     {
-        var runs = plan.Replicates
+        Runs runs = plan.Replicates
             .Select(r => (Replicate: r, Log: Path.Combine(dir, r.FolderName, "points.jsonl")))
             .Where(x => File.Exists(x.Log))
             .Select(x => (x.Replicate, Records: new PointLog(x.Log).Read()))
@@ -132,7 +133,7 @@ public static class SweepReplicates
     /// Baseline minus CRT at each (GPT, steps), paired within a replicate (same seeds, same GPT compute), and the verdict
     /// of the rule declared in docs/results.md at the largest GPT compute both reached.
     /// </summary>
-    private static void WritePaired(StringBuilder md, SweepPlan plan, List<(SweepReplicate Replicate, (IReadOnlyList<TokenizerRecord> Tokenizers, IReadOnlyList<PointRecord> Points) Records)> runs,
+    private static void WritePaired(StringBuilder md, SweepPlan plan, Runs runs,
         string baseline, string crt)
     {
         md.AppendLine($"## {baseline} − {crt}, paired by replicate").AppendLine();
@@ -170,7 +171,7 @@ public static class SweepReplicates
     /// inside the winner's 95% interval are tied with it, and among tied arms the plan's "crt" (the default
     /// configuration) is kept if it is one of them, else the one with the lowest total compute.
     /// </summary>
-    private static void WriteSelection(StringBuilder md, SweepPlan plan, List<(SweepReplicate Replicate, (IReadOnlyList<TokenizerRecord> Tokenizers, IReadOnlyList<PointRecord> Points) Records)> runs)
+    private static void WriteSelection(StringBuilder md, SweepPlan plan, Runs runs)
     {
         var arms = plan.Tokenizers.Select(t => t.Name).Where(n => n != plan.Baseline).ToList();
         if (arms.Count < 2) return;
@@ -204,7 +205,7 @@ public static class SweepReplicates
     }
 
     private static IEnumerable<(SweepReplicate Replicate, PointRecord Point)> PointsAt(
-        List<(SweepReplicate Replicate, (IReadOnlyList<TokenizerRecord> Tokenizers, IReadOnlyList<PointRecord> Points) Records)> runs,
+        Runs runs,
         string tokenizer, string preset, long steps) =>
         runs.SelectMany(x => x.Records.Points.Where(p => p.Tokenizer == tokenizer && p.Gpt == preset && p.Steps == steps).Select(p => (x.Replicate, p)));
 }

@@ -48,15 +48,15 @@ public class CoreTests
         using (TensorScope.Begin())
         {
             temp = Tensor.Zeros(17, 3);
-            buffer = temp.Data;
+            buffer = temp.Storage;
             kept = Tensor.Full(2f, 4).Keep();
         }
-        Assert.Throws<ObjectDisposedException>(() => temp.Data);
+        Assert.Throws<ObjectDisposedException>(() => temp.Storage);
         Assert.Equal(2f, kept[3]);
         using (TensorScope.Begin())
         {
             var again = Tensor.Empty(17, 3);
-            Assert.Same(buffer, again.Data); // steady state: the step reuses the returned buffer
+            Assert.Same(buffer, again.Storage); // steady state: the step reuses the returned buffer
         }
     }
 
@@ -69,7 +69,7 @@ public class CoreTests
             var t = Tensor.Zeros(2, 3);
             view = t.Detach();
         }
-        Assert.Throws<ObjectDisposedException>(() => view.Data);
+        Assert.Throws<ObjectDisposedException>(() => view.Storage);
     }
 
     [Fact]

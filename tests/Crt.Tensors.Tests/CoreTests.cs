@@ -110,3 +110,36 @@ public class FlopCounterTests
         Ops.Linear(x, w); // no counter active: nothing to observe, and nothing breaks
     }
 }
+
+public class BackwardGradientTests
+{
+    [Fact]
+    public void CallersGradientIsReadNotAdoptedOrChanged()
+    {
+        var rng = new Rng(3);
+        var x = rng.Normal(new[] { 4, 6 }); x.RequiresGrad = true;
+        var g = rng.Normal(new[] { 24 });
+        var before = g.ToArray();
+
+        // reshape hands its gradient on: the leaf must get a copy, not a view of the caller's tensor
+        Ops.Reshape(x, 24).Backward(g);
+        Assert.Equal(before, x.Grad!.ToArray());
+        Ops.Reshape(x, 24).Backward(g); // accumulates into x.Grad ...
+        Assert.Equal(before, g.ToArray()); // ... and never into g
+        Assert.Equal(before.Select(v => 2 * v).ToArray(), x.Grad!.ToArray());
+
+        // a chain: the interior reshape's gradient is a copy too
+        x.Grad = null;
+        Ops.Reshape(Ops.Reshape(Ops.MulScalar(x, 1f), 6, 4), 24).Backward(g);
+        Ops.Reshape(Ops.Reshape(Ops.MulScalar(x, 1f), 6, 4), 24).Backward(g);
+        Assert.Equal(before, g.ToArray());
+        Assert.Equal(before.Select(v => 2 * v).ToArray(), x.Grad!.ToArray());
+
+        // a leaf as the root keeps its own gradient buffer
+        var leaf = rng.Normal(new[] { 24 }); leaf.RequiresGrad = true;
+        leaf.Backward(g);
+        leaf.Backward(g);
+        Assert.Equal(before, g.ToArray());
+        Assert.Equal(before.Select(v => 2 * v).ToArray(), leaf.Grad!.ToArray());
+    }
+}

@@ -10,6 +10,7 @@ namespace Crt.Tensors;
 public sealed partial class Tensor
 {
     private float[]? _data;
+    private int _offset;
 
     /// <summary>Dimensions, outermost first (NCHW for images). Never mutated.</summary>
     public int[] Shape { get; }
@@ -41,18 +42,19 @@ public sealed partial class Tensor
 
     public bool IsLeaf => Node is null;
 
-    internal Tensor(int[] shape, float[] data, Device device)
+    internal Tensor(int[] shape, float[] data, Device device, int offset = 0)
     {
         Shape = shape;
         Size = ShapeUtil.Numel(shape);
-        if (data.Length < Size)
-            throw new ArgumentException($"storage of {data.Length} elements is too small for shape {ShapeUtil.Format(shape)}");
+        if (offset < 0 || data.Length - offset < Size)
+            throw new ArgumentException($"storage of {data.Length} elements from {offset} is too small for shape {ShapeUtil.Format(shape)}");
         _data = data;
+        _offset = offset;
         Device = device;
     }
 
-    /// <summary>The raw storage array. Its length may exceed <see cref="Size"/> (pooled buffers); use <see cref="Span"/> when in doubt.</summary>
-    public float[] Data
+    /// <summary>The storage array; the elements are <see cref="Span"/> = Storage[StorageOffset .. StorageOffset + Size].</summary>
+    internal float[] Storage
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         get => _data ?? throw new ObjectDisposedException(
@@ -60,15 +62,17 @@ public sealed partial class Tensor
             "its buffer was returned to the pool when its TensorScope ended; call Keep() on tensors that must outlive the scope");
     }
 
-    public Span<float> Span => Data.AsSpan(0, Size);
+    /// <summary>Where element 0 lies in <see cref="Storage"/> (non-zero where the storage was aligned: <see cref="AlignedStorage"/>).</summary>
+    internal int StorageOffset => _offset;
 
-    public ReadOnlySpan<float> ReadOnlySpan => Data.AsSpan(0, Size);
+    /// <summary>The elements, row-major (views share them with their source).</summary>
+    public Span<float> Span => Storage.AsSpan(_offset, Size);
+
+    public ReadOnlySpan<float> ReadOnlySpan => Storage.AsSpan(_offset, Size);
 
     internal bool IsReleased => _data is null;
 
     internal void ReleaseStorage() => _data = null;
-
-    internal void SwapStorage(float[] data) => _data = data;
 
     public int Dim(int axis) => Shape[ShapeUtil.NormalizeAxis(axis, Rank, "dim")];
 
@@ -122,8 +126,8 @@ public sealed partial class Tensor
     {
         ShapeUtil.Validate(shape, "tensor");
         int n = ShapeUtil.Numel(shape);
-        var (data, pooled) = TensorScope.Rent(n, clear);
-        var t = new Tensor((int[])shape.Clone(), data, Device.Cpu) { Pooled = pooled };
+        var (data, offset, pooled) = TensorScope.Rent(n, clear);
+        var t = new Tensor((int[])shape.Clone(), data, Device.Cpu, offset) { Pooled = pooled };
         if (pooled) TensorScope.Track(t);
         return t;
     }
@@ -139,7 +143,7 @@ public sealed partial class Tensor
     public float Item()
     {
         if (Size != 1) throw new InvalidOperationException($"Item: tensor {ShapeUtil.Format(Shape)} has {Size} elements, not 1");
-        return Data[0];
+        return Span[0];
     }
 
     public float[] ToArray() => ReadOnlySpan.ToArray();
@@ -147,8 +151,8 @@ public sealed partial class Tensor
     [IndexerName("At")]
     public float this[params int[] index]
     {
-        get => Data[ShapeUtil.FlatIndex(Shape, index)];
-        set => Data[ShapeUtil.FlatIndex(Shape, index)] = value;
+        get => Span[ShapeUtil.FlatIndex(Shape, index)];
+        set => Span[ShapeUtil.FlatIndex(Shape, index)] = value;
     }
 
     /// <summary>A copy that does not take part in autograd (storage is copied).</summary>
@@ -165,7 +169,7 @@ public sealed partial class Tensor
     /// <summary>A tensor of another shape over the same storage (no autograd; see <c>Reshape</c> for the taped op).</summary>
     internal Tensor View(int[] shape)
     {
-        var v = new Tensor((int[])shape.Clone(), Data, Device);
+        var v = new Tensor((int[])shape.Clone(), Storage, Device, _offset);
         if (v.Size != Size) throw new ArgumentException($"view: shape {ShapeUtil.Format(shape)} does not have the {Size} elements of {ShapeUtil.Format(Shape)}");
         TensorScope.TrackView(v, this);
         return v;
@@ -179,9 +183,10 @@ public sealed partial class Tensor
     {
         if (Pooled)
         {
-            var persistent = new float[Size];
-            ReadOnlySpan.CopyTo(persistent);
+            var (persistent, offset) = AlignedStorage.Allocate(Size, clear: false);
+            ReadOnlySpan.CopyTo(persistent.AsSpan(offset));
             _data = persistent;
+            _offset = offset;
             Pooled = false;
             OwnerScope = null;
         }
@@ -197,7 +202,7 @@ public sealed partial class Tensor
         {
             sb.Append(" [");
             int n = Math.Min(Size, 8);
-            for (int i = 0; i < n; i++) sb.Append(i > 0 ? ", " : "").Append(Data[i].ToString("G5", System.Globalization.CultureInfo.InvariantCulture));
+            for (int i = 0; i < n; i++) sb.Append(i > 0 ? ", " : "").Append(ReadOnlySpan[i].ToString("G5", System.Globalization.CultureInfo.InvariantCulture));
             if (Size > n) sb.Append(", …");
             sb.Append(']');
         }

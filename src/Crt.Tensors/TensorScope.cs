@@ -39,9 +39,15 @@ public sealed class TensorScope : IDisposable
 
     public static bool IsActive => _current is { _suspended: false };
 
-    internal static (float[] data, bool pooled) Rent(int n, bool clear)
+    /// <summary>Storage for <paramref name="n"/> elements from the returned offset (<see cref="AlignedStorage"/>): pooled inside an
+    /// active scope, else fresh and zeroed.</summary>
+    internal static (float[] data, int offset, bool pooled) Rent(int n, bool clear)
     {
-        if (!IsActive || n == 0) return (new float[n], false);
+        if (!IsActive || n == 0)
+        {
+            var (fresh, at) = AlignedStorage.Allocate(n, clear: true);
+            return (fresh, at, false);
+        }
         float[]? arr = null;
         lock (PoolLock)
         {
@@ -51,12 +57,15 @@ public sealed class TensorScope : IDisposable
                 _pooledFloats -= arr.Length;
             }
         }
-        if (arr is null) return (GC.AllocateUninitializedArray<float>(n) is var fresh && clear ? Cleared(fresh) : fresh, true);
-        if (clear) Array.Clear(arr);
-        return (arr, true);
+        if (arr is null)
+        {
+            var (fresh, at) = AlignedStorage.Allocate(n, clear);
+            return (fresh, at, true);
+        }
+        int offset = AlignedStorage.OffsetOf(arr);
+        if (clear) arr.AsSpan(offset, n).Clear();
+        return (arr, offset, true);
     }
-
-    private static float[] Cleared(float[] a) { Array.Clear(a); return a; }
 
     internal static void Track(Tensor t)
     {
@@ -85,7 +94,7 @@ public sealed class TensorScope : IDisposable
         foreach (var t in _tracked)
         {
             if (!t.Pooled || t.IsReleased) continue; // kept, or already released
-            returned.Add(t.Data);
+            returned.Add(t.Storage);
             t.ReleaseStorage();
         }
         _tracked.Clear();
@@ -94,7 +103,8 @@ public sealed class TensorScope : IDisposable
             foreach (var arr in returned)
             {
                 if ((_pooledFloats + arr.Length) * 4L > MaxPooledBytes) continue;
-                if (!Pool.TryGetValue(arr.Length, out var stack)) Pool[arr.Length] = stack = new Stack<float[]>();
+                int n = AlignedStorage.CapacityOf(arr);
+                if (!Pool.TryGetValue(n, out var stack)) Pool[n] = stack = new Stack<float[]>();
                 stack.Push(arr);
                 _pooledFloats += arr.Length;
             }

@@ -91,11 +91,11 @@ public class ActivationTests
             for (int i = 0; i < n; i++)
             {
                 double xi = data[i];
-                double f = act.F(xi), df = act.Df(xi) * g.Data[i];
+                double f = act.F(xi), df = act.Df(xi) * g.Span[i];
                 // float32-accurate: a few ulp relative, plus a floor near 0 (for gradients: a few ulp of |g|, as
                 // tanh' = 1 − y² and σ' = y(1 − y) are formed from the rounded output, as in PyTorch)
                 Assert.True(Math.Abs(ya[i] - f) <= act.Rtol * Math.Abs(f) + 1e-15, $"{name}({xi:R}) = {ya[i]:R}, expected {f:R}");
-                Assert.True(Math.Abs(dx[i] - df) <= 2 * act.Rtol * Math.Abs(df) + 3e-7 * Math.Abs(g.Data[i]), $"{name}'({xi:R})·g = {dx[i]:R}, expected {df:R}");
+                Assert.True(Math.Abs(dx[i] - df) <= 2 * act.Rtol * Math.Abs(df) + 3e-7 * Math.Abs(g.Span[i]), $"{name}'({xi:R})·g = {dx[i]:R}, expected {df:R}");
             }
         }
     }
@@ -107,7 +107,7 @@ public class ActivationTests
         var gelu = Ops.Gelu(x).ToArray();
         // x·Φ(x) from published Φ values
         double[] phi = { 0.0013498980316301, 0.15865525393145707, 0.5, 0.6914624612740131, 0.8413447460685429, 0.9772498680518208 };
-        for (int i = 0; i < 6; i++) Assert.Equal(x.Data[i] * phi[i], gelu[i], 6);
+        for (int i = 0; i < 6; i++) Assert.Equal(x.Span[i] * phi[i], gelu[i], 6);
         Assert.Equal(0.8411919906, Ops.Gelu(Tensor.FromArray(new[] { 1f }, 1), tanhApproximation: true).Item(), 6);
         Assert.Equal(0.7310585786, Ops.Silu(Tensor.FromArray(new[] { 1f }, 1)).Item(), 6);
         Assert.Equal(new[] { 0f, 0f, 0f, 0.5f, 1f, 2f }, Ops.Relu(x).ToArray());

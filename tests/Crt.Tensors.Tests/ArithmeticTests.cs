@@ -40,8 +40,8 @@ public class ArithmeticTests
             {
                 int ia = 0, ib = 0, rem = i;
                 for (int d = 0; d < shape.Length; d++) { int k = rem / outStr[d]; rem %= outStr[d]; ia += k * aStr[d]; ib += k * bStr[d]; }
-                double expected = r(a.Data[ia], b.Data[ib]);
-                Assert.True(Math.Abs(expected - y.Data[i]) <= 1e-6 * (1 + Math.Abs(expected)), $"{name} element {i}: {y.Data[i]} vs {expected}");
+                double expected = r(a.Span[ia], b.Span[ib]);
+                Assert.True(Math.Abs(expected - y.Span[i]) <= 1e-6 * (1 + Math.Abs(expected)), $"{name} element {i}: {y.Span[i]} vs {expected}");
             }
             GradCheck.Check(t => f(t[0], t[1]), new[] { a, b }, label: $"{name} {ShapeUtil.Format(sa)} {ShapeUtil.Format(sb)}");
         }

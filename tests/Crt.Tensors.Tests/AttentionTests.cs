@@ -238,7 +238,7 @@ public sealed class AttentionTests
         // grid 4, head dim 8: half = 4 pairs, freqs = [1, 1/10000^(2/4) = 0.01]; pairs 0,1 use the row, 2,3 the column.
         var t = Ops.Rope2dTable(4, 8, 10000f, clsTokenNum: 1);
         Assert.Equal(new[] { 17, 4, 2 }, t.Shape);
-        for (int i = 0; i < 8; i++) Assert.Equal(0f, t.Data[i]); // the class position: cos = sin = 0
+        for (int i = 0; i < 8; i++) Assert.Equal(0f, t.Span[i]); // the class position: cos = sin = 0
         int pos = 1 + 2 * 4 + 3; // row 2, column 3
         double[] angles = { 2 * 1.0, 2 * 0.01, 3 * 1.0, 3 * 0.01 };
         for (int i = 0; i < 4; i++)

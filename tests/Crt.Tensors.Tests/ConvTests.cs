@@ -26,7 +26,7 @@ public class ConvTests
                 for (int oh = 0; oh < Ho; oh++)
                     for (int ow = 0; ow < Wo; ow++)
                     {
-                        double acc = b is null ? 0 : b.Data[o];
+                        double acc = b is null ? 0 : b.Span[o];
                         for (int c = 0; c < C; c++)
                             for (int i = 0; i < kh; i++)
                                 for (int j = 0; j < kw; j++)
@@ -123,7 +123,7 @@ public class ConvTests
         Assert.Equal(expected[2], b.Grad!.ToArray());
         // A second backward accumulates.
         using (TensorScope.Begin()) Ops.Conv2d(x, w, b, 1, 1).Backward(g);
-        for (int i = 0; i < expected[1].Length; i++) Assert.Equal(2 * expected[1][i], w.Grad!.Data[i], 1e-5f * (1 + Math.Abs(expected[1][i])));
+        for (int i = 0; i < expected[1].Length; i++) Assert.Equal(2 * expected[1][i], w.Grad!.Span[i], 1e-5f * (1 + Math.Abs(expected[1][i])));
     }
 
     [Fact]
@@ -138,7 +138,7 @@ public class ConvTests
         var c = Ops.Conv2d(Ops.Pad2d(x, p), w, b, 2, 0);
         Assert.Equal(c.Shape, a.Shape);
         Assert.Equal(new[] { 2, 4, 4, 3 }, a.Shape); // (8+1−3)/2+1, (7+1−3)/2+1
-        for (int i = 0; i < a.Size; i++) Assert.Equal(c.Data[i], a.Data[i], 1e-4f);
+        for (int i = 0; i < a.Size; i++) Assert.Equal(c.Span[i], a.Span[i], 1e-4f);
     }
 
     [Fact]
@@ -216,8 +216,8 @@ public class ConvTests
         for (int q = 0; q < planes; q++) for (int i = 0; i < Ho; i++) for (int j = 0; j < Wo; j++)
         {
             int si = i - pad[0], sj = j - pad[2];
-            float e = si >= 0 && si < H && sj >= 0 && sj < W ? x.Data[(q * H + si) * W + sj] : value;
-            Assert.Equal(e, y.Data[(q * Ho + i) * Wo + j]);
+            float e = si >= 0 && si < H && sj >= 0 && sj < W ? x.Span[(q * H + si) * W + sj] : value;
+            Assert.Equal(e, y.Span[(q * Ho + i) * Wo + j]);
         }
         GradCheck.Check(t => Ops.Pad2d(t[0], p, value), new[] { x }, label: $"pad {ShapeUtil.Format(shape)} {p}");
     }
@@ -330,9 +330,9 @@ public class ConvBandTests
         var dx = x.Grad!.ToArray(); var dw = w.Grad!.ToArray(); var db = b.Grad!.ToArray();
         // Same gradients (up to summation order) with default bands (dW/db reduced over per-thread partials in another grouping).
         GradCheck.Check(t => Ops.Conv2d(t[0], t[1], t[2], 1, 1), new[] { x, w, b }, maxProbes: 8, label: "33x17 default bands");
-        for (int i = 0; i < dx.Length; i++) Assert.Equal(dx[i], x.Grad!.Data[i], 3e-5f * (1 + Math.Abs(dx[i])));
-        for (int i = 0; i < dw.Length; i++) Assert.Equal(dw[i], w.Grad!.Data[i], 3e-4f * (1 + Math.Abs(dw[i])));
-        for (int i = 0; i < db.Length; i++) Assert.Equal(db[i], b.Grad!.Data[i], 3e-4f * (1 + Math.Abs(db[i])));
+        for (int i = 0; i < dx.Length; i++) Assert.Equal(dx[i], x.Grad!.Span[i], 3e-5f * (1 + Math.Abs(dx[i])));
+        for (int i = 0; i < dw.Length; i++) Assert.Equal(dw[i], w.Grad!.Span[i], 3e-4f * (1 + Math.Abs(dw[i])));
+        for (int i = 0; i < db.Length; i++) Assert.Equal(db[i], b.Grad!.Span[i], 3e-4f * (1 + Math.Abs(db[i])));
     }
 }
 

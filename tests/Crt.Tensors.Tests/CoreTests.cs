@@ -48,15 +48,15 @@ public class CoreTests
         using (TensorScope.Begin())
         {
             temp = Tensor.Zeros(17, 3);
-            buffer = temp.Data;
+            buffer = temp.Storage;
             kept = Tensor.Full(2f, 4).Keep();
         }
-        Assert.Throws<ObjectDisposedException>(() => temp.Data);
+        Assert.Throws<ObjectDisposedException>(() => temp.Storage);
         Assert.Equal(2f, kept[3]);
         using (TensorScope.Begin())
         {
             var again = Tensor.Empty(17, 3);
-            Assert.Same(buffer, again.Data); // steady state: the step reuses the returned buffer
+            Assert.Same(buffer, again.Storage); // steady state: the step reuses the returned buffer
         }
     }
 
@@ -69,7 +69,7 @@ public class CoreTests
             var t = Tensor.Zeros(2, 3);
             view = t.Detach();
         }
-        Assert.Throws<ObjectDisposedException>(() => view.Data);
+        Assert.Throws<ObjectDisposedException>(() => view.Storage);
     }
 
     [Fact]
@@ -108,5 +108,38 @@ public class FlopCounterTests
         }
         Assert.Equal(120 + 120 + 27648 + 2304, total);
         Ops.Linear(x, w); // no counter active: nothing to observe, and nothing breaks
+    }
+}
+
+public class BackwardGradientTests
+{
+    [Fact]
+    public void CallersGradientIsReadNotAdoptedOrChanged()
+    {
+        var rng = new Rng(3);
+        var x = rng.Normal(new[] { 4, 6 }); x.RequiresGrad = true;
+        var g = rng.Normal(new[] { 24 });
+        var before = g.ToArray();
+
+        // reshape hands its gradient on: the leaf must get a copy, not a view of the caller's tensor
+        Ops.Reshape(x, 24).Backward(g);
+        Assert.Equal(before, x.Grad!.ToArray());
+        Ops.Reshape(x, 24).Backward(g); // accumulates into x.Grad ...
+        Assert.Equal(before, g.ToArray()); // ... and never into g
+        Assert.Equal(before.Select(v => 2 * v).ToArray(), x.Grad!.ToArray());
+
+        // a chain: the interior reshape's gradient is a copy too
+        x.Grad = null;
+        Ops.Reshape(Ops.Reshape(Ops.MulScalar(x, 1f), 6, 4), 24).Backward(g);
+        Ops.Reshape(Ops.Reshape(Ops.MulScalar(x, 1f), 6, 4), 24).Backward(g);
+        Assert.Equal(before, g.ToArray());
+        Assert.Equal(before.Select(v => 2 * v).ToArray(), x.Grad!.ToArray());
+
+        // a leaf as the root keeps its own gradient buffer
+        var leaf = rng.Normal(new[] { 24 }); leaf.RequiresGrad = true;
+        leaf.Backward(g);
+        leaf.Backward(g);
+        Assert.Equal(before, g.ToArray());
+        Assert.Equal(before.Select(v => 2 * v).ToArray(), leaf.Grad!.ToArray());
     }
 }

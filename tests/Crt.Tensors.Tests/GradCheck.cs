@@ -46,7 +46,7 @@ public static class GradCheck
                 idx = idx[..maxProbes];
             }
             var numeric = new double[idx.Length];
-            var data = x.Data;
+            var data = x.Span;
             for (int p = 0; p < idx.Length; p++)
             {
                 int i = idx[p];

@@ -14,7 +14,7 @@ public class IndexingTests
         var y = Ops.Embedding(w, ids, new[] { 2, 3 });
         Assert.Equal(new[] { 2, 3, 5 }, y.Shape);
         for (int i = 0; i < ids.Length; i++)
-            for (int d = 0; d < 5; d++) Assert.Equal(w[ids[i], d], y.Data[i * 5 + d]);
+            for (int d = 0; d < 5; d++) Assert.Equal(w[ids[i], d], y.Span[i * 5 + d]);
         GradCheck.Check(t => Ops.Embedding(t[0], ids, new[] { 2, 3 }), new[] { w }, label: "embedding");
         var err = Assert.Throws<ArgumentOutOfRangeException>(() => Ops.Embedding(w, new[] { 7 }, new[] { 1 }));
         Assert.Contains("index 7", err.Message);
@@ -114,6 +114,6 @@ public class IndexingTests
         var y = Ops.L2Normalize(x, -1, eps: 1e-3f);
         Assert.Equal(new float[] { 0, 0, 0, 0.6f, 0.8f, 0 }, y.ToArray());
         y.Backward(Tensor.Ones(2, 3));
-        Assert.Equal(1000f, x.Grad!.Data[0], 2); // clamped: g / eps
+        Assert.Equal(1000f, x.Grad!.Span[0], 2); // clamped: g / eps
     }
 }

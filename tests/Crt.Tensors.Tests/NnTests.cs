@@ -386,7 +386,7 @@ public sealed class NnTests : IDisposable
         var y = conv.Forward(x);
         Assert.Equal(new[] { 1, 3, 3, 3 }, y.Shape);
         // Output (o, 2, 2) reads rows/cols 4..6, where 6 is the zero padding.
-        double s = conv.Bias!.Data[1];
+        double s = conv.Bias!.Span[1];
         for (int c = 0; c < 2; c++)
             for (int i = 0; i < 2; i++)
                 for (int j = 0; j < 2; j++)

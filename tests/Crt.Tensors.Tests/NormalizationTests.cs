@@ -218,7 +218,7 @@ public class NormalizationTests
         Ops.GroupNorm(x, 3, w, b, 1e-6f, swish: true).Backward(g);
         var twice = x.Grad!.ToArray();
         for (int i = 0; i < once.Length; i++) Assert.Equal(2 * once[i], twice[i], 5);
-        for (int i = 0; i < dw.Length; i++) Assert.Equal(2 * dw[i], w.Grad!.Data[i], 4);
+        for (int i = 0; i < dw.Length; i++) Assert.Equal(2 * dw[i], w.Grad!.Span[i], 4);
         // x feeding two norms and a pointwise op: the interior gradient is accumulated across branches
         GradCheck.Check(t => Ops.Add(Ops.Add(Ops.GroupNorm(t[0], 3, t[1], t[2], 1e-5f, swish: true), Ops.GroupNorm(t[0], 2, null, null)), Ops.Silu(t[0])),
             new[] { GradCheck.Input(rng, 2, 6, 5, 3), Param(rng, 6, 1f), Param(rng, 6, 0f) }, label: "group_norm in a residual graph");
@@ -285,7 +285,7 @@ public class NormalizationTests
         {
             var xc = xt.AsSpan(ch * n * s, n * s).ToArray();
             var gc = gt.AsSpan(ch * n * s, n * s).ToArray();
-            var r = GroupNormRef(xc, 1, 1, n * s, 1, w is null ? null : new[] { w.Data[ch] }, b is null ? null : new[] { b.Data[ch] }, eps, false, gc);
+            var r = GroupNormRef(xc, 1, 1, n * s, 1, w is null ? null : new[] { w.Span[ch] }, b is null ? null : new[] { b.Span[ch] }, eps, false, gc);
             for (int ni = 0; ni < n; ni++)
                 for (int i = 0; i < s; i++)
                 {
@@ -296,8 +296,8 @@ public class NormalizationTests
             // running statistics: (1 − m)·running + m·stat, unbiased variance
             double mean = xc.Average(x => (double)x);
             double uv = xc.Sum(x => (x - mean) * (x - mean)) / (n * s - 1);
-            Assert.Equal((1 - momentum) * rm0[ch] + momentum * mean, rm.Data[ch], 5);
-            Assert.Equal((1 - momentum) * rv0[ch] + momentum * uv, rv.Data[ch], 5);
+            Assert.Equal((1 - momentum) * rm0[ch] + momentum * mean, rm.Span[ch], 5);
+            Assert.Equal((1 - momentum) * rv0[ch] + momentum * uv, rv.Span[ch], 5);
         }
         Close(yr, y, 2e-6, "y");
         Close(dxr, x.Grad, 1e-5, "dx", floor: 1);
@@ -314,11 +314,11 @@ public class NormalizationTests
         var y = Ops.BatchNorm2d(x, null, null, rm, rv, training: true, momentum: 0.1f, eps: 0f);
         Assert.Equal(0.9 * 1 + 0.1 * 2.5, rm.Item(), 6);
         Assert.Equal(0.9 * 2 + 0.1 * (5.0 / 3), rv.Item(), 6);
-        Assert.Equal(-1.5 / Math.Sqrt(1.25), y.Data[0], 5);
+        Assert.Equal(-1.5 / Math.Sqrt(1.25), y.Span[0], 5);
         // eval: running statistics, nothing updated
         var z = Ops.BatchNorm2d(x, null, null, rm, rv, training: false, momentum: 0.1f, eps: 0f);
         Assert.Equal(0.9 * 1 + 0.1 * 2.5, rm.Item(), 6);
-        Assert.Equal((4 - rm.Item()) / Math.Sqrt(rv.Item()), z.Data[3], 5);
+        Assert.Equal((4 - rm.Item()) / Math.Sqrt(rv.Item()), z.Span[3], 5);
         Assert.Throws<ArgumentException>(() => Ops.BatchNorm2d(Tensor.Zeros(1, 2, 1, 1), null, null, Tensor.Zeros(2), Tensor.Ones(2), training: true));
         Assert.Throws<ArgumentException>(() => Ops.BatchNorm2d(Tensor.Zeros(2, 2, 3), null, null, Tensor.Zeros(2), Tensor.Ones(2), training: true));
         Assert.Throws<ArgumentException>(() => Ops.BatchNorm2d(Tensor.Zeros(2, 2, 3, 3), null, null, Tensor.Zeros(3), Tensor.Ones(2), training: false));
@@ -344,11 +344,11 @@ public class NormalizationTests
         for (int i = 0; i < x.Size; i++)
         {
             int ch = i / s % c;
-            double r = 1 / Math.Sqrt(rv.Data[ch] + 1e-3), wc = w?.Data[ch] ?? 1;
-            double xh = (x.Data[i] - rm.Data[ch]) * r;
-            yr[i] = xh * wc + (b?.Data[ch] ?? 0);
-            dxr[i] = g.Data[i] * wc * r;
-            dwr[ch] += g.Data[i] * xh; dbr[ch] += g.Data[i];
+            double r = 1 / Math.Sqrt(rv.Span[ch] + 1e-3), wc = w is null ? 1 : w.Span[ch];
+            double xh = (x.Span[i] - rm.Span[ch]) * r;
+            yr[i] = xh * wc + (b is null ? 0 : b.Span[ch]);
+            dxr[i] = g.Span[i] * wc * r;
+            dwr[ch] += g.Span[i] * xh; dbr[ch] += g.Span[i];
         }
         Close(yr, y, 2e-6, "y");
         Close(dxr, x.Grad, 1e-5, "dx", floor: 1);

@@ -172,7 +172,7 @@ public class PointwiseWidthTests
             int[] astr = Broadcast.BroadcastStrides(a.Shape, os), bstr = Broadcast.BroadcastStrides(b.Shape, os);
             ForEachIndex(os, (i, idx) =>
             {
-                float u = a.Data[Offset(idx, astr)], v = b.Data[Offset(idx, bstr)];
+                float u = a.Span[Offset(idx, astr)], v = b.Span[Offset(idx, bstr)];
                 y[i] = op switch { BinaryOp.Add => u + v, BinaryOp.Sub => u - v, BinaryOp.Mul => u * v, _ => u / v };
             });
             return y;

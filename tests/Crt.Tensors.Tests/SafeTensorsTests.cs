@@ -50,7 +50,7 @@ public sealed class SafeTensorsTests : IDisposable
         Is("bool", new[] { 3 }, new[] { 1f, 0f, 1f });
         Is("scalar", Array.Empty<int>(), new[] { 3.25f });
         Is("empty", new[] { 0, 3 }, Array.Empty<float>());
-        Assert.True(BitConverter.SingleToInt32Bits(t["f32"].Data[4]) < 0, "-0.0 keeps its sign");
+        Assert.True(BitConverter.SingleToInt32Bits(t["f32"].Span[4]) < 0, "-0.0 keeps its sign");
 
         var meta = SafeTensors.LoadMetadata(path);
         Assert.Equal("pt", meta["format"]);

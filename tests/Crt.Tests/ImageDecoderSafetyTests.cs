@@ -48,6 +48,22 @@ public class ImageDecoderSafetyTests(ITestOutputHelper output)
         Assert.DoesNotContain("too large", Assert.Throws<InvalidDataException>(() => ImageDecoder.Decode(under, "x/g.png")).Message); // refused as truncated instead
     }
 
+    /// <summary>
+    /// Found by the fuzzer (fuzz/crashes/image/hangs-602db3af28a9): a 25-byte GIF with a logical screen of
+    /// 11,264 × 14,406 (under the limit) and one image of 0 × 59 pixels in it took 9.5 s and 1.1 GB to "decode" into a blank canvas.
+    /// Pillow refuses it as truncated; so does crt, from the header.
+    /// </summary>
+    [Fact]
+    public void AGifWithoutAnImageIsRefusedAsTruncated()
+    {
+        var gif = new byte[] { (byte)'G', (byte)'I', (byte)'F', (byte)'8', (byte)'7', (byte)'a', 0x00, 0x2c, 0x46, 0x38, 0x37, 0x61, 0x00, 0x2c,
+                               0, 0, 0, 0, 0, 0, 0x3b, 0, 0, 0, 0 };
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var message = Assert.Throws<InvalidDataException>(() => ImageDecoder.Decode(gif, "x/empty.gif")).Message;
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 16 << 20, "a canvas was allocated for a GIF without an image");
+        Assert.Equal("x/empty.gif: GIF: truncated: the header is there but no image with any pixels follows it", message);
+    }
+
     public static IEnumerable<object[]> OneFileOfEachFormat() => new[]
     {
         new object[] { "png/rgb8.png", "PNG" }, new object[] { "jpeg/rgb.jpg", "JPEG" }, new object[] { "webp/lossy_rgb.webp", "WebP" },

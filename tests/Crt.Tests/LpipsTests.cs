@@ -43,7 +43,7 @@ public sealed class LpipsTests : IDisposable
         var a = f["a"].Clone(); a.RequiresGrad = true;
         var d = lpips.Forward(a, f["b"]);
         var expected = f["lpips"].ToArray();
-        for (int i = 0; i < 2; i++) Assert.Equal(expected[i], d.Data[i], tolerance: 2e-4 * Math.Abs(expected[i]));
+        for (int i = 0; i < 2; i++) Assert.Equal(expected[i], d.Span[i], tolerance: 2e-4 * Math.Abs(expected[i]));
         Ops.Sum(d).Backward();
         var g = a.Grad!.ToArray(); var eg = f["grad_a"].ToArray();
         double scale = eg.Max(v => Math.Abs((double)v)), err = eg.Zip(g, (x, y) => Math.Abs((double)x - y)).Max();

@@ -36,6 +36,9 @@ public sealed partial class Tensor
     /// Adds <paramref name="g"/> into this tensor's gradient. <paramref name="owned"/> says the caller
     /// made <paramref name="g"/> fresh for this call, so it may be adopted without a copy.
     /// </summary>
+    /// <summary>True for the gradient handed to <see cref="Backward"/>: the caller's storage, never adopted as an input's gradient.</summary>
+    internal bool BorrowedGradient { get; private set; }
+
     internal void AccumulateGrad(Tensor g, bool owned = true)
     {
         if (!RequiresGrad) return;
@@ -78,7 +81,15 @@ public sealed partial class Tensor
             throw new ArgumentException($"Backward: gradient {ShapeUtil.Format(gradient.Shape)} does not match output {ShapeUtil.Format(Shape)}");
 
         var order = TopologicalOrder(this);
-        AccumulateGrad(gradient, owned: false);
+        if (IsLeaf || Grad is not null) AccumulateGrad(gradient, owned: false);
+        else
+        {
+            // The caller's gradient is read in place, not copied (a full pass over it, as large as the output):
+            // backward closures only read the gradient they receive, and one that hands it on (reshape) checks
+            // BorrowedGradient so that no input adopts the caller's storage as its own gradient.
+            Grad = gradient.View(gradient.Shape);
+            Grad.BorrowedGradient = true;
+        }
         using var noGrad = GradMode.NoGrad(); // backward closures compute with plain kernels, never taped
         for (int i = order.Count - 1; i >= 0; i--)
         {

@@ -18,11 +18,11 @@ public static partial class Ops
         Device.Common(name, x);
         var (outer, n, inner, _) = AxisSplit(x, axis, keepDim: true, name);
         var y = x.EmptyLike();
-        SoftmaxKernels.Forward(x.Data, y.Data, outer, n, inner, log);
+        SoftmaxKernels.Forward(x.Span, y.Span, outer, n, inner, log);
         return Tensor.Record(name, y, new[] { x }, g =>
         {
             var dx = x.EmptyLike();
-            SoftmaxKernels.Backward(y.Data, g.Data, dx.Data, outer, n, inner, log);
+            SoftmaxKernels.Backward(y.Span, g.Span, dx.Span, outer, n, inner, log);
             x.AccumulateGrad(dx);
         });
     }
@@ -41,18 +41,18 @@ public static partial class Ops
         targets = Snapshot(targets);
         var lse = new float[n];
         var rowLoss = new float[n];
-        SoftmaxKernels.CrossEntropyForward(logits.Data, targets, ignoreIndex, n, c, lse, rowLoss);
+        SoftmaxKernels.CrossEntropyForward(logits.Span, targets, ignoreIndex, n, c, lse, rowLoss);
         int count = 0;
         double sum = 0;
         for (int i = 0; i < n; i++)
             if (targets[i] != ignoreIndex) { count++; sum += rowLoss[i]; }
         var y = Tensor.Empty();
-        y.Data[0] = count == 0 ? float.NaN : (float)(sum / count);
+        y.Span[0] = count == 0 ? float.NaN : (float)(sum / count);
         return Tensor.Record(name, y, new[] { logits }, g =>
         {
             var dl = logits.EmptyLike();
-            var k = new[] { count == 0 ? 0f : g.Data[0] / count };
-            SoftmaxKernels.CrossEntropyBackward(logits.Data, targets, ignoreIndex, lse, k, scalarScale: true, n, c, dl.Data);
+            var k = new[] { count == 0 ? 0f : g.Span[0] / count };
+            SoftmaxKernels.CrossEntropyBackward(logits.Span, targets, ignoreIndex, lse, k, scalarScale: true, n, c, dl.Span);
             logits.AccumulateGrad(dl);
         });
     }
@@ -69,11 +69,11 @@ public static partial class Ops
         targets = Snapshot(targets);
         var lse = new float[n];
         var y = Tensor.Empty(n);
-        SoftmaxKernels.CrossEntropyForward(logits.Data, targets, ignore, n, c, lse, y.Data);
+        SoftmaxKernels.CrossEntropyForward(logits.Span, targets, ignore, n, c, lse, y.Span);
         return Tensor.Record(name, y, new[] { logits }, g =>
         {
             var dl = logits.EmptyLike();
-            SoftmaxKernels.CrossEntropyBackward(logits.Data, targets, ignore, lse, g.Data, scalarScale: false, n, c, dl.Data);
+            SoftmaxKernels.CrossEntropyBackward(logits.Span, targets, ignore, lse, g.Span, scalarScale: false, n, c, dl.Span);
             logits.AccumulateGrad(dl);
         });
     }
@@ -119,10 +119,10 @@ public static partial class Ops
         if (squared) for (int i = 0; i < ds.Length; i++) acc += (double)ds[i] * ds[i];
         else for (int i = 0; i < ds.Length; i++) acc += Math.Abs(ds[i]);
         var y = Tensor.Empty();
-        y.Data[0] = (float)(acc / p.Size);
+        y.Span[0] = (float)(acc / p.Size);
         return Tensor.Record(name, y, new[] { p, t }, g =>
         {
-            float k = g.Data[0] / p.Size * (squared ? 2f : 1f);
+            float k = g.Span[0] / p.Size * (squared ? 2f : 1f);
             var dp = diff.EmptyLike();
             var o = dp.Span;
             var dd = diff.ReadOnlySpan;

@@ -18,10 +18,10 @@ public static partial class Ops
     {
         Device.Common(name, x);
         var y = Tensor.Empty();
-        y.Data[0] = (float)(Broadcast.SumDouble(x.ReadOnlySpan) * scale);
+        y.Span[0] = (float)(Broadcast.SumDouble(x.ReadOnlySpan) * scale);
         return Tensor.Record(name, y, new[] { x }, g =>
         {
-            x.AccumulateGrad(Tensor.Full(g.Data[0] * scale, x.Shape));
+            x.AccumulateGrad(Tensor.Full(g.Span[0] * scale, x.Shape));
         });
     }
 

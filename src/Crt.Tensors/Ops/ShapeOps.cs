@@ -10,7 +10,7 @@ public static partial class Ops
     {
         var resolved = ResolveShape(x, shape);
         var y = x.View(resolved);
-        return Tensor.Record("reshape", y, new[] { x }, g => x.AccumulateGrad(g.View(x.Shape)));
+        return Tensor.Record("reshape", y, new[] { x }, g => x.AccumulateGrad(g.View(x.Shape), owned: !g.BorrowedGradient));
     }
 
     private static int[] ResolveShape(Tensor x, int[] shape)

@@ -139,7 +139,7 @@ public class Adam : Optimizer
             var v = tensors[name + ".exp_avg_sq"];
             if (!ShapeUtil.SameShape(m.Shape, p.Shape) || !ShapeUtil.SameShape(v.Shape, p.Shape))
                 throw new InvalidDataException($"{path}: saved state for parameter '{name}' has shape {ShapeUtil.Format(m.Shape)} but the parameter is {ShapeUtil.Format(p.Shape)}");
-            loaded[name] = new State { Step = saved[name]!["step"]!.GetValue<long>(), M = m.Data, V = v.Data };
+            loaded[name] = new State { Step = saved[name]!["step"]!.GetValue<long>(), M = m.ToArray(), V = v.ToArray() };
         }
         _state.Clear();
         foreach (var (k, s) in loaded) _state[k] = s;

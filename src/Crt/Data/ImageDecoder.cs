@@ -44,6 +44,10 @@ public static class ImageDecoder
         using var codec = SKCodec.Create(stream, out var opened);
         if (codec is null) throw Bad(name, what, Problem(opened, readingHeader: true));
         var info = codec.Info;
+        // A GIF's header gives the canvas; its images come after. Skia "decodes" one whose images hold no pixels
+        // into a blank canvas of the declared size (a 25-byte file: 162 megapixels, 9.5 s); Pillow calls it truncated.
+        if (format == ImageFormat.Gif && !codec.FrameInfo.Any(f => f.FrameRect.Width > 0 && f.FrameRect.Height > 0))
+            throw Bad(name, what, "truncated: the header is there but no image with any pixels follows it");
 
         // What Skia reports as gray is decoded straight to 8-bit gray; a gray PNG with alpha or tRNS is
         // reported as colour and decoded to RGBA, of which one channel is kept.

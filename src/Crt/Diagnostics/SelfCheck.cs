@@ -79,7 +79,7 @@ public static class SelfCheck
         foreach (var t in new[] { x, w })
         {
             var analytic = t.Grad!.ToArray();
-            var data = t.Data;
+            var data = t.Span;
             for (int i = 0; i < data.Length; i += 7)
             {
                 float orig = data[i];

@@ -49,7 +49,7 @@ public static unsafe class AttentionKernels
     /// o [bh, tq, d] and lse [bh, tq] from q [bh, tq, d] and the first tk rows of each head's keys and values, head h
     /// starting at h·kvHeadStride in k and v (tk·d for contiguous [bh, tk, d]; a KV cache's capacity·d).
     /// </summary>
-    public static void Forward(float[] q, float[] k, float[] v, float[] o, float[] lse, int bh, int tq, int tk, int d, bool causal, float scale,
+    public static void Forward(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> o, Span<float> lse, int bh, int tq, int tk, int d, bool causal, float scale,
         long kvHeadStride = -1)
     {
         if (bh == 0 || tq == 0) return;
@@ -63,7 +63,7 @@ public static unsafe class AttentionKernels
         }
     }
 
-    private static void Forward<TBlocks>(float[] q, float[] k, float[] v, float[] o, float[] lse, int bh, int tq, int tk, int d, bool causal, float scale,
+    private static void Forward<TBlocks>(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> o, Span<float> lse, int bh, int tq, int tk, int d, bool causal, float scale,
         long kvHeadStride) where TBlocks : IAttentionBlocks
     {
         fixed (float* pq = q, pk = k, pv = v, po = o, pl = lse)
@@ -135,11 +135,11 @@ public static unsafe class AttentionKernels
     // ---- backward ---------------------------------------------------------------------------------
 
     /// <summary>dq, dk, dv (overwritten) from the forward's inputs, output o, saved lse and upstream dO.</summary>
-    public static void Backward(float[] q, float[] k, float[] v, float[] o, float[] lse, float[] dout,
-        float[] dq, float[] dk, float[] dv, int bh, int tq, int tk, int d, bool causal, float scale)
+    public static void Backward(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, ReadOnlySpan<float> o, ReadOnlySpan<float> lse,
+        ReadOnlySpan<float> dout, Span<float> dq, Span<float> dk, Span<float> dv, int bh, int tq, int tk, int d, bool causal, float scale)
     {
         if (bh == 0) return;
-        if (tq == 0) { Array.Clear(dk, 0, bh * tk * d); Array.Clear(dv, 0, bh * tk * d); return; }
+        if (tq == 0) { dk[..(bh * tk * d)].Clear(); dv[..(bh * tk * d)].Clear(); return; }
         switch (SimdPath.Bits)
         {
             case 512: Backward<SimdBlocks<V512>>(q, k, v, o, lse, dout, dq, dk, dv, bh, tq, tk, d, causal, scale); break;
@@ -149,8 +149,8 @@ public static unsafe class AttentionKernels
         }
     }
 
-    private static void Backward<TBlocks>(float[] q, float[] k, float[] v, float[] o, float[] lse, float[] dout,
-        float[] dq, float[] dk, float[] dv, int bh, int tq, int tk, int d, bool causal, float scale) where TBlocks : IAttentionBlocks
+    private static void Backward<TBlocks>(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, ReadOnlySpan<float> o, ReadOnlySpan<float> lse,
+        ReadOnlySpan<float> dout, Span<float> dq, Span<float> dk, Span<float> dv, int bh, int tq, int tk, int d, bool causal, float scale) where TBlocks : IAttentionBlocks
     {
         fixed (float* pq = q, pk = k, pv = v, po = o, pl = lse, pg = dout, pdq = dq, pdk = dk, pdv = dv)
         {

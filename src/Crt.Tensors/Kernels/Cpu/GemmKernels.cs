@@ -255,6 +255,128 @@ internal static unsafe class GemmKernels
         { float* cr = c + 7 * ldc; Store(cr, c70, vb, mode, bias); Store(cr + 16, c71, vb, mode, bias + 16); Store(cr + 32, c72, vb, mode, bias + 32); }
     }
 
+    /// <summary>12×32 tile (2 × 512-bit): C (+)= Σ_p a[p·12+r]·b[p·32+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void K512_12x32(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
+    {
+        Vector512<float> c00 = default, c01 = default;
+        Vector512<float> c10 = default, c11 = default;
+        Vector512<float> c20 = default, c21 = default;
+        Vector512<float> c30 = default, c31 = default;
+        Vector512<float> c40 = default, c41 = default;
+        Vector512<float> c50 = default, c51 = default;
+        Vector512<float> c60 = default, c61 = default;
+        Vector512<float> c70 = default, c71 = default;
+        Vector512<float> c80 = default, c81 = default;
+        Vector512<float> c90 = default, c91 = default;
+        Vector512<float> c100 = default, c101 = default;
+        Vector512<float> c110 = default, c111 = default;
+        if (Sse.IsSupported)
+            for (int r = 0; r < 12; r++) { float* cr = c + (long)r * ldc; Sse.Prefetch0(cr); Sse.Prefetch0(cr + 16); Sse.Prefetch0(cr + 31); }
+        if (HasFma)
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16);
+                { var av = Vector512.Create(a[0]); c00 = Vector512.FusedMultiplyAdd(av, b0, c00); c01 = Vector512.FusedMultiplyAdd(av, b1, c01); }
+                { var av = Vector512.Create(a[1]); c10 = Vector512.FusedMultiplyAdd(av, b0, c10); c11 = Vector512.FusedMultiplyAdd(av, b1, c11); }
+                { var av = Vector512.Create(a[2]); c20 = Vector512.FusedMultiplyAdd(av, b0, c20); c21 = Vector512.FusedMultiplyAdd(av, b1, c21); }
+                { var av = Vector512.Create(a[3]); c30 = Vector512.FusedMultiplyAdd(av, b0, c30); c31 = Vector512.FusedMultiplyAdd(av, b1, c31); }
+                { var av = Vector512.Create(a[4]); c40 = Vector512.FusedMultiplyAdd(av, b0, c40); c41 = Vector512.FusedMultiplyAdd(av, b1, c41); }
+                { var av = Vector512.Create(a[5]); c50 = Vector512.FusedMultiplyAdd(av, b0, c50); c51 = Vector512.FusedMultiplyAdd(av, b1, c51); }
+                { var av = Vector512.Create(a[6]); c60 = Vector512.FusedMultiplyAdd(av, b0, c60); c61 = Vector512.FusedMultiplyAdd(av, b1, c61); }
+                { var av = Vector512.Create(a[7]); c70 = Vector512.FusedMultiplyAdd(av, b0, c70); c71 = Vector512.FusedMultiplyAdd(av, b1, c71); }
+                { var av = Vector512.Create(a[8]); c80 = Vector512.FusedMultiplyAdd(av, b0, c80); c81 = Vector512.FusedMultiplyAdd(av, b1, c81); }
+                { var av = Vector512.Create(a[9]); c90 = Vector512.FusedMultiplyAdd(av, b0, c90); c91 = Vector512.FusedMultiplyAdd(av, b1, c91); }
+                { var av = Vector512.Create(a[10]); c100 = Vector512.FusedMultiplyAdd(av, b0, c100); c101 = Vector512.FusedMultiplyAdd(av, b1, c101); }
+                { var av = Vector512.Create(a[11]); c110 = Vector512.FusedMultiplyAdd(av, b0, c110); c111 = Vector512.FusedMultiplyAdd(av, b1, c111); }
+                a += 12; b += 32;
+            }
+        }
+        else
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16);
+                { var av = Vector512.Create(a[0]); c00 += av * b0; c01 += av * b1; }
+                { var av = Vector512.Create(a[1]); c10 += av * b0; c11 += av * b1; }
+                { var av = Vector512.Create(a[2]); c20 += av * b0; c21 += av * b1; }
+                { var av = Vector512.Create(a[3]); c30 += av * b0; c31 += av * b1; }
+                { var av = Vector512.Create(a[4]); c40 += av * b0; c41 += av * b1; }
+                { var av = Vector512.Create(a[5]); c50 += av * b0; c51 += av * b1; }
+                { var av = Vector512.Create(a[6]); c60 += av * b0; c61 += av * b1; }
+                { var av = Vector512.Create(a[7]); c70 += av * b0; c71 += av * b1; }
+                { var av = Vector512.Create(a[8]); c80 += av * b0; c81 += av * b1; }
+                { var av = Vector512.Create(a[9]); c90 += av * b0; c91 += av * b1; }
+                { var av = Vector512.Create(a[10]); c100 += av * b0; c101 += av * b1; }
+                { var av = Vector512.Create(a[11]); c110 += av * b0; c111 += av * b1; }
+                a += 12; b += 32;
+            }
+        }
+        var vb = Vector512.Create(beta);
+        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode, bias); Store(cr + 16, c01, vb, mode, bias + 16); }
+        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode, bias); Store(cr + 16, c11, vb, mode, bias + 16); }
+        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode, bias); Store(cr + 16, c21, vb, mode, bias + 16); }
+        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode, bias); Store(cr + 16, c31, vb, mode, bias + 16); }
+        { float* cr = c + 4 * ldc; Store(cr, c40, vb, mode, bias); Store(cr + 16, c41, vb, mode, bias + 16); }
+        { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode, bias); Store(cr + 16, c51, vb, mode, bias + 16); }
+        { float* cr = c + 6 * ldc; Store(cr, c60, vb, mode, bias); Store(cr + 16, c61, vb, mode, bias + 16); }
+        { float* cr = c + 7 * ldc; Store(cr, c70, vb, mode, bias); Store(cr + 16, c71, vb, mode, bias + 16); }
+        { float* cr = c + 8 * ldc; Store(cr, c80, vb, mode, bias); Store(cr + 16, c81, vb, mode, bias + 16); }
+        { float* cr = c + 9 * ldc; Store(cr, c90, vb, mode, bias); Store(cr + 16, c91, vb, mode, bias + 16); }
+        { float* cr = c + 10 * ldc; Store(cr, c100, vb, mode, bias); Store(cr + 16, c101, vb, mode, bias + 16); }
+        { float* cr = c + 11 * ldc; Store(cr, c110, vb, mode, bias); Store(cr + 16, c111, vb, mode, bias + 16); }
+    }
+
+    /// <summary>6×64 tile (4 × 512-bit): C (+)= Σ_p a[p·6+r]·b[p·64+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void K512_6x64(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
+    {
+        Vector512<float> c00 = default, c01 = default, c02 = default, c03 = default;
+        Vector512<float> c10 = default, c11 = default, c12 = default, c13 = default;
+        Vector512<float> c20 = default, c21 = default, c22 = default, c23 = default;
+        Vector512<float> c30 = default, c31 = default, c32 = default, c33 = default;
+        Vector512<float> c40 = default, c41 = default, c42 = default, c43 = default;
+        Vector512<float> c50 = default, c51 = default, c52 = default, c53 = default;
+        if (Sse.IsSupported)
+            for (int r = 0; r < 6; r++) { float* cr = c + (long)r * ldc; Sse.Prefetch0(cr); Sse.Prefetch0(cr + 16); Sse.Prefetch0(cr + 32); Sse.Prefetch0(cr + 48); Sse.Prefetch0(cr + 63); }
+        if (HasFma)
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16); var b2 = Vector512.Load(b + 32); var b3 = Vector512.Load(b + 48);
+                { var av = Vector512.Create(a[0]); c00 = Vector512.FusedMultiplyAdd(av, b0, c00); c01 = Vector512.FusedMultiplyAdd(av, b1, c01); c02 = Vector512.FusedMultiplyAdd(av, b2, c02); c03 = Vector512.FusedMultiplyAdd(av, b3, c03); }
+                { var av = Vector512.Create(a[1]); c10 = Vector512.FusedMultiplyAdd(av, b0, c10); c11 = Vector512.FusedMultiplyAdd(av, b1, c11); c12 = Vector512.FusedMultiplyAdd(av, b2, c12); c13 = Vector512.FusedMultiplyAdd(av, b3, c13); }
+                { var av = Vector512.Create(a[2]); c20 = Vector512.FusedMultiplyAdd(av, b0, c20); c21 = Vector512.FusedMultiplyAdd(av, b1, c21); c22 = Vector512.FusedMultiplyAdd(av, b2, c22); c23 = Vector512.FusedMultiplyAdd(av, b3, c23); }
+                { var av = Vector512.Create(a[3]); c30 = Vector512.FusedMultiplyAdd(av, b0, c30); c31 = Vector512.FusedMultiplyAdd(av, b1, c31); c32 = Vector512.FusedMultiplyAdd(av, b2, c32); c33 = Vector512.FusedMultiplyAdd(av, b3, c33); }
+                { var av = Vector512.Create(a[4]); c40 = Vector512.FusedMultiplyAdd(av, b0, c40); c41 = Vector512.FusedMultiplyAdd(av, b1, c41); c42 = Vector512.FusedMultiplyAdd(av, b2, c42); c43 = Vector512.FusedMultiplyAdd(av, b3, c43); }
+                { var av = Vector512.Create(a[5]); c50 = Vector512.FusedMultiplyAdd(av, b0, c50); c51 = Vector512.FusedMultiplyAdd(av, b1, c51); c52 = Vector512.FusedMultiplyAdd(av, b2, c52); c53 = Vector512.FusedMultiplyAdd(av, b3, c53); }
+                a += 6; b += 64;
+            }
+        }
+        else
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16); var b2 = Vector512.Load(b + 32); var b3 = Vector512.Load(b + 48);
+                { var av = Vector512.Create(a[0]); c00 += av * b0; c01 += av * b1; c02 += av * b2; c03 += av * b3; }
+                { var av = Vector512.Create(a[1]); c10 += av * b0; c11 += av * b1; c12 += av * b2; c13 += av * b3; }
+                { var av = Vector512.Create(a[2]); c20 += av * b0; c21 += av * b1; c22 += av * b2; c23 += av * b3; }
+                { var av = Vector512.Create(a[3]); c30 += av * b0; c31 += av * b1; c32 += av * b2; c33 += av * b3; }
+                { var av = Vector512.Create(a[4]); c40 += av * b0; c41 += av * b1; c42 += av * b2; c43 += av * b3; }
+                { var av = Vector512.Create(a[5]); c50 += av * b0; c51 += av * b1; c52 += av * b2; c53 += av * b3; }
+                a += 6; b += 64;
+            }
+        }
+        var vb = Vector512.Create(beta);
+        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode, bias); Store(cr + 16, c01, vb, mode, bias + 16); Store(cr + 32, c02, vb, mode, bias + 32); Store(cr + 48, c03, vb, mode, bias + 48); }
+        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode, bias); Store(cr + 16, c11, vb, mode, bias + 16); Store(cr + 32, c12, vb, mode, bias + 32); Store(cr + 48, c13, vb, mode, bias + 48); }
+        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode, bias); Store(cr + 16, c21, vb, mode, bias + 16); Store(cr + 32, c22, vb, mode, bias + 32); Store(cr + 48, c23, vb, mode, bias + 48); }
+        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode, bias); Store(cr + 16, c31, vb, mode, bias + 16); Store(cr + 32, c32, vb, mode, bias + 32); Store(cr + 48, c33, vb, mode, bias + 48); }
+        { float* cr = c + 4 * ldc; Store(cr, c40, vb, mode, bias); Store(cr + 16, c41, vb, mode, bias + 16); Store(cr + 32, c42, vb, mode, bias + 32); Store(cr + 48, c43, vb, mode, bias + 48); }
+        { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode, bias); Store(cr + 16, c51, vb, mode, bias + 16); Store(cr + 32, c52, vb, mode, bias + 32); Store(cr + 48, c53, vb, mode, bias + 48); }
+    }
+
     /// <summary>8×16 tile (2 × 256-bit): C (+)= Σ_p a[p·8+r]·b[p·16+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void K256_8x16(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
@@ -459,6 +581,128 @@ internal static unsafe class GemmKernels
         { float* cr = c + 7 * ldc; Store(cr, c70, vb, mode, bias); Store(cr + 8, c71, vb, mode, bias + 8); Store(cr + 16, c72, vb, mode, bias + 16); }
     }
 
+    /// <summary>12×16 tile (2 × 256-bit): C (+)= Σ_p a[p·12+r]·b[p·16+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void K256_12x16(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
+    {
+        Vector256<float> c00 = default, c01 = default;
+        Vector256<float> c10 = default, c11 = default;
+        Vector256<float> c20 = default, c21 = default;
+        Vector256<float> c30 = default, c31 = default;
+        Vector256<float> c40 = default, c41 = default;
+        Vector256<float> c50 = default, c51 = default;
+        Vector256<float> c60 = default, c61 = default;
+        Vector256<float> c70 = default, c71 = default;
+        Vector256<float> c80 = default, c81 = default;
+        Vector256<float> c90 = default, c91 = default;
+        Vector256<float> c100 = default, c101 = default;
+        Vector256<float> c110 = default, c111 = default;
+        if (Sse.IsSupported)
+            for (int r = 0; r < 12; r++) { float* cr = c + (long)r * ldc; Sse.Prefetch0(cr); Sse.Prefetch0(cr + 15); }
+        if (HasFma)
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector256.Load(b); var b1 = Vector256.Load(b + 8);
+                { var av = Vector256.Create(a[0]); c00 = Vector256.FusedMultiplyAdd(av, b0, c00); c01 = Vector256.FusedMultiplyAdd(av, b1, c01); }
+                { var av = Vector256.Create(a[1]); c10 = Vector256.FusedMultiplyAdd(av, b0, c10); c11 = Vector256.FusedMultiplyAdd(av, b1, c11); }
+                { var av = Vector256.Create(a[2]); c20 = Vector256.FusedMultiplyAdd(av, b0, c20); c21 = Vector256.FusedMultiplyAdd(av, b1, c21); }
+                { var av = Vector256.Create(a[3]); c30 = Vector256.FusedMultiplyAdd(av, b0, c30); c31 = Vector256.FusedMultiplyAdd(av, b1, c31); }
+                { var av = Vector256.Create(a[4]); c40 = Vector256.FusedMultiplyAdd(av, b0, c40); c41 = Vector256.FusedMultiplyAdd(av, b1, c41); }
+                { var av = Vector256.Create(a[5]); c50 = Vector256.FusedMultiplyAdd(av, b0, c50); c51 = Vector256.FusedMultiplyAdd(av, b1, c51); }
+                { var av = Vector256.Create(a[6]); c60 = Vector256.FusedMultiplyAdd(av, b0, c60); c61 = Vector256.FusedMultiplyAdd(av, b1, c61); }
+                { var av = Vector256.Create(a[7]); c70 = Vector256.FusedMultiplyAdd(av, b0, c70); c71 = Vector256.FusedMultiplyAdd(av, b1, c71); }
+                { var av = Vector256.Create(a[8]); c80 = Vector256.FusedMultiplyAdd(av, b0, c80); c81 = Vector256.FusedMultiplyAdd(av, b1, c81); }
+                { var av = Vector256.Create(a[9]); c90 = Vector256.FusedMultiplyAdd(av, b0, c90); c91 = Vector256.FusedMultiplyAdd(av, b1, c91); }
+                { var av = Vector256.Create(a[10]); c100 = Vector256.FusedMultiplyAdd(av, b0, c100); c101 = Vector256.FusedMultiplyAdd(av, b1, c101); }
+                { var av = Vector256.Create(a[11]); c110 = Vector256.FusedMultiplyAdd(av, b0, c110); c111 = Vector256.FusedMultiplyAdd(av, b1, c111); }
+                a += 12; b += 16;
+            }
+        }
+        else
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector256.Load(b); var b1 = Vector256.Load(b + 8);
+                { var av = Vector256.Create(a[0]); c00 += av * b0; c01 += av * b1; }
+                { var av = Vector256.Create(a[1]); c10 += av * b0; c11 += av * b1; }
+                { var av = Vector256.Create(a[2]); c20 += av * b0; c21 += av * b1; }
+                { var av = Vector256.Create(a[3]); c30 += av * b0; c31 += av * b1; }
+                { var av = Vector256.Create(a[4]); c40 += av * b0; c41 += av * b1; }
+                { var av = Vector256.Create(a[5]); c50 += av * b0; c51 += av * b1; }
+                { var av = Vector256.Create(a[6]); c60 += av * b0; c61 += av * b1; }
+                { var av = Vector256.Create(a[7]); c70 += av * b0; c71 += av * b1; }
+                { var av = Vector256.Create(a[8]); c80 += av * b0; c81 += av * b1; }
+                { var av = Vector256.Create(a[9]); c90 += av * b0; c91 += av * b1; }
+                { var av = Vector256.Create(a[10]); c100 += av * b0; c101 += av * b1; }
+                { var av = Vector256.Create(a[11]); c110 += av * b0; c111 += av * b1; }
+                a += 12; b += 16;
+            }
+        }
+        var vb = Vector256.Create(beta);
+        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode, bias); Store(cr + 8, c01, vb, mode, bias + 8); }
+        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode, bias); Store(cr + 8, c11, vb, mode, bias + 8); }
+        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode, bias); Store(cr + 8, c21, vb, mode, bias + 8); }
+        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode, bias); Store(cr + 8, c31, vb, mode, bias + 8); }
+        { float* cr = c + 4 * ldc; Store(cr, c40, vb, mode, bias); Store(cr + 8, c41, vb, mode, bias + 8); }
+        { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode, bias); Store(cr + 8, c51, vb, mode, bias + 8); }
+        { float* cr = c + 6 * ldc; Store(cr, c60, vb, mode, bias); Store(cr + 8, c61, vb, mode, bias + 8); }
+        { float* cr = c + 7 * ldc; Store(cr, c70, vb, mode, bias); Store(cr + 8, c71, vb, mode, bias + 8); }
+        { float* cr = c + 8 * ldc; Store(cr, c80, vb, mode, bias); Store(cr + 8, c81, vb, mode, bias + 8); }
+        { float* cr = c + 9 * ldc; Store(cr, c90, vb, mode, bias); Store(cr + 8, c91, vb, mode, bias + 8); }
+        { float* cr = c + 10 * ldc; Store(cr, c100, vb, mode, bias); Store(cr + 8, c101, vb, mode, bias + 8); }
+        { float* cr = c + 11 * ldc; Store(cr, c110, vb, mode, bias); Store(cr + 8, c111, vb, mode, bias + 8); }
+    }
+
+    /// <summary>6×32 tile (4 × 256-bit): C (+)= Σ_p a[p·6+r]·b[p·32+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void K256_6x32(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
+    {
+        Vector256<float> c00 = default, c01 = default, c02 = default, c03 = default;
+        Vector256<float> c10 = default, c11 = default, c12 = default, c13 = default;
+        Vector256<float> c20 = default, c21 = default, c22 = default, c23 = default;
+        Vector256<float> c30 = default, c31 = default, c32 = default, c33 = default;
+        Vector256<float> c40 = default, c41 = default, c42 = default, c43 = default;
+        Vector256<float> c50 = default, c51 = default, c52 = default, c53 = default;
+        if (Sse.IsSupported)
+            for (int r = 0; r < 6; r++) { float* cr = c + (long)r * ldc; Sse.Prefetch0(cr); Sse.Prefetch0(cr + 16); Sse.Prefetch0(cr + 31); }
+        if (HasFma)
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector256.Load(b); var b1 = Vector256.Load(b + 8); var b2 = Vector256.Load(b + 16); var b3 = Vector256.Load(b + 24);
+                { var av = Vector256.Create(a[0]); c00 = Vector256.FusedMultiplyAdd(av, b0, c00); c01 = Vector256.FusedMultiplyAdd(av, b1, c01); c02 = Vector256.FusedMultiplyAdd(av, b2, c02); c03 = Vector256.FusedMultiplyAdd(av, b3, c03); }
+                { var av = Vector256.Create(a[1]); c10 = Vector256.FusedMultiplyAdd(av, b0, c10); c11 = Vector256.FusedMultiplyAdd(av, b1, c11); c12 = Vector256.FusedMultiplyAdd(av, b2, c12); c13 = Vector256.FusedMultiplyAdd(av, b3, c13); }
+                { var av = Vector256.Create(a[2]); c20 = Vector256.FusedMultiplyAdd(av, b0, c20); c21 = Vector256.FusedMultiplyAdd(av, b1, c21); c22 = Vector256.FusedMultiplyAdd(av, b2, c22); c23 = Vector256.FusedMultiplyAdd(av, b3, c23); }
+                { var av = Vector256.Create(a[3]); c30 = Vector256.FusedMultiplyAdd(av, b0, c30); c31 = Vector256.FusedMultiplyAdd(av, b1, c31); c32 = Vector256.FusedMultiplyAdd(av, b2, c32); c33 = Vector256.FusedMultiplyAdd(av, b3, c33); }
+                { var av = Vector256.Create(a[4]); c40 = Vector256.FusedMultiplyAdd(av, b0, c40); c41 = Vector256.FusedMultiplyAdd(av, b1, c41); c42 = Vector256.FusedMultiplyAdd(av, b2, c42); c43 = Vector256.FusedMultiplyAdd(av, b3, c43); }
+                { var av = Vector256.Create(a[5]); c50 = Vector256.FusedMultiplyAdd(av, b0, c50); c51 = Vector256.FusedMultiplyAdd(av, b1, c51); c52 = Vector256.FusedMultiplyAdd(av, b2, c52); c53 = Vector256.FusedMultiplyAdd(av, b3, c53); }
+                a += 6; b += 32;
+            }
+        }
+        else
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector256.Load(b); var b1 = Vector256.Load(b + 8); var b2 = Vector256.Load(b + 16); var b3 = Vector256.Load(b + 24);
+                { var av = Vector256.Create(a[0]); c00 += av * b0; c01 += av * b1; c02 += av * b2; c03 += av * b3; }
+                { var av = Vector256.Create(a[1]); c10 += av * b0; c11 += av * b1; c12 += av * b2; c13 += av * b3; }
+                { var av = Vector256.Create(a[2]); c20 += av * b0; c21 += av * b1; c22 += av * b2; c23 += av * b3; }
+                { var av = Vector256.Create(a[3]); c30 += av * b0; c31 += av * b1; c32 += av * b2; c33 += av * b3; }
+                { var av = Vector256.Create(a[4]); c40 += av * b0; c41 += av * b1; c42 += av * b2; c43 += av * b3; }
+                { var av = Vector256.Create(a[5]); c50 += av * b0; c51 += av * b1; c52 += av * b2; c53 += av * b3; }
+                a += 6; b += 32;
+            }
+        }
+        var vb = Vector256.Create(beta);
+        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode, bias); Store(cr + 8, c01, vb, mode, bias + 8); Store(cr + 16, c02, vb, mode, bias + 16); Store(cr + 24, c03, vb, mode, bias + 24); }
+        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode, bias); Store(cr + 8, c11, vb, mode, bias + 8); Store(cr + 16, c12, vb, mode, bias + 16); Store(cr + 24, c13, vb, mode, bias + 24); }
+        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode, bias); Store(cr + 8, c21, vb, mode, bias + 8); Store(cr + 16, c22, vb, mode, bias + 16); Store(cr + 24, c23, vb, mode, bias + 24); }
+        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode, bias); Store(cr + 8, c31, vb, mode, bias + 8); Store(cr + 16, c32, vb, mode, bias + 16); Store(cr + 24, c33, vb, mode, bias + 24); }
+        { float* cr = c + 4 * ldc; Store(cr, c40, vb, mode, bias); Store(cr + 8, c41, vb, mode, bias + 8); Store(cr + 16, c42, vb, mode, bias + 16); Store(cr + 24, c43, vb, mode, bias + 24); }
+        { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode, bias); Store(cr + 8, c51, vb, mode, bias + 8); Store(cr + 16, c52, vb, mode, bias + 16); Store(cr + 24, c53, vb, mode, bias + 24); }
+    }
+
     /// <summary>8×8 tile (2 × 128-bit): C (+)= Σ_p a[p·8+r]·b[p·8+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void K128_8x8(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
@@ -661,5 +905,127 @@ internal static unsafe class GemmKernels
         { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode, bias); Store(cr + 4, c51, vb, mode, bias + 4); Store(cr + 8, c52, vb, mode, bias + 8); }
         { float* cr = c + 6 * ldc; Store(cr, c60, vb, mode, bias); Store(cr + 4, c61, vb, mode, bias + 4); Store(cr + 8, c62, vb, mode, bias + 8); }
         { float* cr = c + 7 * ldc; Store(cr, c70, vb, mode, bias); Store(cr + 4, c71, vb, mode, bias + 4); Store(cr + 8, c72, vb, mode, bias + 8); }
+    }
+
+    /// <summary>12×8 tile (2 × 128-bit): C (+)= Σ_p a[p·12+r]·b[p·8+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void K128_12x8(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
+    {
+        Vector128<float> c00 = default, c01 = default;
+        Vector128<float> c10 = default, c11 = default;
+        Vector128<float> c20 = default, c21 = default;
+        Vector128<float> c30 = default, c31 = default;
+        Vector128<float> c40 = default, c41 = default;
+        Vector128<float> c50 = default, c51 = default;
+        Vector128<float> c60 = default, c61 = default;
+        Vector128<float> c70 = default, c71 = default;
+        Vector128<float> c80 = default, c81 = default;
+        Vector128<float> c90 = default, c91 = default;
+        Vector128<float> c100 = default, c101 = default;
+        Vector128<float> c110 = default, c111 = default;
+        if (Sse.IsSupported)
+            for (int r = 0; r < 12; r++) { float* cr = c + (long)r * ldc; Sse.Prefetch0(cr); Sse.Prefetch0(cr + 7); }
+        if (HasFma)
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector128.Load(b); var b1 = Vector128.Load(b + 4);
+                { var av = Vector128.Create(a[0]); c00 = Vector128.FusedMultiplyAdd(av, b0, c00); c01 = Vector128.FusedMultiplyAdd(av, b1, c01); }
+                { var av = Vector128.Create(a[1]); c10 = Vector128.FusedMultiplyAdd(av, b0, c10); c11 = Vector128.FusedMultiplyAdd(av, b1, c11); }
+                { var av = Vector128.Create(a[2]); c20 = Vector128.FusedMultiplyAdd(av, b0, c20); c21 = Vector128.FusedMultiplyAdd(av, b1, c21); }
+                { var av = Vector128.Create(a[3]); c30 = Vector128.FusedMultiplyAdd(av, b0, c30); c31 = Vector128.FusedMultiplyAdd(av, b1, c31); }
+                { var av = Vector128.Create(a[4]); c40 = Vector128.FusedMultiplyAdd(av, b0, c40); c41 = Vector128.FusedMultiplyAdd(av, b1, c41); }
+                { var av = Vector128.Create(a[5]); c50 = Vector128.FusedMultiplyAdd(av, b0, c50); c51 = Vector128.FusedMultiplyAdd(av, b1, c51); }
+                { var av = Vector128.Create(a[6]); c60 = Vector128.FusedMultiplyAdd(av, b0, c60); c61 = Vector128.FusedMultiplyAdd(av, b1, c61); }
+                { var av = Vector128.Create(a[7]); c70 = Vector128.FusedMultiplyAdd(av, b0, c70); c71 = Vector128.FusedMultiplyAdd(av, b1, c71); }
+                { var av = Vector128.Create(a[8]); c80 = Vector128.FusedMultiplyAdd(av, b0, c80); c81 = Vector128.FusedMultiplyAdd(av, b1, c81); }
+                { var av = Vector128.Create(a[9]); c90 = Vector128.FusedMultiplyAdd(av, b0, c90); c91 = Vector128.FusedMultiplyAdd(av, b1, c91); }
+                { var av = Vector128.Create(a[10]); c100 = Vector128.FusedMultiplyAdd(av, b0, c100); c101 = Vector128.FusedMultiplyAdd(av, b1, c101); }
+                { var av = Vector128.Create(a[11]); c110 = Vector128.FusedMultiplyAdd(av, b0, c110); c111 = Vector128.FusedMultiplyAdd(av, b1, c111); }
+                a += 12; b += 8;
+            }
+        }
+        else
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector128.Load(b); var b1 = Vector128.Load(b + 4);
+                { var av = Vector128.Create(a[0]); c00 += av * b0; c01 += av * b1; }
+                { var av = Vector128.Create(a[1]); c10 += av * b0; c11 += av * b1; }
+                { var av = Vector128.Create(a[2]); c20 += av * b0; c21 += av * b1; }
+                { var av = Vector128.Create(a[3]); c30 += av * b0; c31 += av * b1; }
+                { var av = Vector128.Create(a[4]); c40 += av * b0; c41 += av * b1; }
+                { var av = Vector128.Create(a[5]); c50 += av * b0; c51 += av * b1; }
+                { var av = Vector128.Create(a[6]); c60 += av * b0; c61 += av * b1; }
+                { var av = Vector128.Create(a[7]); c70 += av * b0; c71 += av * b1; }
+                { var av = Vector128.Create(a[8]); c80 += av * b0; c81 += av * b1; }
+                { var av = Vector128.Create(a[9]); c90 += av * b0; c91 += av * b1; }
+                { var av = Vector128.Create(a[10]); c100 += av * b0; c101 += av * b1; }
+                { var av = Vector128.Create(a[11]); c110 += av * b0; c111 += av * b1; }
+                a += 12; b += 8;
+            }
+        }
+        var vb = Vector128.Create(beta);
+        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode, bias); Store(cr + 4, c01, vb, mode, bias + 4); }
+        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode, bias); Store(cr + 4, c11, vb, mode, bias + 4); }
+        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode, bias); Store(cr + 4, c21, vb, mode, bias + 4); }
+        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode, bias); Store(cr + 4, c31, vb, mode, bias + 4); }
+        { float* cr = c + 4 * ldc; Store(cr, c40, vb, mode, bias); Store(cr + 4, c41, vb, mode, bias + 4); }
+        { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode, bias); Store(cr + 4, c51, vb, mode, bias + 4); }
+        { float* cr = c + 6 * ldc; Store(cr, c60, vb, mode, bias); Store(cr + 4, c61, vb, mode, bias + 4); }
+        { float* cr = c + 7 * ldc; Store(cr, c70, vb, mode, bias); Store(cr + 4, c71, vb, mode, bias + 4); }
+        { float* cr = c + 8 * ldc; Store(cr, c80, vb, mode, bias); Store(cr + 4, c81, vb, mode, bias + 4); }
+        { float* cr = c + 9 * ldc; Store(cr, c90, vb, mode, bias); Store(cr + 4, c91, vb, mode, bias + 4); }
+        { float* cr = c + 10 * ldc; Store(cr, c100, vb, mode, bias); Store(cr + 4, c101, vb, mode, bias + 4); }
+        { float* cr = c + 11 * ldc; Store(cr, c110, vb, mode, bias); Store(cr + 4, c111, vb, mode, bias + 4); }
+    }
+
+    /// <summary>6×16 tile (4 × 128-bit): C (+)= Σ_p a[p·6+r]·b[p·16+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void K128_6x16(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
+    {
+        Vector128<float> c00 = default, c01 = default, c02 = default, c03 = default;
+        Vector128<float> c10 = default, c11 = default, c12 = default, c13 = default;
+        Vector128<float> c20 = default, c21 = default, c22 = default, c23 = default;
+        Vector128<float> c30 = default, c31 = default, c32 = default, c33 = default;
+        Vector128<float> c40 = default, c41 = default, c42 = default, c43 = default;
+        Vector128<float> c50 = default, c51 = default, c52 = default, c53 = default;
+        if (Sse.IsSupported)
+            for (int r = 0; r < 6; r++) { float* cr = c + (long)r * ldc; Sse.Prefetch0(cr); Sse.Prefetch0(cr + 15); }
+        if (HasFma)
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector128.Load(b); var b1 = Vector128.Load(b + 4); var b2 = Vector128.Load(b + 8); var b3 = Vector128.Load(b + 12);
+                { var av = Vector128.Create(a[0]); c00 = Vector128.FusedMultiplyAdd(av, b0, c00); c01 = Vector128.FusedMultiplyAdd(av, b1, c01); c02 = Vector128.FusedMultiplyAdd(av, b2, c02); c03 = Vector128.FusedMultiplyAdd(av, b3, c03); }
+                { var av = Vector128.Create(a[1]); c10 = Vector128.FusedMultiplyAdd(av, b0, c10); c11 = Vector128.FusedMultiplyAdd(av, b1, c11); c12 = Vector128.FusedMultiplyAdd(av, b2, c12); c13 = Vector128.FusedMultiplyAdd(av, b3, c13); }
+                { var av = Vector128.Create(a[2]); c20 = Vector128.FusedMultiplyAdd(av, b0, c20); c21 = Vector128.FusedMultiplyAdd(av, b1, c21); c22 = Vector128.FusedMultiplyAdd(av, b2, c22); c23 = Vector128.FusedMultiplyAdd(av, b3, c23); }
+                { var av = Vector128.Create(a[3]); c30 = Vector128.FusedMultiplyAdd(av, b0, c30); c31 = Vector128.FusedMultiplyAdd(av, b1, c31); c32 = Vector128.FusedMultiplyAdd(av, b2, c32); c33 = Vector128.FusedMultiplyAdd(av, b3, c33); }
+                { var av = Vector128.Create(a[4]); c40 = Vector128.FusedMultiplyAdd(av, b0, c40); c41 = Vector128.FusedMultiplyAdd(av, b1, c41); c42 = Vector128.FusedMultiplyAdd(av, b2, c42); c43 = Vector128.FusedMultiplyAdd(av, b3, c43); }
+                { var av = Vector128.Create(a[5]); c50 = Vector128.FusedMultiplyAdd(av, b0, c50); c51 = Vector128.FusedMultiplyAdd(av, b1, c51); c52 = Vector128.FusedMultiplyAdd(av, b2, c52); c53 = Vector128.FusedMultiplyAdd(av, b3, c53); }
+                a += 6; b += 16;
+            }
+        }
+        else
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector128.Load(b); var b1 = Vector128.Load(b + 4); var b2 = Vector128.Load(b + 8); var b3 = Vector128.Load(b + 12);
+                { var av = Vector128.Create(a[0]); c00 += av * b0; c01 += av * b1; c02 += av * b2; c03 += av * b3; }
+                { var av = Vector128.Create(a[1]); c10 += av * b0; c11 += av * b1; c12 += av * b2; c13 += av * b3; }
+                { var av = Vector128.Create(a[2]); c20 += av * b0; c21 += av * b1; c22 += av * b2; c23 += av * b3; }
+                { var av = Vector128.Create(a[3]); c30 += av * b0; c31 += av * b1; c32 += av * b2; c33 += av * b3; }
+                { var av = Vector128.Create(a[4]); c40 += av * b0; c41 += av * b1; c42 += av * b2; c43 += av * b3; }
+                { var av = Vector128.Create(a[5]); c50 += av * b0; c51 += av * b1; c52 += av * b2; c53 += av * b3; }
+                a += 6; b += 16;
+            }
+        }
+        var vb = Vector128.Create(beta);
+        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode, bias); Store(cr + 4, c01, vb, mode, bias + 4); Store(cr + 8, c02, vb, mode, bias + 8); Store(cr + 12, c03, vb, mode, bias + 12); }
+        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode, bias); Store(cr + 4, c11, vb, mode, bias + 4); Store(cr + 8, c12, vb, mode, bias + 8); Store(cr + 12, c13, vb, mode, bias + 12); }
+        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode, bias); Store(cr + 4, c21, vb, mode, bias + 4); Store(cr + 8, c22, vb, mode, bias + 8); Store(cr + 12, c23, vb, mode, bias + 12); }
+        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode, bias); Store(cr + 4, c31, vb, mode, bias + 4); Store(cr + 8, c32, vb, mode, bias + 8); Store(cr + 12, c33, vb, mode, bias + 12); }
+        { float* cr = c + 4 * ldc; Store(cr, c40, vb, mode, bias); Store(cr + 4, c41, vb, mode, bias + 4); Store(cr + 8, c42, vb, mode, bias + 8); Store(cr + 12, c43, vb, mode, bias + 12); }
+        { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode, bias); Store(cr + 4, c51, vb, mode, bias + 4); Store(cr + 8, c52, vb, mode, bias + 8); Store(cr + 12, c53, vb, mode, bias + 12); }
     }
 }

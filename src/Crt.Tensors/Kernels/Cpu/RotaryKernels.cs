@@ -11,7 +11,7 @@ public static unsafe class RotaryKernels
     /// apply_rotary_emb on x [b, t, h, d] with table [t, d/2, 2]: (x₂ᵢ, x₂ᵢ₊₁) rotates by (cos, sin).
     /// With <paramref name="inverse"/> the rotation is by the negative angle (the backward).
     /// </summary>
-    public static void Rotary(float[] x, float[] table, float[] y, int b, int t, int h, int d, bool inverse)
+    public static void Rotary(ReadOnlySpan<float> x, ReadOnlySpan<float> table, Span<float> y, int b, int t, int h, int d, bool inverse)
     {
         int half = d / 2, bits = SimdPath.Bits;
         fixed (float* px = x, pt = table, py = y)

@@ -14,7 +14,7 @@ public static class SoftmaxKernels
     // ---- softmax / log-softmax ------------------------------------------------------------------
 
     /// <summary>y = softmax(x) (or log-softmax) along the middle axis of [outer, n, inner].</summary>
-    public static unsafe void Forward(float[] x, float[] y, int outer, int n, int inner, bool log)
+    public static unsafe void Forward(ReadOnlySpan<float> x, Span<float> y, int outer, int n, int inner, bool log)
     {
         if (outer == 0 || n == 0 || inner == 0) return;
         fixed (float* px = x, py = y)
@@ -51,7 +51,7 @@ public static class SoftmaxKernels
     /// Gradient from the forward output y and upstream g: softmax dx = y∘(g − Σ g∘y);
     /// log-softmax dx = g − exp(y)·Σ g.
     /// </summary>
-    public static unsafe void Backward(float[] y, float[] g, float[] dx, int outer, int n, int inner, bool log)
+    public static unsafe void Backward(ReadOnlySpan<float> y, ReadOnlySpan<float> g, Span<float> dx, int outer, int n, int inner, bool log)
     {
         if (outer == 0 || n == 0 || inner == 0) return;
         fixed (float* py = y, pg = g, pd = dx)
@@ -83,7 +83,7 @@ public static class SoftmaxKernels
     /// Per row of logits [n, c]: lse[i] = logsumexp(row) and loss[i] = lse[i] − row[target[i]]; rows whose
     /// target equals <paramref name="ignoreIndex"/> get loss 0 (lse is still written). Targets must be validated.
     /// </summary>
-    public static unsafe void CrossEntropyForward(float[] logits, int[] targets, int ignoreIndex, int n, int c, float[] lse, float[] loss)
+    public static unsafe void CrossEntropyForward(ReadOnlySpan<float> logits, int[] targets, int ignoreIndex, int n, int c, Span<float> lse, Span<float> loss)
     {
         fixed (float* pl = logits, pe = lse, po = loss)
         {
@@ -118,8 +118,8 @@ public static class SoftmaxKernels
     /// dlogits[i, :] = rowScale[i] · (softmax(row) − onehot(target[i])), with softmax = exp(row − lse[i]);
     /// ignored rows (target == ignoreIndex) get zeros.
     /// </summary>
-    public static unsafe void CrossEntropyBackward(float[] logits, int[] targets, int ignoreIndex, float[] lse, float[] rowScale, bool scalarScale,
-        int n, int c, float[] dlogits)
+    public static unsafe void CrossEntropyBackward(ReadOnlySpan<float> logits, int[] targets, int ignoreIndex, ReadOnlySpan<float> lse, ReadOnlySpan<float> rowScale,
+        bool scalarScale, int n, int c, Span<float> dlogits)
     {
         fixed (float* pl = logits, pe = lse, pd = dlogits, ps = rowScale)
         {

@@ -32,13 +32,13 @@ public sealed partial class Tensor
         return output;
     }
 
+    /// <summary>True for the gradient handed to <see cref="Backward"/>: the caller's storage, never adopted as an input's gradient.</summary>
+    internal bool BorrowedGradient { get; private set; }
+
     /// <summary>
     /// Adds <paramref name="g"/> into this tensor's gradient. <paramref name="owned"/> says the caller
     /// made <paramref name="g"/> fresh for this call, so it may be adopted without a copy.
     /// </summary>
-    /// <summary>True for the gradient handed to <see cref="Backward"/>: the caller's storage, never adopted as an input's gradient.</summary>
-    internal bool BorrowedGradient { get; private set; }
-
     internal void AccumulateGrad(Tensor g, bool owned = true)
     {
         if (!RequiresGrad) return;

@@ -93,6 +93,7 @@ internal static unsafe class GemmPacking
             }
         }
     }
+
     /// <summary>
     /// PackB for B(p, j) = b[p·ldb + j]: row by row of B, each row's piece copied into every sliver. (Filling one
     /// sliver down all kc rows first touched a new page per row, ldb floats apart, and missed the TLB on nearly

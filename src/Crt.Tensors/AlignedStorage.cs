@@ -4,9 +4,9 @@ namespace Crt.Tensors;
 /// Tensor storage whose first element lies on a 64-byte boundary (a cache line; one AVX-512 vector). .NET arrays
 /// start wherever the allocator put them (16 bytes past an 8-byte-aligned object), so a 512-bit load from one
 /// usually straddles two cache lines: streaming kernels (elementwise ops, norms, the optimizers) measured ~30%
-/// slower on such storage than on aligned storage (AMD EPYC, Zen 5; 256-bit loads suffer less). Large storage is
-/// therefore allocated on the pinned object heap, where arrays never move, with 15 floats of slack and an offset
-/// to the first aligned element. Small storage stays an ordinary array at offset 0: there the alignment matters
+/// slower on such storage than on aligned storage (a 2-core AMD EPYC with AVX-512, Zen 5 class; 256-bit loads
+/// suffer less). Large storage is therefore allocated on the pinned object heap, where arrays never move, with 15
+/// floats of slack and an offset to the first aligned element. Small storage stays an ordinary array at offset 0: there the alignment matters
 /// less than keeping short-lived small tensors in the young generation.
 /// </summary>
 internal static class AlignedStorage

@@ -22,12 +22,12 @@ public static partial class Ops
         int bh = b * h;
         var y = Tensor.Empty(q.Shape);
         var lse = Tensor.Empty(b, h, tq);
-        AttentionKernels.Forward(q.Span, k.Span, v.Span, y.Span, lse.Span, bh, tq, tk, d, causal, s);
+        AttentionKernels.Forward(q.ReadOnlySpan, k.ReadOnlySpan, v.ReadOnlySpan, y.Span, lse.Span, bh, tq, tk, d, causal, s);
         FlopCounter.Add(4.0 * bh * tq * tk * d);
         return Tensor.Record(name, y, new[] { q, k, v }, g =>
         {
             var dq = q.EmptyLike(); var dk = k.EmptyLike(); var dv = v.EmptyLike();
-            AttentionKernels.Backward(q.Span, k.Span, v.Span, y.Span, lse.Span, g.Span, dq.Span, dk.Span, dv.Span, bh, tq, tk, d, causal, s);
+            AttentionKernels.Backward(q.ReadOnlySpan, k.ReadOnlySpan, v.ReadOnlySpan, y.ReadOnlySpan, lse.ReadOnlySpan, g.ReadOnlySpan, dq.Span, dk.Span, dv.Span, bh, tq, tk, d, causal, s);
             q.AccumulateGrad(dq);
             k.AccumulateGrad(dk);
             v.AccumulateGrad(dv);
@@ -59,14 +59,14 @@ public static partial class Ops
         {
             unsafe
             {
-                fixed (float* pq = q.Span, pk = kStore.Span, pv = vStore.Span, py = y.Span)
+                fixed (float* pq = q.ReadOnlySpan, pk = kStore.ReadOnlySpan, pv = vStore.ReadOnlySpan, py = y.Span)
                     AttentionDecode.Forward(pq, pk, pv, py, bh, tq, length, d, stride, causal, s);
             }
         }
         else
         {
             var lse = Tensor.Empty(b, h, tq);
-            AttentionKernels.Forward(q.Span, kStore.Span, vStore.Span, y.Span, lse.Span, bh, tq, length, d, causal, s, stride);
+            AttentionKernels.Forward(q.ReadOnlySpan, kStore.ReadOnlySpan, vStore.ReadOnlySpan, y.Span, lse.Span, bh, tq, length, d, causal, s, stride);
         }
         FlopCounter.Add(4.0 * bh * tq * length * d);
         return y;
@@ -110,11 +110,11 @@ public static partial class Ops
         if (freqsCis.Rank != 3 || freqsCis.Shape[0] != t || freqsCis.Shape[1] != d / 2 || freqsCis.Shape[2] != 2)
             throw new ArgumentException($"{name}: freqsCis {ShapeUtil.Format(freqsCis.Shape)} must be [T, D/2, 2] = [{t},{d / 2},2] for x {ShapeUtil.Format(x.Shape)}");
         var y = x.EmptyLike();
-        RotaryKernels.Rotary(x.Span, freqsCis.Span, y.Span, b, t, h, d, inverse: false);
+        RotaryKernels.Rotary(x.ReadOnlySpan, freqsCis.ReadOnlySpan, y.Span, b, t, h, d, inverse: false);
         return Tensor.Record(name, y, new[] { x }, g =>
         {
             var dx = x.EmptyLike();
-            RotaryKernels.Rotary(g.Span, freqsCis.Span, dx.Span, b, t, h, d, inverse: true);
+            RotaryKernels.Rotary(g.ReadOnlySpan, freqsCis.ReadOnlySpan, dx.Span, b, t, h, d, inverse: true);
             x.AccumulateGrad(dx);
         });
     }

@@ -18,11 +18,11 @@ public static partial class Ops
         Device.Common(name, x);
         var (outer, n, inner, _) = AxisSplit(x, axis, keepDim: true, name);
         var y = x.EmptyLike();
-        SoftmaxKernels.Forward(x.Span, y.Span, outer, n, inner, log);
+        SoftmaxKernels.Forward(x.ReadOnlySpan, y.Span, outer, n, inner, log);
         return Tensor.Record(name, y, new[] { x }, g =>
         {
             var dx = x.EmptyLike();
-            SoftmaxKernels.Backward(y.Span, g.Span, dx.Span, outer, n, inner, log);
+            SoftmaxKernels.Backward(y.ReadOnlySpan, g.ReadOnlySpan, dx.Span, outer, n, inner, log);
             x.AccumulateGrad(dx);
         });
     }
@@ -41,7 +41,7 @@ public static partial class Ops
         targets = Snapshot(targets);
         var lse = new float[n];
         var rowLoss = new float[n];
-        SoftmaxKernels.CrossEntropyForward(logits.Span, targets, ignoreIndex, n, c, lse, rowLoss);
+        SoftmaxKernels.CrossEntropyForward(logits.ReadOnlySpan, targets, ignoreIndex, n, c, lse, rowLoss);
         int count = 0;
         double sum = 0;
         for (int i = 0; i < n; i++)
@@ -51,8 +51,8 @@ public static partial class Ops
         return Tensor.Record(name, y, new[] { logits }, g =>
         {
             var dl = logits.EmptyLike();
-            var k = new[] { count == 0 ? 0f : g.Span[0] / count };
-            SoftmaxKernels.CrossEntropyBackward(logits.Span, targets, ignoreIndex, lse, k, scalarScale: true, n, c, dl.Span);
+            var k = new[] { count == 0 ? 0f : g.ReadOnlySpan[0] / count };
+            SoftmaxKernels.CrossEntropyBackward(logits.ReadOnlySpan, targets, ignoreIndex, lse, k, scalarScale: true, n, c, dl.Span);
             logits.AccumulateGrad(dl);
         });
     }
@@ -69,11 +69,11 @@ public static partial class Ops
         targets = Snapshot(targets);
         var lse = new float[n];
         var y = Tensor.Empty(n);
-        SoftmaxKernels.CrossEntropyForward(logits.Span, targets, ignore, n, c, lse, y.Span);
+        SoftmaxKernels.CrossEntropyForward(logits.ReadOnlySpan, targets, ignore, n, c, lse, y.Span);
         return Tensor.Record(name, y, new[] { logits }, g =>
         {
             var dl = logits.EmptyLike();
-            SoftmaxKernels.CrossEntropyBackward(logits.Span, targets, ignore, lse, g.Span, scalarScale: false, n, c, dl.Span);
+            SoftmaxKernels.CrossEntropyBackward(logits.ReadOnlySpan, targets, ignore, lse, g.ReadOnlySpan, scalarScale: false, n, c, dl.Span);
             logits.AccumulateGrad(dl);
         });
     }
@@ -122,7 +122,7 @@ public static partial class Ops
         y.Span[0] = (float)(acc / p.Size);
         return Tensor.Record(name, y, new[] { p, t }, g =>
         {
-            float k = g.Span[0] / p.Size * (squared ? 2f : 1f);
+            float k = g.ReadOnlySpan[0] / p.Size * (squared ? 2f : 1f);
             var dp = diff.EmptyLike();
             var o = dp.Span;
             var dd = diff.ReadOnlySpan;

@@ -87,8 +87,8 @@ public static partial class Ops
         var shift = new float[c];
         for (int ch = 0; ch < c; ch++)
         {
-            scale[ch] = weight is null ? rstd[ch] : rstd[ch] * weight.Span[ch];
-            shift[ch] = (bias is null ? 0f : bias.Span[ch]) - meanLo[ch] * scale[ch];
+            scale[ch] = weight is null ? rstd[ch] : rstd[ch] * weight.ReadOnlySpan[ch];
+            shift[ch] = (bias is null ? 0f : bias.ReadOnlySpan[ch]) - meanLo[ch] * scale[ch];
         }
         var y = x.EmptyLike();
         if (x.Size > 0) NormKernels.ChannelAffine(x.ReadOnlySpan, n, c, s, mean, scale, shift, y.Span);
@@ -107,7 +107,7 @@ public static partial class Ops
                     for (int ch = 0; ch < c; ch++)
                     {
                         // dx = r·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)), ĝ = dy·w, x̂ = (x − mean)·r
-                        double r = rstd[ch], w = weight is null ? 1.0 : weight.Span[ch];
+                        double r = rstd[ch], w = weight is null ? 1.0 : weight.ReadOnlySpan[ch];
                         b[ch] = (float)(-r * r * r * w * sdyx[ch] / count);
                         cc[ch] = (float)(-r * w * sdy[ch] / count - b[ch] * (double)meanLo[ch]);
                     }

@@ -21,7 +21,7 @@ public static partial class Ops
         y.Span[0] = (float)(Broadcast.SumDouble(x.ReadOnlySpan) * scale);
         return Tensor.Record(name, y, new[] { x }, g =>
         {
-            x.AccumulateGrad(Tensor.Full(g.Span[0] * scale, x.Shape));
+            x.AccumulateGrad(Tensor.Full(g.ReadOnlySpan[0] * scale, x.Shape));
         });
     }
 

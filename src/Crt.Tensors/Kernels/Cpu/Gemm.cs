@@ -168,9 +168,7 @@ public static unsafe partial class Gemm
     internal static (int Mr, int Nr)[] KernelShapes(int bits)
     {
         int lanes = bits / 32;
-        return bits is 512 or 256 or 128
-            ? new[] { (8, 2 * lanes), (6, 2 * lanes), (4, 3 * lanes), (8, 3 * lanes), (12, 2 * lanes), (6, 4 * lanes) }
-            : Array.Empty<(int, int)>();
+        return bits is 512 or 256 or 128 ? new[] { (8, 2 * lanes), (6, 2 * lanes), (4, 3 * lanes), (8, 3 * lanes) } : Array.Empty<(int, int)>();
     }
 
     /// <summary>
@@ -194,13 +192,10 @@ public static unsafe partial class Gemm
         {
             (512, 8, 2) => &GemmKernels.K512_8x32, (512, 6, 2) => &GemmKernels.K512_6x32,
             (512, 4, 3) => &GemmKernels.K512_4x48, (512, 8, 3) => &GemmKernels.K512_8x48,
-            (512, 12, 2) => &GemmKernels.K512_12x32, (512, 6, 4) => &GemmKernels.K512_6x64,
             (256, 8, 2) => &GemmKernels.K256_8x16, (256, 6, 2) => &GemmKernels.K256_6x16,
             (256, 4, 3) => &GemmKernels.K256_4x24, (256, 8, 3) => &GemmKernels.K256_8x24,
-            (256, 12, 2) => &GemmKernels.K256_12x16, (256, 6, 4) => &GemmKernels.K256_6x32,
             (128, 8, 2) => &GemmKernels.K128_8x8, (128, 6, 2) => &GemmKernels.K128_6x8,
             (128, 4, 3) => &GemmKernels.K128_4x12, (128, 8, 3) => &GemmKernels.K128_8x12,
-            (128, 12, 2) => &GemmKernels.K128_12x8, (128, 6, 4) => &GemmKernels.K128_6x16,
             _ => null,
         };
         if (k == null) return null;

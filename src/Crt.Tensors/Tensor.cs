@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Crt.Tensors.Autograd;
+using Crt.Tensors.Backends;
 
 namespace Crt.Tensors;
 
@@ -11,6 +12,7 @@ public sealed partial class Tensor
 {
     private float[]? _data;
     private int _offset;
+    private DeviceMemory? _memory; // storage on a device other than the CPU (then _data is null)
 
     /// <summary>Dimensions, outermost first (NCHW for images). Never mutated.</summary>
     public int[] Shape { get; }
@@ -20,7 +22,7 @@ public sealed partial class Tensor
 
     public int Rank => Shape.Length;
 
-    public Device Device { get; }
+    public Device Device { get; private set; }
 
     /// <summary>Accumulated gradient (same shape), or null before the first backward pass.</summary>
     public Tensor? Grad { get; set; }
@@ -53,12 +55,34 @@ public sealed partial class Tensor
         Device = device;
     }
 
+    internal Tensor(int[] shape, DeviceMemory memory, Device device)
+    {
+        Shape = shape;
+        Size = ShapeUtil.Numel(shape);
+        if (memory.Length < Size)
+            throw new ArgumentException($"device storage of {memory.Length} elements is too small for shape {ShapeUtil.Format(shape)}");
+        _memory = memory;
+        Device = device;
+    }
+
     /// <summary>The storage array; the elements are <see cref="Span"/> = Storage[StorageOffset .. StorageOffset + Size].</summary>
     internal float[] Storage
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => _data ?? throw new ObjectDisposedException(
-            $"tensor {ShapeUtil.Format(Shape)}{(Name is null ? "" : " '" + Name + "'")}",
+        get => _data ?? throw StorageMissing();
+    }
+
+    /// <summary>The device storage of a tensor on a device other than the CPU (read only by that device's kernels).</summary>
+    internal DeviceMemory Memory => _memory ?? throw StorageMissing();
+
+    private Exception StorageMissing()
+    {
+        string what = $"tensor {ShapeUtil.Format(Shape)}{(Name is null ? "" : " '" + Name + "'")}";
+        if (_memory is not null)
+            return new InvalidOperationException($"{what} lives on {Device.Name}: its elements cannot be read on the CPU; copy it with To(Device.Cpu) or ToArray()");
+        if (_data is not null)
+            return new InvalidOperationException($"{what} is a CPU tensor: it has no device storage");
+        return new ObjectDisposedException(what,
             "its buffer was returned to the pool when its TensorScope ended; call Keep() on tensors that must outlive the scope");
     }
 
@@ -70,25 +94,39 @@ public sealed partial class Tensor
 
     public ReadOnlySpan<float> ReadOnlySpan => Storage.AsSpan(_offset, Size);
 
-    internal bool IsReleased => _data is null;
+    internal bool IsReleased => _data is null && _memory is null;
 
-    internal void ReleaseStorage() => _data = null;
+    /// <summary>The storage object (array or device block) views share: what a scope returns to its pool once.</summary>
+    internal object StorageObject => (object?)_data ?? _memory ?? throw StorageMissing();
+
+    internal void ReleaseStorage()
+    {
+        _data = null;
+        _memory = null;
+    }
 
     public int Dim(int axis) => Shape[ShapeUtil.NormalizeAxis(axis, Rank, "dim")];
 
     // ---- creation -------------------------------------------------------------------------------
 
-    /// <summary>A tensor with uninitialised contents (pooled inside a <see cref="TensorScope"/>).</summary>
-    public static Tensor Empty(params int[] shape) => Allocate(shape, clear: false);
+    /// <summary>A CPU tensor with uninitialised contents (pooled inside a <see cref="TensorScope"/>).</summary>
+    public static Tensor Empty(params int[] shape) => Allocate(Device.Cpu, shape, clear: false);
 
-    public static Tensor Zeros(params int[] shape) => Allocate(shape, clear: true);
+    /// <summary>A tensor on <paramref name="device"/> with uninitialised contents (pooled inside a <see cref="TensorScope"/>).</summary>
+    public static Tensor Empty(Device device, params int[] shape) => Allocate(device, shape, clear: false);
+
+    public static Tensor Zeros(params int[] shape) => Allocate(Device.Cpu, shape, clear: true);
+
+    public static Tensor Zeros(Device device, params int[] shape) => Allocate(device, shape, clear: true);
 
     public static Tensor Ones(params int[] shape) => Full(1f, shape);
 
-    public static Tensor Full(float value, params int[] shape)
+    public static Tensor Full(float value, params int[] shape) => Full(Device.Cpu, value, shape);
+
+    public static Tensor Full(Device device, float value, params int[] shape)
     {
-        var t = Allocate(shape, clear: false);
-        t.Span.Fill(value);
+        var t = Allocate(device, shape, clear: false);
+        device.Kernels.Fill(t, value);
         return t;
     }
 
@@ -122,31 +160,104 @@ public sealed partial class Tensor
         return t;
     }
 
-    internal static Tensor Allocate(int[] shape, bool clear)
+    internal static Tensor Allocate(Device device, int[] shape, bool clear)
     {
         ShapeUtil.Validate(shape, "tensor");
         int n = ShapeUtil.Numel(shape);
-        var (data, offset, pooled) = TensorScope.Rent(n, clear);
-        var t = new Tensor((int[])shape.Clone(), data, Device.Cpu, offset) { Pooled = pooled };
-        if (pooled) TensorScope.Track(t);
+        Tensor t;
+        if (device.Backend is { } backend)
+        {
+            bool pooled = TensorScope.IsActive;
+            t = new Tensor((int[])shape.Clone(), backend.Rent(n), device) { Pooled = pooled };
+            if (pooled) TensorScope.Track(t);
+            if (clear) device.Kernels.Fill(t, 0f);
+            return t;
+        }
+        var (data, offset, pooledArray) = TensorScope.Rent(n, clear);
+        t = new Tensor((int[])shape.Clone(), data, Device.Cpu, offset) { Pooled = pooledArray };
+        if (pooledArray) TensorScope.Track(t);
         return t;
     }
 
-    /// <summary>A new tensor with the same shape and uninitialised contents.</summary>
-    public Tensor EmptyLike() => Empty(Shape);
+    /// <summary>A new tensor with the same shape and device, and uninitialised contents.</summary>
+    public Tensor EmptyLike() => Empty(Device, Shape);
 
-    public Tensor ZerosLike() => Zeros(Shape);
+    public Tensor ZerosLike() => Zeros(Device, Shape);
 
     // ---- values -----------------------------------------------------------------------------------
 
     /// <summary>The single value of a one-element tensor.</summary>
+    /// <summary>The single value of a one-element tensor (on a device, an explicit copy to the host that waits for its kernels).</summary>
     public float Item()
     {
         if (Size != 1) throw new InvalidOperationException($"Item: tensor {ShapeUtil.Format(Shape)} has {Size} elements, not 1");
-        return Span[0];
+        return ToArray()[0];
     }
 
-    public float[] ToArray() => ReadOnlySpan.ToArray();
+    /// <summary>The elements in a new host array (from a device, an explicit copy).</summary>
+    public float[] ToArray()
+    {
+        if (Device.Backend is not { } backend) return ReadOnlySpan.ToArray();
+        var host = new float[Size];
+        backend.CopyToHost(Memory, host);
+        return host;
+    }
+
+    /// <summary>
+    /// This tensor on <paramref name="device"/>: itself when it is already there, else a copy (taped: the gradient
+    /// flows back to this device). The only way values cross between host and device, besides <see cref="ToArray"/>.
+    /// </summary>
+    public Tensor To(Device device)
+    {
+        if (ReferenceEquals(device, Device)) return this;
+        var y = CopyTo(device);
+        var source = this;
+        return Record("to", y, new[] { this }, g => source.AccumulateGrad(g.CopyTo(source.Device)));
+    }
+
+    /// <summary>Overwrites this tensor's elements with <paramref name="source"/>'s (same shape; any devices). Not taped.</summary>
+    public void CopyFrom(Tensor source)
+    {
+        if (!ShapeUtil.SameShape(source.Shape, Shape))
+            throw new ArgumentException($"CopyFrom: source {ShapeUtil.Format(source.Shape)} does not match {ShapeUtil.Format(Shape)}");
+        if (ReferenceEquals(source.Device, Device)) { Device.Kernels.Copy(source, this); return; }
+        if (Device.Backend is { } to) to.CopyFromHost(source.Device.IsCpu ? source.ReadOnlySpan : source.ToArray(), Memory);
+        else source.Device.Backend!.CopyToHost(source.Memory, Span);
+    }
+
+    /// <summary>
+    /// Moves this tensor's storage to <paramref name="device"/> in place, keeping the object (what <c>Module.To</c> does to
+    /// parameters and buffers, so that optimizers and modules holding them see the move). A leaf outside autograd only.
+    /// </summary>
+    internal void MoveStorage(Device device)
+    {
+        if (ReferenceEquals(device, Device)) return;
+        if (Node is not null) throw new InvalidOperationException($"tensor {ShapeUtil.Format(Shape)} '{Name}' is computed; only leaves move in place");
+        Tensor moved;
+        using (TensorScope.Suspend()) moved = CopyTo(device);
+        _data = moved._data;
+        _offset = moved._offset;
+        _memory = moved._memory;
+        Device = device;
+        Pooled = false;
+        OwnerScope = null;
+        if (Grad is not null) Grad = null;
+        _retiredGrad = null;
+    }
+
+    /// <summary>A copy on <paramref name="device"/>, not taped.</summary>
+    private Tensor CopyTo(Device device)
+    {
+        var y = Empty(device, Shape);
+        if (Size == 0) return y;
+        if (device.Backend is { } to)
+        {
+            if (Device.Backend is null) to.CopyFromHost(ReadOnlySpan, y.Memory);
+            else to.CopyFromHost(ToArray(), y.Memory); // between two devices: through the host
+        }
+        else Device.Backend!.CopyToHost(Memory, y.Span);
+        return y;
+    }
 
     [IndexerName("At")]
     public float this[params int[] index]
@@ -158,8 +269,8 @@ public sealed partial class Tensor
     /// <summary>A copy that does not take part in autograd (storage is copied).</summary>
     public Tensor Clone()
     {
-        var t = Empty(Shape);
-        ReadOnlySpan.CopyTo(t.Span);
+        var t = EmptyLike();
+        Device.Kernels.Copy(this, t);
         return t;
     }
 
@@ -169,7 +280,7 @@ public sealed partial class Tensor
     /// <summary>A tensor of another shape over the same storage (no autograd; see <c>Reshape</c> for the taped op).</summary>
     internal Tensor View(int[] shape)
     {
-        var v = new Tensor((int[])shape.Clone(), Storage, Device, _offset);
+        var v = _memory is not null ? new Tensor((int[])shape.Clone(), _memory, Device) : new Tensor((int[])shape.Clone(), Storage, Device, _offset);
         if (v.Size != Size) throw new ArgumentException($"view: shape {ShapeUtil.Format(shape)} does not have the {Size} elements of {ShapeUtil.Format(Shape)}");
         TensorScope.TrackView(v, this);
         return v;
@@ -181,7 +292,16 @@ public sealed partial class Tensor
     /// </summary>
     public Tensor Keep()
     {
-        if (Pooled)
+        if (Pooled && _memory is not null)
+        {
+            // A fresh block outside the scope: views of the old one still return it to the cache.
+            Tensor copy;
+            using (TensorScope.Suspend()) copy = Clone();
+            _memory = copy._memory;
+            Pooled = false;
+            OwnerScope = null;
+        }
+        else if (Pooled)
         {
             var (persistent, offset) = AlignedStorage.Allocate(Size, clear: false);
             ReadOnlySpan.CopyTo(persistent.AsSpan(offset));
@@ -198,7 +318,8 @@ public sealed partial class Tensor
         var sb = new System.Text.StringBuilder();
         sb.Append("Tensor").Append(ShapeUtil.Format(Shape));
         if (Name is not null) sb.Append(" '").Append(Name).Append('\'');
-        if (!IsReleased)
+        if (_memory is not null) sb.Append(" on ").Append(Device.Name);
+        else if (!IsReleased)
         {
             sb.Append(" [");
             int n = Math.Min(Size, 8);

@@ -90,17 +90,19 @@ public sealed class TensorScope : IDisposable
             throw new InvalidOperationException("TensorScope disposed out of order: scopes must be nested and disposed innermost first");
         _current = _parent;
         if (_suspended) return;
-        var returned = new HashSet<float[]>(ReferenceEqualityComparer.Instance);
+        var returned = new HashSet<object>(ReferenceEqualityComparer.Instance);
         foreach (var t in _tracked)
         {
             if (!t.Pooled || t.IsReleased) continue; // kept, or already released
-            returned.Add(t.Storage);
+            returned.Add(t.StorageObject);
             t.ReleaseStorage();
         }
         _tracked.Clear();
+        foreach (var block in returned)
+            if (block is Backends.DeviceMemory memory) memory.Backend.Return(memory);
         lock (PoolLock)
         {
-            foreach (var arr in returned)
+            foreach (var arr in returned.OfType<float[]>())
             {
                 if ((_pooledFloats + arr.Length) * 4L > MaxPooledBytes) continue;
                 int n = AlignedStorage.CapacityOf(arr);

@@ -52,7 +52,7 @@ public sealed partial class Tensor
             {
                 if (_retiredGrad is { } buffer && ShapeUtil.SameShape(buffer.Shape, Shape))
                 {
-                    g.ReadOnlySpan.CopyTo(buffer.Span);
+                    Device.Kernels.Copy(g, buffer);
                     Grad = buffer;
                     _retiredGrad = null;
                 }
@@ -61,7 +61,7 @@ public sealed partial class Tensor
             else Grad = owned ? g : g.Clone();
             return;
         }
-        Kernels.Cpu.Elementwise.AddInPlace(Grad.Span, g.ReadOnlySpan);
+        Device.Kernels.AddInPlace(Grad, g);
     }
 
     /// <summary>
@@ -75,7 +75,7 @@ public sealed partial class Tensor
         if (gradient is null)
         {
             if (Size != 1) throw new InvalidOperationException($"Backward: gradient can be implied only for one-element outputs, this one is {ShapeUtil.Format(Shape)}");
-            gradient = Full(1f, Shape);
+            gradient = Full(Device, 1f, Shape);
         }
         else if (!ShapeUtil.SameShape(gradient.Shape, Shape))
             throw new ArgumentException($"Backward: gradient {ShapeUtil.Format(gradient.Shape)} does not match output {ShapeUtil.Format(Shape)}");

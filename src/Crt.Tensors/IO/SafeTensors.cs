@@ -77,7 +77,7 @@ public static class SafeTensors
     {
         var entries = new List<WriteEntry>(tensors.Count);
         foreach (var (name, t) in tensors)
-            entries.Add(new WriteEntry(name, SafeTensorsDtype.F32, t.Shape, (long)t.Size * 4, s => s.Write(MemoryMarshal.AsBytes(t.ReadOnlySpan))));
+            entries.Add(new WriteEntry(name, SafeTensorsDtype.F32, t.Shape, (long)t.Size * 4, s => s.Write(MemoryMarshal.AsBytes(t.Device.IsCpu ? t.ReadOnlySpan : t.ToArray())) /* a device tensor: through a host copy */));
         Write(path, entries, metadata);
     }
 

@@ -100,6 +100,17 @@ public abstract class Module
 
     public IEnumerable<Tensor> Parameters() => NamedParameters().Select(np => np.Parameter);
 
+    /// <summary>
+    /// Moves every parameter and buffer to <paramref name="device"/> in place (the tensor objects stay, so optimizers made
+    /// before the move keep working; their state follows at their next step). Returns this module.
+    /// </summary>
+    public Module To(Device device)
+    {
+        foreach (var (_, p) in NamedParameters()) p.MoveStorage(device);
+        foreach (var (_, b) in NamedBuffers()) b.MoveStorage(device);
+        return this;
+    }
+
     public IEnumerable<(string Name, Tensor Buffer)> NamedBuffers()
     {
         var seen = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
@@ -164,7 +175,7 @@ public abstract class Module
 
         foreach (var (name, dst) in own)
             if (state.TryGetValue(name, out var src))
-                src.ReadOnlySpan.CopyTo(dst.Span);
+                dst.CopyFrom(src);
         return new LoadResult(missing, unexpected);
     }
 

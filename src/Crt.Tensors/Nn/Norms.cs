@@ -59,7 +59,7 @@ public sealed class BatchNorm2d : Module, ILayer
     public Tensor Forward(Tensor x)
     {
         var y = Ops.BatchNorm2d(x, Weight, Bias, RunningMean, RunningVar, Training, Momentum, Eps);
-        if (Training) NumBatchesTracked.Span[0] += 1;
+        if (Training) NumBatchesTracked.Device.Kernels.Unary(Backends.UnaryOp.AddScalar, NumBatchesTracked, NumBatchesTracked, 1f);
         return y;
     }
 }

@@ -1,4 +1,4 @@
-using System.Numerics.Tensors;
+using Crt.Tensors.Backends;
 using Crt.Tensors.Kernels.Cpu;
 
 namespace Crt.Tensors;
@@ -13,10 +13,8 @@ public static partial class Ops
 
     private static Tensor BinaryOpTaped(string name, BinaryOp op, Tensor a, Tensor b)
     {
-        Device.Common(name, a, b);
-        var shape = ShapeUtil.Broadcast(a.Shape, b.Shape, name);
-        var y = Tensor.Empty(shape);
-        Broadcast.Binary(op, a.ReadOnlySpan, a.Shape, b.ReadOnlySpan, b.Shape, y.Span, shape);
+        var k = Device.KernelsOf(name, a, b);
+        var y = BroadcastBinary(op, a, b, name);
         return Tensor.Record(name, y, new[] { a, b }, g =>
         {
             if (a.RequiresGrad)
@@ -37,13 +35,14 @@ public static partial class Ops
                 switch (op)
                 {
                     case BinaryOp.Add: gb = g; break;
-                    case BinaryOp.Sub: gb = g.Clone(); TensorPrimitives.Negate(gb.Span, gb.Span); break;
+                    case BinaryOp.Sub: gb = g.EmptyLike(); k.Unary(UnaryOp.MulScalar, g, gb, -1f); break;
                     case BinaryOp.Mul: gb = BroadcastBinary(BinaryOp.Mul, g, a); break;
                     default: // -g·a/b² = -(g/b)·y
-                        gb = BroadcastBinary(BinaryOp.Div, g, b);
+                        var gOverB = BroadcastBinary(BinaryOp.Div, g, b);
                         var yy = BroadcastBinary(BinaryOp.Div, a, b);
-                        TensorPrimitives.Multiply(gb.Span, yy.Span, gb.Span);
-                        TensorPrimitives.Negate(gb.Span, gb.Span);
+                        gb = gOverB.EmptyLike();
+                        k.Binary(BinaryOp.Mul, gOverB, yy, gb);
+                        k.Unary(UnaryOp.MulScalar, gb, gb, -1f);
                         break;
                 }
                 var rb = ReduceToShape(gb, b.Shape);
@@ -52,11 +51,11 @@ public static partial class Ops
         });
     }
 
-    private static Tensor BroadcastBinary(BinaryOp op, Tensor a, Tensor b)
+    private static Tensor BroadcastBinary(BinaryOp op, Tensor a, Tensor b, string name = "broadcast")
     {
-        var shape = ShapeUtil.Broadcast(a.Shape, b.Shape, "broadcast");
-        var y = Tensor.Empty(shape);
-        Broadcast.Binary(op, a.ReadOnlySpan, a.Shape, b.ReadOnlySpan, b.Shape, y.Span, shape);
+        var shape = ShapeUtil.Broadcast(a.Shape, b.Shape, name);
+        var y = Tensor.Empty(a.Device, shape);
+        a.Device.Kernels.Binary(op, a, b, y);
         return y;
     }
 
@@ -64,122 +63,48 @@ public static partial class Ops
     internal static Tensor ReduceToShape(Tensor g, int[] shape)
     {
         if (ShapeUtil.SameShape(g.Shape, shape)) return g;
-        var r = Tensor.Empty(shape);
-        Broadcast.ReduceTo(g.ReadOnlySpan, g.Shape, r.Span, shape);
+        var r = Tensor.Empty(g.Device, shape);
+        g.Device.Kernels.ReduceTo(g, r);
         return r;
     }
 
-    public static Tensor AddScalar(Tensor a, float s)
-    {
-        var y = a.EmptyLike();
-        TensorPrimitives.Add(a.ReadOnlySpan, s, y.Span);
-        return Tensor.Record("add_scalar", y, new[] { a }, g => a.AccumulateGrad(g, owned: false));
-    }
+    public static Tensor AddScalar(Tensor a, float s) => Pointwise("add_scalar", UnaryOp.AddScalar, a, s);
 
-    public static Tensor MulScalar(Tensor a, float s)
-    {
-        var y = a.EmptyLike();
-        TensorPrimitives.Multiply(a.ReadOnlySpan, s, y.Span);
-        return Tensor.Record("mul_scalar", y, new[] { a }, g =>
-        {
-            var ga = g.EmptyLike();
-            TensorPrimitives.Multiply(g.ReadOnlySpan, s, ga.Span);
-            a.AccumulateGrad(ga);
-        });
-    }
+    public static Tensor MulScalar(Tensor a, float s) => Pointwise("mul_scalar", UnaryOp.MulScalar, a, s);
 
     public static Tensor Neg(Tensor a) => MulScalar(a, -1f);
 
-    public static Tensor Exp(Tensor a)
-    {
-        var y = a.EmptyLike();
-        TensorPrimitives.Exp(a.ReadOnlySpan, y.Span);
-        return Tensor.Record("exp", y, new[] { a }, g => a.AccumulateGrad(Product(g, y)));
-    }
+    public static Tensor Exp(Tensor a) => Pointwise("exp", UnaryOp.Exp, a);
 
-    public static Tensor Log(Tensor a)
-    {
-        var y = a.EmptyLike();
-        TensorPrimitives.Log(a.ReadOnlySpan, y.Span);
-        return Tensor.Record("log", y, new[] { a }, g =>
-        {
-            var ga = g.EmptyLike();
-            TensorPrimitives.Divide(g.ReadOnlySpan, a.ReadOnlySpan, ga.Span);
-            a.AccumulateGrad(ga);
-        });
-    }
+    public static Tensor Log(Tensor a) => Pointwise("log", UnaryOp.Log, a);
 
-    public static Tensor Sqrt(Tensor a)
-    {
-        var y = a.EmptyLike();
-        TensorPrimitives.Sqrt(a.ReadOnlySpan, y.Span);
-        return Tensor.Record("sqrt", y, new[] { a }, g =>
-        {
-            var ga = g.EmptyLike();
-            TensorPrimitives.Divide(g.ReadOnlySpan, y.ReadOnlySpan, ga.Span);
-            TensorPrimitives.Multiply(ga.Span, 0.5f, ga.Span);
-            a.AccumulateGrad(ga);
-        });
-    }
+    public static Tensor Sqrt(Tensor a) => Pointwise("sqrt", UnaryOp.Sqrt, a);
 
-    public static Tensor Square(Tensor a)
-    {
-        var y = a.EmptyLike();
-        TensorPrimitives.Multiply(a.ReadOnlySpan, a.ReadOnlySpan, y.Span);
-        return Tensor.Record("square", y, new[] { a }, g =>
-        {
-            var ga = Product(g, a);
-            TensorPrimitives.Multiply(ga.Span, 2f, ga.Span);
-            a.AccumulateGrad(ga);
-        });
-    }
+    public static Tensor Square(Tensor a) => Pointwise("square", UnaryOp.Square, a);
 
-    public static Tensor Abs(Tensor a)
-    {
-        var y = a.EmptyLike();
-        TensorPrimitives.Abs(a.ReadOnlySpan, y.Span);
-        return Tensor.Record("abs", y, new[] { a }, g =>
-        {
-            var ga = g.EmptyLike();
-            var gs = g.ReadOnlySpan; var xs = a.ReadOnlySpan; var o = ga.Span;
-            for (int i = 0; i < o.Length; i++) o[i] = xs[i] > 0 ? gs[i] : xs[i] < 0 ? -gs[i] : 0f;
-            a.AccumulateGrad(ga);
-        });
-    }
+    public static Tensor Abs(Tensor a) => Pointwise("abs", UnaryOp.Abs, a);
 
-    public static Tensor Pow(Tensor a, float exponent)
-    {
-        var y = a.EmptyLike();
-        TensorPrimitives.Pow(a.ReadOnlySpan, exponent, y.Span);
-        return Tensor.Record("pow", y, new[] { a }, g =>
-        {
-            var ga = a.EmptyLike();
-            TensorPrimitives.Pow(a.ReadOnlySpan, exponent - 1f, ga.Span);
-            TensorPrimitives.Multiply(ga.Span, exponent, ga.Span);
-            TensorPrimitives.Multiply(ga.Span, g.ReadOnlySpan, ga.Span);
-            a.AccumulateGrad(ga);
-        });
-    }
+    public static Tensor Pow(Tensor a, float exponent) => Pointwise("pow", UnaryOp.Pow, a, exponent);
 
     /// <summary>Clamps to [min, max]; the gradient passes where the input was inside the range.</summary>
     public static Tensor Clamp(Tensor a, float min, float max)
     {
         if (min > max) throw new ArgumentException($"clamp: min {min} is greater than max {max}");
-        var y = a.EmptyLike();
-        TensorPrimitives.Clamp(a.ReadOnlySpan, min, max, y.Span);
-        return Tensor.Record("clamp", y, new[] { a }, g =>
-        {
-            var ga = g.EmptyLike();
-            var gs = g.ReadOnlySpan; var xs = a.ReadOnlySpan; var o = ga.Span;
-            for (int i = 0; i < o.Length; i++) o[i] = xs[i] >= min && xs[i] <= max ? gs[i] : 0f;
-            a.AccumulateGrad(ga);
-        });
+        return Pointwise("clamp", UnaryOp.Clamp, a, min, max);
     }
 
-    private static Tensor Product(Tensor x, Tensor y)
+    /// <summary>y = f(x) for a <see cref="UnaryOp"/>, with its backward dx = g·f'(x) (add_scalar hands g on as it is).</summary>
+    private static Tensor Pointwise(string name, UnaryOp op, Tensor x, float p = 0, float q = 0)
     {
-        var r = x.EmptyLike();
-        TensorPrimitives.Multiply(x.ReadOnlySpan, y.ReadOnlySpan, r.Span);
-        return r;
+        var k = x.Device.Kernels;
+        var y = x.EmptyLike();
+        k.Unary(op, x, y, p, q);
+        return Tensor.Record(name, y, new[] { x }, g =>
+        {
+            if (op == UnaryOp.AddScalar) { x.AccumulateGrad(g, owned: false); return; }
+            var dx = x.EmptyLike();
+            k.UnaryBackward(op, x, y, g, dx, p, q);
+            x.AccumulateGrad(dx);
+        });
     }
 }

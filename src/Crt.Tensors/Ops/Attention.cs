@@ -1,5 +1,4 @@
 using Crt.Tensors.Autograd;
-using Crt.Tensors.Kernels.Cpu;
 
 namespace Crt.Tensors;
 
@@ -15,19 +14,19 @@ public static partial class Ops
     public static Tensor ScaledDotProductAttention(Tensor q, Tensor k, Tensor v, bool causal, float? scale = null)
     {
         const string name = "scaled_dot_product_attention";
-        Device.Common(name, q, k, v);
+        var kt = Device.KernelsOf(name, q, k, v);
         CheckAttentionShapes(name, q, k, v, causal);
         int b = q.Shape[0], h = q.Shape[1], tq = q.Shape[2], d = q.Shape[3], tk = k.Shape[2];
         float s = scale ?? 1f / MathF.Sqrt(d);
         int bh = b * h;
-        var y = Tensor.Empty(q.Shape);
-        var lse = Tensor.Empty(b, h, tq);
-        AttentionKernels.Forward(q.ReadOnlySpan, k.ReadOnlySpan, v.ReadOnlySpan, y.Span, lse.Span, bh, tq, tk, d, causal, s);
+        var y = q.EmptyLike();
+        var lse = Tensor.Empty(q.Device, b, h, tq);
+        kt.Attention(q, k, v, y, lse, bh, tq, tk, d, causal, s);
         FlopCounter.Add(4.0 * bh * tq * tk * d);
         return Tensor.Record(name, y, new[] { q, k, v }, g =>
         {
             var dq = q.EmptyLike(); var dk = k.EmptyLike(); var dv = v.EmptyLike();
-            AttentionKernels.Backward(q.ReadOnlySpan, k.ReadOnlySpan, v.ReadOnlySpan, y.ReadOnlySpan, lse.ReadOnlySpan, g.ReadOnlySpan, dq.Span, dk.Span, dv.Span, bh, tq, tk, d, causal, s);
+            kt.AttentionBackward(q, k, v, y, lse, g, dq, dk, dv, bh, tq, tk, d, causal, s);
             q.AccumulateGrad(dq);
             k.AccumulateGrad(dk);
             v.AccumulateGrad(dv);
@@ -44,7 +43,7 @@ public static partial class Ops
     public static Tensor ScaledDotProductAttentionPrefix(Tensor q, Tensor kStore, Tensor vStore, int length, bool causal, float? scale = null)
     {
         const string name = "scaled_dot_product_attention_prefix";
-        Device.Common(name, q, kStore, vStore);
+        var kt = Device.KernelsOf(name, q, kStore, vStore);
         if (kStore.Rank == 4 && (length < 1 || length > kStore.Shape[2]))
             throw new ArgumentException($"{name}: length {length} is outside 1..{kStore.Shape[2]} (the stores' capacity)");
         if (GradMode.Enabled && (q.RequiresGrad || kStore.RequiresGrad || vStore.RequiresGrad))
@@ -53,21 +52,8 @@ public static partial class Ops
         int b = q.Shape[0], h = q.Shape[1], tq = q.Shape[2], d = q.Shape[3], capacity = kStore.Shape[2];
         float s = scale ?? 1f / MathF.Sqrt(d);
         int bh = b * h;
-        long stride = (long)capacity * d;
-        var y = Tensor.Empty(q.Shape);
-        if (tq <= AttentionDecode.MaxQueries)
-        {
-            unsafe
-            {
-                fixed (float* pq = q.ReadOnlySpan, pk = kStore.ReadOnlySpan, pv = vStore.ReadOnlySpan, py = y.Span)
-                    AttentionDecode.Forward(pq, pk, pv, py, bh, tq, length, d, stride, causal, s);
-            }
-        }
-        else
-        {
-            var lse = Tensor.Empty(b, h, tq);
-            AttentionKernels.Forward(q.ReadOnlySpan, kStore.ReadOnlySpan, vStore.ReadOnlySpan, y.Span, lse.Span, bh, tq, length, d, causal, s, stride);
-        }
+        var y = q.EmptyLike();
+        kt.AttentionPrefix(q, kStore, vStore, y, bh, tq, length, d, capacity, causal, s);
         FlopCounter.Add(4.0 * bh * tq * length * d);
         return y;
     }
@@ -101,7 +87,7 @@ public static partial class Ops
     public static Tensor ApplyRotaryEmbedding(Tensor x, Tensor freqsCis)
     {
         const string name = "apply_rotary_emb";
-        Device.Common(name, x, freqsCis);
+        var k = Device.KernelsOf(name, x, freqsCis);
         if (x.Rank != 4)
             throw new ArgumentException($"{name}: x must be [B, T, H, D], got {ShapeUtil.Format(x.Shape)}");
         int b = x.Shape[0], t = x.Shape[1], h = x.Shape[2], d = x.Shape[3];
@@ -110,11 +96,11 @@ public static partial class Ops
         if (freqsCis.Rank != 3 || freqsCis.Shape[0] != t || freqsCis.Shape[1] != d / 2 || freqsCis.Shape[2] != 2)
             throw new ArgumentException($"{name}: freqsCis {ShapeUtil.Format(freqsCis.Shape)} must be [T, D/2, 2] = [{t},{d / 2},2] for x {ShapeUtil.Format(x.Shape)}");
         var y = x.EmptyLike();
-        RotaryKernels.Rotary(x.ReadOnlySpan, freqsCis.ReadOnlySpan, y.Span, b, t, h, d, inverse: false);
+        k.Rotary(x, freqsCis, y, b, t, h, d, inverse: false);
         return Tensor.Record(name, y, new[] { x }, g =>
         {
             var dx = x.EmptyLike();
-            RotaryKernels.Rotary(g.ReadOnlySpan, freqsCis.ReadOnlySpan, dx.Span, b, t, h, d, inverse: true);
+            k.Rotary(g, freqsCis, dx, b, t, h, d, inverse: true);
             x.AccumulateGrad(dx);
         });
     }

@@ -23,18 +23,17 @@ public static partial class Ops
     {
         const string op = "conv2d";
         var geom = ConvGeometry(x, weight, bias, stride, padding);
-        Device.Common(op, bias is null ? new[] { x, weight } : new[] { x, weight, bias });
-        var y = Tensor.Empty(geom.N, geom.Cout, geom.Ho, geom.Wo);
-        Conv2dKernels.Forward(geom, x.ReadOnlySpan, weight.ReadOnlySpan, bias is null ? default : bias.ReadOnlySpan, y.Span);
+        var k = Device.KernelsOf(op, x, weight, bias);
+        var y = Tensor.Empty(x.Device, geom.N, geom.Cout, geom.Ho, geom.Wo);
+        k.Conv2d(geom, x, weight, bias, y);
         FlopCounter.Add(2.0 * geom.N * geom.Cout * geom.Ho * geom.Wo * weight.Size / geom.Cout);
         return Tensor.Record(op, y, new[] { x, weight, bias }, g =>
         {
             bool wantX = x.RequiresGrad, wantW = weight.RequiresGrad, wantB = bias is { RequiresGrad: true };
-            var dx = wantX ? GradBuffer(x) : null;
-            var dw = wantW ? GradBuffer(weight) : null;
-            var db = wantB ? GradBuffer(bias!) : null;
-            Conv2dKernels.Backward(geom, x.ReadOnlySpan, weight.ReadOnlySpan, g.ReadOnlySpan,
-                dx is null ? default : dx.Span, dw is null ? default : dw.Span, db is null ? default : db.Span);
+            var dx = wantX ? x.EmptyLike() : null;
+            var dw = wantW ? weight.EmptyLike() : null;
+            var db = wantB ? bias!.EmptyLike() : null;
+            k.Conv2dBackward(geom, x, weight, g, dx, dw, db);
             if (dx is not null) x.AccumulateGrad(dx);
             if (dw is not null) weight.AccumulateGrad(dw);
             if (db is not null) bias!.AccumulateGrad(db);
@@ -45,8 +44,6 @@ public static partial class Ops
     /// Storage for an input's gradient (fully overwritten by the kernel), from the step's pool. A leaf copies
     /// it into the gradient buffer it kept from the previous step (see Tensor.ZeroGrad), so nothing is allocated.
     /// </summary>
-    private static Tensor GradBuffer(Tensor input) => Tensor.Empty(input.Shape);
-
     private static ConvGeom ConvGeometry(Tensor x, Tensor weight, Tensor? bias, int stride, Padding2d p)
     {
         string xs = ShapeUtil.Format(x.Shape), ws = ShapeUtil.Format(weight.Shape);
@@ -73,14 +70,14 @@ public static partial class Ops
     {
         const string op = "upsample_nearest2x";
         if (x.Rank != 4) throw new ArgumentException($"{op}: input must be [N, C, H, W], got {ShapeUtil.Format(x.Shape)}");
-        Device.Common(op, x);
+        var k = x.Device.Kernels;
         int planes = x.Shape[0] * x.Shape[1], h = x.Shape[2], w = x.Shape[3];
-        var y = Tensor.Empty(x.Shape[0], x.Shape[1], 2 * h, 2 * w);
-        Conv2dKernels.UpsampleNearest2x(x.ReadOnlySpan, y.Span, planes, h, w);
+        var y = Tensor.Empty(x.Device, x.Shape[0], x.Shape[1], 2 * h, 2 * w);
+        k.UpsampleNearest2x(x, y, planes, h, w);
         return Tensor.Record(op, y, new[] { x }, g =>
         {
             var dx = x.EmptyLike();
-            Conv2dKernels.UpsampleNearest2xBackward(g.ReadOnlySpan, dx.Span, planes, h, w);
+            k.UpsampleNearest2xBackward(g, dx, planes, h, w);
             x.AccumulateGrad(dx);
         });
     }
@@ -93,7 +90,7 @@ public static partial class Ops
     {
         const string op = "pad2d";
         if (x.Rank < 2) throw new ArgumentException($"{op}: input must have at least 2 dims ([..., H, W]), got {ShapeUtil.Format(x.Shape)}");
-        Device.Common(op, x);
+        var k = x.Device.Kernels;
         int h = x.Shape[^2], w = x.Shape[^1];
         int ho = h + padding.Top + padding.Bottom, wo = w + padding.Left + padding.Right;
         if (ho < 0 || wo < 0 || (ho == 0 && h > 0) || (wo == 0 && w > 0))
@@ -101,12 +98,12 @@ public static partial class Ops
         int planes = h * w == 0 ? ShapeUtil.Numel(x.Shape.AsSpan(0, x.Rank - 2)) : x.Size / (h * w);
         var shape = (int[])x.Shape.Clone();
         shape[^2] = ho; shape[^1] = wo;
-        var y = Tensor.Empty(shape);
-        Conv2dKernels.Pad2d(x.ReadOnlySpan, y.Span, planes, h, w, ho, wo, padding.Top, padding.Left, value);
+        var y = Tensor.Empty(x.Device, shape);
+        k.Pad2d(x, y, planes, h, w, ho, wo, padding.Top, padding.Left, value);
         return Tensor.Record(op, y, new[] { x }, g =>
         {
             var dx = x.EmptyLike();
-            Conv2dKernels.Pad2d(g.ReadOnlySpan, dx.Span, planes, ho, wo, h, w, -padding.Top, -padding.Left, 0f);
+            k.Pad2d(g, dx, planes, ho, wo, h, w, -padding.Top, -padding.Left, 0f);
             x.AccumulateGrad(dx);
         });
     }

@@ -8,17 +8,17 @@ public static partial class Ops
     /// <summary>Rows of weight [V, D] for each index; the result has shape indexShape + [D].</summary>
     public static Tensor Embedding(Tensor weight, int[] indices, int[] indexShape)
     {
-        Device.Common("embedding", weight);
+        var k = weight.Device.Kernels;
         if (weight.Rank != 2) throw new ArgumentException($"embedding: weight must be [num, dim], got {ShapeUtil.Format(weight.Shape)}");
         CheckIndexShape("embedding", indices, indexShape);
         int v = weight.Shape[0], d = weight.Shape[1];
         CheckIndices("embedding", indices, v, $"the {v} rows of weight {ShapeUtil.Format(weight.Shape)}");
-        var y = Tensor.Empty([.. indexShape, d]);
-        Indexing.GatherRows(weight.ReadOnlySpan, d, indices, y.Span);
+        var y = Tensor.Empty(weight.Device, [.. indexShape, d]);
+        k.GatherRows(weight, d, indices, y);
         return Tensor.Record("embedding", y, new[] { weight }, g =>
         {
             var dw = weight.ZerosLike();
-            Indexing.ScatterAddRows(g.ReadOnlySpan, d, indices, dw.Span);
+            k.ScatterAddRows(g, d, indices, dw);
             weight.AccumulateGrad(dw);
         });
     }
@@ -26,25 +26,18 @@ public static partial class Ops
     /// <summary>torch.index_select: the entries <paramref name="index"/> of <paramref name="axis"/>, in that order (repeats allowed).</summary>
     public static Tensor IndexSelect(Tensor x, int axis, int[] index)
     {
-        Device.Common("index_select", x);
+        var k = x.Device.Kernels;
         var (outer, n, inner, _) = AxisSplit(x, axis, true, "index_select");
         int a = ShapeUtil.NormalizeAxis(axis, x.Rank, "index_select");
         CheckIndices("index_select", index, n, $"axis {axis} of length {n} in {ShapeUtil.Format(x.Shape)}");
         var shape = (int[])x.Shape.Clone();
         shape[a] = index.Length;
-        var y = Tensor.Empty(shape);
-        int m = index.Length;
-        var xs = x.ReadOnlySpan; var ys = y.Span;
-        for (int o = 0; o < outer; o++)
-            for (int j = 0; j < m; j++)
-                xs.Slice((o * n + index[j]) * inner, inner).CopyTo(ys.Slice((o * m + j) * inner, inner));
+        var y = Tensor.Empty(x.Device, shape);
+        k.IndexSelect(x, outer, n, inner, index, y);
         return Tensor.Record("index_select", y, new[] { x }, g =>
         {
             var dx = x.ZerosLike();
-            var gs = g.ReadOnlySpan; var ds = dx.Span;
-            for (int o = 0; o < outer; o++)
-                for (int j = 0; j < m; j++)
-                    Elementwise.AddInPlace(ds.Slice((o * n + index[j]) * inner, inner), gs.Slice((o * m + j) * inner, inner));
+            k.IndexSelectBackward(g, outer, n, inner, index, dx);
             x.AccumulateGrad(dx);
         });
     }
@@ -52,7 +45,7 @@ public static partial class Ops
     /// <summary>torch.gather: index has x's rank; out[i][j] = x[i][index[i][j]] along axis.</summary>
     public static Tensor Gather(Tensor x, int axis, int[] index, int[] indexShape)
     {
-        Device.Common("gather", x);
+        var k = x.Device.Kernels;
         CheckIndexShape("gather", index, indexShape);
         int a = ShapeUtil.NormalizeAxis(axis, x.Rank, "gather");
         if (indexShape.Length != x.Rank)
@@ -63,14 +56,12 @@ public static partial class Ops
         CheckIndices("gather", index, x.Shape[a], $"axis {axis} of length {x.Shape[a]} in {ShapeUtil.Format(x.Shape)}");
         // Source offset of every output element, computed once and shared by forward and backward.
         var offsets = GatherOffsets(x.Shape, a, index, indexShape);
-        var y = Tensor.Empty(indexShape);
-        var xs = x.ReadOnlySpan; var ys = y.Span;
-        for (int i = 0; i < offsets.Length; i++) ys[i] = xs[offsets[i]];
+        var y = Tensor.Empty(x.Device, indexShape);
+        k.GatherOffsets(x, offsets, y);
         return Tensor.Record("gather", y, new[] { x }, g =>
         {
             var dx = x.ZerosLike();
-            var gs = g.ReadOnlySpan; var ds = dx.Span;
-            for (int i = 0; i < offsets.Length; i++) ds[offsets[i]] += gs[i];
+            k.ScatterAddOffsets(g, offsets, dx);
             x.AccumulateGrad(dx);
         });
     }
@@ -99,15 +90,15 @@ public static partial class Ops
     {
         if (!(p >= 0 && p <= 1)) throw new ArgumentOutOfRangeException(nameof(p), $"dropout: probability {p} is outside [0, 1]");
         if (!training || p == 0f) return x;
-        Device.Common("dropout", x);
+        var k = x.Device.Kernels;
         var mask = x.EmptyLike();
-        Indexing.DropoutMask(mask.Span, p, rng ?? Rng.Default);
+        k.DropoutMask(mask, p, rng ?? Rng.Default);
         var y = x.EmptyLike();
-        System.Numerics.Tensors.TensorPrimitives.Multiply(x.ReadOnlySpan, mask.ReadOnlySpan, y.Span);
+        k.Binary(BinaryOp.Mul, x, mask, y);
         return Tensor.Record("dropout", y, new[] { x }, g =>
         {
             var dx = g.EmptyLike();
-            System.Numerics.Tensors.TensorPrimitives.Multiply(g.ReadOnlySpan, mask.ReadOnlySpan, dx.Span);
+            k.Binary(BinaryOp.Mul, g, mask, dx);
             x.AccumulateGrad(dx);
         });
     }
@@ -115,15 +106,14 @@ public static partial class Ops
     /// <summary>F.normalize: x / max(‖x‖₂, eps) along axis.</summary>
     public static Tensor L2Normalize(Tensor x, int axis = -1, float eps = 1e-12f)
     {
-        Device.Common("l2_normalize", x);
-        var (outer, n, inner, reduced) = AxisSplit(x, axis, true, "l2_normalize");
-        var norms = new float[outer * inner]; // max(‖x‖, eps) per vector
+        var k = x.Device.Kernels;
+        var (outer, n, inner, _) = AxisSplit(x, axis, true, "l2_normalize");
         var y = x.EmptyLike();
-        Indexing.L2NormalizeForward(x.ReadOnlySpan, outer, n, inner, eps, norms, y.Span);
+        var norms = k.L2Normalize(x, outer, n, inner, eps, y);
         return Tensor.Record("l2_normalize", y, new[] { x }, g =>
         {
             var dx = x.EmptyLike();
-            Indexing.L2NormalizeBackward(g.ReadOnlySpan, y.ReadOnlySpan, x.ReadOnlySpan, outer, n, inner, eps, norms, dx.Span);
+            k.L2NormalizeBackward(norms, g, y, x, outer, n, inner, eps, dx);
             x.AccumulateGrad(dx);
         });
     }

@@ -1,5 +1,4 @@
-using System.Numerics.Tensors;
-using Crt.Tensors.Kernels.Cpu;
+using Crt.Tensors.Backends;
 
 namespace Crt.Tensors;
 
@@ -15,14 +14,14 @@ public static partial class Ops
     private static Tensor SoftmaxImpl(Tensor x, int axis, bool log)
     {
         string name = log ? "log_softmax" : "softmax";
-        Device.Common(name, x);
+        var k = x.Device.Kernels;
         var (outer, n, inner, _) = AxisSplit(x, axis, keepDim: true, name);
         var y = x.EmptyLike();
-        SoftmaxKernels.Forward(x.ReadOnlySpan, y.Span, outer, n, inner, log);
+        k.Softmax(x, y, outer, n, inner, log);
         return Tensor.Record(name, y, new[] { x }, g =>
         {
             var dx = x.EmptyLike();
-            SoftmaxKernels.Backward(y.ReadOnlySpan, g.ReadOnlySpan, dx.Span, outer, n, inner, log);
+            k.SoftmaxBackward(y, g, dx, outer, n, inner, log);
             x.AccumulateGrad(dx);
         });
     }
@@ -37,22 +36,14 @@ public static partial class Ops
     public static Tensor CrossEntropy(Tensor logits, int[] targets, int ignoreIndex = -100)
     {
         const string name = "cross_entropy";
-        var (n, c) = CheckCrossEntropy(name, logits, targets, ignoreIndex);
-        targets = Snapshot(targets);
-        var lse = new float[n];
-        var rowLoss = new float[n];
-        SoftmaxKernels.CrossEntropyForward(logits.ReadOnlySpan, targets, ignoreIndex, n, c, lse, rowLoss);
-        int count = 0;
-        double sum = 0;
-        for (int i = 0; i < n; i++)
-            if (targets[i] != ignoreIndex) { count++; sum += rowLoss[i]; }
-        var y = Tensor.Empty();
-        y.Span[0] = count == 0 ? float.NaN : (float)(sum / count);
+        CheckCrossEntropy(name, logits, targets, ignoreIndex);
+        var k = logits.Device.Kernels;
+        var y = Tensor.Empty(logits.Device);
+        var saved = k.CrossEntropy(logits, Snapshot(targets), ignoreIndex, mean: true, y);
         return Tensor.Record(name, y, new[] { logits }, g =>
         {
             var dl = logits.EmptyLike();
-            var k = new[] { count == 0 ? 0f : g.ReadOnlySpan[0] / count };
-            SoftmaxKernels.CrossEntropyBackward(logits.ReadOnlySpan, targets, ignoreIndex, lse, k, scalarScale: true, n, c, dl.Span);
+            k.CrossEntropyBackward(saved, logits, g, mean: true, dl);
             logits.AccumulateGrad(dl);
         });
     }
@@ -65,22 +56,20 @@ public static partial class Ops
     {
         const string name = "cross_entropy_per_position";
         const int ignore = -100;
-        var (n, c) = CheckCrossEntropy(name, logits, targets, ignore);
-        targets = Snapshot(targets);
-        var lse = new float[n];
-        var y = Tensor.Empty(n);
-        SoftmaxKernels.CrossEntropyForward(logits.ReadOnlySpan, targets, ignore, n, c, lse, y.Span);
+        var (n, _) = CheckCrossEntropy(name, logits, targets, ignore);
+        var k = logits.Device.Kernels;
+        var y = Tensor.Empty(logits.Device, n);
+        var saved = k.CrossEntropy(logits, Snapshot(targets), ignore, mean: false, y);
         return Tensor.Record(name, y, new[] { logits }, g =>
         {
             var dl = logits.EmptyLike();
-            SoftmaxKernels.CrossEntropyBackward(logits.ReadOnlySpan, targets, ignore, lse, g.ReadOnlySpan, scalarScale: false, n, c, dl.Span);
+            k.CrossEntropyBackward(saved, logits, g, mean: false, dl);
             logits.AccumulateGrad(dl);
         });
     }
 
     private static (int n, int c) CheckCrossEntropy(string name, Tensor logits, int[] targets, int ignoreIndex)
     {
-        Device.Common(name, logits);
         ArgumentNullException.ThrowIfNull(targets);
         if (logits.Rank != 2)
             throw new ArgumentException($"{name}: logits must be [N, C], got {ShapeUtil.Format(logits.Shape)}");
@@ -108,30 +97,21 @@ public static partial class Ops
 
     private static Tensor PairLoss(string name, Tensor p, Tensor t, bool squared)
     {
-        Device.Common(name, p, t);
+        var k = Device.KernelsOf(name, p, t);
         if (!ShapeUtil.SameShape(p.Shape, t.Shape))
             throw new ArgumentException($"{name}: prediction {ShapeUtil.Format(p.Shape)} and target {ShapeUtil.Format(t.Shape)} differ in shape");
         if (p.Size == 0) throw new ArgumentException($"{name}: tensors {ShapeUtil.Format(p.Shape)} are empty");
         var diff = p.EmptyLike();
-        TensorPrimitives.Subtract(p.ReadOnlySpan, t.ReadOnlySpan, diff.Span);
-        var ds = diff.ReadOnlySpan;
-        double acc = 0;
-        if (squared) for (int i = 0; i < ds.Length; i++) acc += (double)ds[i] * ds[i];
-        else for (int i = 0; i < ds.Length; i++) acc += Math.Abs(ds[i]);
-        var y = Tensor.Empty();
-        y.Span[0] = (float)(acc / p.Size);
+        var y = Tensor.Empty(p.Device);
+        k.PairLoss(p, t, squared, diff, y);
         return Tensor.Record(name, y, new[] { p, t }, g =>
         {
-            float k = g.ReadOnlySpan[0] / p.Size * (squared ? 2f : 1f);
             var dp = diff.EmptyLike();
-            var o = dp.Span;
-            var dd = diff.ReadOnlySpan;
-            if (squared) TensorPrimitives.Multiply(dd, k, o);
-            else for (int i = 0; i < o.Length; i++) o[i] = dd[i] > 0 ? k : dd[i] < 0 ? -k : 0f;
+            k.PairLossBackward(diff, g, squared, dp);
             if (t.RequiresGrad)
             {
                 var dt = dp.EmptyLike();
-                TensorPrimitives.Negate(dp.ReadOnlySpan, dt.Span);
+                k.Unary(UnaryOp.MulScalar, dp, dt, -1f);
                 t.AccumulateGrad(dt);
             }
             p.AccumulateGrad(dp);

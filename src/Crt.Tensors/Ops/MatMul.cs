@@ -1,5 +1,3 @@
-using Crt.Tensors.Kernels.Cpu;
-
 namespace Crt.Tensors;
 
 /// <summary>Matrix products on the packed GEMM; backward passes use its transpose flags, never explicit transposes.</summary>
@@ -9,7 +7,8 @@ public static partial class Ops
     /// <remarks>a may also be 2-D and shared across b's batch. Result: [..batch, m, n].</remarks>
     public static Tensor MatMul(Tensor a, Tensor b)
     {
-        Device.Common("matmul", a, b);
+        var device = Device.Common("matmul", a, b);
+        var kt = device.Kernels;
         string Shapes() => $"matmul: {ShapeUtil.Format(a.Shape)} x {ShapeUtil.Format(b.Shape)}";
         if (a.Rank < 2 || b.Rank < 2) throw new ArgumentException($"{Shapes()}: both operands need at least 2 dimensions");
         int m = a.Shape[^2], k = a.Shape[^1], kb = b.Shape[^2], n = b.Shape[^1];
@@ -23,15 +22,14 @@ public static partial class Ops
         }
         else batchShape = a.Rank > 2 ? a.Shape[..^2] : b.Shape[..^2];
         int batch = ShapeUtil.Numel(batchShape);
-        var y = Tensor.Empty([.. batchShape, m, n]);
+        var y = Tensor.Empty(device, [.. batchShape, m, n]);
         bool aBatched = a.Rank > 2, bBatched = b.Rank > 2;
 
         if (!bBatched)
             // Shared b: the batch folds into the rows of one product.
-            Gemm.Sgemm(false, false, batch * m, n, k, 1f, a.ReadOnlySpan, Ld(k), b.ReadOnlySpan, Ld(n), 0f, y.Span, Ld(n));
+            kt.Gemm(false, false, batch * m, n, k, 1f, a, 0, Ld(k), b, 0, Ld(n), 0f, y, 0, Ld(n));
         else
-            Gemm.SgemmBatched(false, false, batch, m, n, k, 1f, a.ReadOnlySpan, Ld(k), aBatched ? m * k : 0,
-                b.ReadOnlySpan, Ld(n), k * n, 0f, y.Span, Ld(n), m * n);
+            kt.GemmBatched(false, false, batch, m, n, k, 1f, a, Ld(k), aBatched ? m * k : 0, b, Ld(n), k * n, 0f, y, Ld(n), m * n);
 
         FlopCounter.Add(2.0 * batch * m * n * k);
         return Tensor.Record("matmul", y, new[] { a, b }, g =>
@@ -39,28 +37,25 @@ public static partial class Ops
             if (a.RequiresGrad)
             {
                 // dA = dC · Bᵀ
-                var ga = Tensor.Empty(a.Shape);
+                var ga = a.EmptyLike();
                 if (!bBatched)
-                    Gemm.Sgemm(false, true, batch * m, k, n, 1f, g.ReadOnlySpan, Ld(n), b.ReadOnlySpan, Ld(n), 0f, ga.Span, Ld(k));
+                    kt.Gemm(false, true, batch * m, k, n, 1f, g, 0, Ld(n), b, 0, Ld(n), 0f, ga, 0, Ld(k));
                 else if (aBatched)
-                    Gemm.SgemmBatched(false, true, batch, m, k, n, 1f, g.ReadOnlySpan, Ld(n), m * n,
-                        b.ReadOnlySpan, Ld(n), k * n, 0f, ga.Span, Ld(k), m * k);
-                else if (batch == 0) ga.Span.Clear();
+                    kt.GemmBatched(false, true, batch, m, k, n, 1f, g, Ld(n), m * n, b, Ld(n), k * n, 0f, ga, Ld(k), m * k);
+                else if (batch == 0) kt.Fill(ga, 0f);
                 else // shared a: sum the per-batch products
                     for (int i = 0; i < batch; i++)
-                        Gemm.Sgemm(false, true, m, k, n, 1f, g.ReadOnlySpan.Slice(i * m * n, m * n), Ld(n),
-                            b.ReadOnlySpan.Slice(i * k * n, k * n), Ld(n), i == 0 ? 0f : 1f, ga.Span, Ld(k));
+                        kt.Gemm(false, true, m, k, n, 1f, g, i * m * n, Ld(n), b, i * k * n, Ld(n), i == 0 ? 0f : 1f, ga, 0, Ld(k));
                 a.AccumulateGrad(ga);
             }
             if (b.RequiresGrad)
             {
                 // dB = Aᵀ · dC
-                var gb = Tensor.Empty(b.Shape);
+                var gb = b.EmptyLike();
                 if (!bBatched)
-                    Gemm.Sgemm(true, false, k, n, batch * m, 1f, a.ReadOnlySpan, Ld(k), g.ReadOnlySpan, Ld(n), 0f, gb.Span, Ld(n));
+                    kt.Gemm(true, false, k, n, batch * m, 1f, a, 0, Ld(k), g, 0, Ld(n), 0f, gb, 0, Ld(n));
                 else
-                    Gemm.SgemmBatched(true, false, batch, k, n, m, 1f, a.ReadOnlySpan, Ld(k), aBatched ? m * k : 0,
-                        g.ReadOnlySpan, Ld(n), m * n, 0f, gb.Span, Ld(n), k * n);
+                    kt.GemmBatched(true, false, batch, k, n, m, 1f, a, Ld(k), aBatched ? m * k : 0, g, Ld(n), m * n, 0f, gb, Ld(n), k * n);
                 b.AccumulateGrad(gb);
             }
         });
@@ -69,7 +64,8 @@ public static partial class Ops
     /// <summary>PyTorch's F.linear: x [..., in] · weightᵀ (weight [out, in]) + bias [out].</summary>
     public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias = null)
     {
-        if (bias is null) Device.Common("linear", x, weight); else Device.Common("linear", x, weight, bias);
+        var device = Device.Common("linear", x, weight, bias);
+        var kt = device.Kernels;
         if (weight.Rank != 2)
             throw new ArgumentException($"linear: weight {ShapeUtil.Format(weight.Shape)} must be 2-D [out, in]");
         int outF = weight.Shape[0], inF = weight.Shape[1];
@@ -78,12 +74,12 @@ public static partial class Ops
         if (bias is not null && (bias.Rank != 1 || bias.Shape[0] != outF))
             throw new ArgumentException($"linear: bias {ShapeUtil.Format(bias.Shape)} does not match weight {ShapeUtil.Format(weight.Shape)} (expected [{outF}])");
         int rows = inF == 0 ? ShapeUtil.Numel(x.Shape.AsSpan(0, x.Rank - 1)) : x.Size / inF;
-        var y = Tensor.Empty([.. x.Shape[..^1], outF]);
+        var y = Tensor.Empty(device, [.. x.Shape[..^1], outF]);
         // y = x · Wᵀ + bias (the bias added as the GEMM stores its results: y is written once)
         if (bias is not null)
-            Gemm.SgemmBias(false, true, rows, outF, inF, 1f, x.ReadOnlySpan, Ld(inF), weight.ReadOnlySpan, Ld(inF), bias.ReadOnlySpan, y.Span, Ld(outF));
+            kt.GemmBias(false, true, rows, outF, inF, x, Ld(inF), weight, Ld(inF), bias, y, Ld(outF));
         else
-            Gemm.Sgemm(false, true, rows, outF, inF, 1f, x.ReadOnlySpan, Ld(inF), weight.ReadOnlySpan, Ld(inF), 0f, y.Span, Ld(outF));
+            kt.Gemm(false, true, rows, outF, inF, 1f, x, 0, Ld(inF), weight, 0, Ld(inF), 0f, y, 0, Ld(outF));
 
         FlopCounter.Add(2.0 * rows * inF * outF);
         return Tensor.Record("linear", y, new[] { x, weight, bias }, g =>
@@ -91,22 +87,22 @@ public static partial class Ops
             if (x.RequiresGrad)
             {
                 // dX = dY · W
-                var gx = Tensor.Empty(x.Shape);
-                Gemm.Sgemm(false, false, rows, inF, outF, 1f, g.ReadOnlySpan, Ld(outF), weight.ReadOnlySpan, Ld(inF), 0f, gx.Span, Ld(inF));
+                var gx = x.EmptyLike();
+                kt.Gemm(false, false, rows, inF, outF, 1f, g, 0, Ld(outF), weight, 0, Ld(inF), 0f, gx, 0, Ld(inF));
                 x.AccumulateGrad(gx);
             }
             if (weight.RequiresGrad)
             {
                 // dW = dYᵀ · X
-                var gw = Tensor.Empty(weight.Shape);
-                Gemm.Sgemm(true, false, outF, inF, rows, 1f, g.ReadOnlySpan, Ld(outF), x.ReadOnlySpan, Ld(inF), 0f, gw.Span, Ld(inF));
+                var gw = weight.EmptyLike();
+                kt.Gemm(true, false, outF, inF, rows, 1f, g, 0, Ld(outF), x, 0, Ld(inF), 0f, gw, 0, Ld(inF));
                 weight.AccumulateGrad(gw);
             }
             if (bias is { RequiresGrad: true })
             {
                 // db = column sums of dY
-                var gb = Tensor.Zeros(outF);
-                ColumnSums(g.ReadOnlySpan, rows, outF, gb.Span);
+                var gb = bias.EmptyLike();
+                kt.ColumnSums(g, rows, outF, gb);
                 bias.AccumulateGrad(gb);
             }
         });
@@ -114,11 +110,4 @@ public static partial class Ops
 
     /// <summary>A leading dimension for GEMM (at least 1, so empty matrices pass its checks).</summary>
     private static int Ld(int width) => Math.Max(1, width);
-
-    /// <summary>dst[j] = Σ_r src[r·cols + j], summing blocks of rows in float32 vectors (dst must start zeroed).</summary>
-    private static void ColumnSums(ReadOnlySpan<float> src, int rows, int cols, Span<float> dst)
-    {
-        for (int r = 0; r < rows; r++)
-            System.Numerics.Tensors.TensorPrimitives.Add(dst, src.Slice(r * cols, cols), dst);
-    }
 }

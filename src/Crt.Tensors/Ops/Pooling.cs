@@ -1,5 +1,3 @@
-using Crt.Tensors.Kernels.Cpu;
-
 namespace Crt.Tensors;
 
 /// <summary>Max and average pooling over the spatial dims of [N, C, H, W] (floor mode, as PyTorch's defaults; optional implicit padding).</summary>
@@ -9,13 +7,13 @@ public static partial class Ops
     public static Tensor MaxPool2d(Tensor x, int kernel, int? stride = null, int padding = 0)
     {
         var (n, c, h, w, ho, wo, s) = PoolGeometry("max_pool2d", x, kernel, stride, padding);
-        var y = Tensor.Empty(n, c, ho, wo);
-        var argmax = new int[y.Size];
-        Pooling.MaxForward(x.ReadOnlySpan, n * c, h, w, kernel, s, padding, ho, wo, y.Span, argmax);
+        var k = x.Device.Kernels;
+        var y = Tensor.Empty(x.Device, n, c, ho, wo);
+        var argmax = k.MaxPool(x, n * c, h, w, kernel, s, padding, ho, wo, y);
         return Tensor.Record("max_pool2d", y, new[] { x }, g =>
         {
             var dx = x.ZerosLike();
-            Pooling.MaxBackward(g.ReadOnlySpan, argmax, n * c, h * w, ho * wo, dx.Span);
+            k.MaxPoolBackward(argmax, g, n * c, h * w, ho * wo, dx);
             x.AccumulateGrad(dx);
         });
     }
@@ -28,19 +26,19 @@ public static partial class Ops
     public static Tensor AvgPool2d(Tensor x, int kernel, int? stride = null, int padding = 0, bool countIncludePad = true)
     {
         var (n, c, h, w, ho, wo, s) = PoolGeometry("avg_pool2d", x, kernel, stride, padding);
-        var y = Tensor.Empty(n, c, ho, wo);
-        Pooling.AvgForward(x.ReadOnlySpan, n * c, h, w, kernel, s, padding, countIncludePad, ho, wo, y.Span);
+        var k = x.Device.Kernels;
+        var y = Tensor.Empty(x.Device, n, c, ho, wo);
+        k.AvgPool(x, n * c, h, w, kernel, s, padding, countIncludePad, ho, wo, y);
         return Tensor.Record("avg_pool2d", y, new[] { x }, g =>
         {
             var dx = x.ZerosLike();
-            Pooling.AvgBackward(g.ReadOnlySpan, n * c, h, w, kernel, s, padding, countIncludePad, ho, wo, dx.Span);
+            k.AvgPoolBackward(g, n * c, h, w, kernel, s, padding, countIncludePad, ho, wo, dx);
             x.AccumulateGrad(dx);
         });
     }
 
     private static (int N, int C, int H, int W, int Ho, int Wo, int Stride) PoolGeometry(string op, Tensor x, int kernel, int? stride, int padding)
     {
-        Device.Common(op, x);
         if (x.Rank != 4) throw new ArgumentException($"{op}: expected [N, C, H, W], got {ShapeUtil.Format(x.Shape)}");
         int s = stride ?? kernel;
         if (kernel < 1 || s < 1) throw new ArgumentException($"{op}: kernel {kernel} and stride {s} must be positive");

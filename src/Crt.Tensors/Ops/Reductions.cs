@@ -1,5 +1,3 @@
-using Crt.Tensors.Kernels.Cpu;
-
 namespace Crt.Tensors;
 
 /// <summary>Sum, mean, max, argmax/argmin; each reduction with its backward.</summary>
@@ -16,12 +14,14 @@ public static partial class Ops
 
     private static Tensor SumAll(Tensor x, float scale, string name)
     {
-        Device.Common(name, x);
-        var y = Tensor.Empty();
-        y.Span[0] = (float)(Broadcast.SumDouble(x.ReadOnlySpan) * scale);
+        var k = x.Device.Kernels;
+        var y = Tensor.Empty(x.Device);
+        k.SumAll(x, scale, y);
         return Tensor.Record(name, y, new[] { x }, g =>
         {
-            x.AccumulateGrad(Tensor.Full(g.ReadOnlySpan[0] * scale, x.Shape));
+            var dx = x.EmptyLike();
+            k.ExpandAxis(g, 1, x.Size, 1, scale, dx);
+            x.AccumulateGrad(dx);
         });
     }
 
@@ -31,17 +31,16 @@ public static partial class Ops
     private static Tensor SumAxis(Tensor x, int axis, bool keepDim, bool mean)
     {
         string name = mean ? "mean" : "sum";
-        Device.Common(name, x);
+        var k = x.Device.Kernels;
         var (outer, n, inner, shape) = AxisSplit(x, axis, keepDim, name);
         if (mean && n == 0) throw new ArgumentException($"mean: axis {axis} of {ShapeUtil.Format(x.Shape)} is empty");
         float scale = mean ? 1f / n : 1f;
-        var y = Tensor.Empty(shape);
-        Reduce.SumAxis(x.ReadOnlySpan, outer, n, inner, y.Span);
-        if (mean) System.Numerics.Tensors.TensorPrimitives.Multiply(y.Span, scale, y.Span);
+        var y = Tensor.Empty(x.Device, shape);
+        k.SumAxis(x, outer, n, inner, scale, y);
         return Tensor.Record(name, y, new[] { x }, g =>
         {
             var dx = x.EmptyLike();
-            Reduce.ExpandAxis(g.ReadOnlySpan, outer, n, inner, scale, dx.Span);
+            k.ExpandAxis(g, outer, n, inner, scale, dx);
             x.AccumulateGrad(dx);
         });
     }
@@ -49,19 +48,15 @@ public static partial class Ops
     /// <summary>Maximum along an axis; the gradient goes to the (first) maximal element.</summary>
     public static Tensor Max(Tensor x, int axis, bool keepDim = false)
     {
-        Device.Common("max", x);
+        var k = x.Device.Kernels;
         var (outer, n, inner, shape) = AxisSplit(x, axis, keepDim, "max");
         if (n == 0) throw new ArgumentException($"max: axis {axis} of {ShapeUtil.Format(x.Shape)} is empty");
-        var y = Tensor.Empty(shape);
-        var arg = new int[outer * inner];
-        Reduce.MaxAxis(x.ReadOnlySpan, outer, n, inner, y.Span, arg);
+        var y = Tensor.Empty(x.Device, shape);
+        var arg = k.MaxAxis(x, outer, n, inner, y);
         return Tensor.Record("max", y, new[] { x }, g =>
         {
             var dx = x.ZerosLike();
-            var gs = g.ReadOnlySpan; var d = dx.Span;
-            for (int o = 0; o < outer; o++)
-                for (int i = 0; i < inner; i++)
-                    d[(o * n + arg[o * inner + i]) * inner + i] += gs[o * inner + i];
+            k.MaxAxisBackward(arg, g, outer, n, inner, dx);
             x.AccumulateGrad(dx);
         });
     }
@@ -76,10 +71,7 @@ public static partial class Ops
         string name = min ? "argmin" : "argmax";
         var (outer, n, inner, _) = AxisSplit(x, axis, false, name);
         if (n == 0) throw new ArgumentException($"{name}: axis {axis} of {ShapeUtil.Format(x.Shape)} is empty");
-        var arg = new int[outer * inner];
-        var scratch = new float[outer * inner];
-        Reduce.MaxAxis(x.ReadOnlySpan, outer, n, inner, scratch, arg, min);
-        return arg;
+        return x.Device.Kernels.ArgExtreme(x, outer, n, inner, min);
     }
 
     /// <summary>Views x as [outer, n, inner] around <paramref name="axis"/>; also the reduced shape.</summary>

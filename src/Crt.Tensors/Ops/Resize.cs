@@ -12,19 +12,19 @@ public static partial class Ops
     public static Tensor ResizeBilinear(Tensor x, int height, int width)
     {
         const string op = "resize_bilinear";
-        Device.Common(op, x);
         if (x.Rank != 4) throw new ArgumentException($"{op}: expected [N, C, H, W], got {ShapeUtil.Format(x.Shape)}");
         if (height < 1 || width < 1) throw new ArgumentException($"{op}: output size {height}×{width} must be positive");
         int n = x.Shape[0], c = x.Shape[1], h = x.Shape[2], w = x.Shape[3];
         if (h < 1 || w < 1) throw new ArgumentException($"{op}: input {ShapeUtil.Format(x.Shape)} has no pixels");
         var rows = BilinearResize.Compute(h, height);
         var cols = BilinearResize.Compute(w, width);
-        var y = Tensor.Empty(n, c, height, width);
-        BilinearResize.Forward(x.ReadOnlySpan, n * c, h, w, rows, cols, y.Span);
+        var k = x.Device.Kernels;
+        var y = Tensor.Empty(x.Device, n, c, height, width);
+        k.ResizeBilinear(x, n * c, h, w, rows, cols, y);
         return Tensor.Record(op, y, new[] { x }, g =>
         {
             var dx = x.EmptyLike();
-            BilinearResize.Backward(g.ReadOnlySpan, n * c, h, w, rows, cols, dx.Span);
+            k.ResizeBilinearBackward(g, n * c, h, w, rows, cols, dx);
             x.AccumulateGrad(dx);
         });
     }

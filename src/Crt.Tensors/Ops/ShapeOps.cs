@@ -1,5 +1,3 @@
-using Crt.Tensors.Kernels.Cpu;
-
 namespace Crt.Tensors;
 
 /// <summary>Reshape (shares storage), permute/transpose, slice and concat (copies), with backward.</summary>
@@ -51,14 +49,15 @@ public static partial class Ops
             seen[d[i]] = true;
         }
         var shape = d.Select(i => x.Shape[i]).ToArray();
-        var y = Tensor.Empty(shape);
-        Layout.Permute(x.ReadOnlySpan, x.Shape, d, y.Span);
+        var k = x.Device.Kernels;
+        var y = Tensor.Empty(x.Device, shape);
+        k.Permute(x, d, y);
         return Tensor.Record("permute", y, new[] { x }, g =>
         {
             var inverse = new int[d.Length];
             for (int i = 0; i < d.Length; i++) inverse[d[i]] = i;
             var dx = x.EmptyLike();
-            Layout.Permute(g.ReadOnlySpan, g.Shape, inverse, dx.Span);
+            k.Permute(g, inverse, dx);
             x.AccumulateGrad(dx);
         });
     }
@@ -80,12 +79,13 @@ public static partial class Ops
         int a = ShapeUtil.NormalizeAxis(axis, x.Rank, "slice");
         var shape = (int[])x.Shape.Clone();
         shape[a] = end - start;
-        var y = Tensor.Empty(shape);
-        Layout.SliceAxis(x.ReadOnlySpan, outer, n, inner, start, end - start, y.Span);
+        var k = x.Device.Kernels;
+        var y = Tensor.Empty(x.Device, shape);
+        k.SliceAxis(x, outer, n, inner, start, end - start, y);
         return Tensor.Record("slice", y, new[] { x }, g =>
         {
             var dx = x.ZerosLike();
-            Layout.AddIntoSlice(g.ReadOnlySpan, outer, n, inner, start, end - start, dx.Span);
+            k.AddIntoSlice(g, outer, n, inner, start, end - start, dx);
             x.AccumulateGrad(dx);
         });
     }
@@ -93,7 +93,8 @@ public static partial class Ops
     public static Tensor Concat(Tensor[] xs, int axis)
     {
         if (xs.Length == 0) throw new ArgumentException("concat: no tensors given");
-        Device.Common("concat", xs);
+        var device = Device.Common("concat", xs);
+        var k = device.Kernels;
         int a = ShapeUtil.NormalizeAxis(axis, xs[0].Rank, "concat");
         var shape = (int[])xs[0].Shape.Clone();
         int total = 0;
@@ -104,30 +105,26 @@ public static partial class Ops
             total += t.Shape[a];
         }
         shape[a] = total;
-        var y = Tensor.Empty(shape);
+        var y = Tensor.Empty(device, shape);
         int outer = 1, inner = 1;
         for (int i = 0; i < a; i++) outer *= shape[i];
         for (int i = a + 1; i < shape.Length; i++) inner *= shape[i];
-        var ys = y.Span;
         int offset = 0;
         var starts = new int[xs.Length];
-        for (int k = 0; k < xs.Length; k++)
+        for (int j = 0; j < xs.Length; j++)
         {
-            starts[k] = offset;
-            int len = xs[k].Shape[a];
-            var src = xs[k].ReadOnlySpan;
-            for (int o = 0; o < outer; o++)
-                src.Slice(o * len * inner, len * inner).CopyTo(ys.Slice((o * total + offset) * inner, len * inner));
-            offset += len;
+            starts[j] = offset;
+            k.CopyIntoSlice(xs[j], outer, total, inner, offset, xs[j].Shape[a], y);
+            offset += xs[j].Shape[a];
         }
         return Tensor.Record("concat", y, xs, g =>
         {
-            for (int k = 0; k < xs.Length; k++)
+            for (int j = 0; j < xs.Length; j++)
             {
-                if (!xs[k].RequiresGrad) continue;
-                var dx = xs[k].EmptyLike();
-                Layout.SliceAxis(g.ReadOnlySpan, outer, total, inner, starts[k], xs[k].Shape[a], dx.Span);
-                xs[k].AccumulateGrad(dx);
+                if (!xs[j].RequiresGrad) continue;
+                var dx = xs[j].EmptyLike();
+                k.SliceAxis(g, outer, total, inner, starts[j], xs[j].Shape[a], dx);
+                xs[j].AccumulateGrad(dx);
             }
         });
     }

@@ -26,7 +26,7 @@ public class Adam : Optimizer
     private sealed class State
     {
         public long Step;
-        public float[] M = Array.Empty<float>(), V = Array.Empty<float>();
+        public required Tensor M, V; // on the parameter's device
     }
 
     public Adam(IEnumerable<(string Name, Tensor Parameter)> parameters, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weightDecay = 0)
@@ -44,8 +44,8 @@ public class Adam : Optimizer
     /// <summary>The step count of one parameter (0 before its first update).</summary>
     public long ParameterStep(string name) => _state.TryGetValue(name, out var s) ? s.Step : 0;
 
-    /// <summary>First and second moments of one parameter (null before its first update); live arrays.</summary>
-    public (float[] ExpAvg, float[] ExpAvgSq)? Moments(string name) => _state.TryGetValue(name, out var s) ? (s.M, s.V) : null;
+    /// <summary>First and second moments of one parameter (null before its first update), copied to the host.</summary>
+    public (float[] ExpAvg, float[] ExpAvgSq)? Moments(string name) => _state.TryGetValue(name, out var s) ? (s.M.ToArray(), s.V.ToArray()) : null;
 
     public override void Step()
     {
@@ -59,7 +59,11 @@ public class Adam : Optimizer
                 if (!ShapeUtil.SameShape(grad.Shape, p.Shape))
                     throw new InvalidOperationException($"{GetType().Name}: gradient {ShapeUtil.Format(grad.Shape)} of '{name}' does not match the parameter {ShapeUtil.Format(p.Shape)}");
                 if (!_state.TryGetValue(name, out var s))
-                    _state[name] = s = new State { M = new float[p.Size], V = new float[p.Size] };
+                {
+                    using var persistent = TensorScope.Suspend();
+                    _state[name] = s = new State { M = Tensor.Zeros(p.Device, p.Shape), V = Tensor.Zeros(p.Device, p.Shape) };
+                }
+                if (!ReferenceEquals(s.M.Device, p.Device)) { s.M.MoveStorage(p.Device); s.V.MoveStorage(p.Device); } // the module moved
                 s.Step++;
                 double bc1 = 1 - Math.Pow(Beta1, s.Step), bc2 = 1 - Math.Pow(Beta2, s.Step);
                 var args = new AdamStepArgs(
@@ -68,7 +72,7 @@ public class Adam : Optimizer
                     L2: Decoupled ? 0f : (float)wd,
                     StepSize: (float)(lr / bc1),
                     Bc2Sqrt: (float)Math.Sqrt(bc2));
-                Kernels.Cpu.Adam.Step(p.Span, grad.ReadOnlySpan, s.M, s.V, args);
+                Device.KernelsOf(GetType().Name, p, grad).AdamStep(p, grad, s.M, s.V, args);
             }
         }
         StepCount++;
@@ -86,8 +90,8 @@ public class Adam : Optimizer
         {
             if (_state.TryGetValue(name, out var s))
             {
-                tensors[name + ".exp_avg"] = Tensor.FromArray(s.M, p.Shape);
-                tensors[name + ".exp_avg_sq"] = Tensor.FromArray(s.V, p.Shape);
+                tensors[name + ".exp_avg"] = s.M.To(Device.Cpu);
+                tensors[name + ".exp_avg_sq"] = s.V.To(Device.Cpu);
                 perParam[name] = new JsonObject { ["step"] = s.Step, ["shape"] = new JsonArray(p.Shape.Select(d => (JsonNode)d).ToArray()) };
             }
             else perParam[name] = new JsonObject { ["step"] = 0, ["shape"] = new JsonArray(p.Shape.Select(d => (JsonNode)d).ToArray()) };
@@ -139,7 +143,7 @@ public class Adam : Optimizer
             var v = tensors[name + ".exp_avg_sq"];
             if (!ShapeUtil.SameShape(m.Shape, p.Shape) || !ShapeUtil.SameShape(v.Shape, p.Shape))
                 throw new InvalidDataException($"{path}: saved state for parameter '{name}' has shape {ShapeUtil.Format(m.Shape)} but the parameter is {ShapeUtil.Format(p.Shape)}");
-            loaded[name] = new State { Step = saved[name]!["step"]!.GetValue<long>(), M = m.ToArray(), V = v.ToArray() };
+            loaded[name] = new State { Step = saved[name]!["step"]!.GetValue<long>(), M = m.To(p.Device), V = v.To(p.Device) };
         }
         _state.Clear();
         foreach (var (k, s) in loaded) _state[k] = s;

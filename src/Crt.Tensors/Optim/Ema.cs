@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using Nn = Crt.Tensors.Nn;
 
 namespace Crt.Tensors.Optim;
@@ -33,7 +32,7 @@ public sealed class Ema
         // shadow + (live − shadow)·(1 − decay): one pass, and no cancellation when decay is close to 1.
         float c = (float)(1 - decay);
         foreach (var (_, live, shadow) in _entries)
-            TensorPrimitives.Lerp(shadow.ReadOnlySpan, live.ReadOnlySpan, c, shadow.Span);
+            shadow.Device.Kernels.LerpInPlace(shadow, live, c);
         Updates++;
     }
 
@@ -47,21 +46,19 @@ public sealed class Ema
     /// <summary>Copies the averages into the live tensors for good (e.g. before exporting the EMA model).</summary>
     public void CopyToLive()
     {
-        foreach (var (_, live, shadow) in _entries) shadow.ReadOnlySpan.CopyTo(live.Span);
+        foreach (var (_, live, shadow) in _entries) live.Device.Kernels.Copy(shadow, live);
     }
 
     private void Swap()
     {
-        Span<float> tmp = stackalloc float[1024];
         foreach (var (_, live, shadow) in _entries)
         {
-            var a = live.Span; var b = shadow.Span;
-            for (int i = 0; i < a.Length; i += tmp.Length)
-            {
-                int n = Math.Min(tmp.Length, a.Length - i);
-                var x = a.Slice(i, n); var y = b.Slice(i, n); var t = tmp[..n];
-                x.CopyTo(t); y.CopyTo(x); t.CopyTo(y);
-            }
+            var k = live.Device.Kernels;
+            using var scope = TensorScope.Begin();
+            var tmp = live.EmptyLike();
+            k.Copy(live, tmp);
+            k.Copy(shadow, live);
+            k.Copy(tmp, shadow);
         }
     }
 
@@ -91,6 +88,6 @@ public sealed class Ema
         var known = _entries.Select(e => e.Name).ToHashSet();
         foreach (var k in state.Keys) if (!known.Contains(k)) problems.Add($"unexpected '{k}'");
         if (problems.Count > 0) throw new InvalidOperationException("Ema.LoadStateDict: " + string.Join("; ", problems));
-        foreach (var (name, _, shadow) in _entries) state[name].ReadOnlySpan.CopyTo(shadow.Span);
+        foreach (var (name, _, shadow) in _entries) shadow.CopyFrom(state[name]);
     }
 }

@@ -1,4 +1,4 @@
-using System.Numerics.Tensors;
+using Crt.Tensors.Backends;
 
 namespace Crt.Tensors.Optim;
 
@@ -15,23 +15,13 @@ public static class GradClip
         var grads = parameters.Where(p => p.Grad is not null).Select(p => p.Grad!).ToList();
         if (grads.Count == 0) return 0f;
         double sumSq = 0;
-        foreach (var g in grads) sumSq += SumOfSquares(g.ReadOnlySpan);
+        foreach (var g in grads) sumSq += g.Device.Kernels.SumOfSquares(g);
         float total = (float)Math.Sqrt(sumSq);
         if (errorIfNonfinite && !float.IsFinite(total))
             throw new InvalidOperationException($"ClipGradNorm: the total gradient norm is {total}");
         float coef = (float)(maxNorm / (total + 1e-6));
         if (coef < 1f || float.IsNaN(coef))
-            foreach (var g in grads) TensorPrimitives.Multiply(g.ReadOnlySpan, coef, g.Span);
+            foreach (var g in grads) g.Device.Kernels.Unary(UnaryOp.MulScalar, g, g, coef);
         return total;
-    }
-
-    /// <summary>Σx² with float32 SIMD partial sums over blocks, accumulated in double (exact enough for 10⁸ elements).</summary>
-    internal static double SumOfSquares(ReadOnlySpan<float> x)
-    {
-        const int block = 4096;
-        double s = 0;
-        for (int i = 0; i < x.Length; i += block)
-            s += TensorPrimitives.SumOfSquares(x.Slice(i, Math.Min(block, x.Length - i)));
-        return s;
     }
 }

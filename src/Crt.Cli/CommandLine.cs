@@ -60,6 +60,14 @@ public sealed class CommandLine
             ? f : throw new UsageException($"--{name} {v}: not a number");
     }
 
+    /// <summary>The device --device names (the CPU when absent); a device this machine lacks is one sentence, exit code 1.</summary>
+    public Tensors.Device Device()
+    {
+        var name = Value("device");
+        if (name is null) return Tensors.Device.Cpu;
+        return Tensors.Device.Parse(name); // an ArgumentException: Program prints its one sentence
+    }
+
     public long? Long(string name)
     {
         var v = Value(name);

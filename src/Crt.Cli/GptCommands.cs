@@ -20,20 +20,22 @@ public static class GptCommands
           --out DIR           run directory (default runs/gpt-<preset>)
           --steps N           training steps
           --seed N            random seed
-          --resume            continue the run in --out from its latest checkpoint (--steps may extend it)
+          --device D          cpu (default), cuda, cuda:N, or ilgpu-cpu (the GPU kernels on the CPU: slow, for testing)
+          --resume            continue the run in --out from its latest checkpoint (--steps may extend it; any device)
           --quiet             no progress output
         """;
 
     public static int Train(string[] args, CancellationToken cancel)
     {
         if (args.Contains("--help")) { Console.WriteLine(TrainHelp); return 0; }
-        var cl = CommandLine.Parse(args, new[] { "preset", "config", "set", "tokens", "val-tokens", "out", "steps", "seed" }, new[] { "resume", "quiet" }, "gpt train");
+        var cl = CommandLine.Parse(args, new[] { "preset", "config", "set", "tokens", "val-tokens", "out", "steps", "seed", "device" }, new[] { "resume", "quiet" }, "gpt train");
         bool quiet = cl.Flag("quiet");
+        var device = cl.Device();
         GptTrainer trainer;
         if (cl.Flag("resume"))
         {
             var dir = cl.Value("out") ?? throw new UsageException("gpt train --resume needs --out DIR (the run to continue)");
-            trainer = GptTrainer.Resume(dir, cl.Long("steps"), quiet);
+            trainer = GptTrainer.Resume(dir, cl.Long("steps"), quiet, device: device);
         }
         else
         {
@@ -44,7 +46,7 @@ public static class GptCommands
             if (cl.Long("steps") is { } steps) sets.Add($"steps={steps}");
             if (cl.Long("seed") is { } seed) sets.Add($"seed={seed}");
             var config = ConfigResolver.Resolve(defaults, cl.Value("config"), sets);
-            trainer = GptTrainer.Create(config, cl.Value("out") ?? Path.Combine("runs", $"gpt-{config.Preset}"), quiet);
+            trainer = GptTrainer.Create(config, cl.Value("out") ?? Path.Combine("runs", $"gpt-{config.Preset}"), quiet, device: device);
         }
         var r = trainer.Fit(cancel);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -53,7 +55,7 @@ public static class GptCommands
     }
 
     private const string EvalHelp = """
-        usage: crt gpt eval --gpt RUN_OR_CHECKPOINT --tokens VAL.tokens [--images N] [--out DIR]
+        usage: crt gpt eval --gpt RUN_OR_CHECKPOINT --tokens VAL.tokens [--images N] [--out DIR] [--device D]
 
         Writes modelability.json (CE per token and per position, position 0 apart, bits per image) and
         ce-per-position.svg into --out (default: the GPT's run directory).
@@ -62,9 +64,11 @@ public static class GptCommands
     public static int Eval(string[] args)
     {
         if (args.Contains("--help")) { Console.WriteLine(EvalHelp); return 0; }
-        var cl = CommandLine.Parse(args, new[] { "gpt", "tokens", "images", "out" }, Array.Empty<string>(), "gpt eval");
+        var cl = CommandLine.Parse(args, new[] { "gpt", "tokens", "images", "out", "device" }, Array.Empty<string>(), "gpt eval");
         var gptPath = cl.Value("gpt") ?? throw new UsageException("gpt eval needs --gpt RUN_DIR");
+        var device = cl.Device();
         var gpt = GptCheckpoint.Load(gptPath);
+        gpt.Model.To(device);
         var storePath = cl.Value("tokens") ?? throw new UsageException("gpt eval needs --tokens FILE");
         var store = TokenStore.Read(storePath);
         CheckStoreMatches(gpt, store, storePath);
@@ -103,6 +107,7 @@ public static class GptCommands
           --top-k K               0 = off (default)
           --top-p P               in (0, 1], 1 = off (default)
           --seed N                same seed, same images (default 0)
+          --device D              cpu (default), cuda, cuda:N or ilgpu-cpu (the GPU kernels on the CPU; slow)
           --batch N               images sampled together (default 64)
           --out DIR               (default: samples/ inside the GPT run) writes grid.png, images/*.png, samples.tokens
           --npz FILE              also writes the samples as ADM's evaluator reads them (LlamaGen's sample_c2i_ddp.py
@@ -112,8 +117,9 @@ public static class GptCommands
     public static int Sample(string[] args)
     {
         if (args.Contains("--help")) { Console.WriteLine(SampleHelp); return 0; }
-        var cl = CommandLine.Parse(args, new[] { "gpt", "tokenizer", "classes", "per-class", "cfg", "temperature", "top-k", "top-p", "seed", "batch", "out", "npz" },
+        var cl = CommandLine.Parse(args, new[] { "gpt", "tokenizer", "classes", "per-class", "cfg", "temperature", "top-k", "top-p", "seed", "batch", "out", "npz", "device" },
             new[] { "quiet" }, "sample");
+        var device = cl.Device();
         var gptPath = cl.Value("gpt") ?? throw new UsageException("sample needs --gpt RUN_DIR");
         var gpt = GptCheckpoint.Load(gptPath);
         var tok = TokenizerCheckpoint.Load(cl.Value("tokenizer") ?? throw new UsageException("sample needs --tokenizer RUN_DIR (the tokenizer whose codes the GPT models)"));
@@ -122,6 +128,8 @@ public static class GptCommands
         var m = gpt.Model.Config;
         if (tok.Config.Model.CodebookSize != m.VocabSize || tok.Config.Model.TokensPerImage != m.BlockSize)
             throw new ArgumentException($"{tok.WeightsPath}: tokenizer has K = {tok.Config.Model.CodebookSize} and {tok.Config.Model.TokensPerImage} tokens, the GPT models K = {m.VocabSize} and {m.BlockSize}");
+        gpt.Model.To(device);
+        tok.Model.To(device);
         var options = Sampling(cl);
         options.Validate(m.VocabSize);
         int perClass = (int)(cl.Long("per-class") ?? 8);

@@ -194,6 +194,15 @@ public sealed partial class Tensor
         return ToArray()[0];
     }
 
+    /// <summary>Copies the elements into a host span of exactly <see cref="Size"/> elements (from a device, an explicit copy).</summary>
+    public void CopyTo(Span<float> destination)
+    {
+        if (destination.Length != Size)
+            throw new ArgumentException($"CopyTo: {destination.Length} destination elements for tensor {ShapeUtil.Format(Shape)} ({Size})");
+        if (Device.Backend is { } backend) { if (Size > 0) backend.CopyToHost(Memory, destination); }
+        else ReadOnlySpan.CopyTo(destination);
+    }
+
     /// <summary>The elements in a new host array (from a device, an explicit copy).</summary>
     public float[] ToArray()
     {
@@ -210,9 +219,9 @@ public sealed partial class Tensor
     public Tensor To(Device device)
     {
         if (ReferenceEquals(device, Device)) return this;
-        var y = CopyTo(device);
+        var y = CopyToDevice(device);
         var source = this;
-        return Record("to", y, new[] { this }, g => source.AccumulateGrad(g.CopyTo(source.Device)));
+        return Record("to", y, new[] { this }, g => source.AccumulateGrad(g.CopyToDevice(source.Device)));
     }
 
     /// <summary>Overwrites this tensor's elements with <paramref name="source"/>'s (same shape; any devices). Not taped.</summary>
@@ -234,7 +243,7 @@ public sealed partial class Tensor
         if (ReferenceEquals(device, Device)) return;
         if (Node is not null) throw new InvalidOperationException($"tensor {ShapeUtil.Format(Shape)} '{Name}' is computed; only leaves move in place");
         Tensor moved;
-        using (TensorScope.Suspend()) moved = CopyTo(device);
+        using (TensorScope.Suspend()) moved = CopyToDevice(device);
         _data = moved._data;
         _offset = moved._offset;
         _memory = moved._memory;
@@ -246,7 +255,7 @@ public sealed partial class Tensor
     }
 
     /// <summary>A copy on <paramref name="device"/>, not taped.</summary>
-    private Tensor CopyTo(Device device)
+    private Tensor CopyToDevice(Device device)
     {
         var y = Empty(device, Shape);
         if (Size == 0) return y;

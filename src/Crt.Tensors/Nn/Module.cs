@@ -100,6 +100,9 @@ public abstract class Module
 
     public IEnumerable<Tensor> Parameters() => NamedParameters().Select(np => np.Parameter);
 
+    /// <summary>The device of the module's parameters (the CPU for a module without any).</summary>
+    public Device Device => NamedParameters().Select(p => p.Parameter.Device).FirstOrDefault() ?? Device.Cpu;
+
     /// <summary>
     /// Moves every parameter and buffer to <paramref name="device"/> in place (the tensor objects stay, so optimizers made
     /// before the move keep working; their state follows at their next step). Returns this module.

@@ -33,7 +33,7 @@ public sealed class Gpt : Module
     public Linear Output { get; }
 
     /// <summary>2D RoPE table [1 + N, headDim/2, 2]; row 0 (the class position) is all zeros, as LlamaGen.</summary>
-    public Tensor FreqsCis { get; }
+    public Tensor FreqsCis { get; private set; }
 
     private readonly Dropout _tokDropout;
     private readonly Rng _rng;
@@ -110,6 +110,8 @@ public sealed class Gpt : Module
     private Tensor RunLayers(Tensor h, int start, KvCache[]? caches)
     {
         int t = h.Shape[1];
+        if (!ReferenceEquals(FreqsCis.Device, h.Device)) // the model moved (Module.To): the table follows once
+            using (TensorScope.Suspend()) FreqsCis = FreqsCis.To(h.Device);
         var freqs = Ops.Slice(FreqsCis, 0, start, start + t);
         for (int i = 0; i < Layers.Count; i++) h = Layers[i].Forward(h, freqs, caches?[i]);
         return h;

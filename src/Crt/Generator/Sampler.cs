@@ -40,7 +40,8 @@ public static class Sampler
         int rows = guided ? 2 * b : b;
         var labels = guided ? classIds.Concat(Enumerable.Repeat(cfg.NumClasses, b)).ToArray() : classIds;
         using var cacheScope = TensorScope.Begin(); // the caches' storage goes back to the pool when sampling ends
-        var caches = model.Layers.Select(_ => new KvCache(rows, cfg.Heads, n, cfg.HeadDim)).ToArray();
+        var device = model.Device;
+        var caches = model.Layers.Select(_ => new KvCache(device, rows, cfg.Heads, n, cfg.HeadDim)).ToArray();
         var result = new int[b * n];
         var step = new int[rows];
         var probs = new float[k];
@@ -53,7 +54,9 @@ public static class Sampler
             {
                 using var scope = TensorScope.Begin();
                 var emb = t == 0 ? model.EmbedClasses(labels) : model.EmbedTokens(step, rows, 1);
-                var logits = model.ForwardCached(emb, t, caches).ReadOnlySpan; // [rows, 1, K]
+                // [rows, 1, K]; on a device, copied to the host to draw (the draw itself is not a device kernel yet)
+                var logitsTensor = model.ForwardCached(emb, t, caches);
+                ReadOnlySpan<float> logits = device.IsCpu ? logitsTensor.ReadOnlySpan : logitsTensor.ToArray();
                 for (int i = 0; i < b; i++)
                 {
                     var cond = logits.Slice(i * k, k);

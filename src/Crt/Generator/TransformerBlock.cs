@@ -98,13 +98,16 @@ public sealed class KvCache
 
     public int Length { get; private set; }
 
-    public KvCache(int batch, int heads, int capacity, int headDim)
+    public KvCache(int batch, int heads, int capacity, int headDim) : this(Device.Cpu, batch, heads, capacity, headDim) { }
+
+    /// <summary>A cache on <paramref name="device"/> (the model's).</summary>
+    public KvCache(Device device, int batch, int heads, int capacity, int headDim)
     {
         (_batch, _heads, _capacity, _headDim) = (batch, heads, capacity, headDim);
         // Uninitialised: only the rows written by Append are ever read. Inside a TensorScope the storage is pooled
         // (the cache must not outlive that scope), so repeated sampling reuses it instead of faulting in fresh pages.
-        _k = Tensor.Empty(batch, heads, capacity, headDim);
-        _v = Tensor.Empty(batch, heads, capacity, headDim);
+        _k = Tensor.Empty(device, batch, heads, capacity, headDim);
+        _v = Tensor.Empty(device, batch, heads, capacity, headDim);
     }
 
     public void Reset() => Length = 0;
@@ -127,13 +130,10 @@ public sealed class KvCache
             throw new ArgumentException($"kv cache: keys {ShapeUtil.Format(k.Shape)} and values {ShapeUtil.Format(v.Shape)} do not match the cache's [{_batch}, {_heads}, *, {_headDim}]");
         if (Length + s > _capacity)
             throw new InvalidOperationException($"kv cache: {Length} cached + {s} new positions exceed its capacity of {_capacity}");
-        var ks = k.ReadOnlySpan; var vs = v.ReadOnlySpan;
-        var kd = _k.Span; var vd = _v.Span;
-        for (int bh = 0; bh < _batch * _heads; bh++)
-        {
-            ks.Slice(bh * s * _headDim, s * _headDim).CopyTo(kd.Slice((bh * _capacity + Length) * _headDim));
-            vs.Slice(bh * s * _headDim, s * _headDim).CopyTo(vd.Slice((bh * _capacity + Length) * _headDim));
-        }
+        // Each (batch, head) row of the stores is [capacity, D]; the new positions go to [Length, Length + s).
+        var kernels = Device.Common("kv_cache", k, v, _k).Kernels;
+        kernels.CopyIntoSlice(k, _batch * _heads, _capacity, _headDim, Length, s, _k);
+        kernels.CopyIntoSlice(v, _batch * _heads, _capacity, _headDim, Length, s, _v);
         Length += s;
     }
 }

@@ -45,7 +45,7 @@ public static class GptEvaluation
                     Array.Copy(grids, i * n, inputs, i * (n - 1), n - 1);
                 }
                 var logits = model.Forward(labels, inputs, b, n - 1);
-                var ce = Ops.CrossEntropyPerPosition(Ops.Reshape(logits, b * n, k), grids.AsSpan(0, b * n).ToArray()).ReadOnlySpan;
+                var ce = Ops.CrossEntropyPerPosition(Ops.Reshape(logits, b * n, k), grids.AsSpan(0, b * n).ToArray()).ToArray(); // one copy per batch
                 for (int i = 0; i < b; i++)
                     for (int t = 0; t < n; t++) perPosition[t] += ce[i * n + t];
             }

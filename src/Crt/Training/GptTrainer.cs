@@ -31,8 +31,12 @@ public sealed class GptTrainer
     private long _totalSteps;
     private double _flopsPerStep;
 
-    private GptTrainer(GptTrainConfig config, RunDirectory run, bool quiet, Action<string>? log)
+    /// <summary>Where the model trains; not part of the config: a run's files do not depend on it, and it may resume elsewhere.</summary>
+    public Device Device { get; }
+
+    private GptTrainer(GptTrainConfig config, RunDirectory run, bool quiet, Action<string>? log, Device? device)
     {
+        Device = device ?? Device.Cpu;
         config.Validate();
         (Run, _quiet) = (run, quiet);
         _log = log ?? Console.WriteLine;
@@ -50,16 +54,17 @@ public sealed class GptTrainer
         _modelRng = new Rng(config.Seed);
         _dataRng = new Rng(config.Seed ^ 0x9E3779B97F4A7C15UL);
         Model = new Gpt(config.Model, _modelRng);
+        Model.To(Device);
         _opt = new AdamW(ParamGroup.DecayAndNoDecay(Model.NamedParameters(), config.WeightDecay), config.Lr, config.Beta1, config.Beta2, 1e-8);
     }
 
-    public static GptTrainer Create(GptTrainConfig config, string outDir, bool quiet = false, Action<string>? log = null)
+    public static GptTrainer Create(GptTrainConfig config, string outDir, bool quiet = false, Action<string>? log = null, Device? device = null)
     {
         config.Validate();
         var run = RunDirectory.Open(outDir, resume: false, log ?? Console.WriteLine);
         try
         {
-            var trainer = new GptTrainer(config, run, quiet, log);
+            var trainer = new GptTrainer(config, run, quiet, log, device);
             run.WriteConfig(ConfigResolver.ToJson(trainer.Config));
             return trainer;
         }
@@ -70,13 +75,13 @@ public sealed class GptTrainer
         }
     }
 
-    public static GptTrainer Resume(string outDir, long? steps = null, bool quiet = false, Action<string>? log = null)
+    public static GptTrainer Resume(string outDir, long? steps = null, bool quiet = false, Action<string>? log = null, Device? device = null)
     {
         var run = RunDirectory.Open(outDir, resume: true, log ?? Console.WriteLine);
         run.RefuseResumeIfImported();
         var config = ConfigResolver.Resolve(new GptTrainConfig(), run.ConfigPath, Array.Empty<string>());
         if (steps is { } s) config = config with { Steps = s };
-        var trainer = new GptTrainer(config, run, quiet, log);
+        var trainer = new GptTrainer(config, run, quiet, log, device);
         if (run.LatestCheckpoint() is { } ckpt)
         {
             (trainer.Step, trainer.FlopsSpent) = trainer.Files().Load(ckpt);
@@ -126,7 +131,7 @@ public sealed class GptTrainer
         _totalSteps = Config.ComputeBudget is { } b ? Math.Max(1, (long)Math.Floor(b / _flopsPerStep)) : Config.Steps;
         var h = Train.Header;
         _log($"gpt {Config.Preset}: {Model.ParameterCount:N0} parameters; tokens {Config.Tokens}: {h.Count} images × {h.Variants} variants, {h.GridHeight}×{h.GridWidth} tokens, K = {h.CodebookSize}, {h.NumClasses} classes");
-        _log($"training {_totalSteps} steps of batch {Config.BatchSize} ({_flopsPerStep:G3} FLOPs/step) from step {Step} into {Run.Root}");
+        _log($"training {_totalSteps} steps of batch {Config.BatchSize} ({_flopsPerStep:G3} FLOPs/step) from step {Step} on {Device.Name} into {Run.Root}");
         var clock = Stopwatch.StartNew();
         var progress = new ProgressReporter("train", Step, _totalSteps, _quiet);
         long startStep = Step;

@@ -32,7 +32,7 @@ public static class SampleImages
             using (TensorScope.Begin())
             {
                 var x = Ops.Clamp(tokenizer.Model.DecodeCodes(part, b, g, g), -1f, 1f);
-                x.ReadOnlySpan.CopyTo(images.Span.Slice(start * x.Size / b));
+                x.CopyTo(images.Span.Slice(start * x.Size / b, x.Size)); // from a device: one copy per batch
             }
             progress.Report(start + b, Array.Empty<(string, double)>(), (start + b) / Math.Max(progress.Elapsed, 1e-9), "img");
         }

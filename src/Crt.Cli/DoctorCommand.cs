@@ -5,6 +5,7 @@ using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 using Crt.Data;
 using Crt.Diagnostics;
+using Crt.Tensors.Backends;
 using Crt.Tensors.Cuda;
 using Crt.Tensors.Kernels.Cpu;
 
@@ -14,7 +15,7 @@ namespace Crt.Cli;
 public static class DoctorCommand
 {
     private const string Help = """
-        usage: crt doctor [--no-speed]
+        usage: crt doctor [--no-speed] [--device D]
 
         Says what crt finds on this machine — the CPU and the SIMD width its kernels use, the threads, whether image
         files can be decoded, and the GPUs the CUDA driver reports — then checks the kernels (GEMM at every SIMD width
@@ -23,12 +24,14 @@ public static class DoctorCommand
         Paste its output into a bug report.
 
           --no-speed    skip the speed measurement (about 3 seconds)
+          --device D    also run every op forward and backward on device D (cuda, cuda:N, or ilgpu-cpu: the GPU
+                        kernels on the CPU) and compare with the CPU; the default is cuda:0 when a GPU is found
         """;
 
     public static int Run(string[] args)
     {
         if (args is ["--help"] or ["-h"]) { Console.WriteLine(Help); return 0; }
-        var cl = CommandLine.Parse(args, Array.Empty<string>(), new[] { "no-speed" }, "doctor");
+        var cl = CommandLine.Parse(args, new[] { "device" }, new[] { "no-speed" }, "doctor");
         if (cl.Positional.Count > 0) throw new UsageException($"doctor: unexpected argument '{cl.Positional[0]}'");
 
         var version = typeof(DoctorCommand).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "?";
@@ -47,10 +50,13 @@ public static class DoctorCommand
                 Console.WriteLine($"         cuda:{d.Ordinal}  {d.Name}, {d.MemoryBytes / (double)(1L << 30):F1} GiB, compute capability {d.ComputeMajor}.{d.ComputeMinor}");
             Console.WriteLine(CudaDriverProbe.Cublas() is { } blas ? $"         cuBLAS {blas.Version} ({blas.Library})" : "         cuBLAS: not found (libcublas.so.13 or .12)");
         }
-        Console.WriteLine("         crt computes on the CPU: it has no GPU backend yet.");
 
         Console.WriteLine("Checks:");
         int failed = 0;
+        string? deviceName = cl.Value("device") ?? (gpu.Devices.Count > 0 ? "cuda:0" : null);
+        if (deviceName is null)
+            Console.WriteLine("  (no GPU: the GPU kernels can be checked on this CPU with --device ilgpu-cpu, slowly)");
+        else failed += DeviceParity(deviceName);
         foreach (var r in SelfCheck.Run())
         {
             Console.WriteLine($"  {(r.Passed ? "ok    " : "FAILED")}  {r.Name}: {r.Detail}");
@@ -64,6 +70,30 @@ public static class DoctorCommand
         }
         Console.WriteLine(failed == 0 ? "All checks passed." : $"{failed} check(s) FAILED: please report this output.");
         return failed == 0 ? 0 : 1;
+    }
+
+    /// <summary>Every op of <see cref="BackendParity"/> on the device against the CPU; returns the number of failed checks (0 or 1).</summary>
+    private static int DeviceParity(string name)
+    {
+        Tensors.Device device;
+        try { device = Tensors.Device.Parse(name); }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or DllNotFoundException or TypeInitializationException)
+        {
+            Console.WriteLine($"  FAILED  device {name}: {e.Message}");
+            return 1;
+        }
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var results = BackendParity.Cases.Select(c => BackendParity.Check(device, c)).ToList();
+        var bad = results.Where(r => !r.Passed).ToList();
+        var worst = results.Where(r => r.Passed).OrderByDescending(r => Math.Max(r.ForwardError, r.GradientError / 5) / r.Tolerance).FirstOrDefault();
+        string closest = worst is null ? "" : FormattableString.Invariant(
+            $" (closest to its tolerance: {worst.Op}, relative error {Math.Max(worst.ForwardError, worst.GradientError):G2})");
+        Console.WriteLine(FormattableString.Invariant(
+            $"  {(bad.Count == 0 ? "ok    " : "FAILED")}  {name}: {results.Count - bad.Count} of {results.Count} ops match the CPU forward and backward{closest}, {clock.Elapsed.TotalSeconds:F1} s"));
+        foreach (var r in bad)
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"          {r.Op}: {r.Problem ?? $"relative error forward {r.ForwardError:G3}, gradient {r.GradientError:G3} (tolerance {r.Tolerance:G2})"}"));
+        return bad.Count == 0 ? 0 : 1;
     }
 
     /// <summary>The CPU's model name (Linux: /proc/cpuinfo, x86's "model name"; elsewhere the architecture only).</summary>

@@ -6,7 +6,7 @@ namespace Crt.Tensors.Backends.Ilgpu;
 /// <summary>Shape of one (batched) GEMM launch: C = alpha·op(A)·op(B) + beta·C, row-major, with element offsets and batch strides.</summary>
 internal struct GemmShape
 {
-    public int M, N, K, Lda, Ldb, Ldc, TransA, TransB, Batch, HasBias;
+    public int M, N, K, Lda, Ldb, Ldc, TransA, TransB, Batch;
     public long OffA, OffB, OffC, StrideA, StrideB, StrideC;
     public float Alpha, Beta;
 }
@@ -18,8 +18,8 @@ internal struct GemmShape
 /// </summary>
 internal static class GpuModelKernels
 {
-    /// <summary>One thread per element of C (over all batches); bias (when HasBias) is added per column.</summary>
-    public static void Gemm(Index1D t, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, GemmShape s, Launch p)
+    /// <summary>One thread per element of C (over all batches).</summary>
+    public static void Gemm(Index1D t, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmShape s, Launch p)
     {
         for (long idx = t; idx < p.N; idx += p.Threads)
         {
@@ -33,9 +33,18 @@ internal static class GpuModelKernels
                 sum += av * bv;
             }
             float r = s.Alpha * sum;
-            if (s.HasBias != 0) r += bias[j];
-            else if (s.Beta != 0f) r += s.Beta * c[co];
+            if (s.Beta != 0f) r += s.Beta * c[co];
             c[co] = r;
+        }
+    }
+
+    /// <summary>c[i, j] += bias[j] for a row-major [M, N] matrix with leading dimension I1 (I0 = N; N = M·N).</summary>
+    public static void AddBiasRows(Index1D t, ArrayView<float> c, ArrayView<float> bias, Launch p)
+    {
+        for (int idx = t; idx < p.N; idx += p.Threads)
+        {
+            int i = idx / p.I0, j = idx % p.I0;
+            c[(long)i * p.I1 + j] += bias[j];
         }
     }
 

@@ -28,6 +28,12 @@ internal sealed class IlgpuBackend : DeviceBackend
     public IlgpuKernelTable Table { get; }
     public override KernelTable Kernels => Table;
 
+    /// <summary>cuBLAS for the matrix products on a CUDA GPU (null on the CPU accelerator, or when it cannot be loaded).</summary>
+    public Cublas? Blas { get; }
+
+    /// <summary>Why <see cref="Blas"/> is null on a CUDA GPU (the ILGPU GEMM kernel runs instead; <c>crt doctor</c> says so).</summary>
+    public string? BlasProblem { get; }
+
     /// <summary>Threads per launch at most: a GPU wants many; the CPU accelerator runs each as a managed thread, so few.</summary>
     public int MaxThreads { get; }
 
@@ -36,6 +42,7 @@ internal sealed class IlgpuBackend : DeviceBackend
         Context = context;
         Accelerator = accelerator;
         MaxThreads = maxThreads;
+        if (accelerator is CudaAccelerator cuda) (Blas, BlasProblem) = Cublas.TryCreate(cuda);
         Table = new IlgpuKernelTable(name, this);
     }
 

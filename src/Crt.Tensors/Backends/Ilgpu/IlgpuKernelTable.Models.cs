@@ -6,19 +6,28 @@ namespace Crt.Tensors.Backends.Ilgpu;
 /// <summary>The ILGPU device's matrix products, softmax, losses, row norms and attention.</summary>
 internal sealed partial class IlgpuKernelTable
 {
-    private void LaunchGemm(Tensor a, Tensor b, Tensor c, Tensor? bias, GemmShape s)
+    private static IntPtr Address(Tensor t, long offset) => ((IlgpuMemory)t.Memory).Buffer.NativePtr + (nint)(offset * sizeof(float));
+
+    /// <summary>cuBLAS where the device has it (a CUDA GPU), else the ILGPU kernel (the CPU accelerator, or cuBLAS missing).</summary>
+    private void LaunchGemm(Tensor a, Tensor b, Tensor c, GemmShape s)
     {
         long n = (long)s.Batch * s.M * s.N;
         if (n == 0) return;
+        if (backend.Blas is { } blas && s.K > 0)
+        {
+            blas.Gemm(s.TransA != 0, s.TransB != 0, s.M, s.N, s.K, s.Alpha, Address(a, s.OffA), s.Lda, s.StrideA, Address(b, s.OffB), s.Ldb, s.StrideB,
+                s.Beta, Address(c, s.OffC), s.Ldc, s.StrideC, s.Batch);
+            return;
+        }
         var l = L(n);
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape, Launch>>("gemm",
-            acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape, Launch>(GpuModelKernels.Gemm))(
-            l.Threads, a.Size == 0 ? V(Dummy) : V(a), b.Size == 0 ? V(Dummy) : V(b), V(c), VOrDummy(bias), s, l);
+        Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape, Launch>>("gemm",
+            acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape, Launch>(GpuModelKernels.Gemm))(
+            l.Threads, a.Size == 0 ? V(Dummy) : V(a), b.Size == 0 ? V(Dummy) : V(b), V(c), s, l);
     }
 
     public override void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, Tensor a, int aOffset, int lda,
         Tensor b, int bOffset, int ldb, float beta, Tensor c, int cOffset, int ldc) =>
-        LaunchGemm(a, b, c, null, new GemmShape
+        LaunchGemm(a, b, c, new GemmShape
         {
             M = m, N = n, K = k, Lda = lda, Ldb = ldb, Ldc = ldc, TransA = transA ? 1 : 0, TransB = transB ? 1 : 0, Batch = 1,
             OffA = aOffset, OffB = bOffset, OffC = cOffset, Alpha = alpha, Beta = beta,
@@ -26,18 +35,21 @@ internal sealed partial class IlgpuKernelTable
 
     public override void GemmBatched(bool transA, bool transB, int batch, int m, int n, int k, float alpha, Tensor a, int lda, long strideA,
         Tensor b, int ldb, long strideB, float beta, Tensor c, int ldc, long strideC) =>
-        LaunchGemm(a, b, c, null, new GemmShape
+        LaunchGemm(a, b, c, new GemmShape
         {
             M = m, N = n, K = k, Lda = lda, Ldb = ldb, Ldc = ldc, TransA = transA ? 1 : 0, TransB = transB ? 1 : 0, Batch = batch,
             StrideA = strideA, StrideB = strideB, StrideC = strideC, Alpha = alpha, Beta = beta,
         });
 
-    public override void GemmBias(bool transA, bool transB, int m, int n, int k, Tensor a, int lda, Tensor b, int ldb, Tensor bias, Tensor c, int ldc) =>
-        LaunchGemm(a, b, c, bias, new GemmShape
-        {
-            M = m, N = n, K = k, Lda = lda, Ldb = ldb, Ldc = ldc, TransA = transA ? 1 : 0, TransB = transB ? 1 : 0, Batch = 1,
-            HasBias = 1, Alpha = 1f,
-        });
+    /// <summary>The product, then the bias added to each row (one more pass over C; cuBLAS has no bias epilogue).</summary>
+    public override void GemmBias(bool transA, bool transB, int m, int n, int k, Tensor a, int lda, Tensor b, int ldb, Tensor bias, Tensor c, int ldc)
+    {
+        Gemm(transA, transB, m, n, k, 1f, a, 0, lda, b, 0, ldb, 0f, c, 0, ldc);
+        var l = L((long)m * n, i0: n, i1: ldc);
+        if (l.N == 0) return;
+        Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, Launch>>("add_bias_rows",
+            acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, Launch>(GpuModelKernels.AddBiasRows))(l.Threads, V(c), V(bias), l);
+    }
 
     public override void ColumnSums(Tensor src, int rows, int cols, Tensor dst)
     {

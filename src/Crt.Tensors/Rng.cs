@@ -39,6 +39,17 @@ public sealed class Rng
         return result;
     }
 
+    /// <summary>
+    /// The key of a counter-based generator (the GPU backend's Philox dropout): one 64-bit draw split into two 32-bit
+    /// words. A device generates a whole tensor from (key, element index) without this state, so one draw per tensor
+    /// advances the stream: a seed reproduces the masks and consecutive masks differ.
+    /// </summary>
+    internal (uint Lo, uint Hi) NextCounterKey()
+    {
+        ulong k = NextUInt64();
+        return ((uint)k, (uint)(k >> 32));
+    }
+
     /// <summary>Uniform in [0, 1) with 53 random bits.</summary>
     public double NextDouble() => (NextUInt64() >> 11) * (1.0 / (1UL << 53));
 

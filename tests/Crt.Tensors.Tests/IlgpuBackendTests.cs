@@ -51,13 +51,21 @@ public class IlgpuBackendTests
         Assert.Equal(2f, Ops.Slice(t, 0, 1, 2).Item());
     }
 
-    [Fact]
-    public void AnOpWithoutAGpuKernelIsAnErrorThatNamesIt()
+    /// <summary>A backend that implements nothing: every entry it lacks is an error naming the entry and the device.</summary>
+    private sealed class EmptyKernelTable : Crt.Tensors.Backends.KernelTable
     {
-        var x = Tensor.Zeros(1, 1, 4, 4).To(Gpu);
-        var w = Tensor.Zeros(1, 1, 3, 3).To(Gpu);
-        var e = Assert.Throws<NotSupportedException>(() => Ops.Conv2d(x, w));
-        Assert.StartsWith("conv2d: no kernel for device ilgpu-cpu", e.Message);
+        public override string DeviceName => "test-device";
+    }
+
+    [Fact]
+    public void AnEntryWithoutAKernelIsAnErrorThatNamesIt()
+    {
+        var table = new EmptyKernelTable();
+        var geom = Crt.Tensors.Kernels.Cpu.ConvGeom.Create(1, 1, 4, 4, 1, 3, 3, 1, 0, 0, 0, 0);
+        var e = Assert.Throws<NotSupportedException>(() => table.Conv2d(geom, Tensor.Zeros(1, 1, 4, 4), Tensor.Zeros(1, 1, 3, 3), null, Tensor.Zeros(1, 1, 2, 2)));
+        Assert.StartsWith("conv2d: no kernel for device test-device", e.Message);
+        e = Assert.Throws<NotSupportedException>(() => table.DropoutMask(Tensor.Zeros(4), 0.5f, new Rng(1)));
+        Assert.StartsWith("dropout: no kernel for device test-device", e.Message);
     }
 
     [Fact]

@@ -17,7 +17,7 @@ internal sealed class IlgpuMemory(IlgpuBackend backend, MemoryBuffer1D<float, St
 }
 
 /// <summary>
-/// A device whose kernels are ILGPU kernels (<see cref="GpuPointwise"/>, <see cref="GpuModelKernels"/>): on a CUDA GPU
+/// A device whose kernels are ILGPU kernels (<see cref="GpuPointwise"/>, <see cref="GpuModelKernels"/> and the rest listed on <see cref="IlgpuKernelTable"/>): on a CUDA GPU
 /// ("cuda", "cuda:N"), or on ILGPU's CPU accelerator ("ilgpu-cpu"), which runs the same kernel source as managed code so
 /// that CI, which has no GPU, tests it.
 /// </summary>

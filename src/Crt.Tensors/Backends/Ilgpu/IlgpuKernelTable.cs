@@ -6,10 +6,12 @@ using ILGPU.Runtime;
 namespace Crt.Tensors.Backends.Ilgpu;
 
 /// <summary>
-/// The kernel table of an ILGPU device. Each entry launches kernels from <see cref="GpuPointwise"/> and
-/// <see cref="GpuModelKernels"/>, composing them where an op is several steps (attention is scores → masked softmax →
-/// weighted sum). Integer inputs (targets, indices, shape metadata) are uploaded into pooled device tensors, so they are
-/// recycled with the step's other temporaries. Entries not listed here are <see cref="KernelTable.Missing"/> errors.
+/// The kernel table of an ILGPU device. Each entry launches kernels from <see cref="GpuPointwise"/>,
+/// <see cref="GpuModelKernels"/>, <see cref="GpuConvKernels"/>, <see cref="GpuImageKernels"/>, <see cref="GpuNormKernels"/>,
+/// <see cref="GpuGatherKernels"/> and <see cref="GpuRandom"/>, composing them where an op is several steps (attention is
+/// scores → masked softmax → weighted sum; a convolution is im2col → GEMM). Integer inputs (targets, indices, shape
+/// metadata) and host tables are uploaded into pooled device tensors, so they are recycled with the step's other
+/// temporaries. The table implements every entry of <see cref="KernelTable"/>.
 /// </summary>
 internal sealed partial class IlgpuKernelTable(string deviceName, IlgpuBackend backend) : KernelTable
 {
@@ -55,6 +57,14 @@ internal sealed partial class IlgpuKernelTable(string deviceName, IlgpuBackend b
     }
 
     private static ArrayView<int> IntView(Tensor t) => V(t).Cast<int>();
+
+    /// <summary>Host floats (tables such as resize weights) uploaded into a pooled device tensor.</summary>
+    private Tensor Floats(ReadOnlySpan<float> data)
+    {
+        var t = Tensor.Empty(Dev, Math.Max(data.Length, 1));
+        backend.CopyFromHost(data, t.Memory);
+        return t;
+    }
 
     private int Threads(long work) => (int)Math.Clamp(work, 1, backend.MaxThreads);
 

@@ -40,7 +40,7 @@ internal sealed partial class IlgpuKernelTable
         int k = geom.K, p = geom.P;
         if (k == 0) Fill(y, 0f);
         else if (geom.IsPointwise) // x is already the column matrix of each image: [Cin, H·W]
-            LaunchGemm(w, x, y, null, new GemmShape
+            LaunchGemm(w, x, y, new GemmShape
             {
                 M = geom.Cout, N = p, K = k, Lda = k, Ldb = p, Ldc = p, Batch = geom.N, StrideB = (long)k * p, StrideC = (long)geom.Cout * p, Alpha = 1f,
             });
@@ -53,7 +53,7 @@ internal sealed partial class IlgpuKernelTable
                 int nc = Math.Min(chunk, geom.N - n0);
                 Im2Col(x, col, geom, n0, nc);
                 // y[n] [Cout, P] = W [Cout, K] · col[:, n, :] (row stride Nc·P, image n at column n·P)
-                LaunchGemm(w, col, y, null, new GemmShape
+                LaunchGemm(w, col, y, new GemmShape
                 {
                     M = geom.Cout, N = p, K = k, Lda = k, Ldb = nc * p, Ldc = p, Batch = nc, StrideB = p, StrideC = (long)geom.Cout * p,
                     OffC = (long)n0 * geom.Cout * p, Alpha = 1f,

@@ -21,14 +21,16 @@ public static class TokenizerCommands
           --out DIR           run directory (default runs/tokenizer-<preset>[-baseline])
           --steps N           training steps
           --seed N            random seed
-          --resume            continue the run in --out from its latest checkpoint (--steps may extend it)
+          --device D          cpu (default), cuda, cuda:N, or ilgpu-cpu (the GPU kernels on the CPU: slow, for testing)
+          --resume            continue the run in --out from its latest checkpoint (--steps may extend it; any device)
           --quiet             no progress output
         """;
 
     public static int Train(string[] args, CancellationToken cancel)
     {
         if (args.Contains("--help")) { Console.WriteLine(TrainHelp); return 0; }
-        var cl = CommandLine.Parse(args, new[] { "preset", "config", "set", "data", "out", "steps", "seed" }, new[] { "no-crt", "resume", "quiet" }, "tokenizer train");
+        var cl = CommandLine.Parse(args, new[] { "preset", "config", "set", "data", "out", "steps", "seed", "device" }, new[] { "no-crt", "resume", "quiet" }, "tokenizer train");
+        var device = cl.Device();
         bool quiet = cl.Flag("quiet");
         TokenizerTrainer trainer;
         if (cl.Flag("resume"))
@@ -36,7 +38,7 @@ public static class TokenizerCommands
             var dir = cl.Value("out") ?? throw new UsageException("tokenizer train --resume needs --out DIR (the run to continue)");
             if (cl.Values("set").Count > 0 || cl.Value("config") is not null || cl.Value("preset") is not null)
                 throw new UsageException("tokenizer train --resume continues a run with its recorded config; only --steps may change");
-            trainer = TokenizerTrainer.Resume(dir, cl.Long("steps"), quiet);
+            trainer = TokenizerTrainer.Resume(dir, cl.Long("steps"), quiet, device: device);
         }
         else
         {
@@ -49,7 +51,7 @@ public static class TokenizerCommands
             if (cl.Long("seed") is { } seed) sets.Add($"seed={seed}");
             var config = ConfigResolver.Resolve(defaults, cl.Value("config"), sets);
             var outDir = cl.Value("out") ?? Path.Combine("runs", $"tokenizer-{config.Preset}{(config.Crt.Enabled ? "" : "-baseline")}");
-            trainer = TokenizerTrainer.Create(config, outDir, quiet);
+            trainer = TokenizerTrainer.Create(config, outDir, quiet, device: device);
         }
         var r = trainer.Train(cancel);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -58,14 +60,16 @@ public static class TokenizerCommands
     }
 
     private const string EvalHelp = """
-        usage: crt tokenizer eval --tokenizer RUN_OR_CHECKPOINT [--split validation|test|train] [--images N] [--out FILE.json]
+        usage: crt tokenizer eval --tokenizer RUN_OR_CHECKPOINT [--split validation|test|train] [--images N] [--out FILE.json] [--device D]
         """;
 
     public static int Eval(string[] args)
     {
         if (args.Contains("--help")) { Console.WriteLine(EvalHelp); return 0; }
-        var cl = CommandLine.Parse(args, new[] { "tokenizer", "split", "images", "out" }, Array.Empty<string>(), "tokenizer eval");
+        var cl = CommandLine.Parse(args, new[] { "tokenizer", "split", "images", "out", "device" }, Array.Empty<string>(), "tokenizer eval");
+        var device = cl.Device();
         var tok = TokenizerCheckpoint.Load(cl.Value("tokenizer") ?? throw new UsageException("tokenizer eval needs --tokenizer RUN_DIR"));
+        tok.Model.To(device);
         var split = ParseSplit(cl.Value("split") ?? "validation");
         var set = tok.Config.LoadSplit(split);
         int images = (int)(cl.Long("images") ?? set.Count);
@@ -81,7 +85,7 @@ public static class TokenizerCommands
     }
 
     private const string TokenizeHelp = """
-        usage: crt tokenize --tokenizer RUN_OR_CHECKPOINT [--split train|validation|test] [--variants original,flip] --out FILE.tokens
+        usage: crt tokenize --tokenizer RUN_OR_CHECKPOINT [--split train|validation|test] [--variants original,flip] --out FILE.tokens [--device D]
 
           variants: original, flip, crop-tl|tr|bl|br|c and flip-crop-… (1.1× enlargement cut back at a corner or the centre), ten-crop (all ten crops)
           default: original,flip where the tokenizer's run flips its images (its flip setting: auto = not for digit/letter
@@ -91,8 +95,10 @@ public static class TokenizerCommands
     public static int Tokenize(string[] args)
     {
         if (args.Contains("--help")) { Console.WriteLine(TokenizeHelp); return 0; }
-        var cl = CommandLine.Parse(args, new[] { "tokenizer", "split", "variants", "out" }, new[] { "quiet" }, "tokenize");
+        var cl = CommandLine.Parse(args, new[] { "tokenizer", "split", "variants", "out", "device" }, new[] { "quiet" }, "tokenize");
+        var device = cl.Device();
         var tok = TokenizerCheckpoint.Load(cl.Value("tokenizer") ?? throw new UsageException("tokenize needs --tokenizer RUN_DIR"));
+        tok.Model.To(device);
         var outPath = cl.Value("out") ?? throw new UsageException("tokenize needs --out FILE");
         var split = ParseSplit(cl.Value("split") ?? "train");
         var variants = (cl.Value("variants") ?? (tok.Config.Flips ? "original,flip" : "original")).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);

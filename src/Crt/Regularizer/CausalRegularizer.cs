@@ -21,7 +21,7 @@ public sealed class CausalRegularizer : Module
     public ModuleList<TransformerBlock> Layers { get; }
     public RMSNorm Norm { get; }
     public Linear OutputProj { get; }
-    private readonly Tensor _freqs;
+    private Tensor _freqs;
 
     public CausalRegularizer(CrtConfig config, int codeDim, int codebookSize, int gridSize, Rng rng)
     {
@@ -54,8 +54,10 @@ public sealed class CausalRegularizer : Module
         int b = latents.Shape[0], n = latents.Shape[1];
         if (n > _freqs.Shape[0]) throw new ArgumentException($"crt: {n} positions exceed the {_freqs.Shape[0]} of the regulariser's grid");
         var shifted = Ops.Slice(latents, 1, 0, n - 1);
-        var bos = Ops.Mul(Tensor.Ones(b, 1, Config.Width), Bos); // broadcast BOS over the batch (taped)
+        var bos = Ops.Mul(Tensor.Full(Bos.Device, 1f, b, 1, Config.Width), Bos); // broadcast BOS over the batch (taped)
         var h = Ops.Concat(new[] { bos, InputProj.Forward(shifted) }, 1);
+        if (!ReferenceEquals(_freqs.Device, latents.Device)) // the module moved (Module.To): the table follows once
+            using (TensorScope.Suspend()) _freqs = _freqs.To(latents.Device);
         var freqs = Ops.Slice(_freqs, 0, 0, n);
         foreach (var layer in Layers) h = layer.Forward(h, freqs);
         return OutputProj.Forward(Norm.Forward(h));

@@ -91,8 +91,16 @@ public sealed class VectorQuantizer : Module
 
     private void RecordUsage(int[] indices)
     {
-        var used = CodebookUsed.Span;
         int len = Math.Min(indices.Length, UsageWindow);
+        if (!CodebookUsed.Device.IsCpu)
+        {
+            // On a device: the window shifted and the newest codes appended there, from the host's indices.
+            var newest = Tensor.FromArray(indices.AsSpan(indices.Length - len).ToArray().Select(i => (float)i).ToArray(), len).To(CodebookUsed.Device);
+            CodebookUsed.CopyFrom(Ops.Concat([Ops.Slice(CodebookUsed, 0, len, UsageWindow), newest], 0));
+            _assignmentsSeen += indices.Length;
+            return;
+        }
+        var used = CodebookUsed.Span;
         used[len..].CopyTo(used); // shift left, as LlamaGen's codebook_used[:-len] = codebook_used[len:]
         for (int i = 0; i < len; i++) used[UsageWindow - len + i] = indices[indices.Length - len + i];
         _assignmentsSeen += indices.Length;
@@ -107,7 +115,7 @@ public sealed class VectorQuantizer : Module
     {
         int valid = (int)Math.Min(_assignmentsSeen, UsageWindow);
         var seen = new bool[CodebookSize];
-        var used = CodebookUsed.ReadOnlySpan;
+        var used = CodebookUsed.ToArray(); // from a device, an explicit copy (this runs when metrics are logged)
         int unique = 0;
         for (int i = UsageWindow - valid; i < UsageWindow; i++)
         {

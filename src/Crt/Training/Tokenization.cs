@@ -74,7 +74,7 @@ public static class Tokenization
                 for (int v = 0; v < variants.Count; v++)
                 {
                     var input = Variant(x, variants[v]);
-                    var q = tokenizer.Model.Encode(input);
+                    var q = tokenizer.Model.Encode(input.To(tokenizer.Model.Device));
                     for (int i = 0; i < n; i++)
                         q.Indices.AsSpan(i * tokens, tokens).CopyTo(codes.AsSpan(((start + i) * variants.Count + v) * tokens));
                 }

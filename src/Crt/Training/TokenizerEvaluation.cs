@@ -43,7 +43,8 @@ public static class TokenizerEvaluation
                 int n = Math.Min(batchSize, count - start);
                 var idx = Enumerable.Range(start, n).ToArray();
                 var x = set.Batch(idx, pad);
-                var (rec, q) = model.Forward(x);
+                var (recOnDevice, q) = model.Forward(x.To(model.Device));
+                var rec = recOnDevice.To(Device.Cpu); // the metrics read pixels on the host: one copy per batch
                 if (q.Indices.Length != n * tokens)
                     throw new ArgumentException($"{set.Name}: images of {x.Shape[2]}×{x.Shape[3]} give {q.Indices.Length / n} tokens, the tokenizer expects {tokens}");
                 int c = x.Shape[1], h = x.Shape[2], w = x.Shape[3];
@@ -75,8 +76,8 @@ public static class TokenizerEvaluation
         {
             using var scope = TensorScope.Begin();
             int b = Math.Min(200, n - start);
-            var x = Tensor.From(real.ReadOnlySpan.Slice(start * per, b * per), b, real.Shape[1], real.Shape[2], real.Shape[3]);
-            Ops.Clamp(model.Forward(x).Reconstruction, -1f, 1f).ReadOnlySpan.CopyTo(recon.Span.Slice(start * per));
+            var x = Tensor.From(real.ReadOnlySpan.Slice(start * per, b * per), b, real.Shape[1], real.Shape[2], real.Shape[3]).To(model.Device);
+            Ops.Clamp(model.Forward(x).Reconstruction, -1f, 1f).CopyTo(recon.Span.Slice(start * per, b * per));
         }
         return recon;
     }
@@ -91,8 +92,8 @@ public static class TokenizerEvaluation
             using var noGrad = Tensor.NoGrad();
             using var scope = TensorScope.Begin();
             var x = set.Batch(Enumerable.Range(0, Math.Min(count, set.Count)).ToArray(), pad);
-            var (rec, _) = model.Forward(x);
-            ImageGrid.Save(path, Ops.Concat(new[] { x, Ops.Clamp(rec, -1f, 1f) }, 0), columns: x.Shape[0]);
+            var (rec, _) = model.Forward(x.To(model.Device));
+            ImageGrid.Save(path, Ops.Concat(new[] { x, Ops.Clamp(rec, -1f, 1f).To(Device.Cpu) }, 0), columns: x.Shape[0]);
         }
         finally { model.Train(wasTraining); }
     }

@@ -45,8 +45,12 @@ public sealed class TokenizerTrainer
     private double _flopsPerStep, _regularizerFraction;
     private bool _readOnly;
 
-    private TokenizerTrainer(TokenizerTrainConfig config, RunDirectory run, bool quiet, Action<string>? log)
+    /// <summary>Where the models train; not part of the config: checkpoints are host files and a run may resume on another device.</summary>
+    public Device Device { get; }
+
+    private TokenizerTrainer(TokenizerTrainConfig config, RunDirectory run, bool quiet, Action<string>? log, Device? device = null)
     {
+        Device = device ?? Device.Cpu;
         config.Validate();
         (Config, Run, _quiet) = (config, run, quiet);
         _log = log ?? Console.WriteLine;
@@ -64,22 +68,26 @@ public sealed class TokenizerTrainer
         Discriminator = new PatchGanDiscriminator(config.Model.InChannels, config.DiscChannels, config.DiscLayers, _modelRng);
         if (config.Crt.Enabled)
             Regularizer = new CausalRegularizer(config.Crt, config.Model.CodeDim, config.Model.CodebookSize, config.Model.GridSize, _modelRng);
+        // Moved before the optimizers and the EMA take their tensors, so their state is made on the device.
+        Model.To(Device);
+        Discriminator.To(Device);
+        Regularizer?.To(Device);
         _optVq = new Adam(Model.NamedParameters(), config.Lr, config.Beta1, config.Beta2, 1e-8);
         _optDisc = new Adam(Discriminator.NamedParameters(), config.Lr, config.Beta1, config.Beta2, 1e-8);
         if (Regularizer is not null)
             _optReg = new AdamW(ParamGroup.DecayAndNoDecay(Regularizer.NamedParameters(), 0.0), config.Crt.LearningRate, 0.9, 0.95, 1e-8);
         if (config.EmaDecay > 0) _ema = new Ema(Model, includeBuffers: false);
-        if (config.LpipsWeights is not null && config.PerceptualWeight > 0) _lpips = Lpips.FromFile(config.LpipsWeights);
+        if (config.LpipsWeights is not null && config.PerceptualWeight > 0) _lpips = (Lpips)Lpips.FromFile(config.LpipsWeights).To(Device);
     }
 
     /// <summary>Starts a new run in <paramref name="outDir"/> (which must not hold one).</summary>
-    public static TokenizerTrainer Create(TokenizerTrainConfig config, string outDir, bool quiet = false, Action<string>? log = null)
+    public static TokenizerTrainer Create(TokenizerTrainConfig config, string outDir, bool quiet = false, Action<string>? log = null, Device? device = null)
     {
         config.Validate();
         var run = RunDirectory.Open(outDir, resume: false, log ?? Console.WriteLine);
         try
         {
-            var trainer = new TokenizerTrainer(config, run, quiet, log);
+            var trainer = new TokenizerTrainer(config, run, quiet, log, device);
             run.WriteConfig(ConfigResolver.ToJson(config));
             return trainer;
         }
@@ -91,13 +99,13 @@ public sealed class TokenizerTrainer
     }
 
     /// <summary>Reopens the run in <paramref name="outDir"/> at its latest checkpoint; <paramref name="steps"/> may extend it.</summary>
-    public static TokenizerTrainer Resume(string outDir, long? steps = null, bool quiet = false, Action<string>? log = null)
+    public static TokenizerTrainer Resume(string outDir, long? steps = null, bool quiet = false, Action<string>? log = null, Device? device = null)
     {
         var run = RunDirectory.Open(outDir, resume: true, log ?? Console.WriteLine);
         run.RefuseResumeIfImported();
         var config = ConfigResolver.Resolve(new TokenizerTrainConfig(), run.ConfigPath, Array.Empty<string>());
         if (steps is { } s) config = config with { Steps = s };
-        var trainer = new TokenizerTrainer(config, run, quiet, log);
+        var trainer = new TokenizerTrainer(config, run, quiet, log, device);
         var ckpt = run.LatestCheckpoint();
         if (ckpt is not null) trainer.LoadCheckpoint(ckpt);
         run.TruncateMetricsAfter(trainer.Step);
@@ -128,7 +136,7 @@ public sealed class TokenizerTrainer
     {
         using var noGrad = Tensor.NoGrad();
         using var scope = TensorScope.Begin();
-        var x = _train.Batch(Enumerable.Range(0, Config.BatchSize).Select(i => i % _train.Count).ToArray(), Config.Pad);
+        var x = _train.Batch(Enumerable.Range(0, Config.BatchSize).Select(i => i % _train.Count).ToArray(), Config.Pad).To(Device);
         bool wasTraining = Model.Training;
         Model.Eval(); // no codebook-usage bookkeeping for a measurement pass
         double without, with;
@@ -213,6 +221,7 @@ public sealed class TokenizerTrainer
         for (int i = 0; i < idx.Length; i++) idx[i] = _dataRng.NextInt(_train.Count);
         var x = _train.Batch(idx, Config.Pad);
         if (Config.Augment) x = Augment.RandomResizedCropAndFlip(x, _dataRng, Config.CropScaleMin, _flipProbability);
+        x = x.To(Device); // the batch is made and augmented on the host, as a data loader does
 
         bool adversarial = Step >= Config.DiscStart;
         double lambda = Config.Crt.Lambda(Step);

@@ -7,7 +7,7 @@ namespace Crt.Cli;
 public static class DemoCommand
 {
     private const string Help = """
-        usage: crt demo [--budget X] [--lambda-max L] [--data D] [--flip auto|on|off] [--no-flip] [--out DIR] [--seed N] [--quiet]
+        usage: crt demo [--budget X] [--lambda-max L] [--data D] [--flip auto|on|off] [--no-flip] [--out DIR] [--seed N] [--device D] [--quiet]
 
         Trains a baseline and a CRT vq-tiny tokenizer at equal compute on the built-in Fashion-MNIST,
         tokenizes with each, trains the same GPT (gpt-t2) on both token sets at equal compute, measures
@@ -20,12 +20,14 @@ public static class DemoCommand
         centre-cropped). --flip sets the tokenizers' random horizontal flips and the mirrored copies
         tokenized for the GPT: auto (default) = on for Fashion-MNIST and image folders, off for other IDX
         data (digits and letters, where a mirrored image is another symbol); --no-flip = --flip off.
+        --device runs every model on cpu (default), cuda, cuda:N or ilgpu-cpu (the GPU kernels on the CPU: slow).
         """;
 
     public static int Run(string[] args, CancellationToken cancel)
     {
         if (args.Contains("--help")) { Console.WriteLine(Help); return 0; }
-        var cl = CommandLine.Parse(args, new[] { "budget", "out", "seed", "lambda-max", "data", "flip" }, new[] { "quiet", "no-flip" }, "demo");
+        var cl = CommandLine.Parse(args, new[] { "budget", "out", "seed", "lambda-max", "data", "flip", "device" }, new[] { "quiet", "no-flip" }, "demo");
+        var device = cl.Device();
         double budget = 1;
         if (cl.Value("budget") is { } b && (!double.TryParse(b, NumberStyles.Float, CultureInfo.InvariantCulture, out budget) || budget <= 0))
             throw new UsageException($"--budget {b}: expected a positive number");
@@ -33,7 +35,7 @@ public static class DemoCommand
         if (cl.Value("lambda-max") is { } l && (!float.TryParse(l, NumberStyles.Float, CultureInfo.InvariantCulture, out lambdaMax) || lambdaMax <= 0))
             throw new UsageException($"--lambda-max {l}: expected a positive number");
         var options = new Demo.Options(budget, cl.Value("out") ?? Path.Combine("runs", "demo"), cl.Flag("quiet"), (ulong)(cl.Long("seed") ?? 0), lambdaMax,
-            cl.Value("data") ?? Crt.Data.BuiltInDatasets.FashionMnist, Flip(cl));
+            cl.Value("data") ?? Crt.Data.BuiltInDatasets.FashionMnist, Flip(cl), device);
         try
         {
             var (baseline, crt, report) = Demo.Run(options, cancel, Console.WriteLine);

@@ -41,6 +41,7 @@ public static class EvalCommands
           --cfg S, --temperature T, --top-k K, --top-p P, --seed N   sampling (as crt sample)
           --samples-npz FILE  generated images from an .npz instead of --gpt
           --real-npz FILE     real images from an .npz instead of --split (with --gpt or --samples-npz)
+          --device D          cpu (default), cuda, cuda:N or ilgpu-cpu: where the tokenizer, GPT and feature network run
           --out FILE          the JSON (default: eval-reconstruction.json / eval-generation.json in the run,
                               eval-generation.json beside the samples file with --samples-npz)
         """;
@@ -49,7 +50,8 @@ public static class EvalCommands
     {
         if (args.Contains("--help")) { Console.WriteLine(EvalHelp); return 0; }
         var cl = CommandLine.Parse(args, new[] { "tokenizer", "gpt", "split", "images", "samples", "inception", "cfg", "temperature", "top-k", "top-p", "seed", "out",
-            "samples-npz", "real-npz" }, new[] { "quiet" }, "eval");
+            "samples-npz", "real-npz", "device" }, new[] { "quiet" }, "eval");
+        var device = cl.Device();
         string? tokPath = cl.Value("tokenizer"), samplesNpz = cl.Value("samples-npz"), realNpz = cl.Value("real-npz");
         if (samplesNpz is not null && cl.Value("gpt") is not null)
             throw new UsageException("--samples-npz and --gpt are two sources of generated images; give one");
@@ -58,6 +60,7 @@ public static class EvalCommands
         Action<string> log = cl.Flag("quiet") ? _ => { } : Console.WriteLine;
         // A bad weights file fails here, before anything slow runs.
         var inception = cl.Value("inception") is { } weights ? InceptionV3Fid.FromFile(weights) : null;
+        inception?.To(device);
         if (tokPath is null)
         {
             if (samplesNpz is null || realNpz is null || inception is null)
@@ -65,6 +68,7 @@ public static class EvalCommands
             return FilesOnly(cl, inception, samplesNpz, realNpz, log);
         }
         var tok = TokenizerCheckpoint.Load(tokPath);
+        tok.Model.To(device);
         var split = TokenizerCommands.ParseSplit(cl.Value("split") ?? "test");
         var set = tok.Config.LoadSplit(split);
         int count = (int)Math.Min(cl.Long("images") ?? set.Count, set.Count);
@@ -79,6 +83,7 @@ public static class EvalCommands
         else
         {
             var trained = FeatureNetCache.GetOrTrain(tok.Config.Data, log, images: tok.Config.Images(), pad: tok.Config.Pad);
+            trained.Net.To(device);
             fn = trained;
             about["feature_net_test_accuracy"] = trained.TestAccuracy;
         }
@@ -118,6 +123,7 @@ public static class EvalCommands
             var gpt = GptCheckpoint.Load(gptPath);
             if (gpt.TokenizerSha256 != "" && gpt.TokenizerSha256 != tok.Sha256)
                 throw new ArgumentException($"{tok.WeightsPath}: this tokenizer did not make the GPT's training tokens");
+            gpt.Model.To(device);
             var options = GptCommands.Sampling(cl);
             int samples = (int)(cl.Long("samples") ?? 10000), k = gpt.Model.Config.NumClasses;
             var labels = Enumerable.Range(0, samples).Select(i => i % k).ToArray();

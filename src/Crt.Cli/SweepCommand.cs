@@ -24,12 +24,15 @@ public static class SweepCommand
           --dry-run      list the points with their FLOPs and estimate the wall time (times a few steps of each configuration)
           --fit-only     no training: fits and reports from DIR/points.jsonl
           --quiet        no progress lines from the trainers
+          --device D     where the models train and are measured: cpu (default), cuda, cuda:N or ilgpu-cpu (the
+                         --dry-run estimate times the CPU)
         """;
 
     public static int Run(string[] args, CancellationToken cancel)
     {
         if (args.Contains("--help")) { Console.WriteLine(Help); return 0; }
-        var cl = CommandLine.Parse(args, new[] { "out" }, new[] { "dry-run", "fit-only", "quiet" }, "sweep");
+        var cl = CommandLine.Parse(args, new[] { "out", "device" }, new[] { "dry-run", "fit-only", "quiet" }, "sweep");
+        var device = cl.Device();
         if (cl.Positional.Count > 1) throw new UsageException($"sweep: expected one plan file, got {string.Join(" ", cl.Positional)}");
         string? planPath = cl.Positional.Count == 1 ? cl.Positional[0] : null;
         string? outDir = cl.Value("out");
@@ -59,7 +62,7 @@ public static class SweepCommand
         }
         try
         {
-            var outcome = SweepReplicates.Run(plan, new SweepOptions(outDir, cl.Flag("quiet"), command), cancel, Console.WriteLine);
+            var outcome = SweepReplicates.Run(plan, new SweepOptions(outDir, cl.Flag("quiet"), command, Device: device), cancel, Console.WriteLine);
             Console.WriteLine($"sweep done: {outcome.Recorded} of {outcome.Planned} points recorded ({outcome.Measured} now); {Path.GetFullPath(outcome.Results)}");
             return 0;
         }

@@ -20,7 +20,7 @@ public sealed record TrainedFeatureNet(FeatureNet Net, string Name, string Path,
         {
             var f = Net.Features(x);
             return (f, Ops.Softmax(Net.Head.Forward(f), -1));
-        });
+        }, device: Net.Device);
 }
 
 /// <summary>
@@ -43,13 +43,16 @@ public static class FeatureNetCache
     /// An image folder is read with <paramref name="images"/>; the network sees the images padded by <paramref name="pad"/>,
     /// as the tokenizer whose images it will measure sees them.
     /// </summary>
-    public static TrainedFeatureNet GetOrTrain(string dataset, Action<string> log, bool retrain = false, ImageOptions? images = null, int pad = Pad)
+    /// <param name="device">Where the network trains (when it is not cached) and then runs.</param>
+    public static TrainedFeatureNet GetOrTrain(string dataset, Action<string> log, bool retrain = false, ImageOptions? images = null, int pad = Pad,
+        Device? device = null)
     {
         var train = BuiltInDatasets.Load(dataset, Split.Train, images, log);
         string key = Key(dataset, train, pad);
         string name = $"{FeatureNet.Architecture}-{DatasetName(dataset)}";
         var path = System.IO.Path.Combine(CacheDirectory, $"{name}-{key}.safetensors");
         var net = new FeatureNet(train.Channels, train.Height + 2 * pad, train.NumClasses, new Rng(0));
+        net.To(device ?? Device.Cpu);
         if (File.Exists(path) && !retrain)
         {
             try
@@ -68,7 +71,8 @@ public static class FeatureNetCache
         Train(net, train, pad, log);
         var test = BuiltInDatasets.Load(dataset, Split.Test, images, log);
         double acc = Accuracy(net, test, pad);
-        log(string.Create(CultureInfo.InvariantCulture, $"feature net test accuracy {100 * acc:F2}% on {test.Name} ({test.Count} images), trained with {Crt.Tensors.Kernels.Cpu.Par.Threads} threads"));
+        string where = net.Device.IsCpu ? $"{Crt.Tensors.Kernels.Cpu.Par.Threads} threads" : net.Device.Name;
+        log(string.Create(CultureInfo.InvariantCulture, $"feature net test accuracy {100 * acc:F2}% on {test.Name} ({test.Count} images), trained with {where}"));
         Directory.CreateDirectory(CacheDirectory);
         net.Save(path, new Dictionary<string, string>
         {
@@ -77,6 +81,7 @@ public static class FeatureNetCache
             // Training is bit-reproducible for a given thread count, not across counts (some reductions group
             // their partial sums per thread), so the count says which network this is.
             ["threads"] = Crt.Tensors.Kernels.Cpu.Par.Threads.ToString(CultureInfo.InvariantCulture),
+            ["device"] = net.Device.Name,
         });
         net.Eval();
         return new TrainedFeatureNet(net, name, path, acc);
@@ -102,7 +107,7 @@ public static class FeatureNetCache
             at += BatchSize;
             using var scope = TensorScope.Begin();
             opt.ZeroGrad();
-            var loss = Ops.CrossEntropy(net.Logits(train.Batch(idx, pad)), idx.Select(i => train.Labels[i]).ToArray());
+            var loss = Ops.CrossEntropy(net.Logits(train.Batch(idx, pad).To(net.Device)), idx.Select(i => train.Labels[i]).ToArray());
             loss.Backward();
             opt.Step();
             recent = step == 1 ? loss.Item() : 0.98 * recent + 0.02 * loss.Item();
@@ -119,7 +124,7 @@ public static class FeatureNetCache
         {
             using var scope = TensorScope.Begin();
             int n = Math.Min(500, set.Count - start);
-            var pred = Ops.ArgMax(net.Logits(set.Batch(Enumerable.Range(start, n).ToArray(), pad)), -1);
+            var pred = Ops.ArgMax(net.Logits(set.Batch(Enumerable.Range(start, n).ToArray(), pad).To(net.Device)), -1);
             for (int i = 0; i < n; i++) if (pred[i] == set.Labels[start + i]) correct++;
         }
         return correct / (double)set.Count;

@@ -25,8 +25,9 @@ public static class FeatureBatches
 {
     /// <param name="forward">Features [b, featureDim] and probabilities [b, classes] of one batch.</param>
     /// <param name="progress">Told "embedded i/N images" about every 10% of the way when given.</param>
+    /// <param name="device">Where the network's weights are: each host batch is copied there and its results back.</param>
     public static (float[] Features, float[] Probs) Embed(Tensor images, int batchSize, int featureDim, int classes,
-        Func<Tensor, (Tensor Features, Tensor Probs)> forward, Action<string>? progress = null)
+        Func<Tensor, (Tensor Features, Tensor Probs)> forward, Action<string>? progress = null, Device? device = null)
     {
         if (images.Rank != 4) throw new ArgumentException($"feature extraction: expected images [N, C, H, W], got {ShapeUtil.Format(images.Shape)}");
         int n = images.Shape[0], per = n == 0 ? 0 : images.Size / n;
@@ -40,11 +41,11 @@ public static class FeatureBatches
             using var scope = TensorScope.Begin();
             int b = Math.Min(batchSize, n - start);
             var x = Tensor.From(images.ReadOnlySpan.Slice(start * per, b * per), b, images.Shape[1], images.Shape[2], images.Shape[3]);
-            var (f, p) = forward(x);
+            var (f, p) = forward(x.To(device ?? Device.Cpu));
             if (f.Size != b * featureDim || p.Size != b * classes)
                 throw new InvalidOperationException($"feature extraction: a batch of {b} gave {f.Size} features and {p.Size} probabilities, not {b}×{featureDim} and {b}×{classes}");
-            f.ReadOnlySpan.CopyTo(feats.AsSpan(start * featureDim));
-            p.ReadOnlySpan.CopyTo(probs.AsSpan(start * classes));
+            f.CopyTo(feats.AsSpan(start * featureDim, b * featureDim));
+            p.CopyTo(probs.AsSpan(start * classes, b * classes));
             int done = start + b;
             if (progress is not null && (done % reportEvery == 0 || done == n))
                 progress(string.Create(CultureInfo.InvariantCulture, $"  embedded {done}/{n} images ({done / clock.Elapsed.TotalSeconds:F1} images/s)"));

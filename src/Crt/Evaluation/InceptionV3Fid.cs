@@ -151,5 +151,5 @@ public sealed class InceptionV3Fid : Module, IFeatureExtractor
         {
             var (pool3, _) = Forward(x);
             return (pool3, Ops.Softmax(Ops.Linear(pool3, Fc.Weight), -1));
-        }, Progress);
+        }, Progress, Device);
 }

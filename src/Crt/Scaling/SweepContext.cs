@@ -19,6 +19,8 @@ internal sealed class SweepContext
     /// <summary>Where the trainers' own lines go: the log, indented, unless quiet.</summary>
     public Action<string> TrainerLog { get; }
     public CancellationToken Cancel { get; }
+    /// <summary>Where the sweep's models train and are measured.</summary>
+    public Device Device { get; }
 
     private TrainedFeatureNet? _featureNet;
     private ImageSet? _test;
@@ -31,9 +33,9 @@ internal sealed class SweepContext
         public override string ToString() => $"{Images.Size}×{Images.Size}, {Images.Channels} channel(s), resize {Images.Resize}, padding {Pad}";
     }
 
-    public SweepContext(SweepPlan plan, string dir, bool quiet, Action<string> log, CancellationToken cancel)
+    public SweepContext(SweepPlan plan, string dir, bool quiet, Action<string> log, CancellationToken cancel, Device device)
     {
-        (Plan, Dir, Quiet, Log, Cancel) = (plan, dir, quiet, log, cancel);
+        (Plan, Dir, Quiet, Log, Cancel, Device) = (plan, dir, quiet, log, cancel, device);
         TrainerLog = quiet ? _ => { } : line => log("    " + line);
     }
 
@@ -59,7 +61,13 @@ internal sealed class SweepContext
         _view ?? throw new InvalidOperationException("the sweep measured images before any tokenizer said how it reads them");
 
     /// <summary>The feature network of every FID, for the data as the tokenizers see it.</summary>
-    public TrainedFeatureNet FeatureNet => _featureNet ??= FeatureNetCache.GetOrTrain(Plan.Data, Log, images: View.Images, pad: View.Pad);
+    public TrainedFeatureNet FeatureNet => _featureNet ??= OnDevice(FeatureNetCache.GetOrTrain(Plan.Data, Log, images: View.Images, pad: View.Pad));
+
+    private TrainedFeatureNet OnDevice(TrainedFeatureNet net)
+    {
+        net.Net.To(Device);
+        return net;
+    }
 
     /// <summary>The test split, read as the tokenizers read it (unpadded).</summary>
     public ImageSet Test => _test ??= BuiltInDatasets.Load(Plan.Data, Split.Test, View.Images, Log);

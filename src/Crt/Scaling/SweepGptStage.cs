@@ -27,14 +27,14 @@ internal static class SweepGptStage
             var made = ConfigResolver.Resolve(new GptTrainConfig(), Path.Combine(dir, "config.json"), Array.Empty<string>());
             if (made.TokenizerSha256 != tok.Record.Sha256)
                 throw new ArgumentException($"{dir}: this GPT was trained on tokens of another tokenizer (sha256 {made.TokenizerSha256?[..12]}…, now {tok.Record.Sha256[..12]}…); delete the folder to retrain it");
-            trainer = GptTrainer.Resume(dir, steps, ctx.Quiet, ctx.TrainerLog);
+            trainer = GptTrainer.Resume(dir, steps, ctx.Quiet, ctx.TrainerLog, ctx.Device);
             if (trainer.Step > steps)
             {
                 ctx.Log($"  {dir} is already at step {trainer.Step}, past {steps}: that point cannot be measured any more and is left out (delete the folder to retrain the run)");
                 return null;
             }
         }
-        else trainer = GptTrainer.Create(plan.GptConfig(preset, tok.TrainTokens, tok.ValTokens, steps), dir, ctx.Quiet, ctx.TrainerLog);
+        else trainer = GptTrainer.Create(plan.GptConfig(preset, tok.TrainTokens, tok.ValTokens, steps), dir, ctx.Quiet, ctx.TrainerLog, ctx.Device);
         var result = trainer.Fit(ctx.Cancel);
         ctx.ThrowIfCancelled();
         double trainSeconds = clock.Elapsed.TotalSeconds;

@@ -1,3 +1,4 @@
+using Crt.Tensors;
 using System.Diagnostics;
 using System.Globalization;
 using Crt.Data;
@@ -5,7 +6,8 @@ using Crt.Data;
 namespace Crt.Scaling;
 
 /// <summary>How a sweep runs: its folder, verbosity, the command to quote in the report, and a hook called after each recorded point.</summary>
-public sealed record SweepOptions(string Out, bool Quiet = false, string Command = "", Action<PointRecord>? AfterPoint = null);
+/// <param name="Device">Where every model of the sweep trains and is measured (the CPU when null); not part of the plan.</param>
+public sealed record SweepOptions(string Out, bool Quiet = false, string Command = "", Action<PointRecord>? AfterPoint = null, Device? Device = null);
 
 /// <summary>What a sweep invocation left: the folder, how many points it measured now and how many are recorded, and the reports.</summary>
 public sealed record SweepOutcome(string Dir, int Measured, int Recorded, int Planned, string Report, string Results);
@@ -25,7 +27,7 @@ public static class SweepRunner
         AtomicFile.WriteAllText(Path.Combine(o.Out, "plan.json"), plan.ToJson() + "\n");
         var pointLog = new PointLog(Path.Combine(o.Out, "points.jsonl"));
         var (tokRecords, pointRecords) = pointLog.Read();
-        var ctx = new SweepContext(plan, Path.GetFullPath(o.Out), o.Quiet, log, cancel);
+        var ctx = new SweepContext(plan, Path.GetFullPath(o.Out), o.Quiet, log, cancel, o.Device ?? Device.Cpu);
         log($"crt sweep {plan.Path} → {ctx.Dir}");
         log($"{plan.Tokenizers.Count} tokenizers × {plan.Gpt.Presets.Length} GPT sizes × {plan.Gpt.Steps.Length} training lengths = {plan.PointCount} points " +
             $"({pointRecords.Count(p => IsPlanned(plan, p))} already recorded). The training lengths ({string.Join(", ", plan.Gpt.Steps)} steps) are checkpoints " +

@@ -22,6 +22,7 @@ internal static class SweepTokenizerStage
         var clock = Stopwatch.StartNew();
         var (trainer, result) = t.Run is null ? Train(ctx, t) : Reuse(ctx, t);
         var tok = TokenizerCheckpoint.Load(trainer.Run.Root);
+        tok.Model.To(ctx.Device);
         if (tok.Config.Data != ctx.Plan.Data)
             throw new ArgumentException($"{trainer.Run.Root}: tokenizer '{t.Name}' was trained on '{tok.Config.Data}', the plan's data is '{ctx.Plan.Data}'");
         var trainTokens = ctx.TokensPath(t.Name, "train");
@@ -54,8 +55,8 @@ internal static class SweepTokenizerStage
         TokenizerTrainer trainer;
         EnsureSameSettings(ctx, t);
         ctx.UseImagesOf(t.Name, t.Config!);
-        if (File.Exists(Path.Combine(dir, "config.json"))) trainer = TokenizerTrainer.Resume(dir, quiet: ctx.Quiet, log: ctx.TrainerLog);
-        else trainer = TokenizerTrainer.Create(t.Config!, dir, ctx.Quiet, ctx.TrainerLog);
+        if (File.Exists(Path.Combine(dir, "config.json"))) trainer = TokenizerTrainer.Resume(dir, quiet: ctx.Quiet, log: ctx.TrainerLog, device: ctx.Device);
+        else trainer = TokenizerTrainer.Create(t.Config!, dir, ctx.Quiet, ctx.TrainerLog, ctx.Device);
         var result = trainer.Train(ctx.Cancel);
         ctx.ThrowIfCancelled();
         return (trainer, result);
@@ -66,7 +67,7 @@ internal static class SweepTokenizerStage
     {
         if (!File.Exists(Path.Combine(t.Run!, "config.json")))
             throw new ArgumentException($"{t.Run}: tokenizer '{t.Name}' names this folder as a run to reuse, but it holds no config.json");
-        var trainer = TokenizerTrainer.OpenFinished(t.Run!, log: _ => { });
+        var trainer = TokenizerTrainer.OpenFinished(t.Run!, log: _ => { }, device: ctx.Device);
         ctx.UseImagesOf(t.Name, trainer.Config);
         var (with, without) = trainer.MeasureStepFlops();
         ctx.Log($"  {t.Name}: reusing {t.Run} as it is (step {trainer.Step})");

@@ -24,7 +24,7 @@ public static class Demo
     /// <param name="Data">The built-in dataset, or a folder any tokenizer run can read (IDX files, or images in class subfolders read as 28×28 gray).</param>
     /// <param name="Flip">"auto", "on" or "off" (see <see cref="FlipSetting"/>): the tokenizers' flip augmentation and the mirrored copies tokenized for the GPT.</param>
     public sealed record Options(double Budget = 1.0, string Out = "runs/demo", bool Quiet = false, ulong Seed = 0, float LambdaMax = 4f,
-        string Data = BuiltInDatasets.FashionMnist, string Flip = "auto");
+        string Data = BuiltInDatasets.FashionMnist, string Flip = "auto", Device? Device = null);
 
     /// <summary>Sizes at budget b: everything that costs compute scales linearly.</summary>
     private sealed record Plan(long TokenizerSteps, int TokenizeImages, long GptSteps, int EvalImages, int Samples)
@@ -46,6 +46,7 @@ public static class Demo
         var data = TokenizerTrainConfig.ForPreset("vq-tiny") with { Data = o.Data, Flip = o.Flip };
         data.Validate();
         var fn = FeatureNetCache.GetOrTrain(o.Data, log, images: data.Images(), pad: data.Pad);
+        fn.Net.To(o.Device ?? Device.Cpu);
         var test = data.LoadSplit(Split.Test, log);
         var val = data.LoadSplit(Split.Validation, log);
         var all = data.LoadSplit(Split.Train, log);
@@ -79,11 +80,12 @@ public static class Demo
         };
         log($"[{name}] tokenizer → {tokDir}");
         var tokTrainer = File.Exists(Path.Combine(tokDir, "config.json"))
-            ? TokenizerTrainer.Resume(tokDir, quiet: o.Quiet, log: log)
-            : TokenizerTrainer.Create(tcfg, tokDir, o.Quiet, log);
+            ? TokenizerTrainer.Resume(tokDir, quiet: o.Quiet, log: log, device: o.Device)
+            : TokenizerTrainer.Create(tcfg, tokDir, o.Quiet, log, o.Device);
         var tokResult = tokTrainer.Train(cancel);
         if (tokResult.Interrupted) throw new OperationCanceledException("demo interrupted; run it again to continue");
         var tok = TokenizerCheckpoint.Load(tokDir);
+        tok.Model.To(o.Device ?? Device.Cpu);
 
         // Tokens: the demo's training subset and the validation split.
         var trainTokens = Path.Combine(tokDir, "train.tokens");
@@ -105,8 +107,8 @@ public static class Demo
         };
         log($"[{name}] GPT → {gptDir}");
         var gptTrainer = File.Exists(Path.Combine(gptDir, "config.json"))
-            ? GptTrainer.Resume(gptDir, quiet: o.Quiet, log: log)
-            : GptTrainer.Create(gcfg, gptDir, o.Quiet, log);
+            ? GptTrainer.Resume(gptDir, quiet: o.Quiet, log: log, device: o.Device)
+            : GptTrainer.Create(gcfg, gptDir, o.Quiet, log, o.Device);
         var gptResult = gptTrainer.Fit(cancel);
         if (gptResult.Interrupted) throw new OperationCanceledException("demo interrupted; run it again to continue");
         var modelability = GptEvaluation.Evaluate(gptTrainer.Model, TokenStore.Read(valTokens), plan.EvalImages);

@@ -116,11 +116,11 @@ public sealed class TokenizerTrainer
     /// A finished run opened to be measured and used (its FLOPs, regulariser and weights), never trained further:
     /// its latest checkpoint may be stripped to the weights (model.safetensors, regularizer.safetensors, state.json).
     /// </summary>
-    public static TokenizerTrainer OpenFinished(string outDir, Action<string>? log = null)
+    public static TokenizerTrainer OpenFinished(string outDir, Action<string>? log = null, Device? device = null)
     {
         var run = RunDirectory.OpenToRead(outDir);
         var config = ConfigResolver.Resolve(new TokenizerTrainConfig(), run.ConfigPath, Array.Empty<string>());
-        var trainer = new TokenizerTrainer(config, run, quiet: true, log) { _readOnly = true };
+        var trainer = new TokenizerTrainer(config, run, quiet: true, log, device) { _readOnly = true };
         var ckpt = run.LatestCheckpoint() ?? throw new FileNotFoundException($"{outDir}: the run has no checkpoint yet");
         (trainer.Step, trainer.FlopsSpent) = trainer.Files().Load(ckpt, weightsOnly: true);
         return trainer;

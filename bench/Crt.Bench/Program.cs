@@ -4,7 +4,7 @@ using System.Reflection;
 using Crt.Bench;
 using Crt.Tensors;
 
-// Usage: Crt.Bench list | Crt.Bench NAME [--seconds S]
+// Usage: Crt.Bench list | Crt.Bench NAME [--seconds S] [--device D] [--batch-scale N] [--precision fp32|tf32] | Crt.Bench crt ARGS
 // Prints one JSON line per workload: {"workload":..., "ms":[per-iteration times...]}
 var workloads = Assembly.GetExecutingAssembly().GetTypes()
     .Where(t => typeof(IWorkload).IsAssignableFrom(t) && !t.IsAbstract && !t.IsInterface)
@@ -13,6 +13,7 @@ var workloads = Assembly.GetExecutingAssembly().GetTypes()
         : new[] { (IWorkload)Activator.CreateInstance(t)! })
     .ToDictionary(w => w.Name);
 
+if (args.Length > 0 && args[0] == "crt") return Crt.Cli.Program.Main(args[1..]);
 if (args.Length > 0 && args[0] == "simd")
 {
     Console.WriteLine(Crt.Tensors.Kernels.Cpu.SimdPath.Describe(Crt.Tensors.Kernels.Cpu.SimdPath.Bits));
@@ -24,7 +25,13 @@ if (args.Length == 0 || args[0] == "list")
     return 0;
 }
 double seconds = 1.0;
-for (int i = 1; i < args.Length; i++) if (args[i] == "--seconds") seconds = double.Parse(args[++i], CultureInfo.InvariantCulture);
+for (int i = 1; i < args.Length; i++)
+{
+    if (args[i] == "--seconds") seconds = double.Parse(args[++i], CultureInfo.InvariantCulture);
+    else if (args[i] == "--device") BenchDevice.Current = Device.Parse(args[++i]);
+    else if (args[i] == "--batch-scale") BenchDevice.BatchScale = int.Parse(args[++i], CultureInfo.InvariantCulture);
+    else if (args[i] == "--precision") BenchDevice.Current.Precision = Enum.Parse<Crt.Tensors.Backends.MatmulPrecision>(args[++i], ignoreCase: true);
+}
 if (!workloads.TryGetValue(args[0], out var w))
 {
     Console.Error.WriteLine($"unknown workload '{args[0]}'; known: {string.Join(", ", workloads.Keys.Order())}");
@@ -42,11 +49,12 @@ while (times.Count < 5 || (sw.Elapsed.TotalSeconds < seconds && times.Count < 10
     Step(w);
     times.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
 }
-Console.WriteLine($"{{\"workload\":\"{w.Name}\",\"flops\":{w.Flops.ToString(CultureInfo.InvariantCulture)},\"ms\":[{string.Join(",", times.Select(t => t.ToString("F4", CultureInfo.InvariantCulture)))}]}}");
+Console.WriteLine($"{{\"workload\":\"{w.Name}\",\"device\":\"{BenchDevice.Current.Name}\",\"batch_scale\":{BenchDevice.BatchScale},\"flops\":{w.Flops.ToString(CultureInfo.InvariantCulture)},\"ms\":[{string.Join(",", times.Select(t => t.ToString("F4", CultureInfo.InvariantCulture)))}]}}");
 return 0;
 
 static void Step(IWorkload w)
 {
     using var scope = TensorScope.Begin(); // a training step's temporaries return to the pool
     w.Run();
+    BenchDevice.Current.Synchronize(); // a device's kernels are asynchronous: the step ends when they have run
 }

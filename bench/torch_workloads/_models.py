@@ -62,9 +62,9 @@ def gpt_config(preset, **overrides):
 
 
 @functools.lru_cache(maxsize=None)
-def _causal_mask(tq, tk):
+def _causal_mask(tq, tk, device="cpu"):
     """True where query i (the last tq of tk positions) may not look: keys after its own position."""
-    return torch.ones(tq, tk, dtype=torch.bool).triu(tk - tq + 1)
+    return torch.ones(tq, tk, dtype=torch.bool, device=device).triu(tk - tq + 1)
 
 
 def causal_attention(q, k, v):
@@ -75,16 +75,16 @@ def causal_attention(q, k, v):
     # Debian's torch 1.13 has no SDPA: the math composition (LlamaGen's fallback, tools/parity/make_gpt.py)
     s = (q @ k.transpose(-2, -1)) / math.sqrt(q.size(-1))
     if tq > 1:
-        s = s.masked_fill(_causal_mask(tq, tk), float("-inf"))
+        s = s.masked_fill(_causal_mask(tq, tk, q.device), float("-inf"))
     return torch.softmax(s, dim=-1) @ v
 
 
 class KVCache:
     """Keys and values of one layer, [B, H, capacity, D]; append returns views of what is cached so far."""
 
-    def __init__(self, batch, heads, capacity, head_dim):
-        self.k = torch.empty(batch, heads, capacity, head_dim)
-        self.v = torch.empty(batch, heads, capacity, head_dim)
+    def __init__(self, batch, heads, capacity, head_dim, device="cpu"):
+        self.k = torch.empty(batch, heads, capacity, head_dim, device=device)
+        self.v = torch.empty(batch, heads, capacity, head_dim, device=device)
         self.length = 0
 
     def append(self, k, v):
@@ -215,8 +215,8 @@ def generate(model, classes, cfg_scale=1.5, temperature=1.0, top_k=0, top_p=1.0,
     guided = cfg_scale != 1.0
     labels = torch.cat([classes, torch.full_like(classes, model.null_class)]) if guided else classes
     rows = labels.shape[0]
-    caches = [KVCache(rows, c.heads, n, c.head_dim) for _ in range(c.layers)]
-    out = torch.empty(b, n, dtype=torch.long)
+    caches = [KVCache(rows, c.heads, n, c.head_dim, classes.device) for _ in range(c.layers)]
+    out = torch.empty(b, n, dtype=torch.long, device=classes.device)
     emb = model.cls_embedding.embedding_table(labels).unsqueeze(1)
     for t in range(n):
         logits = model.forward_cached(emb, t, caches)[:, -1]

@@ -2,6 +2,7 @@
 _models.py from tools/parity/make_gpt.py), the same dropouts, loss, clipping, AdamW and sampler."""
 import torch
 
+from ._device import DEVICE, SCALE
 from ._models import Transformer, gpt_config, generate
 
 # GptTrainConfig's defaults (src/Crt/Training/GptTrainConfig.cs)
@@ -19,17 +20,18 @@ SET_TO_NONE = False
 
 
 def _random_batch(c, batch):
-    return torch.randint(0, c.num_classes, (batch,)), torch.randint(0, c.vocab_size, (batch, c.block_size))
+    return (torch.randint(0, c.num_classes, (batch,)).to(DEVICE),
+            torch.randint(0, c.vocab_size, (batch, c.block_size)).to(DEVICE))
 
 
 def _train_step():
     torch.manual_seed(0)
-    model = Transformer(tiny_tokens_config()).train()
+    model = Transformer(tiny_tokens_config()).train().to(DEVICE)
     decay = [p for p in model.parameters() if p.dim() >= 2]  # ParamGroup.DecayAndNoDecay (LlamaGen's groups)
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": WEIGHT_DECAY}, {"params": no_decay, "weight_decay": 0.0}],
                             lr=LR, betas=BETAS, eps=1e-8)
-    classes, grids = _random_batch(model.config, 32)
+    classes, grids = _random_batch(model.config, 32 * SCALE)
 
     def run():
         opt.zero_grad(set_to_none=SET_TO_NONE)
@@ -41,8 +43,8 @@ def _train_step():
 
 def _gpt_b_fwdbwd():
     torch.manual_seed(0)
-    model = Transformer(gpt_config("gpt-b")).train()
-    classes, grids = _random_batch(model.config, 2)
+    model = Transformer(gpt_config("gpt-b")).train().to(DEVICE)
+    classes, grids = _random_batch(model.config, 2 * SCALE)
 
     def run():
         model.zero_grad(set_to_none=SET_TO_NONE)
@@ -52,11 +54,11 @@ def _gpt_b_fwdbwd():
 
 def _sample():
     torch.manual_seed(0)
-    model = Transformer(tiny_tokens_config())
-    classes = torch.arange(64) % model.config.num_classes
+    model = Transformer(tiny_tokens_config()).to(DEVICE)
+    classes = (torch.arange(64 * SCALE) % model.config.num_classes).to(DEVICE)
 
     def run():
-        generate(model, classes, cfg_scale=2.0, generator=torch.Generator().manual_seed(1))
+        generate(model, classes, cfg_scale=2.0, generator=torch.Generator(device=DEVICE).manual_seed(1))
     return run
 
 

@@ -2,13 +2,14 @@
 from tools/parity/make_vq.py) encodes, quantizes and decodes one 3×256×256 image, eval mode, no grad."""
 import torch
 
+from ._device import DEVICE, SCALE
 from ._models import VQModel, VqConfig
 
 
 def _codec():
     torch.manual_seed(0)
-    vq = VQModel(VqConfig()).eval()
-    x = torch.rand(1, 3, 256, 256) * 2 - 1
+    vq = VQModel(VqConfig()).eval().to(DEVICE)
+    x = (torch.rand(SCALE, 3, 256, 256) * 2 - 1).to(DEVICE)
 
     def run():
         with torch.no_grad():

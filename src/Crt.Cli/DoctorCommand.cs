@@ -79,7 +79,7 @@ public static class DoctorCommand
         try { device = Tensors.Device.Parse(name); }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or DllNotFoundException or TypeInitializationException)
         {
-            Console.WriteLine($"  FAILED  device {name}: {e.Message}");
+            Console.WriteLine($"  FAILED  device {name}: {e.Message}{(e.InnerException is { } inner ? $" ({inner.GetType().Name}: {inner.Message})" : "")}");
             return 1;
         }
         var clock = System.Diagnostics.Stopwatch.StartNew();

@@ -22,6 +22,16 @@ public sealed class Device : IEquatable<Device>
 
     public bool IsCpu => Backend is null;
 
+    /// <summary>Waits until every kernel queued on this device has finished (a no-op on the CPU, whose kernels are synchronous).</summary>
+    public void Synchronize() => Backend?.Synchronize();
+
+    /// <summary>How this device multiplies matrices (the CPU: always float32; a setting for it is ignored).</summary>
+    public MatmulPrecision Precision
+    {
+        get => Backend?.Precision ?? MatmulPrecision.Fp32;
+        set { if (Backend is not null) Backend.Precision = value; }
+    }
+
     private Device(string name, KernelTable kernels, DeviceBackend? backend)
     {
         Name = name;

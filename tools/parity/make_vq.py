@@ -182,7 +182,7 @@ class CrtAttention(nn.Module):
         k = apply_rope(k.view(b, t, HEADS, D // HEADS), fc).transpose(1, 2)
         v = v.view(b, t, HEADS, D // HEADS).transpose(1, 2)
         s = (q @ k.transpose(-2, -1)) / math.sqrt(D // HEADS)
-        s = s.masked_fill(torch.ones(t, t, dtype=torch.bool).triu(1), float("-inf"))
+        s = s.masked_fill(torch.ones(t, t, dtype=torch.bool, device=s.device).triu(1), float("-inf"))
         return self.wo((torch.softmax(s, -1) @ v).transpose(1, 2).contiguous().view(b, t, D))
 
 

@@ -13,7 +13,7 @@ namespace Crt.Bench.Workloads;
 /// </summary>
 public sealed class GptTrainStepWorkload : IWorkload
 {
-    public const int Batch = 32;
+    public static int Batch => 32 * BenchDevice.BatchScale;
     private Gpt _model = null!;
     private AdamW _opt = null!;
     private int[] _classes = null!, _grids = null!;
@@ -30,6 +30,7 @@ public sealed class GptTrainStepWorkload : IWorkload
         var rng = new Rng(0);
         var train = new GptTrainConfig();
         _model = new Gpt(TinyTokensConfig(), rng);
+        _model.To(BenchDevice.Current);
         _opt = new AdamW(ParamGroup.DecayAndNoDecay(_model.NamedParameters(), train.WeightDecay), train.Lr, train.Beta1, train.Beta2, 1e-8);
         _gradClip = train.GradClip;
         (_classes, _grids) = GptBench.RandomBatch(rng, _model.Config, Batch);
@@ -54,7 +55,7 @@ public sealed class GptTrainStepWorkload : IWorkload
 /// </summary>
 public sealed class GptBaseFwdBwdWorkload : IWorkload
 {
-    public const int Batch = 2;
+    public static int Batch => 2 * BenchDevice.BatchScale;
     private Gpt _model = null!;
     private int[] _classes = null!, _grids = null!;
     private double _flops;
@@ -66,6 +67,7 @@ public sealed class GptBaseFwdBwdWorkload : IWorkload
     {
         var rng = new Rng(0);
         _model = new Gpt(GptConfig.Preset("gpt-b"), rng);
+        _model.To(BenchDevice.Current);
         (_classes, _grids) = GptBench.RandomBatch(rng, _model.Config, Batch);
         using var fc = FlopCounter.Begin();
         using (TensorScope.Begin()) Run();
@@ -87,7 +89,7 @@ public sealed class GptBaseFwdBwdWorkload : IWorkload
 /// </summary>
 public sealed class SampleWorkload : IWorkload
 {
-    public const int Images = 64;
+    public static int Images => 64 * BenchDevice.BatchScale;
     private Gpt _model = null!;
     private int[] _classes = null!;
     private readonly SamplingOptions _options = new() { CfgScale = 2f };
@@ -100,6 +102,7 @@ public sealed class SampleWorkload : IWorkload
     {
         var rng = new Rng(0);
         _model = new Gpt(GptTrainStepWorkload.TinyTokensConfig(), rng); // fresh (zero output layer: uniform draws; the cost is the same)
+        _model.To(BenchDevice.Current);
         _classes = Enumerable.Range(0, Images).Select(i => i % _model.Config.NumClasses).ToArray();
         using var fc = FlopCounter.Begin();
         Run();

@@ -27,9 +27,11 @@ public sealed class TokenizerStepWorkload : IWorkload
         var rng = new Rng(0);
         _vq = new VqModel(VqConfig.Preset("vq-tiny"), rng);
         _crt = new CausalRegularizer(new CrtConfig(), 8, 512, 8, rng);
+        _vq.To(BenchDevice.Current);
+        _crt.To(BenchDevice.Current);
         _optVq = new Adam(_vq.NamedParameters(), 1e-4, 0.9, 0.95, 1e-8);
         _optCrt = new AdamW(_crt.NamedParameters(), 1e-4, 0.9, 0.95, 1e-8, 0);
-        _x = rng.Uniform(new[] { 32, 1, 32, 32 }, -1, 1);
+        _x = rng.Uniform(new[] { 32 * BenchDevice.BatchScale, 1, 32, 32 }, -1, 1).To(BenchDevice.Current);
         using var fc = FlopCounter.Begin();
         using (TensorScope.Begin()) Step();
         _flops = 3 * fc.Flops;

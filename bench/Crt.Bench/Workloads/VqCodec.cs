@@ -22,7 +22,8 @@ public sealed class VqF16CodecWorkload : IWorkload
         var rng = new Rng(0);
         _vq = new VqModel(VqConfig.Preset("vq-f16"), rng);
         _vq.Eval();
-        _x = rng.Uniform(new[] { 1, 3, 256, 256 }, -1, 1);
+        _vq.To(BenchDevice.Current);
+        _x = rng.Uniform(new[] { BenchDevice.BatchScale, 3, 256, 256 }, -1, 1).To(BenchDevice.Current);
         using var fc = FlopCounter.Begin();
         using (TensorScope.Begin()) Run();
         _flops = fc.Flops;

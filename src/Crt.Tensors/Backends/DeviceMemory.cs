@@ -39,6 +39,9 @@ public abstract class DeviceBackend
     /// <summary>Waits until every queued kernel has finished.</summary>
     public abstract void Synchronize();
 
+    /// <summary>How matrix products are computed on this device (see <see cref="MatmulPrecision"/>).</summary>
+    public virtual MatmulPrecision Precision { get; set; }
+
     /// <summary>A block of exactly <paramref name="n"/> elements (contents undefined), from the cache when one is free.</summary>
     public DeviceMemory Rent(int n)
     {

@@ -30,6 +30,11 @@ public sealed record GptTrainConfig
     public int ValSequences { get; init; } = 1000;
     public int CheckpointEvery { get; init; } = 500;
     public ulong Seed { get; init; }
+    /// <summary>
+    /// How matrix products are computed on a GPU: "fp32" (default) or "tf32" (TF32 tensor cores, as LlamaGen allows);
+    /// the CPU computes in float32 either way. "bf16" mixed precision is not built yet.
+    /// </summary>
+    public string Precision { get; init; } = "fp32";
 
     public void Validate()
     {
@@ -37,6 +42,7 @@ public sealed record GptTrainConfig
         if (BatchSize < 1) throw new ArgumentException($"batch_size {BatchSize} must be at least 1");
         if (Steps < 1 && ComputeBudget is null) throw new ArgumentException($"steps {Steps} must be at least 1");
         if (Lr <= 0) throw new ArgumentException($"lr {Lr} must be positive");
+        TrainingPrecision.Parse(Precision);
     }
 
     public static GptTrainConfig ForPreset(string preset) => new() { Preset = preset, Model = GptConfig.Preset(preset) };

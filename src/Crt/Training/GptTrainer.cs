@@ -37,6 +37,7 @@ public sealed class GptTrainer
     private GptTrainer(GptTrainConfig config, RunDirectory run, bool quiet, Action<string>? log, Device? device)
     {
         Device = device ?? Device.Cpu;
+        TrainingPrecision.Apply(config.Precision, Device, log ?? Console.WriteLine);
         config.Validate();
         (Run, _quiet) = (run, quiet);
         _log = log ?? Console.WriteLine;

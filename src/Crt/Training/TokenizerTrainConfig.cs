@@ -65,9 +65,15 @@ public sealed record TokenizerTrainConfig
     public int CheckpointEvery { get; init; } = 500;
     public int ImageEvery { get; init; } = 500;
     public ulong Seed { get; init; }
+    /// <summary>
+    /// How matrix products are computed on a GPU: "fp32" (default) or "tf32" (TF32 tensor cores, as LlamaGen allows);
+    /// the CPU computes in float32 either way. "bf16" mixed precision is not built yet.
+    /// </summary>
+    public string Precision { get; init; } = "fp32";
 
     public void Validate()
     {
+        TrainingPrecision.Parse(Precision);
         Model.Validate();
         Crt.Validate();
         if (BatchSize < 1) throw new ArgumentException($"batch_size {BatchSize} must be at least 1");

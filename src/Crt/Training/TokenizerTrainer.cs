@@ -51,6 +51,7 @@ public sealed class TokenizerTrainer
     private TokenizerTrainer(TokenizerTrainConfig config, RunDirectory run, bool quiet, Action<string>? log, Device? device = null)
     {
         Device = device ?? Device.Cpu;
+        TrainingPrecision.Apply(config.Precision, Device, log ?? Console.WriteLine);
         config.Validate();
         (Config, Run, _quiet) = (config, run, quiet);
         _log = log ?? Console.WriteLine;

@@ -3,9 +3,6 @@ using ILGPU.Runtime.Cuda;
 
 namespace Crt.Tensors.Backends.Ilgpu;
 
-/// <summary>How cuBLAS multiplies float32 matrices: exact FP32, or TF32 tensor cores (inputs rounded to 10-bit mantissas).</summary>
-public enum GemmPrecision { Fp32, Tf32 }
-
 /// <summary>
 /// The few cuBLAS calls crt makes, bound at run time (ILGPU.Algorithms' binding looks for cuBLAS 10–12 only; CUDA 13
 /// ships libcublas.so.13). One handle per CUDA device, on the accelerator's default stream, so GEMMs queue in order
@@ -22,7 +19,7 @@ internal sealed unsafe class Cublas
     private readonly delegate* unmanaged<IntPtr, int, int, int, int, int, float*, IntPtr, int, int, long, IntPtr, int, int, long, float*, IntPtr, int, int, long, int, int, int, int> _gemm;
 
     public string Library { get; }
-    public GemmPrecision Precision { get; set; } = GemmPrecision.Fp32;
+    public MatmulPrecision Precision { get; set; } = MatmulPrecision.Fp32;
 
     private Cublas(string library, IntPtr lib, IntPtr stream)
     {
@@ -55,7 +52,7 @@ internal sealed unsafe class Cublas
     public void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, IntPtr a, int lda, long strideA,
         IntPtr b, int ldb, long strideB, float beta, IntPtr c, int ldc, long strideC, int batch)
     {
-        int compute = Precision == GemmPrecision.Tf32 ? Compute32FFastTf32 : Compute32F;
+        int compute = Precision == MatmulPrecision.Tf32 ? Compute32FFastTf32 : Compute32F;
         Check(_gemm(_handle, transB ? OpT : OpN, transA ? OpT : OpN, n, m, k, &alpha, b, R32F, ldb, strideB, a, R32F, lda, strideA,
             &beta, c, R32F, ldc, strideC, batch, compute, GemmDefault), "cublasGemmStridedBatchedEx");
     }

@@ -1,0 +1,24 @@
+using Crt.Tensors;
+using Crt.Tensors.Backends;
+
+namespace Crt.Training;
+
+/// <summary>The <c>precision</c> key of the training configs.</summary>
+public static class TrainingPrecision
+{
+    public static MatmulPrecision Parse(string value) => value switch
+    {
+        "fp32" => MatmulPrecision.Fp32,
+        "tf32" => MatmulPrecision.Tf32,
+        "bf16" => throw new ArgumentException("precision bf16: bf16 mixed precision is not built yet; use fp32 or tf32"),
+        _ => throw new ArgumentException($"precision '{value}': expected fp32 or tf32"),
+    };
+
+    /// <summary>Sets <paramref name="device"/>'s matrix precision from a config; says so when the CPU ignores it.</summary>
+    public static void Apply(string value, Device device, Action<string> log)
+    {
+        var precision = Parse(value);
+        if (device.IsCpu && precision != MatmulPrecision.Fp32) log($"precision {value} applies to GPUs only: the CPU computes in float32");
+        device.Precision = precision;
+    }
+}

@@ -31,7 +31,13 @@ def main():
         print(f"unknown workload '{name}'", file=sys.stderr)
         return 2
     setup, flops = ws[name]
-    run = setup()
+    body = setup()
+    if os.environ.get("BENCH_AUTOCAST") == "bf16":  # crt's --precision bf16: bf16 products, fp32 weights and reductions
+        def run():
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                body()
+    else:
+        run = body
     # a GPU's kernels are asynchronous: an iteration ends when they have run (crt's Crt.Bench synchronizes too)
     fn = (lambda: (run(), torch.cuda.synchronize())) if torch.cuda.is_available() and os.environ.get("BENCH_DEVICE", "cpu").startswith("cuda") else run
     t0 = time.perf_counter()

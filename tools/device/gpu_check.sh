@@ -6,7 +6,8 @@
 #   (a) doctor.txt    crt doctor: the GPU, driver and cuBLAS, and all 69 ops forward+backward on cuda:0 vs the CPU
 #   (b) curves/       vq-tiny + CRT and gpt-t4, 200 steps each, on the CPU and on cuda:0 from one seed (dropouts off:
 #                     the GPU's dropout is Philox, another random stream than the CPU's), compared by compare_curves.py
-#   (c,d) bench.jsonl W1–W5 with crt on cuda:0 (fp32, tf32) and PyTorch on cuda (fp32, tf32), batches ×8
+#   (c,d) bench.jsonl W1–W5 with crt on cuda:0 and PyTorch on cuda, fp32 / tf32 / bf16 (PyTorch: allow_tf32, autocast
+#                     bf16), batches ×8
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 OUT=${OUT:-out}; mkdir -p "$OUT/curves"
@@ -36,10 +37,11 @@ python3 tools/device/compare_curves.py "$OUT/curves" > "$OUT/curves/compare.txt"
 
 stage "(c, d) W1-W5 on the GPU, crt and PyTorch"
 for w in vqtiny-crt-train-step-b32 gpt-t4-train-step-b32 sample-64-cfg2-kvcache vqf16-encode-quantize-decode-256 gpt-b-fwdbwd-b2; do
-  for p in fp32 tf32; do
+  for p in fp32 tf32 bf16; do
     timeout 60 "$bin" "$w" --device cuda:0 --batch-scale 8 --precision "$p" --seconds 1 | sed "s/^{/{\"side\":\"crt\",\"precision\":\"$p\",/" >> "$OUT/bench.jsonl" 2>> "$OUT/bench.err"
     tf=0; [ "$p" = tf32 ] && tf=1
-    BENCH_DEVICE=cuda BENCH_BATCH_SCALE=8 BENCH_TF32=$tf timeout 60 python3 bench/torch_bench.py "$w" --seconds 1 \
+    ac=; [ "$p" = bf16 ] && ac=bf16
+    BENCH_DEVICE=cuda BENCH_BATCH_SCALE=8 BENCH_TF32=$tf BENCH_AUTOCAST=$ac timeout 60 python3 bench/torch_bench.py "$w" --seconds 1 \
       | sed "s/^{/{\"side\":\"pytorch\",\"precision\":\"$p\",/" >> "$OUT/bench.jsonl" 2>> "$OUT/bench.err"
   done
 done

@@ -1,9 +1,9 @@
 namespace Crt.Tensors.Backends;
 
 /// <summary>
-/// How a device multiplies float32 matrices (LlamaGen's fp32 / tf32 runs). Fp32: exact float32 products. Tf32: a GPU's
-/// TF32 tensor cores, inputs rounded to 10-bit mantissas, sums in float32 (PyTorch's allow_tf32). The CPU always computes
-/// in float32 and ignores the setting. bf16 mixed precision (bf16 products and convolutions, fp32 master weights) is not
-/// built yet.
+/// How a device multiplies float32 matrices (matrix products and the convolutions lowered onto them; everything else —
+/// weights, norms, softmax, losses, optimizer state — stays float32, as in LlamaGen's mixed precision). Fp32: float32
+/// products. Tf32: inputs rounded to TF32's 10-bit mantissa (a GPU's tensor cores; PyTorch's allow_tf32). Bf16: inputs
+/// rounded to bfloat16 (7-bit mantissa), products summed in float32. The CPU computes in float32 and ignores the setting.
 /// </summary>
-public enum MatmulPrecision { Fp32, Tf32 }
+public enum MatmulPrecision { Fp32, Tf32, Bf16 }

@@ -66,8 +66,9 @@ public sealed record TokenizerTrainConfig
     public int ImageEvery { get; init; } = 500;
     public ulong Seed { get; init; }
     /// <summary>
-    /// How matrix products are computed on a GPU: "fp32" (default) or "tf32" (TF32 tensor cores, as LlamaGen allows);
-    /// the CPU computes in float32 either way. "bf16" mixed precision is not built yet.
+    /// How matrix products (and the convolutions lowered onto them) are computed on a GPU: "fp32" (default), "tf32"
+    /// (TF32 tensor cores, as LlamaGen allows) or "bf16" (bfloat16 inputs, float32 sums; weights, norms, softmax, losses
+    /// and optimizer state stay float32: LlamaGen's mixed precision). The CPU computes in float32 whichever is set.
     /// </summary>
     public string Precision { get; init; } = "fp32";
 

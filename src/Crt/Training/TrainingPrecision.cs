@@ -10,8 +10,8 @@ public static class TrainingPrecision
     {
         "fp32" => MatmulPrecision.Fp32,
         "tf32" => MatmulPrecision.Tf32,
-        "bf16" => throw new ArgumentException("precision bf16: bf16 mixed precision is not built yet; use fp32 or tf32"),
-        _ => throw new ArgumentException($"precision '{value}': expected fp32 or tf32"),
+        "bf16" => MatmulPrecision.Bf16,
+        _ => throw new ArgumentException($"precision '{value}': expected fp32, tf32 or bf16"),
     };
 
     /// <summary>Sets <paramref name="device"/>'s matrix precision from a config; says so when the CPU ignores it.</summary>

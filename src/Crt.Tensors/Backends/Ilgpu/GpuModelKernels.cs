@@ -7,6 +7,8 @@ namespace Crt.Tensors.Backends.Ilgpu;
 internal struct GemmShape
 {
     public int M, N, K, Lda, Ldb, Ldc, TransA, TransB, Batch;
+    /// <summary>Mantissa bits each input loses first (0: float32; 13: TF32; 16: bfloat16), rounded to nearest even.</summary>
+    public int DropBits;
     public long OffA, OffB, OffC, StrideA, StrideB, StrideC;
     public float Alpha, Beta;
 }
@@ -30,12 +32,31 @@ internal static class GpuModelKernels
             {
                 float av = s.TransA == 0 ? a[ao + (long)i * s.Lda + k] : a[ao + (long)k * s.Lda + i];
                 float bv = s.TransB == 0 ? b[bo + (long)k * s.Ldb + j] : b[bo + (long)j * s.Ldb + k];
+                if (s.DropBits != 0) { av = RoundMantissa(av, s.DropBits); bv = RoundMantissa(bv, s.DropBits); }
                 sum += av * bv;
             }
             float r = s.Alpha * sum;
             if (s.Beta != 0f) r += s.Beta * c[co];
             c[co] = r;
         }
+    }
+
+    /// <summary>
+    /// x with its lowest <paramref name="dropBits"/> mantissa bits rounded away, to nearest even (bfloat16: 16, TF32: 13),
+    /// as a GPU's tensor cores and cuBLAS's conversions round; infinities and NaN pass unchanged.
+    /// </summary>
+    public static float RoundMantissa(float x, int dropBits)
+    {
+        uint bits = Interop.FloatAsInt(x);
+        if ((bits & 0x7F800000u) == 0x7F800000u) return x;
+        uint half = (1u << (dropBits - 1)) - 1u + ((bits >> dropBits) & 1u);
+        return Interop.IntAsFloat((bits + half) & ~((1u << dropBits) - 1u));
+    }
+
+    /// <summary>y = x as bfloat16 bits (round to nearest even), what cuBLAS reads for bf16 products.</summary>
+    public static void ToBf16(Index1D t, ArrayView<float> x, ArrayView<ushort> y, Launch p)
+    {
+        for (int i = t; i < p.N; i += p.Threads) y[i] = (ushort)(Interop.FloatAsInt(RoundMantissa(x[i], 16)) >> 16);
     }
 
     /// <summary>c[i, j] += bias[j] for a row-major [M, N] matrix with leading dimension I1 (I0 = N; N = M·N).</summary>

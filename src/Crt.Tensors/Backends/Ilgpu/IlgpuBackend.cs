@@ -62,12 +62,8 @@ internal sealed class IlgpuBackend : DeviceBackend
 
     public override void Synchronize() => Accelerator.Synchronize();
 
-    /// <summary>cuBLAS's compute type; the ILGPU GEMM kernel (no cuBLAS) computes in float32 whatever is asked.</summary>
-    public override MatmulPrecision Precision
-    {
-        get => Blas?.Precision ?? MatmulPrecision.Fp32;
-        set { if (Blas is not null) Blas.Precision = value; }
-    }
+    /// <summary>cuBLAS's input types and compute type; the ILGPU GEMM kernel rounds its inputs the same way.</summary>
+    public override MatmulPrecision Precision { get; set; }
 
     /// <summary>ILGPU's CPU accelerator: the GPU kernels as managed code (slow; for tests).</summary>
     public static Device CreateCpuSimulator(string name)

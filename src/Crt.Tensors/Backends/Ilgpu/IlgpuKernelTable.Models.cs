@@ -8,17 +8,40 @@ internal sealed partial class IlgpuKernelTable
 {
     private static IntPtr Address(Tensor t, long offset) => ((IlgpuMemory)t.Memory).Buffer.NativePtr + (nint)(offset * sizeof(float));
 
+    private static IntPtr Address16(Tensor t, long offset) => ((IlgpuMemory)t.Memory).Buffer.NativePtr + (nint)(offset * sizeof(ushort));
+
+    /// <summary>x's elements as bfloat16 in a pooled device tensor (two per float slot).</summary>
+    internal Tensor Bf16Copy(Tensor x)
+    {
+        var y = Tensor.Empty(Dev, (x.Size + 1) / 2);
+        var l = L(x.Size);
+        Kernel<Action<Index1D, ArrayView<float>, ArrayView<ushort>, Launch>>("to_bf16",
+            acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<ushort>, Launch>(GpuModelKernels.ToBf16))(l.Threads, V(x), V(y).Cast<ushort>(), l);
+        return y;
+    }
+
     /// <summary>cuBLAS where the device has it (a CUDA GPU), else the ILGPU kernel (the CPU accelerator, or cuBLAS missing).</summary>
     private void LaunchGemm(Tensor a, Tensor b, Tensor c, GemmShape s)
     {
         long n = (long)s.Batch * s.M * s.N;
         if (n == 0) return;
+        var precision = backend.Precision;
         if (backend.Blas is { } blas && s.K > 0)
         {
-            blas.Gemm(s.TransA != 0, s.TransB != 0, s.M, s.N, s.K, s.Alpha, Address(a, s.OffA), s.Lda, s.StrideA, Address(b, s.OffB), s.Ldb, s.StrideB,
-                s.Beta, Address(c, s.OffC), s.Ldc, s.StrideC, s.Batch);
+            if (precision == MatmulPrecision.Bf16)
+            {
+                // bfloat16 copies of the whole operands (same layout, so offsets and strides carry over at 2 bytes each)
+                using var scope = TensorScope.Begin();
+                var (a16, b16) = (Bf16Copy(a), Bf16Copy(b));
+                blas.Gemm(precision, s.TransA != 0, s.TransB != 0, s.M, s.N, s.K, s.Alpha, Address16(a16, s.OffA), s.Lda, s.StrideA,
+                    Address16(b16, s.OffB), s.Ldb, s.StrideB, s.Beta, Address(c, s.OffC), s.Ldc, s.StrideC, s.Batch);
+                return;
+            }
+            blas.Gemm(precision, s.TransA != 0, s.TransB != 0, s.M, s.N, s.K, s.Alpha, Address(a, s.OffA), s.Lda, s.StrideA, Address(b, s.OffB), s.Ldb,
+                s.StrideB, s.Beta, Address(c, s.OffC), s.Ldc, s.StrideC, s.Batch);
             return;
         }
+        s.DropBits = precision switch { MatmulPrecision.Tf32 => 13, MatmulPrecision.Bf16 => 16, _ => 0 };
         var l = L(n);
         Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape, Launch>>("gemm",
             acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape, Launch>(GpuModelKernels.Gemm))(

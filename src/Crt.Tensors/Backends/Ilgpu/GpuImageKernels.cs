@@ -69,10 +69,7 @@ internal static class GpuImageKernels
         for (int idx = t; idx < p.N; idx += p.Threads)
         {
             int pl = idx / plane, r = idx % plane, oy = r / s.Wo, ox = r % s.Wo;
-            int y0 = oy * s.Stride - s.Pad, x0 = ox * s.Stride - s.Pad;
-            int y1 = y0 + s.Kernel < s.H ? y0 + s.Kernel : s.H, x1 = x0 + s.Kernel < s.W ? x0 + s.Kernel : s.W;
-            if (y0 < 0) y0 = 0;
-            if (x0 < 0) x0 = 0;
+            var (y0, y1, x0, x1) = Window(oy, ox, s);
             long src = (long)pl * s.H * s.W;
             float best = float.NegativeInfinity;
             int at = y0 * s.W + x0;
@@ -120,11 +117,16 @@ internal static class GpuImageKernels
     private static float Divisor(int oy, int ox, ImageShape s)
     {
         if (s.CountIncludePad != 0) return s.Kernel * s.Kernel;
+        var (y0, y1, x0, x1) = Window(oy, ox, s);
+        return (y1 - y0) * (x1 - x0);
+    }
+
+    /// <summary>Rows [y0, y1) and columns [x0, x1) of output window (oy, ox), clipped to the image.</summary>
+    private static (int Y0, int Y1, int X0, int X1) Window(int oy, int ox, ImageShape s)
+    {
         int y0 = oy * s.Stride - s.Pad, x0 = ox * s.Stride - s.Pad;
         int y1 = y0 + s.Kernel < s.H ? y0 + s.Kernel : s.H, x1 = x0 + s.Kernel < s.W ? x0 + s.Kernel : s.W;
-        if (y0 < 0) y0 = 0;
-        if (x0 < 0) x0 = 0;
-        return (y1 - y0) * (x1 - x0);
+        return (y0 < 0 ? 0 : y0, y1, x0 < 0 ? 0 : x0, x1);
     }
 
     /// <summary>The mean of each window clipped to the image (see <see cref="Divisor"/>).</summary>
@@ -134,10 +136,7 @@ internal static class GpuImageKernels
         for (int idx = t; idx < p.N; idx += p.Threads)
         {
             int pl = idx / plane, r = idx % plane, oy = r / s.Wo, ox = r % s.Wo;
-            int y0 = oy * s.Stride - s.Pad, x0 = ox * s.Stride - s.Pad;
-            int y1 = y0 + s.Kernel < s.H ? y0 + s.Kernel : s.H, x1 = x0 + s.Kernel < s.W ? x0 + s.Kernel : s.W;
-            if (y0 < 0) y0 = 0;
-            if (x0 < 0) x0 = 0;
+            var (y0, y1, x0, x1) = Window(oy, ox, s);
             long src = (long)pl * s.H * s.W;
             float sum = 0f;
             for (int iy = y0; iy < y1; iy++)

@@ -21,17 +21,8 @@ internal sealed partial class IlgpuKernelTable
 
     private static int ChunkImages(in ConvGeom g) => (int)Math.Clamp(ColFloats / Math.Max(1L, (long)g.K * g.P), 1, Math.Max(1, g.N));
 
-    private void ConvKernel(string name, Action<Index1D, ArrayView<float>, ArrayView<float>, ConvShape, Launch> kernel,
-        Tensor src, Tensor dst, ConvShape c, long n)
-    {
-        if (n == 0) return;
-        var l = L(n);
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, ConvShape, Launch>>(name,
-            a => a.LoadAutoGroupedStreamKernel(kernel))(l.Threads, V(src), V(dst), c, l);
-    }
-
     private void Im2Col(Tensor x, Tensor col, in ConvGeom g, int n0, int nc) =>
-        ConvKernel("im2col", GpuConvKernels.Im2Col, x, col, ConvShape.From(g, n0, nc), (long)g.K * nc * g.P);
+        ViewKernel(GpuConvKernels.Im2Col, x, col, ConvShape.From(g, n0, nc), (long)g.K * nc * g.P);
 
     public override void Conv2d(in ConvGeom geom, Tensor x, Tensor w, Tensor? bias, Tensor y)
     {
@@ -63,9 +54,7 @@ internal sealed partial class IlgpuKernelTable
         if (bias is not null)
         {
             var l = L(y.Size, i0: geom.Cout, i1: p);
-            Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, Launch>>("conv_bias",
-                a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, Launch>(GpuConvKernels.AddChannelBias))(
-                l.Threads, V(y), V(bias), l);
+            Launcher(GpuConvKernels.AddChannelBias)(l.Threads, V(y), V(bias), l);
         }
     }
 
@@ -79,9 +68,7 @@ internal sealed partial class IlgpuKernelTable
         if (db is not null)
         {
             var l = L(geom.Cout, i0: geom.N, i1: geom.P);
-            Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, Launch>>("channel_sums",
-                a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, Launch>(GpuConvKernels.ChannelSums))(
-                l.Threads, V(g), V(db), l);
+            Launcher(GpuConvKernels.ChannelSums)(l.Threads, V(g), V(db), l);
         }
         int k = geom.K, p = geom.P;
         if (k == 0 || (dx is null && dw is null)) return; // no input channels: dx and dw are empty
@@ -93,7 +80,7 @@ internal sealed partial class IlgpuKernelTable
         {
             int nc = Math.Min(chunk, geom.N - n0), cols = nc * p;
             var c = ConvShape.From(geom, n0, nc);
-            ConvKernel("conv_grad_columns", GpuConvKernels.GradToColumns, g, gt, c, (long)geom.Cout * cols);
+            ViewKernel(GpuConvKernels.GradToColumns, g, gt, c, (long)geom.Cout * cols);
             if (dw is not null)
             {
                 Im2Col(x, col, geom, n0, nc);
@@ -102,7 +89,7 @@ internal sealed partial class IlgpuKernelTable
             if (dx is not null)
             {
                 Gemm(true, false, k, cols, geom.Cout, 1f, w, 0, k, gt, 0, cols, 0f, col, 0, cols);
-                ConvKernel("col2im", GpuConvKernels.Col2Im, col, dx, c, (long)nc * geom.Cin * geom.H * geom.W);
+                ViewKernel(GpuConvKernels.Col2Im, col, dx, c, (long)nc * geom.Cin * geom.H * geom.W);
             }
         }
     }

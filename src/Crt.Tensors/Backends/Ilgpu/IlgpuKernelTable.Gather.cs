@@ -11,17 +11,14 @@ internal sealed partial class IlgpuKernelTable
         var (k0, k1) = rng.NextCounterKey(); // drawn even for an empty mask, so the stream does not depend on sizes
         if (mask.Size == 0) return;
         var l = L(mask.Size, p: p, q: p >= 1f ? 0f : 1f / (1f - p), i0: unchecked((int)k0), i1: unchecked((int)k1));
-        Kernel<Action<Index1D, ArrayView<float>, Launch>>("dropout",
-            a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, Launch>(GpuRandom.DropoutMask))(l.Threads, V(mask), l);
+        Launcher(GpuRandom.DropoutMask)(l.Threads, V(mask), l);
     }
 
     public override void GatherOffsets(Tensor x, int[] offsets, Tensor y)
     {
         if (offsets.Length == 0) return;
         var l = L(offsets.Length);
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, Launch>>("gather",
-            a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, Launch>(GpuGatherKernels.GatherOffsets))(
-            l.Threads, V(x), IntView(Ints(offsets)), V(y), l);
+        Launcher(GpuGatherKernels.GatherOffsets)(l.Threads, V(x), IntView(Ints(offsets)), V(y), l);
     }
 
     public override void ScatterAddOffsets(Tensor g, int[] offsets, Tensor dx)
@@ -29,9 +26,7 @@ internal sealed partial class IlgpuKernelTable
         if (offsets.Length == 0) return;
         var plan = ScatterPlan(offsets, out int targets);
         var l = L(targets);
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, Launch>>("gather_backward",
-            a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, Launch>(GpuGatherKernels.ScatterAddGrouped))(
-            l.Threads, V(g), IntView(Ints(plan)), V(dx), l);
+        Launcher(GpuGatherKernels.ScatterAddGrouped)(l.Threads, V(g), IntView(Ints(plan)), V(dx), l);
     }
 
     /// <summary>

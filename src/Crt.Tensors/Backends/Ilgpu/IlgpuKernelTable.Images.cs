@@ -7,23 +7,14 @@ namespace Crt.Tensors.Backends.Ilgpu;
 /// <summary>The ILGPU device's padding, nearest upsampling, pooling and bilinear resizing (kernels in <see cref="GpuImageKernels"/>).</summary>
 internal sealed partial class IlgpuKernelTable
 {
-    private void ImageKernel(string name, Action<Index1D, ArrayView<float>, ArrayView<float>, ImageShape, Launch> kernel,
-        Tensor src, Tensor dst, ImageShape s, long n)
-    {
-        if (n == 0) return;
-        var l = L(n);
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, ImageShape, Launch>>(name,
-            a => a.LoadAutoGroupedStreamKernel(kernel))(l.Threads, V(src), V(dst), s, l);
-    }
-
     public override void Pad2d(Tensor x, Tensor y, int planes, int h, int w, int ho, int wo, int top, int left, float value) =>
-        ImageKernel("pad2d", GpuImageKernels.Pad2d, x, y, new ImageShape { H = h, W = w, Ho = ho, Wo = wo, Top = top, Left = left, Value = value }, y.Size);
+        ViewKernel(GpuImageKernels.Pad2d, x, y, new ImageShape { H = h, W = w, Ho = ho, Wo = wo, Top = top, Left = left, Value = value }, y.Size);
 
     public override void UpsampleNearest2x(Tensor x, Tensor y, int planes, int h, int w) =>
-        ImageKernel("upsample_nearest2x", GpuImageKernels.Upsample2x, x, y, new ImageShape { H = h, W = w }, y.Size);
+        ViewKernel(GpuImageKernels.Upsample2x, x, y, new ImageShape { H = h, W = w }, y.Size);
 
     public override void UpsampleNearest2xBackward(Tensor g, Tensor dx, int planes, int h, int w) =>
-        ImageKernel("upsample_nearest2x_backward", GpuImageKernels.Upsample2xBackward, g, dx, new ImageShape { H = h, W = w }, dx.Size);
+        ViewKernel(GpuImageKernels.Upsample2xBackward, g, dx, new ImageShape { H = h, W = w }, dx.Size);
 
     private static ImageShape Pool(int h, int w, int kernel, int stride, int padding, int ho, int wo, bool countIncludePad = false) =>
         new() { H = h, W = w, Ho = ho, Wo = wo, Kernel = kernel, Stride = stride, Pad = padding, CountIncludePad = countIncludePad ? 1 : 0 };
@@ -38,9 +29,7 @@ internal sealed partial class IlgpuKernelTable
         if (y.Size > 0)
         {
             var l = L(y.Size);
-            Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, ImageShape, Launch>>("max_pool2d",
-                a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, ImageShape, Launch>(GpuImageKernels.MaxPool))(
-                l.Threads, V(x), V(y), IntView(arg), s, l);
+            Launcher(GpuImageKernels.MaxPool)(l.Threads, V(x), V(y), IntView(arg), s, l);
         }
         return new MaxPoolSaved(arg, s);
     }
@@ -50,18 +39,16 @@ internal sealed partial class IlgpuKernelTable
         var (arg, s) = (MaxPoolSaved)saved;
         if (dx.Size == 0 || g.Size == 0) return;
         var l = L(dx.Size);
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, ImageShape, Launch>>("max_pool2d_backward",
-            a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, ImageShape, Launch>(GpuImageKernels.MaxPoolBackward))(
-            l.Threads, V(g), IntView(arg), V(dx), s, l);
+        Launcher(GpuImageKernels.MaxPoolBackward)(l.Threads, V(g), IntView(arg), V(dx), s, l);
     }
 
     public override void AvgPool(Tensor x, int planes, int h, int w, int kernel, int stride, int padding, bool countIncludePad, int ho, int wo, Tensor y) =>
-        ImageKernel("avg_pool2d", GpuImageKernels.AvgPool, x, y, Pool(h, w, kernel, stride, padding, ho, wo, countIncludePad), y.Size);
+        ViewKernel(GpuImageKernels.AvgPool, x, y, Pool(h, w, kernel, stride, padding, ho, wo, countIncludePad), y.Size);
 
     public override void AvgPoolBackward(Tensor g, int planes, int h, int w, int kernel, int stride, int padding, bool countIncludePad, int ho, int wo, Tensor dx)
     {
         if (g.Size == 0) return;
-        ImageKernel("avg_pool2d_backward", GpuImageKernels.AvgPoolBackward, g, dx, Pool(h, w, kernel, stride, padding, ho, wo, countIncludePad), dx.Size);
+        ViewKernel(GpuImageKernels.AvgPoolBackward, g, dx, Pool(h, w, kernel, stride, padding, ho, wo, countIncludePad), dx.Size);
     }
 
     private void ResizeKernel(string name, Action<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ImageShape, Launch> kernel,
@@ -69,8 +56,7 @@ internal sealed partial class IlgpuKernelTable
     {
         if (dst.Size == 0) return;
         var l = L(dst.Size);
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ImageShape, Launch>>(name,
-            a => a.LoadAutoGroupedStreamKernel(kernel))(l.Threads, V(src), IntView(taps), V(weights), V(dst), s, l);
+        Launcher(kernel)(l.Threads, V(src), IntView(taps), V(weights), V(dst), s, l);
     }
 
     public override void ResizeBilinear(Tensor x, int planes, int h, int w, BilinearResize.Taps rows, BilinearResize.Taps cols, Tensor y)

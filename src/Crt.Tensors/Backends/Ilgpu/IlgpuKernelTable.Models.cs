@@ -15,8 +15,7 @@ internal sealed partial class IlgpuKernelTable
     {
         var y = Tensor.Empty(Dev, (x.Size + 1) / 2);
         var l = L(x.Size);
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<ushort>, Launch>>("to_bf16",
-            acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<ushort>, Launch>(GpuModelKernels.ToBf16))(l.Threads, V(x), V(y).Cast<ushort>(), l);
+        Launcher(GpuModelKernels.ToBf16)(l.Threads, V(x), V(y).Cast<ushort>(), l);
         return y;
     }
 
@@ -43,9 +42,7 @@ internal sealed partial class IlgpuKernelTable
         }
         s.DropBits = precision switch { MatmulPrecision.Tf32 => 13, MatmulPrecision.Bf16 => 16, _ => 0 };
         var l = L(n);
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape, Launch>>("gemm",
-            acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape, Launch>(GpuModelKernels.Gemm))(
-            l.Threads, a.Size == 0 ? V(Dummy) : V(a), b.Size == 0 ? V(Dummy) : V(b), V(c), s, l);
+        Launcher(GpuModelKernels.Gemm)(l.Threads, a.Size == 0 ? V(Dummy) : V(a), b.Size == 0 ? V(Dummy) : V(b), V(c), s, l);
     }
 
     public override void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, Tensor a, int aOffset, int lda,
@@ -70,17 +67,14 @@ internal sealed partial class IlgpuKernelTable
         Gemm(transA, transB, m, n, k, 1f, a, 0, lda, b, 0, ldb, 0f, c, 0, ldc);
         var l = L((long)m * n, i0: n, i1: ldc);
         if (l.N == 0) return;
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, Launch>>("add_bias_rows",
-            acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, Launch>(GpuModelKernels.AddBiasRows))(l.Threads, V(c), V(bias), l);
+        Launcher(GpuModelKernels.AddBiasRows)(l.Threads, V(c), V(bias), l);
     }
 
     public override void ColumnSums(Tensor src, int rows, int cols, Tensor dst)
     {
         if (cols == 0) return;
         var l = L(cols, i0: rows);
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, Launch>>("column_sums",
-            a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, Launch>(GpuModelKernels.ColumnSums))(
-            l.Threads, src.Size == 0 ? V(Dummy) : V(src), V(dst), l);
+        Launcher(GpuModelKernels.ColumnSums)(l.Threads, src.Size == 0 ? V(Dummy) : V(src), V(dst), l);
     }
 
     // ---- softmax and losses -----------------------------------------------------------------------------
@@ -88,17 +82,14 @@ internal sealed partial class IlgpuKernelTable
     {
         var l = L((long)outer * inner, log ? 1 : 0, i0: n, i1: inner);
         if (l.N == 0 || n == 0) return;
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, Launch>>("softmax",
-            a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, Launch>(GpuModelKernels.Softmax))(l.Threads, V(x), V(y), l);
+        Launcher(GpuModelKernels.Softmax)(l.Threads, V(x), V(y), l);
     }
 
     public override void SoftmaxBackward(Tensor y, Tensor g, Tensor dx, int outer, int n, int inner, bool log)
     {
         var l = L((long)outer * inner, log ? 1 : 0, i0: n, i1: inner);
         if (l.N == 0 || n == 0) return;
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, Launch>>("softmax_backward",
-            a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, Launch>(GpuModelKernels.SoftmaxBackward))(
-            l.Threads, V(y), V(g), V(dx), l);
+        Launcher(GpuModelKernels.SoftmaxBackward)(l.Threads, V(y), V(g), V(dx), l);
     }
 
     private sealed record CrossEntropySaved(Tensor Targets, int IgnoreIndex, Tensor Lse, int Count);
@@ -113,16 +104,12 @@ internal sealed partial class IlgpuKernelTable
         if (n > 0)
         {
             var l = L(n, i0: c, i1: ignoreIndex);
-            Kernel<Action<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, Launch>>("cross_entropy",
-                a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, Launch>(GpuModelKernels.CrossEntropy))(
-                l.Threads, V(logits), IntView(tDev), V(lse), V(loss), l);
+            Launcher(GpuModelKernels.CrossEntropy)(l.Threads, V(logits), IntView(tDev), V(lse), V(loss), l);
         }
         if (mean)
         {
             var l = new Launch { N = n, Threads = 1, I0 = count, I1 = ignoreIndex };
-            Kernel<Action<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, Launch>>("mean_over_targets",
-                a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, Launch>(GpuModelKernels.MeanOverTargets))(
-                1, V(loss), IntView(tDev), V(y), l);
+            Launcher(GpuModelKernels.MeanOverTargets)(1, V(loss), IntView(tDev), V(y), l);
         }
         return new CrossEntropySaved(tDev, ignoreIndex, lse, count);
     }
@@ -132,9 +119,7 @@ internal sealed partial class IlgpuKernelTable
         var s = (CrossEntropySaved)saved;
         var l = L(logits.Size, mean ? 1 : 0, i0: logits.Shape[1], i1: s.IgnoreIndex, i2: s.Count);
         if (l.N == 0) return;
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Launch>>("cross_entropy_backward",
-            a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Launch>(GpuModelKernels.CrossEntropyBackward))(
-            l.Threads, V(logits), IntView(s.Targets), V(s.Lse), V(g), V(dl), l);
+        Launcher(GpuModelKernels.CrossEntropyBackward)(l.Threads, V(logits), IntView(s.Targets), V(s.Lse), V(g), V(dl), l);
     }
 
     public override void PairLoss(Tensor p, Tensor t, bool squared, Tensor diff, Tensor y)
@@ -146,9 +131,7 @@ internal sealed partial class IlgpuKernelTable
     public override void PairLossBackward(Tensor diff, Tensor g, bool squared, Tensor dp)
     {
         var l = L(diff.Size, squared ? 1 : 0, i0: diff.Size);
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, Launch>>("pair_loss_backward",
-            a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, Launch>(GpuModelKernels.PairLossBackward))(
-            l.Threads, V(diff), V(g), V(dp), l);
+        Launcher(GpuModelKernels.PairLossBackward)(l.Threads, V(diff), V(g), V(dp), l);
     }
 
     // ---- row norms ------------------------------------------------------------------------------------
@@ -159,9 +142,7 @@ internal sealed partial class IlgpuKernelTable
         var stats = new RowStats(Tensor.Empty(Dev, Math.Max(rows, 1)), Tensor.Empty(Dev, Math.Max(rows, 1)));
         if (x.Size == 0) return stats;
         var l = L(rows, rms ? 1 : 0, eps, i0: d, i1: weight is null ? 0 : 1, i2: bias is null ? 0 : 1);
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Launch>>("row_norm",
-            a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Launch>(GpuModelKernels.RowNorm))(
-            l.Threads, V(x), VOrDummy(weight), VOrDummy(bias), V(y), V(stats.Mean), V(stats.Rstd), l);
+        Launcher(GpuModelKernels.RowNorm)(l.Threads, V(x), VOrDummy(weight), VOrDummy(bias), V(y), V(stats.Mean), V(stats.Rstd), l);
         return stats;
     }
 
@@ -178,16 +159,12 @@ internal sealed partial class IlgpuKernelTable
         if (dx is not null)
         {
             var l = L(rows, rms ? 1 : 0, i0: d, i1: weight is null ? 0 : 1, i3: accumulate ? 1 : 0);
-            Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Launch>>("row_norm_dx",
-                a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Launch>(GpuModelKernels.RowNormBackwardInput))(
-                l.Threads, V(x), V(g), VOrDummy(weight), V(stats.Mean), V(stats.Rstd), V(dx), l);
+            Launcher(GpuModelKernels.RowNormBackwardInput)(l.Threads, V(x), V(g), VOrDummy(weight), V(stats.Mean), V(stats.Rstd), V(dx), l);
         }
         if (dw is not null || db is not null)
         {
             var l = L(d, i1: rows, i2: dw is null ? 0 : 1, i3: db is null ? 0 : 1);
-            Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Launch>>("row_norm_dparams",
-                a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Launch>(GpuModelKernels.RowNormBackwardParams))(
-                l.Threads, V(x), V(g), V(stats.Mean), V(stats.Rstd), VOrDummy(dw), VOrDummy(db), l);
+            Launcher(GpuModelKernels.RowNormBackwardParams)(l.Threads, V(x), V(g), V(stats.Mean), V(stats.Rstd), VOrDummy(dw), VOrDummy(db), l);
         }
     }
 
@@ -197,8 +174,7 @@ internal sealed partial class IlgpuKernelTable
         long kv = kvStride == 0 ? (long)tk * d : kvStride;
         GemmBatched(false, true, bh, tq, tk, d, 1f, q, d, (long)tq * d, k, d, kv, 0f, probs, tk, (long)tq * tk);
         var l = L((long)bh * tq, p: scale, i0: tq, i1: tk, i2: causal ? 1 : 0);
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, Launch>>("attention_softmax",
-            a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, Launch>(GpuModelKernels.AttentionSoftmax))(l.Threads, V(probs), V(lse), l);
+        Launcher(GpuModelKernels.AttentionSoftmax)(l.Threads, V(probs), V(lse), l);
     }
 
     public override void Attention(Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, int bh, int tq, int tk, int d, bool causal, float scale,
@@ -223,8 +199,7 @@ internal sealed partial class IlgpuKernelTable
         var dp = Tensor.Empty(Dev, bh, tq, tk);
         GemmBatched(false, true, bh, tq, tk, d, 1f, g, d, (long)tq * d, v, d, (long)tk * d, 0f, dp, tk, (long)tq * tk);
         var l = L((long)bh * tq, p: scale, i1: tk);
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, Launch>>("attention_softmax_backward",
-            a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, Launch>(GpuModelKernels.AttentionSoftmaxBackward))(l.Threads, V(probs), V(dp), l);
+        Launcher(GpuModelKernels.AttentionSoftmaxBackward)(l.Threads, V(probs), V(dp), l);
         GemmBatched(false, false, bh, tq, d, tk, 1f, dp, tk, (long)tq * tk, k, d, (long)tk * d, 0f, dq, d, (long)tq * d);
         GemmBatched(true, false, bh, tk, d, tq, 1f, dp, tk, (long)tq * tk, q, d, (long)tq * d, 0f, dk, d, (long)tk * d);
     }

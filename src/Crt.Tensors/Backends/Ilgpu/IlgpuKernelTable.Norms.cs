@@ -22,13 +22,9 @@ internal sealed partial class IlgpuKernelTable
         if (x.Size == 0) return stats;
         var shape = GroupShape(n, c, s, groups, weight, bias, swish) with { Eps = eps };
         var l = L(n * groups);
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, NormShape, Launch>>("group_norm_stats",
-            a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, NormShape, Launch>(GpuNormKernels.GroupNormStats))(
-            l.Threads, V(x), V(stats.Stats), shape, l);
+        Launcher(GpuNormKernels.GroupNormStats)(l.Threads, V(x), V(stats.Stats), shape, l);
         l = L(x.Size);
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, NormShape, Launch>>("group_norm",
-            a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, NormShape, Launch>(GpuNormKernels.GroupNormApply))(
-            l.Threads, V(x), VOrDummy(weight), VOrDummy(bias), V(stats.Stats), V(y), shape, l);
+        Launcher(GpuNormKernels.GroupNormApply)(l.Threads, V(x), VOrDummy(weight), VOrDummy(bias), V(stats.Stats), V(y), shape, l);
         return stats;
     }
 
@@ -49,22 +45,16 @@ internal sealed partial class IlgpuKernelTable
         };
         var sums = Tensor.Empty(Dev, 2 * n * c); // Σdh and Σdh·(x − mean) per (n, channel)
         var l = L(n * c);
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, NormShape, Launch>>("group_norm_sums",
-            a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, NormShape, Launch>(GpuNormKernels.GroupNormChannelSums))(
-            l.Threads, V(x), V(g), VOrDummy(weight), VOrDummy(bias), V(stats), V(sums), shape, l);
+        Launcher(GpuNormKernels.GroupNormChannelSums)(l.Threads, V(x), V(g), VOrDummy(weight), VOrDummy(bias), V(stats), V(sums), shape, l);
         if (dx is not null)
         {
             l = L(x.Size);
-            Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, NormShape, Launch>>("group_norm_dx",
-                a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, NormShape, Launch>(GpuNormKernels.GroupNormInputGrad))(
-                l.Threads, V(x), V(g), VOrDummy(weight), VOrDummy(bias), V(stats), V(sums), V(dx), shape, l);
+            Launcher(GpuNormKernels.GroupNormInputGrad)(l.Threads, V(x), V(g), VOrDummy(weight), VOrDummy(bias), V(stats), V(sums), V(dx), shape, l);
         }
         if (dw is not null || db is not null)
         {
             l = L(c);
-            Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, NormShape, Launch>>("group_norm_dparams",
-                a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, NormShape, Launch>(GpuNormKernels.GroupNormParamGrads))(
-                l.Threads, V(stats), V(sums), VOrDummy(dw), VOrDummy(db), shape, l);
+            Launcher(GpuNormKernels.GroupNormParamGrads)(l.Threads, V(stats), V(sums), VOrDummy(dw), VOrDummy(db), shape, l);
         }
     }
 
@@ -83,14 +73,11 @@ internal sealed partial class IlgpuKernelTable
             N = n, C = c, S = s, HasW = weight is null ? 0 : 1, HasB = bias is null ? 0 : 1, Training = training ? 1 : 0, Eps = eps, Momentum = momentum,
         };
         var l = L(c);
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, NormShape, Launch>>("batch_norm_stats",
-            a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, NormShape, Launch>(GpuNormKernels.BatchNormStats))(
+        Launcher(GpuNormKernels.BatchNormStats)(
             l.Threads, x.Size == 0 ? V(Dummy) : V(x), VOrDummy(weight), VOrDummy(bias), V(runningMean), V(runningVar), V(saved.Saved), shape, l);
         if (x.Size == 0) return saved;
         l = L(x.Size);
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, NormShape, Launch>>("batch_norm",
-            a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, NormShape, Launch>(GpuNormKernels.BatchNormApply))(
-            l.Threads, V(x), V(saved.Saved), V(y), shape, l);
+        Launcher(GpuNormKernels.BatchNormApply)(l.Threads, V(x), V(saved.Saved), V(y), shape, l);
         return saved;
     }
 
@@ -106,14 +93,11 @@ internal sealed partial class IlgpuKernelTable
         };
         var coef = Tensor.Empty(Dev, 2 * c);
         var l = L(c);
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, NormShape, Launch>>("batch_norm_sums",
-            a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, NormShape, Launch>(GpuNormKernels.BatchNormGradSums))(
+        Launcher(GpuNormKernels.BatchNormGradSums)(
             l.Threads, x.Size == 0 ? V(Dummy) : V(x), g.Size == 0 ? V(Dummy) : V(g), VOrDummy(weight), V(stats), V(coef), VOrDummy(dw), VOrDummy(db), shape, l);
         if (dx is null || x.Size == 0) return;
         l = L(x.Size);
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, NormShape, Launch>>("batch_norm_dx",
-            a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, NormShape, Launch>(GpuNormKernels.BatchNormInputGrad))(
-            l.Threads, V(x), V(g), V(stats), V(coef), V(dx), shape, l);
+        Launcher(GpuNormKernels.BatchNormInputGrad)(l.Threads, V(x), V(g), V(stats), V(coef), V(dx), shape, l);
     }
 
     // ---- L2 normalisation ----------------------------------------------------------------------------
@@ -123,9 +107,7 @@ internal sealed partial class IlgpuKernelTable
         var norms = Tensor.Empty(Dev, Math.Max(outer * inner, 1)); // max(‖x‖, eps) per vector
         var l = L((long)outer * inner, p: eps, i0: n, i1: inner);
         if (l.N > 0 && n > 0)
-            Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, Launch>>("l2_normalize",
-                a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, Launch>(GpuNormKernels.L2Normalize))(
-                l.Threads, V(x), V(norms), V(y), l);
+            Launcher(GpuNormKernels.L2Normalize)(l.Threads, V(x), V(norms), V(y), l);
         return norms;
     }
 
@@ -133,8 +115,6 @@ internal sealed partial class IlgpuKernelTable
     {
         var l = L((long)outer * inner, p: eps, i0: n, i1: inner);
         if (l.N == 0 || n == 0) return;
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Launch>>("l2_normalize_backward",
-            a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Launch>(GpuNormKernels.L2NormalizeBackward))(
-            l.Threads, V(g), V(y), V(x), V((Tensor)saved), V(dx), l);
+        Launcher(GpuNormKernels.L2NormalizeBackward)(l.Threads, V(g), V(y), V(x), V((Tensor)saved), V(dx), l);
     }
 }

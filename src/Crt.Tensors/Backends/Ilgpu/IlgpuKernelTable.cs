@@ -19,16 +19,35 @@ internal sealed partial class IlgpuKernelTable(string deviceName, IlgpuBackend b
 
     private Accelerator Acc => backend.Accelerator;
 
-    private readonly Dictionary<string, Delegate> _loaded = new();
+    private readonly Dictionary<System.Reflection.MethodInfo, Delegate> _loaded = new();
 
-    /// <summary>The launcher of a kernel, compiled on first use and cached.</summary>
-    private T Kernel<T>(string name, Func<Accelerator, T> load) where T : Delegate
+    private static readonly System.Reflection.MethodInfo[] Loaders = typeof(KernelLoaders).GetMethods()
+        .Where(m => m.Name == nameof(KernelLoaders.LoadAutoGroupedStreamKernel) && m.GetParameters().Length == 2).ToArray();
+
+    /// <summary>
+    /// The launcher of a kernel on this accelerator (same signature, the default stream), compiled on first use and
+    /// cached: <c>Launcher(GpuPointwise.Copy)(threads, x, y, launch)</c>. ILGPU's loader has one generic overload per
+    /// parameter count; the kernel's delegate type picks it.
+    /// </summary>
+    private T Launcher<T>(T kernel) where T : Delegate
     {
         lock (_loaded)
         {
-            if (!_loaded.TryGetValue(name, out var k)) _loaded[name] = k = load(Acc);
-            return (T)k;
+            if (_loaded.TryGetValue(kernel.Method, out var launcher)) return (T)launcher;
+            var types = typeof(T).GetGenericArguments();
+            var loader = Loaders.Single(m => m.GetGenericArguments().Length == types.Length).MakeGenericMethod(types);
+            _loaded[kernel.Method] = launcher = (Delegate)loader.Invoke(null, [Acc, kernel])!;
+            return (T)launcher;
         }
+    }
+
+    /// <summary>A kernel from one tensor into another, with its shape struct, over <paramref name="n"/> elements (none when 0).</summary>
+    private void ViewKernel<TShape>(Action<Index1D, ArrayView<float>, ArrayView<float>, TShape, Launch> kernel, Tensor src, Tensor dst, TShape shape, long n)
+        where TShape : struct
+    {
+        if (n == 0) return;
+        var l = L(n);
+        Launcher(kernel)(l.Threads, V(src), V(dst), shape, l);
     }
 
     private static ArrayView<float> V(Tensor t) => ((IlgpuMemory)t.Memory).View;
@@ -76,48 +95,42 @@ internal sealed partial class IlgpuKernelTable(string deviceName, IlgpuBackend b
     {
         if (y.Size == 0) return;
         var l = L(y.Size, p: value);
-        Kernel<Action<Index1D, ArrayView<float>, Launch>>("fill", a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, Launch>(GpuPointwise.Fill))(l.Threads, V(y), l);
+        Launcher(GpuPointwise.Fill)(l.Threads, V(y), l);
     }
 
     public override void Copy(Tensor src, Tensor dst)
     {
         if (src.Size == 0) return;
         var l = L(src.Size);
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, Launch>>("copy",
-            a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, Launch>(GpuPointwise.Copy))(l.Threads, V(src), V(dst), l);
+        Launcher(GpuPointwise.Copy)(l.Threads, V(src), V(dst), l);
     }
 
     public override void AddInPlace(Tensor acc, Tensor x)
     {
         if (acc.Size == 0) return;
         var l = L(acc.Size);
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, Launch>>("add_",
-            a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, Launch>(GpuPointwise.AddInPlace))(l.Threads, V(acc), V(x), l);
+        Launcher(GpuPointwise.AddInPlace)(l.Threads, V(acc), V(x), l);
     }
 
     public override void LerpInPlace(Tensor a, Tensor b, float t)
     {
         if (a.Size == 0) return;
         var l = L(a.Size, p: t);
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, Launch>>("lerp_",
-            acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, Launch>(GpuPointwise.Lerp))(l.Threads, V(a), V(b), l);
+        Launcher(GpuPointwise.Lerp)(l.Threads, V(a), V(b), l);
     }
 
     public override void Unary(UnaryOp op, Tensor x, Tensor y, float p = 0, float q = 0)
     {
         if (x.Size == 0) return;
         var l = L(x.Size, (int)op, p, q);
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, Launch>>("unary",
-            a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, Launch>(GpuPointwise.Unary))(l.Threads, V(x), V(y), l);
+        Launcher(GpuPointwise.Unary)(l.Threads, V(x), V(y), l);
     }
 
     public override void UnaryBackward(UnaryOp op, Tensor x, Tensor y, Tensor g, Tensor dx, float p = 0, float q = 0)
     {
         if (x.Size == 0) return;
         var l = L(x.Size, (int)op, p, q);
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Launch>>("unary_backward",
-            a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Launch>(GpuPointwise.UnaryBackward))(
-            l.Threads, V(x), V(y), V(g), V(dx), l);
+        Launcher(GpuPointwise.UnaryBackward)(l.Threads, V(x), V(y), V(g), V(dx), l);
     }
 
     /// <summary>Strides of <paramref name="shape"/> over the dims of <paramref name="target"/> (right-aligned; 0 where it broadcasts).</summary>
@@ -140,9 +153,7 @@ internal sealed partial class IlgpuKernelTable(string deviceName, IlgpuBackend b
         int rank = y.Rank;
         var meta = Ints([rank, .. y.Shape, .. StridesOver(a.Shape, y.Shape), .. StridesOver(b.Shape, y.Shape)]);
         var l = L(y.Size, (int)op);
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, Launch>>("binary",
-            acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, Launch>(GpuPointwise.Binary))(
-            l.Threads, V(a), V(b), V(y), IntView(meta), l);
+        Launcher(GpuPointwise.Binary)(l.Threads, V(a), V(b), V(y), IntView(meta), l);
     }
 
     public override void ReduceTo(Tensor g, Tensor r)
@@ -155,9 +166,7 @@ internal sealed partial class IlgpuKernelTable(string deviceName, IlgpuBackend b
         for (int d = 0; d < rank; d++) if (rPadded[d] == 1 && g.Shape[d] != 1) reduceCount *= g.Shape[d];
         var meta = Ints([rank, .. rPadded, .. g.Shape, .. ShapeUtil.Strides(g.Shape)]);
         var l = L(r.Size, i0: reduceCount);
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, Launch>>("reduce_to",
-            acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, Launch>(GpuPointwise.ReduceTo))(
-            l.Threads, V(g), V(r), IntView(meta), l);
+        Launcher(GpuPointwise.ReduceTo)(l.Threads, V(g), V(r), IntView(meta), l);
     }
 
     // ---- reductions -----------------------------------------------------------------------------------
@@ -167,11 +176,9 @@ internal sealed partial class IlgpuKernelTable(string deviceName, IlgpuBackend b
         int threads = Threads(x.Size);
         var partial = Acc.Allocate1D<double>(threads);
         var l = L(x.Size, op) with { Threads = threads };
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<double>, Launch>>("partial_sums",
-            a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<double>, Launch>(GpuPointwise.PartialSums))(threads, x.Size == 0 ? V(Dummy) : V(x), partial.View, l);
+        Launcher(GpuPointwise.PartialSums)(threads, x.Size == 0 ? V(Dummy) : V(x), partial.View, l);
         var f = new Launch { N = threads, Threads = 1, P = scale, I0 = at };
-        Kernel<Action<Index1D, ArrayView<double>, ArrayView<float>, Launch>>("finish_sum",
-            a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<double>, ArrayView<float>, Launch>(GpuPointwise.FinishSum))(1, partial.View, V(y), f);
+        Launcher(GpuPointwise.FinishSum)(1, partial.View, V(y), f);
         Acc.Synchronize(); // the partials buffer is freed now, not by the finalizer
         partial.Dispose();
     }
@@ -190,16 +197,14 @@ internal sealed partial class IlgpuKernelTable(string deviceName, IlgpuBackend b
     {
         if (y.Size == 0) return;
         var l = L((long)outer * inner, p: scale, i0: n, i1: inner);
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, Launch>>("sum_axis",
-            a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, Launch>(GpuPointwise.SumAxis))(l.Threads, V(x), V(y), l);
+        Launcher(GpuPointwise.SumAxis)(l.Threads, V(x), V(y), l);
     }
 
     public override void ExpandAxis(Tensor g, int outer, int n, int inner, float scale, Tensor dx)
     {
         if (dx.Size == 0) return;
         var l = L(dx.Size, p: scale, i0: n, i1: inner);
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, Launch>>("expand_axis",
-            a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, Launch>(GpuPointwise.ExpandAxis))(l.Threads, V(g), V(dx), l);
+        Launcher(GpuPointwise.ExpandAxis)(l.Threads, V(g), V(dx), l);
     }
 
     private Tensor MaxAxisInto(Tensor x, int outer, int n, int inner, Tensor y, bool min)
@@ -207,9 +212,7 @@ internal sealed partial class IlgpuKernelTable(string deviceName, IlgpuBackend b
         var arg = Tensor.Empty(Dev, Math.Max(outer * inner, 1));
         var l = L((long)outer * inner, min ? 1 : 0, i0: n, i1: inner);
         if (l.N > 0)
-            Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, Launch>>("max_axis",
-                a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, Launch>(GpuPointwise.MaxAxis))(
-                l.Threads, V(x), V(y), IntView(arg), l);
+            Launcher(GpuPointwise.MaxAxis)(l.Threads, V(x), V(y), IntView(arg), l);
         return arg;
     }
 
@@ -219,9 +222,7 @@ internal sealed partial class IlgpuKernelTable(string deviceName, IlgpuBackend b
     {
         var l = L((long)outer * inner, i0: n, i1: inner);
         if (l.N == 0) return;
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, Launch>>("max_axis_backward",
-            a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, Launch>(GpuPointwise.MaxAxisBackward))(
-            l.Threads, V(g), IntView((Tensor)saved), V(dx), l);
+        Launcher(GpuPointwise.MaxAxisBackward)(l.Threads, V(g), IntView((Tensor)saved), V(dx), l);
     }
 
     public override int[] ArgExtreme(Tensor x, int outer, int n, int inner, bool min)
@@ -239,17 +240,14 @@ internal sealed partial class IlgpuKernelTable(string deviceName, IlgpuBackend b
         var xStrides = ShapeUtil.Strides(x.Shape);
         var meta = Ints([y.Rank, .. y.Shape, .. dims.Select(d => xStrides[d])]);
         var l = L(y.Size);
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, Launch>>("permute",
-            a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, Launch>(GpuPointwise.Permute))(
-            l.Threads, V(x), V(y), IntView(meta), l);
+        Launcher(GpuPointwise.Permute)(l.Threads, V(x), V(y), IntView(meta), l);
     }
 
     private void Slice(int mode, Tensor x, Tensor y, int outer, int n, int inner, int start, int len)
     {
         var l = L((long)outer * len * inner, mode, i0: n, i1: inner, i2: start, i3: len);
         if (l.N == 0) return;
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, Launch>>("slice",
-            a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, Launch>(GpuPointwise.Slice))(l.Threads, V(x), V(y), l);
+        Launcher(GpuPointwise.Slice)(l.Threads, V(x), V(y), l);
     }
 
     public override void SliceAxis(Tensor x, int outer, int n, int inner, int start, int len, Tensor y) => Slice(0, x, y, outer, n, inner, start, len);
@@ -260,18 +258,14 @@ internal sealed partial class IlgpuKernelTable(string deviceName, IlgpuBackend b
     {
         var l = L(y.Size, i0: n, i1: inner, i2: index.Length);
         if (l.N == 0) return;
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, Launch>>("index_select",
-            a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, Launch>(GpuPointwise.IndexSelect))(
-            l.Threads, V(x), IntView(Ints(index)), V(y), l);
+        Launcher(GpuPointwise.IndexSelect)(l.Threads, V(x), IntView(Ints(index)), V(y), l);
     }
 
     public override void IndexSelectBackward(Tensor g, int outer, int n, int inner, int[] index, Tensor dx)
     {
         var l = L(dx.Size, i0: n, i1: inner, i2: index.Length);
         if (l.N == 0) return;
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, Launch>>("index_select_backward",
-            a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, Launch>(GpuPointwise.IndexSelectBackward))(
-            l.Threads, V(g), IntView(Ints(index)), V(dx), l);
+        Launcher(GpuPointwise.IndexSelectBackward)(l.Threads, V(g), IntView(Ints(index)), V(dx), l);
     }
 
     // ---- embedding and optimizers -------------------------------------------------------------------
@@ -279,18 +273,14 @@ internal sealed partial class IlgpuKernelTable(string deviceName, IlgpuBackend b
     {
         var l = L(y.Size, i0: d);
         if (l.N == 0) return;
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, Launch>>("gather_rows",
-            a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, Launch>(GpuPointwise.GatherRows))(
-            l.Threads, V(table), IntView(Ints(indices)), V(y), l);
+        Launcher(GpuPointwise.GatherRows)(l.Threads, V(table), IntView(Ints(indices)), V(y), l);
     }
 
     public override void ScatterAddRows(Tensor g, int d, int[] indices, Tensor table)
     {
         var l = L(d, i0: d, i1: indices.Length);
         if (l.N == 0 || indices.Length == 0) return;
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, Launch>>("scatter_add_rows",
-            a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, Launch>(GpuPointwise.ScatterAddRows))(
-            l.Threads, V(g), IntView(Ints(indices)), V(table), l);
+        Launcher(GpuPointwise.ScatterAddRows)(l.Threads, V(g), IntView(Ints(indices)), V(table), l);
     }
 
     public override void AdamStep(Tensor p, Tensor grad, Tensor m, Tensor v, in AdamStepArgs args)
@@ -302,17 +292,13 @@ internal sealed partial class IlgpuKernelTable(string deviceName, IlgpuBackend b
             StepSize = args.StepSize, Bc2Sqrt = args.Bc2Sqrt,
         };
         var l = L(p.Size);
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArgs, Launch>>("adam_step",
-            acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArgs, Launch>(GpuPointwise.AdamStep))(
-            l.Threads, V(p), V(grad), V(m), V(v), a, l);
+        Launcher(GpuPointwise.AdamStep)(l.Threads, V(p), V(grad), V(m), V(v), a, l);
     }
 
     public override void Rotary(Tensor x, Tensor table, Tensor y, int b, int t, int h, int d, bool inverse)
     {
         var l = L((long)b * t * h * (d / 2), inverse ? 1 : 0, i0: t, i1: h, i2: d);
         if (l.N == 0) return;
-        Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, Launch>>("rotary",
-            a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, Launch>(GpuPointwise.Rotary))(
-            l.Threads, V(x), V(table), V(y), l);
+        Launcher(GpuPointwise.Rotary)(l.Threads, V(x), V(table), V(y), l);
     }
 }

@@ -68,6 +68,18 @@ public class IlgpuBackendTests
         Assert.StartsWith("dropout: no kernel for device test-device", e.Message);
     }
 
+    /// <summary>A dead unscoped tensor's device block returns to the cache (not freed from the finalizer thread) and is reused.</summary>
+    [Fact]
+    public void ADeadTensorsDeviceBlockIsRecycledNotFreed()
+    {
+        const int n = 1237; // a size no other test allocates
+        object Allocate() => ((Crt.Tensors.Backends.Ilgpu.IlgpuMemory)Tensor.Zeros(Gpu, n).Memory).Buffer;
+        var first = Allocate(); // the tensor itself is unreachable as soon as this returns
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        Assert.Same(first, Allocate());
+    }
+
     [Fact]
     public void InputsOnDifferentDevicesAreRefused()
     {

@@ -42,14 +42,27 @@ public abstract class DeviceBackend
     /// <summary>How matrix products are computed on this device (see <see cref="MatmulPrecision"/>).</summary>
     public virtual MatmulPrecision Precision { get; set; }
 
-    /// <summary>A block of exactly <paramref name="n"/> elements (contents undefined), from the cache when one is free.</summary>
+    /// <summary>
+    /// A block of exactly <paramref name="n"/> elements (contents undefined), from the cache when one is free. When the
+    /// device is out of memory, the blocks of dead unscoped tensors are collected into the cache (their finalizers return
+    /// them, see <see cref="Ilgpu.IlgpuMemory"/>) and the request is tried once more.
+    /// </summary>
     public DeviceMemory Rent(int n)
     {
-        DeviceMemory? block = null;
+        if (TryTake(n) is { } cached) return cached;
+        try { return AllocateNew(n); }
+        catch (Exception e) when (e is not ArgumentException)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            return TryTake(n) ?? AllocateNew(n);
+        }
+    }
+
+    private DeviceMemory? TryTake(int n)
+    {
         lock (_cacheLock)
-            if (_cache.TryGetValue(n, out var stack) && stack.Count > 0) block = stack.Pop();
-        block ??= AllocateNew(n);
-        return block;
+            return _cache.TryGetValue(n, out var stack) && stack.Count > 0 ? stack.Pop() : null;
     }
 
     /// <summary>Hands a block back for reuse by the next <see cref="Rent"/> of its size.</summary>
@@ -62,9 +75,19 @@ public abstract class DeviceBackend
         }
     }
 
-    /// <summary>Drops every cached block (their memory is freed when the runtime collects them).</summary>
+    /// <summary>Frees every cached block (waiting first for the kernels that may still use one).</summary>
     public void Trim()
     {
-        lock (_cacheLock) _cache.Clear();
+        List<DeviceMemory> blocks;
+        lock (_cacheLock)
+        {
+            blocks = _cache.Values.SelectMany(s => s).ToList();
+            _cache.Clear();
+        }
+        Synchronize();
+        foreach (var b in blocks) Free(b);
     }
+
+    /// <summary>Gives a block's memory back to the device (called on the thread that trims, never from a finalizer).</summary>
+    protected abstract void Free(DeviceMemory block);
 }

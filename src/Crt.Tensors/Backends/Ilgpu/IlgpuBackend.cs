@@ -7,13 +7,26 @@ using ILGPU.Runtime.Cuda;
 
 namespace Crt.Tensors.Backends.Ilgpu;
 
-/// <summary>A block of device memory owned by an ILGPU accelerator.</summary>
+/// <summary>
+/// A block of device memory owned by an ILGPU accelerator. A block of a tensor made outside any <see cref="TensorScope"/>
+/// is never returned explicitly: when the tensor dies, this wrapper's finalizer hands the buffer to the backend's cache.
+/// ILGPU's own finalizers never run on these buffers (freeing CUDA memory from the finalizer thread is not safe): the
+/// backend holds every buffer it allocated until <see cref="DeviceBackend.Trim"/> frees it on purpose.
+/// </summary>
 internal sealed class IlgpuMemory(IlgpuBackend backend, MemoryBuffer1D<float, Stride1D.Dense> buffer) : DeviceMemory
 {
     public MemoryBuffer1D<float, Stride1D.Dense> Buffer { get; } = buffer;
     public ArrayView<float> View => Buffer.View;
     public override int Length => (int)Buffer.Length;
     public override DeviceBackend Backend => backend;
+
+    /// <summary>Set when the buffer was freed on purpose (<see cref="DeviceBackend.Trim"/>): nothing to recycle.</summary>
+    internal bool Freed { get; set; }
+
+    ~IlgpuMemory()
+    {
+        if (!Freed) backend.Return(new IlgpuMemory(backend, Buffer));
+    }
 }
 
 /// <summary>
@@ -46,7 +59,23 @@ internal sealed class IlgpuBackend : DeviceBackend
         Table = new IlgpuKernelTable(name, this);
     }
 
-    protected override DeviceMemory AllocateNew(int n) => new IlgpuMemory(this, Accelerator.Allocate1D<float>(Math.Max(n, 1)));
+    /// <summary>Every buffer this backend allocated and has not freed: reachable, so the GC never finalizes one.</summary>
+    private readonly HashSet<MemoryBuffer1D<float, Stride1D.Dense>> _buffers = new(ReferenceEqualityComparer.Instance);
+
+    protected override DeviceMemory AllocateNew(int n)
+    {
+        var buffer = Accelerator.Allocate1D<float>(Math.Max(n, 1));
+        lock (_buffers) _buffers.Add(buffer);
+        return new IlgpuMemory(this, buffer);
+    }
+
+    protected override void Free(DeviceMemory block)
+    {
+        var memory = (IlgpuMemory)block;
+        memory.Freed = true;
+        lock (_buffers) _buffers.Remove(memory.Buffer);
+        memory.Buffer.Dispose();
+    }
 
     public override void CopyFromHost(ReadOnlySpan<float> src, DeviceMemory dst)
     {

@@ -97,13 +97,10 @@ internal static class GpuImageKernels
         for (int idx = t; idx < p.N; idx += p.Threads)
         {
             int pl = idx / plane, i = idx % plane, iy = i / s.W, ix = i % s.W;
-            int oy1 = (iy + s.Pad) / s.Stride, ox1 = (ix + s.Pad) / s.Stride;
-            if (oy1 >= s.Ho) oy1 = s.Ho - 1;
-            if (ox1 >= s.Wo) ox1 = s.Wo - 1;
-            int ox0 = FirstWindow(ix, s);
+            var (oy0, oy1, ox0, ox1) = CoveringWindows(iy, ix, s);
             long o = (long)pl * s.Ho * s.Wo;
             float sum = 0f;
-            for (int oy = FirstWindow(iy, s); oy <= oy1; oy++)
+            for (int oy = oy0; oy <= oy1; oy++)
                 for (int ox = ox0; ox <= ox1; ox++)
                 {
                     long e = o + oy * s.Wo + ox;
@@ -111,6 +108,13 @@ internal static class GpuImageKernels
                 }
             dx[idx] += sum;
         }
+    }
+
+    /// <summary>The output windows [oy0, oy1] × [ox0, ox1] (inclusive) whose input area covers pixel (iy, ix).</summary>
+    private static (int Oy0, int Oy1, int Ox0, int Ox1) CoveringWindows(int iy, int ix, ImageShape s)
+    {
+        int oy1 = (iy + s.Pad) / s.Stride, ox1 = (ix + s.Pad) / s.Stride;
+        return (FirstWindow(iy, s), oy1 >= s.Ho ? s.Ho - 1 : oy1, FirstWindow(ix, s), ox1 >= s.Wo ? s.Wo - 1 : ox1);
     }
 
     /// <summary>The divisor of window (oy, ox): Kernel² with CountIncludePad, else the pixels of the window inside the image.</summary>
@@ -152,13 +156,10 @@ internal static class GpuImageKernels
         for (int idx = t; idx < p.N; idx += p.Threads)
         {
             int pl = idx / plane, i = idx % plane, iy = i / s.W, ix = i % s.W;
-            int oy1 = (iy + s.Pad) / s.Stride, ox1 = (ix + s.Pad) / s.Stride;
-            if (oy1 >= s.Ho) oy1 = s.Ho - 1;
-            if (ox1 >= s.Wo) ox1 = s.Wo - 1;
-            int ox0 = FirstWindow(ix, s);
+            var (oy0, oy1, ox0, ox1) = CoveringWindows(iy, ix, s);
             long o = (long)pl * s.Ho * s.Wo;
             float v = dx[idx];
-            for (int oy = FirstWindow(iy, s); oy <= oy1; oy++)
+            for (int oy = oy0; oy <= oy1; oy++)
                 for (int ox = ox0; ox <= ox1; ox++) v += g[o + oy * s.Wo + ox] / Divisor(oy, ox, s);
             dx[idx] = v;
         }

@@ -65,7 +65,10 @@ internal sealed partial class IlgpuKernelTable(string deviceName, IlgpuBackend b
         }
     }
 
-    private Device Dev => Device.Parse(deviceName);
+    private Device? _device;
+
+    /// <summary>This table's device (looked up once: kernels allocate on it for every op).</summary>
+    private Device Dev => _device ??= Device.Parse(deviceName);
 
     /// <summary>Integers on the device, in a pooled float tensor reinterpreted as int (see <see cref="IntView"/>).</summary>
     private Tensor Ints(ReadOnlySpan<int> data)
@@ -174,13 +177,12 @@ internal sealed partial class IlgpuKernelTable(string deviceName, IlgpuBackend b
     private void FullSum(Tensor x, int op, float scale, Tensor y, int at = 0)
     {
         int threads = Threads(x.Size);
-        var partial = Acc.Allocate1D<double>(threads);
+        // The partials live in a pooled tensor (two floats per double): no allocation, free or wait per sum.
+        var partial = V(Tensor.Empty(Dev, 2 * threads)).Cast<double>();
         var l = L(x.Size, op) with { Threads = threads };
-        Launcher(GpuPointwise.PartialSums)(threads, x.Size == 0 ? V(Dummy) : V(x), partial.View, l);
+        Launcher(GpuPointwise.PartialSums)(threads, x.Size == 0 ? V(Dummy) : V(x), partial, l);
         var f = new Launch { N = threads, Threads = 1, P = scale, I0 = at };
-        Launcher(GpuPointwise.FinishSum)(1, partial.View, V(y), f);
-        Acc.Synchronize(); // the partials buffer is freed now, not by the finalizer
-        partial.Dispose();
+        Launcher(GpuPointwise.FinishSum)(1, partial, V(y), f);
     }
 
     public override void SumAll(Tensor x, float scale, Tensor y) => FullSum(x, 0, scale, y);

@@ -30,8 +30,8 @@ public sealed class ScalingSweepTests : IDisposable
         Directory.Delete(_dir, recursive: true);
     }
 
-    private SweepOutcome Sweep(string outDir, Action<PointRecord>? afterPoint = null, CancellationToken cancel = default) =>
-        SweepRunner.Run(SweepPlan.Load(_plan), new SweepOptions(outDir, Quiet: true, Command: "test", AfterPoint: afterPoint), cancel, _ => { });
+    private SweepOutcome Sweep(string outDir, Action<PointRecord>? afterPoint = null, CancellationToken cancel = default, IReadOnlySet<string>? only = null) =>
+        SweepRunner.Run(SweepPlan.Load(_plan), new SweepOptions(outDir, Quiet: true, Command: "test", AfterPoint: afterPoint, Only: only), cancel, _ => { });
 
     private static IReadOnlyList<PointRecord> PointsOf(string dir) => new PointLog(Path.Combine(dir, "points.jsonl")).Read().Points;
 
@@ -123,6 +123,21 @@ public sealed class ScalingSweepTests : IDisposable
             Assert.Equal(want[p.Key].GptFlops, p.GptFlops);
             Assert.True(Math.Abs(want[p.Key].Fid!.Value - p.Fid!.Value) <= 1e-6 * Math.Max(1, p.Fid.Value), $"{p.Key}: FID {p.Fid} after the interruption, {want[p.Key].Fid} without");
         }
+    }
+
+    [Fact]
+    public void OnlyTrainsAndMeasuresTheNamedTokenizersAndTheRestFollowsLater()
+    {
+        var dir = Path.Combine(_dir, "parts");
+        var part = Sweep(dir, only: new HashSet<string> { "baseline" });
+        Assert.Equal((3, 3, 6), (part.Measured, part.Recorded, part.Planned));
+        Assert.All(PointsOf(dir), p => Assert.Equal("baseline", p.Tokenizer));
+        Assert.False(Directory.Exists(Path.Combine(dir, "tokenizers", "crt")), "a tokenizer --only leaves out is not trained");
+        Assert.True(File.Exists(part.Results), "the report covers what is recorded so far");
+
+        var rest = Sweep(dir);
+        Assert.Equal((3, 6), (rest.Measured, rest.Recorded));
+        Assert.Equal(2, PointsOf(dir).Select(p => p.Tokenizer).Distinct().Count());
     }
 
     [Fact]
@@ -227,6 +242,9 @@ public sealed class ScalingSweepTests : IDisposable
             err.GetStringBuilder().Clear();
             Assert.Equal(1, Program.Main(new[] { "sweep", "--fit-only", "--out", Path.Combine(_dir, "nowhere") }));
             Assert.Contains("no recorded plan", err.ToString());
+            err.GetStringBuilder().Clear();
+            Assert.Equal(1, Program.Main(new[] { "sweep", _plan, "--only", "baseline,nosuch", "--out", Path.Combine(_dir, "only") }));
+            Assert.Contains("no tokenizer named 'nosuch'; the plan has baseline, crt", err.ToString());
             Assert.DoesNotContain("   at ", err.ToString());
         }
         finally { Console.SetError(old); }

@@ -7,7 +7,13 @@ namespace Crt.Scaling;
 
 /// <summary>How a sweep runs: its folder, verbosity, the command to quote in the report, and a hook called after each recorded point.</summary>
 /// <param name="Device">Where every model of the sweep trains and is measured (the CPU when null); not part of the plan.</param>
-public sealed record SweepOptions(string Out, bool Quiet = false, string Command = "", Action<PointRecord>? AfterPoint = null, Device? Device = null);
+/// <param name="Only">When given, only these tokenizers (and their points) are trained and measured now; the reports still cover
+/// everything recorded. A large study is run this way in parts that each fit a session.</param>
+public sealed record SweepOptions(string Out, bool Quiet = false, string Command = "", Action<PointRecord>? AfterPoint = null, Device? Device = null,
+    IReadOnlySet<string>? Only = null)
+{
+    public bool Includes(SweepTokenizer t) => Only is null || Only.Contains(t.Name);
+}
 
 /// <summary>What a sweep invocation left: the folder, how many points it measured now and how many are recorded, and the reports.</summary>
 public sealed record SweepOutcome(string Dir, int Measured, int Recorded, int Planned, string Report, string Results);
@@ -32,6 +38,8 @@ public static class SweepRunner
         log($"{plan.Tokenizers.Count} tokenizers × {plan.Gpt.Presets.Length} GPT sizes × {plan.Gpt.Steps.Length} training lengths = {plan.PointCount} points " +
             $"({pointRecords.Count(p => IsPlanned(plan, p))} already recorded). The training lengths ({string.Join(", ", plan.Gpt.Steps)} steps) are checkpoints " +
             "of one run per (tokenizer, GPT size), measured as the run passes them.");
+        if (o.Only is not null)
+            log($"only {string.Join(", ", plan.Tokenizers.Where(o.Includes).Select(t => t.Name))} now (--only); the others are left as they are");
 
         // Before any work: runs already in the folder must have been made with the settings the plan gives them now,
         // or their recorded points would be reported under settings they were not made with.
@@ -47,6 +55,7 @@ public static class SweepRunner
         for (int i = 0; i < plan.Tokenizers.Count; i++)
         {
             var t = plan.Tokenizers[i];
+            if (!o.Includes(t)) continue;
             var recorded = tokRecords.FirstOrDefault(r => r.Name == t.Name);
             bool complete = recorded is not null && plan.Points().Where(p => p.Tokenizer == t).All(p => done.ContainsKey(SweepKeys.Point(t.Name, p.Preset, p.Steps)));
             if (complete) continue;
@@ -57,7 +66,7 @@ public static class SweepRunner
 
         // Stage 2: the points.
         var eta = new SweepEta(plan, prepared.Values.Select(p => p.Record).Concat(tokRecords).DistinctBy(r => r.Name));
-        var all = plan.Points().ToList();
+        var all = plan.Points().Where(p => o.Includes(p.Tokenizer)).ToList();
         int measured = 0;
         for (int k = 0; k < all.Count; k++)
         {

@@ -132,6 +132,28 @@ public sealed class OptimTests : IDisposable
     }
 
     [Fact]
+    public void ResetRowsZeroesBothMomentsOfThoseRowsOnly()
+    {
+        var w = Tensor.FromArray(new Rng(5).Normal(new[] { 4, 3 }).ToArray(), 4, 3).Also(t => t.RequiresGrad = true);
+        var opt = new Adam(new[] { ("w", w) }, lr: 0.01);
+        w.Grad = new Rng(6).Normal(new[] { 4, 3 });
+        opt.Step();
+        var (m0, v0) = opt.Moments("w")!.Value;
+        opt.ResetRows("w", new[] { 1, 3 });
+        var (m, v) = opt.Moments("w")!.Value;
+        for (int i = 0; i < 12; i++)
+        {
+            bool reset = i / 3 is 1 or 3;
+            Assert.Equal(reset ? 0f : m0[i], m[i]);
+            Assert.Equal(reset ? 0f : v0[i], v[i]);
+        }
+        Assert.NotEqual(0f, m0[3]); // the reset rows held momentum before
+        Assert.Equal(1, opt.ParameterStep("w"));
+        Assert.Contains("no parameter named 'x'", Assert.Throws<ArgumentException>(() => opt.ResetRows("x", new[] { 0 })).Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => opt.ResetRows("w", new[] { 4 }));
+    }
+
+    [Fact]
     public void DecaySplitPutsMatricesInTheDecayGroup()
     {
         var model = new Sequential(new Linear(3, 4, rng: new Rng(1)), new LayerNorm(4), new Conv2d(2, 2, 3, rng: new Rng(2)));

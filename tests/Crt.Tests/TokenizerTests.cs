@@ -42,4 +42,35 @@ public class TokenizerTests
         var err = Assert.Throws<ArgumentException>(() => model.Encode(Tensor.Zeros(1, 3, 32, 32)));
         Assert.Contains("[B, 1, H, W]", err.Message);
     }
+
+    [Fact]
+    public void DeadCodesRestartFromDistinctBatchLatentsAfterTheirWindow()
+    {
+        var q = new VectorQuantizer(8, 4, 0.25f, 0, new Rng(3), trackCodeUse: true);
+        var before = q.Embedding.Weight.ToArray();
+        var latents = Ops.L2Normalize(new Rng(4).Normal(new[] { 6, 4 }), -1);
+        var z = latents.ToArray();
+
+        q.NoteCodesUsed(new[] { 2, 5, 5 }, step: 3);
+        Assert.Empty(q.RestartDeadCodes(latents, step: 3, window: 4, new Rng(9))); // no code has been idle for 4 steps yet
+        var dead = q.RestartDeadCodes(latents, step: 4, window: 4, new Rng(9));
+        Assert.Equal(new[] { 0, 1, 3, 4, 6, 7 }, dead); // never chosen; 2 and 5 were chosen at step 3
+
+        var after = q.Embedding.Weight.ToArray();
+        var picked = new List<int>();
+        for (int k = 0; k < 8; k++)
+        {
+            var row = after.AsSpan(k * 4, 4).ToArray();
+            if (!dead.Contains(k)) { Assert.Equal(before.AsSpan(k * 4, 4).ToArray(), row); continue; }
+            int source = Enumerable.Range(0, 6).Single(i => z.AsSpan(i * 4, 4).SequenceEqual(row));
+            picked.Add(source);
+        }
+        Assert.Equal(6, picked.Distinct().Count()); // six dead codes, six latents: each latent used once
+        Assert.All(q.CodeLastUsed!.ToArray().Where((_, k) => dead.Contains(k)), s => Assert.Equal(4f, s));
+
+        // Restarted codes get a full window again; more dead codes than latents reuse latents.
+        Assert.Empty(q.RestartDeadCodes(latents, step: 6, window: 4, new Rng(9)));
+        Assert.Equal(8, q.RestartDeadCodes(Ops.Slice(latents, 0, 0, 2), step: 11, window: 4, new Rng(9)).Length);
+        Assert.Throws<InvalidOperationException>(() => new VectorQuantizer(8, 4, 0.25f, 0, new Rng(3)).NoteCodesUsed(new[] { 0 }, 1));
+    }
 }

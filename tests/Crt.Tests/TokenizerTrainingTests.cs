@@ -50,6 +50,26 @@ public sealed class TokenizerTrainingTests : IDisposable
     }
 
     [Fact]
+    public void DeadCodeRestartRestartsIdleCodesAndResumesExactly()
+    {
+        var config = Tiny(6) with { Model = Tiny(6).Model with { DeadCodeRestart = 2 } };
+        var straight = Path.Combine(_dir, "dead-straight");
+        TokenizerTrainer.Create(config, straight, quiet: true, log: _ => { }).Train();
+        var train = RunDirectoryFor(straight).ReadMetrics().Where(m => (string?)m["kind"] == "train").ToList();
+        var restarted = train.Where(m => m["dead_codes_restarted"] is not null).ToDictionary(m => (long)m["step"]!, m => (double)m["dead_codes_restarted"]!);
+        Assert.Equal(new long[] { 2, 4, 6 }, restarted.Keys.Order());
+        Assert.True(restarted[2] >= 512 - 2 * 4 * 64, "a batch of 4 images chooses at most 256 of the 512 codes a step");
+        Assert.Contains("quantize.code_last_used", SafeTensorsOf(straight).Keys);
+
+        var split = Path.Combine(_dir, "dead-split");
+        TokenizerTrainer.Create(config with { Steps = 3 }, split, quiet: true, log: _ => { }).Train();
+        TokenizerTrainer.Resume(split, steps: 6, quiet: true, log: _ => { }).Train();
+        var a = SafeTensorsOf(straight); var b = SafeTensorsOf(split);
+        foreach (var (name, t) in a)
+            Assert.True(t.ToArray().SequenceEqual(b[name].ToArray()), $"{name}: the resumed run differs");
+    }
+
+    [Fact]
     public void AFinishedRunStrippedToItsWeightsOpensToBeReadNotTrained()
     {
         var full = Path.Combine(_dir, "full");

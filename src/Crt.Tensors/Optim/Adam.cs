@@ -47,6 +47,29 @@ public class Adam : Optimizer
     /// <summary>First and second moments of one parameter (null before its first update), copied to the host.</summary>
     public (float[] ExpAvg, float[] ExpAvgSq)? Moments(string name) => _state.TryGetValue(name, out var s) ? (s.M.ToArray(), s.V.ToArray()) : null;
 
+    /// <summary>
+    /// Zeroes both moments of the given rows (first dimension) of one parameter, as if those rows had never been
+    /// updated: for rows the caller re-initialised, which stale momentum would otherwise push. The step count stays.
+    /// </summary>
+    public void ResetRows(string name, IReadOnlyList<int> rows)
+    {
+        if (!Groups.Any(g => g.Parameters.Any(p => p.Name == name)))
+            throw new ArgumentException($"{GetType().Name}: no parameter named '{name}'");
+        if (!_state.TryGetValue(name, out var s) || rows.Count == 0) return;
+        if (s.M.Rank == 0) throw new ArgumentException($"{GetType().Name}: '{name}' is a scalar and has no rows");
+        int rowLength = s.M.Size / s.M.Shape[0];
+        foreach (var t in new[] { s.M, s.V })
+        {
+            var values = t.ToArray();
+            foreach (int r in rows)
+            {
+                if ((uint)r >= (uint)t.Shape[0]) throw new ArgumentOutOfRangeException(nameof(rows), $"{GetType().Name}: row {r} of '{name}' {ShapeUtil.Format(t.Shape)}");
+                Array.Clear(values, r * rowLength, rowLength);
+            }
+            t.CopyFrom(Tensor.FromArray(values, t.Shape));
+        }
+    }
+
     public override void Step()
     {
         using var _ = Tensor.NoGrad();

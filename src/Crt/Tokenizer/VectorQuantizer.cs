@@ -30,7 +30,7 @@ public sealed class VectorQuantizer : Module
     public Tensor CodebookUsed { get; }
     private long _assignmentsSeen;
 
-    public VectorQuantizer(int codebookSize, int codeDim, float beta, float entropyLossRatio, Rng rng)
+    public VectorQuantizer(int codebookSize, int codeDim, float beta, float entropyLossRatio, Rng rng, bool trackCodeUse = false)
     {
         CodebookSize = codebookSize;
         CodeDim = codeDim;
@@ -40,6 +40,7 @@ public sealed class VectorQuantizer : Module
         Init.Uniform(Embedding.Weight, rng, -1.0 / codebookSize, 1.0 / codebookSize);
         using (Tensor.NoGrad()) Ops.L2Normalize(Embedding.Weight, -1).ReadOnlySpan.CopyTo(Embedding.Weight.Span);
         CodebookUsed = RegisterBuffer("codebook_used", Persistent(() => Tensor.Zeros(UsageWindow)));
+        if (trackCodeUse) CodeLastUsed = RegisterBuffer("code_last_used", Persistent(() => Tensor.Zeros(codebookSize)));
     }
 
     /// <summary>The normalised codebook [K, C] (taped, so gradients reach the embedding weights).</summary>
@@ -124,6 +125,55 @@ public sealed class VectorQuantizer : Module
         }
         return unique / (double)CodebookSize;
     }
+
+    /// <summary>
+    /// The training step at which each code was last chosen ([K]; 0: not yet), kept only for dead-code
+    /// re-initialisation (<see cref="VqConfig.DeadCodeRestart"/>) and saved with the weights so a resumed run restarts
+    /// the same codes.
+    /// </summary>
+    public Tensor? CodeLastUsed { get; }
+
+    /// <summary>Records that the codes in <paramref name="indices"/> were chosen at training step <paramref name="step"/>.</summary>
+    public void NoteCodesUsed(int[] indices, long step)
+    {
+        var last = CodeLastUsedOrThrow().ToArray();
+        foreach (int c in indices) last[c] = step;
+        CodeLastUsed!.CopyFrom(Tensor.FromArray(last, CodebookSize));
+    }
+
+    /// <summary>
+    /// Re-initialises every code not chosen in the last <paramref name="window"/> steps to one of
+    /// <paramref name="latents"/> ([N, C], the normalised latents of the current batch), drawn at random without
+    /// replacement while latents last, and counts it as chosen now (so it gets a full window to be used). Each row
+    /// becomes a unit vector, as every row is after normalisation. Returns the codes re-initialised, in increasing order.
+    /// </summary>
+    public int[] RestartDeadCodes(Tensor latents, long step, int window, Rng rng)
+    {
+        if (latents.Rank != 2 || latents.Shape[1] != CodeDim || latents.Shape[0] == 0)
+            throw new ArgumentException($"quantizer: dead codes restart from latents [N, {CodeDim}], got {ShapeUtil.Format(latents.Shape)}");
+        var last = CodeLastUsedOrThrow().ToArray();
+        var dead = Enumerable.Range(0, CodebookSize).Where(k => step - last[k] >= window).ToArray();
+        if (dead.Length == 0) return dead;
+
+        var z = latents.ToArray();
+        int n = latents.Shape[0];
+        var order = Enumerable.Range(0, n).ToArray();
+        var weight = Embedding.Weight.ToArray();
+        for (int i = 0; i < dead.Length; i++)
+        {
+            int pick;
+            if (i < n) { int j = i + rng.NextInt(n - i); (order[i], order[j]) = (order[j], order[i]); pick = order[i]; }
+            else pick = rng.NextInt(n);
+            Array.Copy(z, pick * CodeDim, weight, dead[i] * CodeDim, CodeDim);
+            last[dead[i]] = step;
+        }
+        Embedding.Weight.CopyFrom(Tensor.FromArray(weight, CodebookSize, CodeDim));
+        CodeLastUsed!.CopyFrom(Tensor.FromArray(last, CodebookSize));
+        return dead;
+    }
+
+    private Tensor CodeLastUsedOrThrow() => CodeLastUsed
+        ?? throw new InvalidOperationException("quantizer: made without dead-code tracking (model.dead_code_restart is 0)");
 
     /// <summary>Marks the usage window as fully written (its contents came from a checkpoint).</summary>
     public void AssumeUsageWindowFilled() => _assignmentsSeen = UsageWindow;

@@ -18,6 +18,12 @@ public sealed record VqConfig
     public int CodebookSize { get; init; } = 16384;
     public float CommitBeta { get; init; } = 0.25f;
     public float EntropyLossRatio { get; init; }
+    /// <summary>
+    /// Dead-code re-initialisation (not in LlamaGen; an ablation against codebook collapse): every this many training
+    /// steps, each code not chosen during the last this many steps is set to an encoder latent drawn from the current
+    /// batch. 0: never.
+    /// </summary>
+    public int DeadCodeRestart { get; init; }
     public float Dropout { get; init; }
 
     [JsonIgnore] public int Levels => ChannelMultipliers.Length;
@@ -34,6 +40,7 @@ public sealed record VqConfig
         if (ZChannels % 32 != 0) throw new ArgumentException($"vq: z_channels {ZChannels} must be a multiple of 32");
         if (ImageSize % DownsampleFactor != 0) throw new ArgumentException($"vq: image size {ImageSize} is not divisible by the downsampling factor {DownsampleFactor}");
         if (CodebookSize < 2 || CodeDim < 1) throw new ArgumentException($"vq: codebook {CodebookSize}×{CodeDim} is too small");
+        if (DeadCodeRestart < 0) throw new ArgumentException($"vq: dead_code_restart {DeadCodeRestart} must be ≥ 0 (0: off)");
         if (NumResBlocks < 1) throw new ArgumentException($"vq: num_res_blocks {NumResBlocks} must be at least 1");
     }
 

@@ -23,7 +23,7 @@ public sealed class VqModel : Module
         Config = config;
         Encoder = RegisterModule("encoder", new Encoder(config, rng));
         Decoder = RegisterModule("decoder", new Decoder(config, rng));
-        Quantize = RegisterModule("quantize", new VectorQuantizer(config.CodebookSize, config.CodeDim, config.CommitBeta, config.EntropyLossRatio, rng));
+        Quantize = RegisterModule("quantize", new VectorQuantizer(config.CodebookSize, config.CodeDim, config.CommitBeta, config.EntropyLossRatio, rng, trackCodeUse: config.DeadCodeRestart > 0));
         QuantConv = RegisterModule("quant_conv", new Conv2d(config.ZChannels, config.CodeDim, 1, rng: rng));
         PostQuantConv = RegisterModule("post_quant_conv", new Conv2d(config.CodeDim, config.ZChannels, 1, rng: rng));
     }

@@ -178,6 +178,8 @@ public sealed class TokenizerTrainer
         _log(_lpips is null
             ? $"perceptual loss: OFF (no LPIPS-VGG16 weights given: set lpips_weights to a file made by tools/convert_lpips.py); adversarial loss from step {Config.DiscStart}"
             : $"perceptual loss: LPIPS-VGG16 from {Config.LpipsWeights}, weight {Config.PerceptualWeight}; adversarial loss from step {Config.DiscStart}");
+        if (Config.Model.DeadCodeRestart is > 0 and int n)
+            _log($"dead codes: every {n} steps, each code not chosen during the last {n} steps is re-initialised to a latent of the batch");
         _log($"data {Config.Data}: " + (Config.Augment ? $"random resized crops (scale ≥ {Config.CropScaleMin}), {FlipSetting.Describe(Config.Flip, Config.Data)}" : "no augmentation"));
         _log($"training {_totalSteps} steps of batch {Config.BatchSize} ({_flopsPerStep:G3} FLOPs/step) from step {Step} into {Run.Root}");
         var progress = new ProgressReporter("train", Step, _totalSteps, _quiet);
@@ -191,7 +193,7 @@ public sealed class TokenizerTrainer
             var m = TrainStep();
             Step++;
             double ips = (Step - windowStart) * Config.BatchSize / Math.Max(window.Elapsed.TotalSeconds, 1e-9);
-            if (Step % 10 == 0 || Step == _totalSteps)
+            if (Step % 10 == 0 || Step == _totalSteps || m.ContainsKey("dead_codes_restarted")) // every restart is logged
             {
                 m["images_per_s"] = ips;
                 m["flops"] = FlopsSpent;
@@ -270,6 +272,18 @@ public sealed class TokenizerTrainer
         _optVq.Step();
         if (Regularizer is not null) { GradClip.ClipGradNorm(Regularizer.Parameters(), Config.GradClip); _optReg!.Step(); }
         _ema?.Update(Config.EmaDecay);
+        if (Config.Model.DeadCodeRestart is > 0 and int window)
+        {
+            // After the update, so the new rows are not moved by this step's gradient; their moments start afresh.
+            Model.Quantize.NoteCodesUsed(q.Indices, Step + 1);
+            if ((Step + 1) % window == 0)
+                using (Tensor.NoGrad())
+                {
+                    var restarted = Model.Quantize.RestartDeadCodes(Ops.Reshape(q.Latents.Detach(), -1, Config.Model.CodeDim), Step + 1, window, _modelRng);
+                    _optVq.ResetRows("quantize.embedding.weight", restarted);
+                    metrics["dead_codes_restarted"] = (double)restarted.Length;
+                }
+        }
 
         if (adversarial)
         {

@@ -53,6 +53,11 @@ public sealed class SweepReplicatesTests : IDisposable
         Assert.Contains("| base | gpt-t2 | 20 | 3 |", md);
         Assert.Contains("baseline FID − CRT FID = 9.00 ± 0.00 over 3 replicates", md); // base 40+r vs l4 31+r
         Assert.Contains("claim 3 reproduces at this compute", md);
+        // Every arm against the default (l4), paired: l2 − l4 = 10 − 31 in every replicate.
+        Assert.Contains("| l2 | 3 | 21.00 ± 2.48 | ", md);
+        Assert.Contains("| 11.00 ± 2.48 | -21.00 ± 0.00 | 0.0000 ± 0.0000 |", md);
+        Assert.Contains("The λ arms: l1 (λ_max 1), l2 (λ_max 2), l4 (λ_max 4)", md); // the baseline (λ 0) is not one
+        Assert.Contains("**Claim 5: reproduces: λ_max 2 is better than both ends", md);
     }
 
     [Fact]
@@ -64,6 +69,7 @@ public sealed class SweepReplicatesTests : IDisposable
         var md = File.ReadAllText(SweepReplicates.WriteSummary(plan, _dir));
         Assert.Contains("**Selected: l4** (2 arms tied; the default is among them and stays)", md);
         Assert.Contains("| l2 | 60.00 ± 0.00 | no |", md);
+        Assert.Contains("**Claim 5: not seen: the lowest mean FID is at λ_max 1, an end of the swept range.**", md);
     }
 
     [Fact]

@@ -123,7 +123,9 @@ public static class SweepReplicates
         }
 
         if (plan.Crt is { } crt) WritePaired(md, plan, runs, plan.Baseline, crt);
+        SweepAblation.WriteArms(md, plan, runs);
         WriteSelection(md, plan, runs);
+        SweepAblation.WriteClaim5(md, plan, runs);
         string path = Path.Combine(dir, "replicates.md");
         AtomicFile.WriteAllText(path, md.ToString());
         return path;
@@ -204,7 +206,7 @@ public static class SweepReplicates
         md.AppendLine();
     }
 
-    private static IEnumerable<(SweepReplicate Replicate, PointRecord Point)> PointsAt(
+    internal static IEnumerable<(SweepReplicate Replicate, PointRecord Point)> PointsAt(
         Runs runs,
         string tokenizer, string preset, long steps) =>
         runs.SelectMany(x => x.Records.Points.Where(p => p.Tokenizer == tokenizer && p.Gpt == preset && p.Steps == steps).Select(p => (x.Replicate, p)));

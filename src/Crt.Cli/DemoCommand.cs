@@ -7,7 +7,7 @@ namespace Crt.Cli;
 public static class DemoCommand
 {
     private const string Help = """
-        usage: crt demo [--budget X] [--lambda-max L] [--data D] [--flip auto|on|off] [--no-flip] [--out DIR] [--seed N] [--device D] [--quiet]
+        usage: crt demo [--budget X] [--seeds N] [--lambda-max L] [--data D] [--flip auto|on|off] [--no-flip] [--out DIR] [--seed N] [--device D] [--quiet]
 
         Trains a baseline and a CRT vq-tiny tokenizer at equal compute on the built-in Fashion-MNIST,
         tokenizes with each, trains the same GPT (gpt-t2) on both token sets at equal compute, measures
@@ -20,13 +20,16 @@ public static class DemoCommand
         centre-cropped). --flip sets the tokenizers' random horizontal flips and the mirrored copies
         tokenized for the GPT: auto (default) = on for Fashion-MNIST and image folders, off for other IDX
         data (digits and letters, where a mirrored image is another symbol); --no-flip = --flip off.
+        --seeds N repeats the whole comparison with seeds S, S+1, … (S = --seed, default 0), each in DIR/seed-S/,
+        and gives claim 3's verdict at this budget with a 95% interval over them (N times the time; one seed,
+        the default, gives no interval, and the report says so).
         --device runs every model on cpu (default), cuda, cuda:N or ilgpu-cpu (the GPU kernels on the CPU: slow).
         """;
 
     public static int Run(string[] args, CancellationToken cancel)
     {
         if (args.Contains("--help")) { Console.WriteLine(Help); return 0; }
-        var cl = CommandLine.Parse(args, new[] { "budget", "out", "seed", "lambda-max", "data", "flip", "device" }, new[] { "quiet", "no-flip" }, "demo");
+        var cl = CommandLine.Parse(args, new[] { "budget", "out", "seed", "seeds", "lambda-max", "data", "flip", "device" }, new[] { "quiet", "no-flip" }, "demo");
         var device = cl.Device();
         double budget = 1;
         if (cl.Value("budget") is { } b && (!double.TryParse(b, NumberStyles.Float, CultureInfo.InvariantCulture, out budget) || budget <= 0))
@@ -34,16 +37,18 @@ public static class DemoCommand
         float lambdaMax = 4;
         if (cl.Value("lambda-max") is { } l && (!float.TryParse(l, NumberStyles.Float, CultureInfo.InvariantCulture, out lambdaMax) || lambdaMax <= 0))
             throw new UsageException($"--lambda-max {l}: expected a positive number");
+        long seeds = cl.Long("seeds") ?? 1;
+        if (seeds is < 1 or > 1000) throw new UsageException($"--seeds {seeds}: expected a count from 1 to 1000");
         var options = new Demo.Options(budget, cl.Value("out") ?? Path.Combine("runs", "demo"), cl.Flag("quiet"), (ulong)(cl.Long("seed") ?? 0), lambdaMax,
-            cl.Value("data") ?? Crt.Data.BuiltInDatasets.FashionMnist, Flip(cl), device);
+            cl.Value("data") ?? Crt.Data.BuiltInDatasets.FashionMnist, Flip(cl), device, (int)seeds);
         try
         {
-            var (baseline, crt, report) = Demo.Run(options, cancel, Console.WriteLine);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"baseline: PSNR {baseline.Reconstruction.Psnr:F2} dB, val CE {baseline.Modelability.CePerToken:F4}, FID({baseline.Generation.FeatureNet}) {baseline.Generation.Fid:F3}\n" +
-                $"CRT:      PSNR {crt.Reconstruction.Psnr:F2} dB, val CE {crt.Modelability.CePerToken:F4}, FID({crt.Generation.FeatureNet}) {crt.Generation.Fid:F3}\n" +
-                $"{Demo.Reading(baseline, crt)}\n" +
-                $"report: {Path.GetFullPath(report)}"));
+            var outcome = Demo.Run(options, cancel, Console.WriteLine);
+            foreach (var r in outcome.Replicates)
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{(outcome.Replicates.Count > 1 ? $"seed {r.Seed} " : "")}baseline: PSNR {r.Baseline.Reconstruction.Psnr:F2} dB, val CE {r.Baseline.Modelability.CePerToken:F4}, FID({r.Baseline.Generation.FeatureNet}) {r.Baseline.Generation.Fid:F3}\n" +
+                    $"{(outcome.Replicates.Count > 1 ? $"seed {r.Seed} " : "")}CRT:      PSNR {r.Crt.Reconstruction.Psnr:F2} dB, val CE {r.Crt.Modelability.CePerToken:F4}, FID({r.Crt.Generation.FeatureNet}) {r.Crt.Generation.Fid:F3}"));
+            Console.WriteLine($"{Demo.Reading(outcome.Baseline, outcome.Crt)}\n{Demo.Verdict(outcome.Replicates)}\nreport: {Path.GetFullPath(outcome.Report)}");
             return 0;
         }
         catch (OperationCanceledException e)

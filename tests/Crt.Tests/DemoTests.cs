@@ -29,7 +29,8 @@ public sealed class DemoTests : IDisposable
         var data = StripesDataset.Write(Path.Combine(_dir, "stripes"), 6000, 600);
         var outDir = Path.Combine(_dir, "demo");
         var options = new Demo.Options(Budget: 0.01, Out: outDir, Quiet: true, Data: data);
-        var (baseline, crt, report) = Demo.Run(options, CancellationToken.None, _ => { });
+        var outcome = Demo.Run(options, CancellationToken.None, _ => { });
+        var (baseline, crt, report) = (outcome.Baseline, outcome.Crt, outcome.Report);
 
         // Stage 1 at equal compute: CRT takes fewer steps for the regulariser's FLOPs, to within one step.
         Assert.Equal(20, baseline.Tokenizer.Steps);
@@ -43,15 +44,37 @@ public sealed class DemoTests : IDisposable
         Assert.True(double.IsFinite(baseline.Generation.Fid) && double.IsFinite(crt.Generation.Fid) && baseline.Generation.Generated == 200);
 
         var html = File.ReadAllText(report);
-        foreach (var part in new[] { "The trade-off", "Reconstruction: CRT", "Modelability: CRT", "Generation: ", "Cross-entropy per position", "<svg", "data:image/png;base64," })
+        foreach (var part in new[] { "The trade-off", "Reconstruction: CRT", "Modelability: CRT", "Generation: ", "is not decided by one seed", "Cross-entropy per position", "<svg", "data:image/png;base64," })
             Assert.Contains(part, html);
         Assert.Equal(crt.Generation.Fid, (double)Summary(outDir, "crt")["fid"]!, 9);
 
         // Run again: every training stage is found complete (no checkpoint rewritten) and the numbers repeat.
         var checkpoints = Directory.GetFiles(outDir, "*.safetensors", SearchOption.AllDirectories).ToDictionary(f => f, File.GetLastWriteTimeUtc);
-        var (b2, c2, _) = Demo.Run(options, CancellationToken.None, _ => { });
+        var again = Demo.Run(options, CancellationToken.None, _ => { });
+        var (b2, c2) = (again.Baseline, again.Crt);
         Assert.Equal(checkpoints, Directory.GetFiles(outDir, "*.safetensors", SearchOption.AllDirectories).ToDictionary(f => f, File.GetLastWriteTimeUtc));
         Assert.Equal(baseline.Modelability.CePerToken, b2.Modelability.CePerToken, 9);
         Assert.Equal(crt.Generation.Fid, c2.Generation.Fid, 6);
+    }
+
+    [Fact]
+    public void SeveralSeedsRunInTheirOwnFoldersAndGiveClaimThreeAnInterval()
+    {
+        var data = StripesDataset.Write(Path.Combine(_dir, "stripes"), 6000, 600);
+        var outDir = Path.Combine(_dir, "demo-seeds");
+        var outcome = Demo.Run(new Demo.Options(Budget: 0.01, Out: outDir, Quiet: true, Data: data, Seed: 5, Seeds: 2), CancellationToken.None, _ => { });
+        Assert.Equal(new ulong[] { 5, 6 }, outcome.Replicates.Select(r => r.Seed));
+        foreach (var r in outcome.Replicates)
+            Assert.Equal(r.Crt.Generation.Fid, (double)Summary(Path.Combine(outDir, $"seed-{r.Seed}"), "crt")["fid"]!, 9);
+        Assert.NotEqual(outcome.Replicates[0].Baseline.Generation.Fid, outcome.Replicates[1].Baseline.Generation.Fid); // the seeds differ
+
+        var d = outcome.Replicates.Select(r => r.Baseline.Generation.Fid - r.Crt.Generation.Fid).ToArray();
+        var interval = Crt.Scaling.MeanInterval.Of(d);
+        string verdict = Demo.Verdict(outcome.Replicates);
+        Assert.Contains($"Claim 3 over 2 seeds: baseline FID − CRT FID = {interval.Format("F1")}", verdict);
+        Assert.Contains(interval.Low > 0 ? "claim 3 reproduces" : interval.High < 0 ? "does not reproduce" : "undecided", verdict);
+        var html = File.ReadAllText(outcome.Report);
+        Assert.Contains("Claim 3 over 2 seeds", html);
+        Assert.Contains("the replicate with seed 5 in detail", html);
     }
 }

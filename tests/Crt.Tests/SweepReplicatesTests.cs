@@ -24,13 +24,15 @@ public sealed class SweepReplicatesTests : IDisposable
     }
 
     /// <summary>Records, per replicate, the given FID (plus a replicate offset) for every arm at every point; tokenizer FLOPs per arm.</summary>
-    private void Record(SweepPlan plan, Func<string, int, double> fid, Func<string, double> tokenizerFlops)
+    private void Record(SweepPlan plan, Func<string, int, double> fid, Func<string, double> tokenizerFlops, Func<string, int, double>? usage = null)
     {
+        usage ??= (arm, _) => arm switch { "base" => 0.9, "l1" => 0.5, "l2" => 0.3, _ => 0.1 };
         for (int r = 0; r < plan.Replicates.Count; r++)
         {
             var log = new PointLog(Path.Combine(Directory.CreateDirectory(Path.Combine(_dir, plan.Replicates[r].FolderName)).FullName, "points.jsonl"));
             foreach (var t in plan.Tokenizers) // points count only beside the record of the tokenizer they were made on
-                log.Append(new TokenizerRecord { Name = t.Name, Sha256 = t.Name, RunDir = "", Preset = "vq-tiny", FeatureNet = "test", TrainingFlops = tokenizerFlops(t.Name), Psnr = 20 + r });
+                log.Append(new TokenizerRecord { Name = t.Name, Sha256 = t.Name, RunDir = "", Preset = "vq-tiny", FeatureNet = "test", TrainingFlops = tokenizerFlops(t.Name), Psnr = 20 + r,
+                    CodebookUsage = usage(t.Name, r) });
             foreach (var (t, preset, steps) in plan.Points())
                 log.Append(new PointRecord
                 {
@@ -58,6 +60,8 @@ public sealed class SweepReplicatesTests : IDisposable
         Assert.Contains("| 11.00 ± 2.48 | -21.00 ± 0.00 | 0.0000 ± 0.0000 |", md);
         Assert.Contains("The λ arms: l1 (λ_max 1), l2 (λ_max 2), l4 (λ_max 4)", md); // the baseline (λ 0) is not one
         Assert.Contains("**Claim 5: reproduces: λ_max 2 is better than both ends", md);
+        Assert.Contains("| tokenizer seed 0, GPT seed 0 | 90.0 % | 50.0 % | 30.0 % | 10.0 % |", md);
+        Assert.Contains("**Usage falls as λ_max rises in all 3 replicates: λ collapses the codebook.**", md);
     }
 
     [Fact]
@@ -70,6 +74,11 @@ public sealed class SweepReplicatesTests : IDisposable
         Assert.Contains("**Selected: l4** (2 arms tied; the default is among them and stays)", md);
         Assert.Contains("| l2 | 60.00 ± 0.00 | no |", md);
         Assert.Contains("**Claim 5: not seen: the lowest mean FID is at λ_max 1, an end of the swept range.**", md);
+
+        // One replicate where usage rises from λ_max 2 to 4: the collapse is not stated.
+        Record(plan, (arm, r) => 10, _ => 1e12, (arm, r) => arm switch { "base" => 0.9, "l1" => 0.5, "l2" => 0.3, _ => r == 1 ? 0.4 : 0.1 });
+        md = File.ReadAllText(SweepReplicates.WriteSummary(plan, _dir));
+        Assert.Contains("Usage does not fall with λ_max in every one of the 3 replicates", md);
     }
 
     [Fact]

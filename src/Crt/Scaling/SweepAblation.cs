@@ -87,6 +87,34 @@ internal static class SweepAblation
             : open.Count == 0 ? $"reproduces: λ_max {best.Lambda.ToString("G", Inv)} is better than both ends, with intervals of the differences below 0"
             : $"not seen: λ_max {best.Lambda.ToString("G", Inv)} has the lowest mean FID, but the interval of its difference from {string.Join(" and ", open)} reaches 0";
         md.AppendLine($"**Claim 5: {verdict}.**").AppendLine();
+        WriteCodebookHealth(md, plan, runs, arms);
+    }
+
+    /// <summary>
+    /// Codebook usage against λ_max in each replicate (the baseline as λ_max 0): "λ collapses the codebook" is stated only
+    /// when usage falls as λ_max rises in every replicate, as declared in docs/results.md.
+    /// </summary>
+    private static void WriteCodebookHealth(StringBuilder md, SweepPlan plan, Runs runs, List<(string Name, double Lambda)> arms)
+    {
+        var ladder = new List<(string Name, double Lambda)> { (plan.Baseline, 0) };
+        ladder.AddRange(arms);
+        var complete = runs.Where(x => ladder.All(a => x.Records.Tokenizers.Any(t => t.Name == a.Name))).ToList();
+        if (complete.Count == 0) return;
+        md.AppendLine("Codebook usage (codes used on the test images ÷ K) by λ_max, per replicate:").AppendLine();
+        md.AppendLine("| replicate | " + string.Join(" | ", ladder.Select(a => $"λ_max {a.Lambda.ToString("G", Inv)}")) + " |");
+        md.AppendLine("|---|" + string.Concat(ladder.Select(_ => "---|")));
+        bool fallsEverywhere = true;
+        foreach (var x in complete)
+        {
+            var usage = ladder.Select(a => x.Records.Tokenizers.Last(t => t.Name == a.Name).CodebookUsage).ToList();
+            fallsEverywhere &= usage.Zip(usage.Skip(1), (u, v) => v < u).All(f => f);
+            md.AppendLine($"| {x.Replicate} | " + string.Join(" | ", usage.Select(u => u.ToString("P1", Inv))) + " |");
+        }
+        md.AppendLine();
+        md.AppendLine(fallsEverywhere
+            ? $"**Usage falls as λ_max rises in all {complete.Count} replicates: λ collapses the codebook.**"
+            : $"Usage does not fall with λ_max in every one of the {complete.Count} replicates, so the collapse is not stated as λ's effect.");
+        md.AppendLine();
     }
 
     private static bool SameButLambda(TokenizerTrainConfig a, TokenizerTrainConfig b) =>

@@ -163,7 +163,7 @@ public static class SweepReplicates
             : top.Fid.High < 0 ? "the baseline's FID is lower: claim 3 does not reproduce at this compute"
             : "undecided: the interval includes 0";
         md.AppendLine($"**Claim 3 at the largest GPT compute both reached** ({top.Preset}, {top.Steps} steps, {top.Flops.ToString("G3", CultureInfo.InvariantCulture)} FLOPs): " +
-            $"baseline FID − CRT FID = {top.Fid.Format("F2")} over {top.Fid.N} replicates (95% interval " +
+            $"baseline FID − CRT FID = {top.Fid.Format("F2")} over {top.Fid.N} replicate{(top.Fid.N == 1 ? "" : "s")} (95% interval " +
             (top.Fid.N < 2 ? "none" : $"[{top.Fid.Low.ToString("F2", CultureInfo.InvariantCulture)}, {top.Fid.High.ToString("F2", CultureInfo.InvariantCulture)}]") + $"): {verdict}.");
     }
 

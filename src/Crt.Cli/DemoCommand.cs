@@ -45,9 +45,12 @@ public static class DemoCommand
         {
             var outcome = Demo.Run(options, cancel, Console.WriteLine);
             foreach (var r in outcome.Replicates)
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{(outcome.Replicates.Count > 1 ? $"seed {r.Seed} " : "")}baseline: PSNR {r.Baseline.Reconstruction.Psnr:F2} dB, val CE {r.Baseline.Modelability.CePerToken:F4}, FID({r.Baseline.Generation.FeatureNet}) {r.Baseline.Generation.Fid:F3}\n" +
-                    $"{(outcome.Replicates.Count > 1 ? $"seed {r.Seed} " : "")}CRT:      PSNR {r.Crt.Reconstruction.Psnr:F2} dB, val CE {r.Crt.Modelability.CePerToken:F4}, FID({r.Crt.Generation.FeatureNet}) {r.Crt.Generation.Fid:F3}"));
+            {
+                string seed = outcome.Replicates.Count > 1 ? $"seed {r.Seed} " : "";
+                foreach (var (name, arm) in new[] { ("baseline:", r.Baseline), ("CRT:     ", r.Crt) })
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"{seed}{name} PSNR {arm.Reconstruction.Psnr:F2} dB, val CE {arm.Modelability.CePerToken:F4}, FID({arm.Generation.FeatureNet}) {arm.Generation.Fid:F3}"));
+            }
             Console.WriteLine($"{Demo.Reading(outcome.Baseline, outcome.Crt)}\n{Demo.Verdict(outcome.Replicates)}\nreport: {Path.GetFullPath(outcome.Report)}");
             return 0;
         }

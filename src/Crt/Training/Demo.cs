@@ -210,13 +210,15 @@ public static class Demo
         r.Heading("The trade-off");
         r.Paragraph(Verdict(replicates));
         if (replicates.Count > 1)
+        {
             r.Table(new[] { "seed", "baseline FID", "CRT FID", "baseline − CRT", "baseline CE", "CRT CE", "baseline PSNR", "CRT PSNR" }, replicates.Select(x => new[]
             {
                 x.Seed.ToString(CultureInfo.InvariantCulture), F(x.Baseline.Generation.Fid, "F2"), F(x.Crt.Generation.Fid, "F2"),
                 F(x.Baseline.Generation.Fid - x.Crt.Generation.Fid, "F2"), F(x.Baseline.Modelability.CePerToken, "F4"), F(x.Crt.Modelability.CePerToken, "F4"),
                 F(x.Baseline.Reconstruction.Psnr, "F2"), F(x.Crt.Reconstruction.Psnr, "F2"),
             }).ToArray());
-        if (replicates.Count > 1) r.Paragraph($"Below: the replicate with seed {replicates[0].Seed} in detail.");
+            r.Paragraph($"Below: the replicate with seed {replicates[0].Seed} in detail.");
+        }
         r.Paragraph(Reading(b, c));
         r.Table(new[] { "measure", "baseline", "CRT", "better when" }, new[]
         {

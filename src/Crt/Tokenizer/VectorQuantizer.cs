@@ -136,9 +136,17 @@ public sealed class VectorQuantizer : Module
     /// <summary>Records that the codes in <paramref name="indices"/> were chosen at training step <paramref name="step"/>.</summary>
     public void NoteCodesUsed(int[] indices, long step)
     {
-        var last = CodeLastUsedOrThrow().ToArray();
+        var buffer = CodeLastUsedOrThrow();
+        if (buffer.Device.IsCpu)
+        {
+            // Every training step: written in place, no copies.
+            var span = buffer.Span;
+            foreach (int c in indices) span[c] = step;
+            return;
+        }
+        var last = buffer.ToArray();
         foreach (int c in indices) last[c] = step;
-        CodeLastUsed!.CopyFrom(Tensor.FromArray(last, CodebookSize));
+        buffer.CopyFrom(Tensor.FromArray(last, CodebookSize));
     }
 
     /// <summary>

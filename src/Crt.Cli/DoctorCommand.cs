@@ -39,6 +39,7 @@ public static class DoctorCommand
         Console.WriteLine($"CPU:     {CpuModel()}, {Environment.ProcessorCount} logical cores; the kernels use {Par.Threads} thread(s){(Environment.GetEnvironmentVariable("CRT_THREADS") is { } t ? $" (CRT_THREADS={t})" : "")}");
         Console.WriteLine($"SIMD:    {InstructionSets()}; kernels at {SimdPath.Describe(SimdPath.Bits)}"
             + (SimdPath.Bits != SimdPath.Native ? $" (CRT_SIMD; the CPU's own: {SimdPath.Describe(SimdPath.Native)})" : ""));
+        Console.WriteLine($"Caches:  {Gemm.DescribeBlocking()}");
         Console.WriteLine($"Images:  {(SkiaLibrary.Available ? "PNG, JPEG, WebP, BMP and GIF files can be read (SkiaSharp's native library loads)" : "image files cannot be read: SkiaSharp's native library does not load (the built-in datasets still work)")}");
         var gpu = CudaDriverProbe.Probe();
         if (gpu.Devices.Count == 0)

@@ -239,4 +239,27 @@ public class GemmBlockingTests
         }
         Assert.Equal(SimdPath.Bits == 0 ? null : SimdPath.Bits, Gemm.Current?.Bits); // back to the process's own width
     }
+
+    [Theory]
+    [InlineData(8, 32, 48 << 10, 1 << 20, 1024, 96)]   // Zen 5 at 512 bits: 32 KB A sliver, 384 KB B block
+    [InlineData(6, 16, 48 << 10, 1 << 20, 1024, 96)]   // the same core at 256 bits (KC capped)
+    [InlineData(8, 32, 32 << 10, 512 << 10, 672, 64)]  // a 32 KB / 512 KB core
+    [InlineData(8, 12, 128 << 10, 16 << 20, 1024, 1020)] // big ARM caches: both capped
+    [InlineData(6, 8, 16 << 10, 256 << 10, 448, 48)]
+    [InlineData(8, 32, 4 << 10, 64 << 10, 256, 64)]    // tiny caches: the floors
+    public void BlockingFollowsTheCaches(int mr, int nr, int l1d, int l2, int kc, int nc)
+    {
+        Assert.Equal((kc, nc), Gemm.Blocking(mr, nr, l1d, l2));
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void DefaultBlockingComputesProductsDeeperThanTwoSlices(int bits)
+    {
+        using var width = SimdWidths.Use(bits);
+        if (Gemm.Current is not { } cfg) return; // the scalar width has no blocking
+        // k crosses two depth-slice boundaries, n several column blocks, m a partial sliver; both thread paths.
+        foreach (bool parallel in new[] { false, true })
+            GemmTests.CheckOne(false, false, 2 * cfg.MR + 3, 2 * cfg.NC + cfg.NR / 2 + 1, 2 * cfg.KC + 19, 1f, 0.5f, pad: 3, parallel: parallel);
+    }
 }

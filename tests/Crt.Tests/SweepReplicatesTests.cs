@@ -24,7 +24,8 @@ public sealed class SweepReplicatesTests : IDisposable
     }
 
     /// <summary>Records, per replicate, the given FID (plus a replicate offset) for every arm at every point; tokenizer FLOPs per arm.</summary>
-    private void Record(SweepPlan plan, Func<string, int, double> fid, Func<string, double> tokenizerFlops, Func<string, int, double>? usage = null)
+    private void Record(SweepPlan plan, Func<string, int, double> fid, Func<string, double> tokenizerFlops, Func<string, int, double>? usage = null,
+        Func<string, int, bool>? missing = null)
     {
         usage ??= (arm, _) => arm switch { "base" => 0.9, "l1" => 0.5, "l2" => 0.3, _ => 0.1 };
         for (int r = 0; r < plan.Replicates.Count; r++)
@@ -33,7 +34,7 @@ public sealed class SweepReplicatesTests : IDisposable
             foreach (var t in plan.Tokenizers) // points count only beside the record of the tokenizer they were made on
                 log.Append(new TokenizerRecord { Name = t.Name, Sha256 = t.Name, RunDir = "", Preset = "vq-tiny", FeatureNet = "test", TrainingFlops = tokenizerFlops(t.Name), Psnr = 20 + r,
                     CodebookUsage = usage(t.Name, r) });
-            foreach (var (t, preset, steps) in plan.Points())
+            foreach (var (t, preset, steps) in plan.Points().Where(p => missing?.Invoke(p.Tokenizer.Name, r) != true))
                 log.Append(new PointRecord
                 {
                     Tokenizer = t.Name, TokenizerSha256 = t.Name, Gpt = preset, Steps = steps, TokenizerFlops = tokenizerFlops(t.Name),
@@ -62,6 +63,21 @@ public sealed class SweepReplicatesTests : IDisposable
         Assert.Contains("**Claim 5: reproduces: λ_max 2 is better than both ends", md);
         Assert.Contains("| tokenizer seed 0, GPT seed 0 | 90.0 % | 50.0 % | 30.0 % | 10.0 % |", md);
         Assert.Contains("**Usage falls as λ_max rises in all 3 replicates: λ collapses the codebook.**", md);
+        // The selected arm is not the default, so claim 3 is read again against it, as declared: base 40+r vs l2 10+r.
+        Assert.Contains("## base − l2, paired by replicate (the selected configuration", md);
+        Assert.Contains("baseline FID − CRT FID = 30.00 ± 0.00 over 3 replicates", md);
+    }
+
+    [Fact]
+    public void WhileAnArmLacksAReplicateTheLeaderIsOnlyProvisional()
+    {
+        var plan = Plan();
+        // l2 leads, but l1 has no points in the third replicate yet
+        Record(plan, (arm, r) => arm switch { "l2" => 10, "l1" => 30, "l4" => 31, _ => 40 } + r, _ => 1e12, missing: (arm, r) => arm == "l1" && r == 2);
+        var md = File.ReadAllText(SweepReplicates.WriteSummary(plan, _dir));
+        Assert.Contains("**Provisional leader: l2**. Not a selection: 8 of the 9 arm-replicates have an FID at this point", md);
+        Assert.DoesNotContain("**Selected:", md);
+        Assert.DoesNotContain("(the selected configuration", md); // claim 3 stays on the default until a selection exists
     }
 
     [Fact]

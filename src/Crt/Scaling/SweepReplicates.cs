@@ -124,7 +124,9 @@ public static class SweepReplicates
 
         if (plan.Crt is { } crt) WritePaired(md, plan, runs, plan.Baseline, crt);
         SweepAblation.WriteArms(md, plan, runs);
-        WriteSelection(md, plan, runs);
+        var selected = WriteSelection(md, plan, runs);
+        if (selected is not null && selected != plan.Crt)
+            WritePaired(md, plan, runs, plan.Baseline, selected, "the selected configuration, as the declared verdict reads it");
         SweepAblation.WriteClaim5(md, plan, runs);
         string path = Path.Combine(dir, "replicates.md");
         AtomicFile.WriteAllText(path, md.ToString());
@@ -136,9 +138,9 @@ public static class SweepReplicates
     /// of the rule declared in docs/results.md at the largest GPT compute both reached.
     /// </summary>
     private static void WritePaired(StringBuilder md, SweepPlan plan, Runs runs,
-        string baseline, string crt)
+        string baseline, string crt, string? why = null)
     {
-        md.AppendLine($"## {baseline} − {crt}, paired by replicate").AppendLine();
+        md.AppendLine($"## {baseline} − {crt}, paired by replicate{(why is null ? "" : $" ({why})")}").AppendLine();
         md.AppendLine("Positive: CRT is lower (better) than the baseline. Both have the same GPT compute at a (GPT, steps) point; " +
             "the tokenizers' compute is whatever the plan gave them (match_baseline_steps makes it equal).").AppendLine();
         md.AppendLine("| GPT | steps | pairs | GPT FLOPs | Δ CE per token | Δ FID |");
@@ -171,19 +173,22 @@ public static class SweepReplicates
     /// The selection rule declared in docs/results.md, applied to every tokenizer but the baseline (the arms): at the
     /// largest GPT compute that every arm reached, the arm with the lowest mean FID wins; arms whose mean FID lies
     /// inside the winner's 95% interval are tied with it, and among tied arms the plan's "crt" (the default
-    /// configuration) is kept if it is one of them, else the one with the lowest total compute.
+    /// configuration) is kept if it is one of them, else the one with the lowest total compute. As declared, nothing
+    /// is selected until every arm has every replicate there: before that the rule's current answer is shown as a
+    /// provisional leader and null is returned.
     /// </summary>
-    private static void WriteSelection(StringBuilder md, SweepPlan plan, Runs runs)
+    /// <returns>The selected arm, or null while the selection is not final.</returns>
+    private static string? WriteSelection(StringBuilder md, SweepPlan plan, Runs runs)
     {
         var arms = plan.Tokenizers.Select(t => t.Name).Where(n => n != plan.Baseline).ToList();
-        if (arms.Count < 2) return;
+        if (arms.Count < 2) return null;
         var inv = CultureInfo.InvariantCulture;
         var reachedByAll = plan.Gpt.Presets.SelectMany(p => plan.Gpt.Steps.Select(st => (Preset: p, Steps: st)))
             .Where(x => arms.All(a => PointsAt(runs, a, x.Preset, x.Steps).Any(q => q.Point.Fid is not null)))
             .Select(x => (x.Preset, x.Steps, Flops: arms.SelectMany(a => PointsAt(runs, a, x.Preset, x.Steps)).Average(q => q.Point.GptFlops)))
             .ToList();
         md.AppendLine("## Selection among the arms (the rule declared in docs/results.md)").AppendLine();
-        if (reachedByAll.Count == 0) { md.AppendLine("No (GPT, steps) point has an FID for every arm yet.").AppendLine(); return; }
+        if (reachedByAll.Count == 0) { md.AppendLine("No (GPT, steps) point has an FID for every arm yet.").AppendLine(); return null; }
         var top = reachedByAll.MaxBy(x => x.Flops);
         var rows = arms.Select(a =>
         {
@@ -200,10 +205,15 @@ public static class SweepReplicates
         foreach (var r in rows)
             md.AppendLine($"| {r.Arm}{(r.Arm == plan.Crt ? " (default)" : "")} | {r.Fid.Format("F2")} | {(Tied(r.Fid) ? "yes" : "no")} | {r.Cost.ToString("G3", inv)} |");
         md.AppendLine();
-        md.AppendLine($"**Selected: {selected.Arm}**" + (tied.Count > 1 ? $" ({tied.Count} arms tied; " +
+        int measured = rows.Sum(r => r.Fid.N), wanted = arms.Count * plan.Replicates.Count;
+        bool final = measured == wanted;
+        md.AppendLine($"**{(final ? "Selected" : "Provisional leader")}: {selected.Arm}**" + (tied.Count > 1 ? $" ({tied.Count} arms tied; " +
             (selected.Arm == plan.Crt ? "the default is among them and stays)" : "the cheapest of them)") : "") +
-            (winner.Fid.N < 2 ? ". With one replicate there is no interval: ties are exact only." : "."));
+            (winner.Fid.N < 2 ? ". With one replicate there is no interval: ties are exact only." : ".") +
+            (final ? "" : $" Not a selection: {measured} of the {wanted} arm-replicates have an FID at this point, and the declared rule " +
+                $"selects only when every arm has all {plan.Replicates.Count}."));
         md.AppendLine();
+        return final ? selected.Arm : null;
     }
 
     internal static IEnumerable<(SweepReplicate Replicate, PointRecord Point)> PointsAt(

@@ -414,6 +414,38 @@ public class ConvWidthTests
         finally { Conv2dKernels.ColBandFloats = saved; }
     }
 
+    /// <summary>
+    /// im2col at every row length from 1 to 40 (3×3, stride 1 and 2, padding 1): the copies of rows shorter than a
+    /// vector and the overlapping tail vectors must write exactly the reference's values, zeros at the borders.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void Im2ColAtEveryRowLength(int bits)
+    {
+        using var width = SimdWidths.Use(bits);
+        var r = new Random(bits + 1);
+        for (int w = 1; w <= 40; w++)
+            foreach (int stride in new[] { 1, 2 })
+            {
+                var g = ConvGeom.Create(1, 2, 3, w, 1, 3, 3, stride, 1, 1, 1, 1);
+                var x = Rand(r, g.Cin * g.H * g.W);
+                var col = new float[g.K * g.P];
+                Array.Fill(col, float.NaN); // every element must be written
+                Conv2dKernels.Im2Col(g, x, 0, g.Ho, col);
+                for (int c = 0; c < g.Cin; c++)
+                    for (int i = 0; i < 3; i++)
+                        for (int j = 0; j < 3; j++)
+                            for (int oh = 0; oh < g.Ho; oh++)
+                                for (int ow = 0; ow < g.Wo; ow++)
+                                {
+                                    int ih = oh * stride + i - 1, iw = ow * stride + j - 1;
+                                    float want = ih < 0 || ih >= g.H || iw < 0 || iw >= g.W ? 0f : x[(c * g.H + ih) * g.W + iw];
+                                    Assert.True(want == col[((c * 3 + i) * 3 + j) * g.P + oh * g.Wo + ow],
+                                        $"{bits}-bit W {w} stride {stride}: col[{c},{i},{j}][{oh},{ow}] is {col[((c * 3 + i) * 3 + j) * g.P + oh * g.Wo + ow]}, not {want}");
+                                }
+            }
+    }
+
     [Theory]
     [MemberData(nameof(Widths))]
     public void UpsampleAtEveryWidth(int bits)

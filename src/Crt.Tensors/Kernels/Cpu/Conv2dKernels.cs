@@ -442,14 +442,33 @@ public static unsafe class Conv2dKernels
 
     // ---- helpers ------------------------------------------------------------------------------------
 
-    /// <summary>d[0..len) = s[0..len) for the short rows of im2col (no call overhead); scalar unless <paramref name="simd"/>.</summary>
+    /// <summary>
+    /// d[0..len) = s[0..len) for the short rows of im2col (no call overhead); scalar unless <paramref name="simd"/>.
+    /// The rows are 1–2 vectors long (vq-tiny's 32, 31, 16, 15, 8, 7 floats), so the tail is one more vector that
+    /// ends at len and overlaps the last one (it writes the same values again), and a row shorter than V is two
+    /// overlapping half- or quarter-width vectors; a scalar tail cost up to 15 copies per row at 512 bits.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void CopyRow<V>(bool simd, float* s, float* d, int len) where V : unmanaged, IVec<V>
     {
-        int i = 0;
-        if (simd)
+        if (simd && len >= V.Count)
+        {
+            int i = 0;
             for (; i + V.Count <= len; i += V.Count) V.Load(s + i).Store(d + i);
-        for (; i < len; i++) d[i] = s[i];
+            if (i < len) V.Load(s + len - V.Count).Store(d + len - V.Count);
+            return;
+        }
+        if (simd && V.Count > 8 && len >= 8)
+        {
+            Vector256.Load(s).Store(d); Vector256.Load(s + len - 8).Store(d + len - 8);
+            return;
+        }
+        if (simd && V.Count > 4 && len >= 4)
+        {
+            Vector128.Load(s).Store(d); Vector128.Load(s + len - 4).Store(d + len - 4);
+            return;
+        }
+        for (int i = 0; i < len; i++) d[i] = s[i];
     }
 
     /// <summary>d[0..len) += s[0..len).</summary>

@@ -170,8 +170,8 @@ public static unsafe partial class Gemm
     /// <remarks>
     /// A deep KC writes C fewer times per product (once per depth slice). On a 2-core AMD EPYC with AVX-512 (Zen 5
     /// class: 48 KB L1d, 1 MB L2) this gives KC 1024 and NC 96 for both 8×32 and 6×16; against the blocking tuned
-    /// there before (KC 384 / NC 448 at 512 bits, 256 / 768 at 256), sgemm-1024 on two threads took 0.965–0.968 of
-    /// the time at 512 bits and 0.989–0.993 at 256 (bench/compare_builds.py, 4–8 alternating rounds), with the
+    /// there before (KC 384 / NC 448 at 512 bits, 256 / 768 at 256), sgemm-1024 on two threads took 0.965–0.971 of
+    /// the time at 512 bits and 0.973–0.993 at 256 (bench/compare_builds.py, 4–8 alternating rounds), with the
     /// training steps unchanged within the noise.
     /// </remarks>
     internal static (int Kc, int Nc) Blocking(int mr, int nr, int l1dBytes, int l2Bytes)
@@ -181,7 +181,7 @@ public static unsafe partial class Gemm
         return (kc, nc);
     }
 
-    /// <summary>"L1d 48 KB, L2 1024 KB per core (read from the CPU); GEMM at 512 bits: 8x32 kernel, KC 1024, NC 96" (crt doctor).</summary>
+    /// <summary>"L1d 48 KB, L2 1024 KB per core; GEMM at 512 bits: 8x32 kernel, KC 1024, NC 96" (crt doctor).</summary>
     public static string DescribeBlocking()
     {
         var (l1d, l2) = CpuCaches.Detected;

@@ -33,10 +33,11 @@ internal static class CpuCaches
 
     private static (int? L1d, int? L2) FromCpuid()
     {
-        var (_, ebx, ecx, edx) = X86Base.CpuId(0, 0);
+        var (maxBasic, ebx, ecx, edx) = X86Base.CpuId(0, 0);
         bool amd = ebx == 0x68747541 && edx == 0x69746E65 && ecx == 0x444D4163; // "AuthenticAMD"
         uint maxExt = (uint)X86Base.CpuId(unchecked((int)0x80000000), 0).Eax;
-        if (!amd) return FromCacheLeaf(4);
+        // A leaf above the maximum returns another leaf's data, so leaf 4 is read only where it exists.
+        if (!amd) return maxBasic >= 4 ? FromCacheLeaf(4) : (null, null);
         if (maxExt >= 0x8000001D)
         {
             var r = FromCacheLeaf(unchecked((int)0x8000001D));

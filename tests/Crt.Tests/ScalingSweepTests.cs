@@ -111,6 +111,9 @@ public sealed class ScalingSweepTests : IDisposable
         Assert.Throws<OperationCanceledException>(() => Sweep(dir, _ => cts.Cancel(), cts.Token));
         var first = Assert.Single(PointsOf(dir));
         Assert.False(File.Exists(Path.Combine(dir, "report.html")));
+        // One tokenizer at a time: the second is not trained before the first one's points are all measured.
+        Assert.Equal("baseline", first.Tokenizer);
+        Assert.False(Directory.Exists(Path.Combine(dir, "tokenizers", "crt")), "the next tokenizer waits until this one's points are measured");
 
         var rest = Sweep(dir);
         Assert.Equal((5, 6), (rest.Measured, rest.Recorded));

@@ -6,8 +6,9 @@ namespace Crt.Scaling;
 /// <summary>
 /// The time left in a sweep, learned as it runs: training seconds per FLOP (one rate for all sizes, from
 /// the segments trained so far) times the FLOPs left, plus measuring seconds per point (per preset once
-/// one was measured, otherwise scaled from another preset by parameter count). Training FLOPs of a
-/// step are taken as 6 · parameters · tokens, which is all a relative weight needs.
+/// one was measured, otherwise scaled from another preset by parameter count), plus, for each tokenizer
+/// still to train, the mean seconds the tokenizers prepared so far took. Training FLOPs of a step are
+/// taken as 6 · parameters · tokens, which is all a relative weight needs.
 /// </summary>
 internal sealed class SweepEta
 {
@@ -15,11 +16,21 @@ internal sealed class SweepEta
     private readonly Dictionary<string, TokenizerRecord> _tokenizers;
     private double _trainSeconds, _trainFlops;
     private readonly Dictionary<string, (double Seconds, int Count)> _measure = new();
+    private double _tokenizerSeconds;
+    private int _tokenizersPrepared;
 
     public SweepEta(SweepPlan plan, IEnumerable<TokenizerRecord> tokenizers)
     {
         _plan = plan;
         _tokenizers = tokenizers.ToDictionary(t => t.Name);
+    }
+
+    /// <summary>A tokenizer was prepared (trained or resumed, tokenized, measured) in this many seconds.</summary>
+    public void Prepared(TokenizerRecord record, double seconds)
+    {
+        _tokenizers[record.Name] = record;
+        _tokenizerSeconds += seconds;
+        _tokenizersPrepared++;
     }
 
     public void Measured(PointRecord p, long previousSteps)
@@ -30,11 +41,12 @@ internal sealed class SweepEta
         _measure[p.Gpt] = (s + p.Seconds - p.TrainSeconds, n + 1);
     }
 
-    /// <summary>Seconds for the given points still to do, or null before anything was measured.</summary>
-    public double? SecondsLeft(IEnumerable<(string Tokenizer, string Preset, long Steps, long PreviousSteps)> todo)
+    /// <summary>Seconds for the given points still to do and the tokenizers still to prepare, or null before anything was measured.</summary>
+    public double? SecondsLeft(IEnumerable<(string Tokenizer, string Preset, long Steps, long PreviousSteps)> todo, int tokenizersToPrepare = 0)
     {
         if (_trainFlops <= 0 || _measure.Count == 0) return null;
-        double rate = _trainSeconds / _trainFlops, total = 0;
+        double rate = _trainSeconds / _trainFlops;
+        double total = _tokenizersPrepared > 0 ? tokenizersToPrepare * _tokenizerSeconds / _tokenizersPrepared : 0;
         foreach (var (t, p, steps, prev) in todo)
             total += rate * StepFlops(t, p) * (steps - prev) + MeasureSeconds(p);
         return total;
@@ -49,8 +61,13 @@ internal sealed class SweepEta
 
     private double StepFlops(string tokenizer, string preset)
     {
+        // A tokenizer not yet trained has no record: its plan config gives the same two numbers (a reused run: a guess).
         var t = _tokenizers.GetValueOrDefault(tokenizer);
-        var model = GptConfig.Preset(preset) with { VocabSize = t?.CodebookSize ?? 1024, BlockSize = t?.TokensPerImage ?? 64, NumClasses = 10 };
+        var planned = _plan.Tokenizers.FirstOrDefault(x => x.Name == tokenizer)?.Config?.Model;
+        var model = GptConfig.Preset(preset) with
+        {
+            VocabSize = t?.CodebookSize ?? planned?.CodebookSize ?? 1024, BlockSize = t?.TokensPerImage ?? planned?.TokensPerImage ?? 64, NumClasses = 10,
+        };
         return 6.0 * model.ParameterCount() * _plan.Gpt.BatchSize * model.BlockSize;
     }
 

@@ -19,8 +19,8 @@ public sealed record SweepOptions(string Out, bool Quiet = false, string Command
 public sealed record SweepOutcome(string Dir, int Measured, int Recorded, int Planned, string Report, string Results);
 
 /// <summary>
-/// Runs a <see cref="SweepPlan"/>: every tokenizer (stage 1), then every (GPT preset, tokenizer, steps)
-/// point, smallest GPTs first, each appended to points.jsonl as soon as it is measured. What is recorded
+/// Runs a <see cref="SweepPlan"/> one tokenizer at a time: the tokenizer (stage 1), then each of its
+/// (GPT preset, steps) points, smallest GPTs first, each appended to points.jsonl as soon as it is measured. What is recorded
 /// is skipped, runs continue from their checkpoints, so an interrupted sweep (Ctrl-C or a kill) carries
 /// on when run again. It ends by fitting and writing the reports (<see cref="SweepReport"/>).
 /// </summary>
@@ -49,44 +49,48 @@ public static class SweepRunner
             foreach (var preset in plan.Gpt.Presets) SweepGptStage.EnsureSameSettings(ctx, t.Name, preset);
         }
 
-        // Stage 1: every tokenizer that is not yet recorded, or whose points are not all recorded.
+        // One tokenizer at a time: train it (stage 1), then measure all of its points (stage 2), then the next. A study
+        // that spans sessions keeps only what points.jsonl records (tokenizer weights stay on the machine), so this
+        // order loses at most one tokenizer's work when a session ends, where training every tokenizer first could
+        // lose them all. Tokenizers whose points are all recorded are skipped.
         var done = pointRecords.ToDictionary(p => p.Key);
-        var prepared = new Dictionary<string, PreparedTokenizer>();
-        for (int i = 0; i < plan.Tokenizers.Count; i++)
-        {
-            var t = plan.Tokenizers[i];
-            if (!o.Includes(t)) continue;
-            var recorded = tokRecords.FirstOrDefault(r => r.Name == t.Name);
-            bool complete = recorded is not null && plan.Points().Where(p => p.Tokenizer == t).All(p => done.ContainsKey(SweepKeys.Point(t.Name, p.Preset, p.Steps)));
-            if (complete) continue;
-            ctx.ThrowIfCancelled();
-            log($"[tokenizer {i + 1}/{plan.Tokenizers.Count}] {t.Name}");
-            prepared[t.Name] = SweepTokenizerStage.Prepare(ctx, t, recorded, pointLog);
-        }
-
-        // Stage 2: the points.
-        var eta = new SweepEta(plan, prepared.Values.Select(p => p.Record).Concat(tokRecords).DistinctBy(r => r.Name));
-        var all = plan.Points().Where(p => o.Includes(p.Tokenizer)).ToList();
+        var tokenizers = plan.Tokenizers.Where(o.Includes).ToList();
+        var all = tokenizers.SelectMany(t => plan.Points().Where(p => p.Tokenizer.Name == t.Name)).ToList(); // in the order they run
+        bool Recorded((SweepTokenizer Tokenizer, string Preset, long Steps) p) => done.ContainsKey(SweepKeys.Point(p.Tokenizer.Name, p.Preset, p.Steps));
+        var eta = new SweepEta(plan, tokRecords);
         int measured = 0;
-        for (int k = 0; k < all.Count; k++)
+        foreach (var t in tokenizers)
         {
-            var (t, preset, steps) = all[k];
-            if (done.TryGetValue(SweepKeys.Point(t.Name, preset, steps), out var old) && (!prepared.TryGetValue(t.Name, out var pt) || pt.Record.Sha256 == old.TokenizerSha256))
-                continue;
+            int number = plan.Tokenizers.TakeWhile(u => u.Name != t.Name).Count() + 1;
+            var recorded = tokRecords.FirstOrDefault(r => r.Name == t.Name);
+            if (recorded is not null && all.Where(p => p.Tokenizer.Name == t.Name).All(Recorded)) continue;
             ctx.ThrowIfCancelled();
-            log($"[point {k + 1}/{all.Count}] {t.Name} · {preset} · {steps} steps");
-            var p = SweepGptStage.Measure(ctx, prepared[t.Name], preset, steps);
-            if (p is null) continue;
-            pointLog.Append(p);
-            done[p.Key] = p;
-            measured++;
-            eta.Measured(p, SweepEta.PreviousSteps(plan, steps));
-            var left = eta.SecondsLeft(all.Skip(k + 1).Where(q => !done.ContainsKey(SweepKeys.Point(q.Tokenizer.Name, q.Preset, q.Steps)))
-                .Select(q => (q.Tokenizer.Name, q.Preset, q.Steps, SweepEta.PreviousSteps(plan, q.Steps))));
-            string fid = p.Fid is { } f ? string.Create(CultureInfo.InvariantCulture, $", FID ({p.FeatureNet}, {p.Samples} samples) {f:F2}") : "";
-            log(string.Create(CultureInfo.InvariantCulture,
-                $"  point {k + 1}/{all.Count} done in {ProgressFormat(p.Seconds)}: {p.GptFlops:G3} FLOPs, CE {p.CePerToken:F4} nats/token, {p.BitsPerImage:F1} bits/image{fid}; ETA {SweepEta.Format(left)}"));
-            o.AfterPoint?.Invoke(p);
+            log($"[tokenizer {number}/{plan.Tokenizers.Count}] {t.Name}");
+            var tokenizerClock = Stopwatch.StartNew();
+            var prepared = SweepTokenizerStage.Prepare(ctx, t, recorded, pointLog);
+            eta.Prepared(prepared.Record, tokenizerClock.Elapsed.TotalSeconds);
+
+            for (int k = 0; k < all.Count; k++)
+            {
+                var (_, preset, steps) = all[k];
+                if (all[k].Tokenizer.Name != t.Name) continue;
+                if (done.TryGetValue(SweepKeys.Point(t.Name, preset, steps), out var old) && prepared.Record.Sha256 == old.TokenizerSha256) continue;
+                ctx.ThrowIfCancelled();
+                log($"[point {k + 1}/{all.Count}] {t.Name} · {preset} · {steps} steps");
+                var p = SweepGptStage.Measure(ctx, prepared, preset, steps);
+                if (p is null) continue;
+                pointLog.Append(p);
+                done[p.Key] = p;
+                measured++;
+                eta.Measured(p, SweepEta.PreviousSteps(plan, steps));
+                var todo = all.Where(q => !Recorded(q)).ToList();
+                var left = eta.SecondsLeft(todo.Select(q => (q.Tokenizer.Name, q.Preset, q.Steps, SweepEta.PreviousSteps(plan, q.Steps))),
+                    tokenizersToPrepare: todo.Select(q => q.Tokenizer.Name).Distinct().Count(n => n != t.Name));
+                string fid = p.Fid is { } f ? string.Create(CultureInfo.InvariantCulture, $", FID ({p.FeatureNet}, {p.Samples} samples) {f:F2}") : "";
+                log(string.Create(CultureInfo.InvariantCulture,
+                    $"  point {k + 1}/{all.Count} done in {ProgressFormat(p.Seconds)}: {p.GptFlops:G3} FLOPs, CE {p.CePerToken:F4} nats/token, {p.BitsPerImage:F1} bits/image{fid}; ETA {SweepEta.Format(left)}"));
+                o.AfterPoint?.Invoke(p);
+            }
         }
 
         log($"all {all.Count} points recorded ({measured} measured now, {ProgressFormat(clock.Elapsed.TotalSeconds)}); fitting");

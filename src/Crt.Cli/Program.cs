@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Crt.Training;
 
 namespace Crt.Cli;
@@ -36,6 +37,15 @@ public static class Program
             cancel.Cancel();
             Console.Error.WriteLine("\ncrt: stopping after this step (Ctrl-C again to abort without saving)...");
         };
+        // SIGTERM (`kill`, `timeout`, a job scheduler's stop) is taken as the first Ctrl-C: stop after this step with a
+        // checkpoint. A second SIGTERM, like SIGKILL, ends the process at once.
+        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, signal =>
+        {
+            if (cancel.IsCancellationRequested) return;
+            signal.Cancel = true;
+            cancel.Cancel();
+            Console.Error.WriteLine("\ncrt: SIGTERM: stopping after this step (SIGTERM again to abort without saving)...");
+        });
         try
         {
             if (args.Length == 0 || args[0] is "--help" or "-h" or "help") { Console.WriteLine(Usage); return args.Length == 0 ? 2 : 0; }

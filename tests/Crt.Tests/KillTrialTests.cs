@@ -4,8 +4,9 @@ using Xunit;
 namespace Crt.Tests;
 
 /// <summary>
-/// The short version of tools/kill_trials.py: `crt tokenizer train` in a child process, killed with SIGKILL once its
-/// first checkpoint is out, then continued with --resume, ends with the same weights as an uninterrupted run.
+/// The short version of tools/kill_trials.py: `crt tokenizer train` in a child process, killed with SIGKILL (or stopped
+/// with SIGTERM) once its first checkpoint is out, then continued with --resume, ends with the same weights as an
+/// uninterrupted run.
 /// </summary>
 public class KillTrialTests
 {
@@ -37,27 +38,46 @@ public class KillTrialTests
         return File.ReadAllBytes(Path.Combine(run, "checkpoints", latest, "model.safetensors"));
     }
 
+    /// <summary>Starts a run, waits for its first checkpoint, and stops it there with the given signal.</summary>
+    private static Process StopAfterFirstCheckpoint(string data, string run, Action<Process> stop)
+    {
+        var p = Start(data, run, resume: false);
+        var latest = Path.Combine(run, "checkpoints", "latest");
+        var until = DateTime.UtcNow.AddMinutes(5);
+        while (!p.HasExited && !File.Exists(latest) && DateTime.UtcNow < until) Thread.Sleep(20);
+        Assert.False(p.HasExited, "the run ended before its first checkpoint could be interrupted");
+        stop(p);
+        return p;
+    }
+
     [Fact]
-    public void TokenizerTrainingKilledAfterACheckpointResumesToTheSameWeights()
+    public void TokenizerTrainingKilledOrTerminatedResumesToTheSameWeights()
     {
         var dir = Directory.CreateTempSubdirectory("crt-kill").FullName;
         try
         {
             var data = StripesDataset.Write(Path.Combine(dir, "data"), 5200, 60);
-            string straight = Path.Combine(dir, "straight"), killed = Path.Combine(dir, "killed");
+            string straight = Path.Combine(dir, "straight"), killed = Path.Combine(dir, "killed"), terminated = Path.Combine(dir, "terminated");
             Finish(Start(data, straight, resume: false));
 
-            var p = Start(data, killed, resume: false);
-            var latest = Path.Combine(killed, "checkpoints", "latest");
-            var until = DateTime.UtcNow.AddMinutes(5);
-            while (!p.HasExited && !File.Exists(latest) && DateTime.UtcNow < until) Thread.Sleep(20);
-            Assert.False(p.HasExited, "the run ended before its first checkpoint could be interrupted");
-            p.Kill(entireProcessTree: true); // SIGKILL: no handler runs, nothing is flushed or cleaned up
+            // SIGKILL: no handler runs, nothing is flushed or cleaned up.
+            var p = StopAfterFirstCheckpoint(data, killed, q => q.Kill(entireProcessTree: true));
             p.WaitForExit();
-            Assert.NotEqual("step-0000012", File.ReadAllText(latest).Trim());
-
+            Assert.NotEqual("step-0000012", File.ReadAllText(Path.Combine(killed, "checkpoints", "latest")).Trim());
             Finish(Start(data, killed, resume: true));
             Assert.Equal(FinalWeights(straight), FinalWeights(killed));
+
+            // SIGTERM: stops after the step it is in, as Ctrl-C does, saving that step; exit 0 and "stopped".
+            var t = StopAfterFirstCheckpoint(data, terminated, q => Process.Start("kill", ["-TERM", q.Id.ToString()])!.WaitForExit());
+            string err = t.StandardError.ReadToEnd(), output = t.StandardOutput.ReadToEnd();
+            Assert.True(t.WaitForExit(60_000), "SIGTERM did not stop the run within a minute");
+            Assert.True(t.ExitCode == 0, $"exit {t.ExitCode}: {err}");
+            Assert.Contains("SIGTERM: stopping after this step", err);
+            var stopped = System.Text.RegularExpressions.Regex.Match(output, @"stopped: (\d+) steps");
+            Assert.True(stopped.Success, $"no 'stopped: N steps' in: {output}");
+            Assert.Equal($"step-{int.Parse(stopped.Groups[1].Value):D7}", File.ReadAllText(Path.Combine(terminated, "checkpoints", "latest")).Trim());
+            Finish(Start(data, terminated, resume: true));
+            Assert.Equal(FinalWeights(straight), FinalWeights(terminated));
         }
         finally { Directory.Delete(dir, true); }
     }

@@ -415,6 +415,68 @@ public class ConvWidthTests
     }
 
     /// <summary>
+    /// The convolutions whose im2col goes straight into the product's packed-B layout (weights packed: images in
+    /// parallel), with depth slices shallower than K (a small KC) and bands of one output row, at every kernel shape.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void PackedIm2ColConvolutionsAtEveryWidth(int bits)
+    {
+        using var width = SimdWidths.Use(bits);
+        int saved = Conv2dKernels.ColBandFloats;
+        try
+        {
+            foreach (var (mr, nr) in Gemm.KernelShapes(bits))
+            {
+                Assert.True(Gemm.Configure(mr, nr, kc: 16, mc: 4 * mr, nc: 2 * nr));
+                CheckConv(ConvGeom.Create(5, 4, 5, 37, 6, 3, 3, 1, 1, 1, 1, 1), $"{bits}-bit {mr}x{nr} KC 16 3x3 s1"); // K 36: slices 12, 12, 12
+                CheckConv(ConvGeom.Create(5, 3, 8, 21, 5, 4, 4, 2, 1, 1, 1, 1), $"{bits}-bit {mr}x{nr} KC 16 4x4 s2");
+                Conv2dKernels.ColBandFloats = 1;
+                CheckConv(ConvGeom.Create(5, 4, 6, 11, 6, 3, 3, 1, 1, 1, 1, 1), $"{bits}-bit {mr}x{nr} KC 16 one-row bands");
+                Conv2dKernels.ColBandFloats = saved;
+            }
+        }
+        finally { Gemm.Configure(0); Conv2dKernels.ColBandFloats = saved; }
+    }
+
+    /// <summary>
+    /// im2col into the packed-B layout puts every value exactly where the layout says, for panel widths that split
+    /// output rows anywhere (rows of 1–40 and 64 pixels; bands that start mid-image; stride 1 and 2; several depth
+    /// slices), and zeros past the last column; NaN-filled first, so nothing is left unwritten.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public unsafe void Im2ColPackedPutsEveryValueWhereTheLayoutSays(int bits)
+    {
+        using var width = SimdWidths.Use(bits);
+        var r = new Random(bits + 3);
+        foreach (int w in Enumerable.Range(1, 40).Append(64))
+            foreach (int stride in new[] { 1, 2 })
+                foreach (var (nr, depth) in new[] { (32, 18), (16, 7), (12, 18), (8, 5) })
+                {
+                    var g = ConvGeom.Create(1, 2, 5, w, 1, 3, 3, stride, 1, 1, 1, 1);
+                    var x = Rand(r, g.Cin * g.H * g.W);
+                    int oh0 = g.Ho > 1 ? 1 : 0, oh1 = g.Ho, pc = (oh1 - oh0) * g.Wo;
+                    var col = new float[g.K * pc];
+                    Conv2dKernels.Im2Col(g, x, oh0, oh1, col);
+                    var layout = new Gemm.PackedBLayout(g.K, pc, nr, depth);
+                    var packed = new float[layout.Floats];
+                    Array.Fill(packed, float.NaN);
+                    fixed (float* px = x, pp = packed) Conv2dKernels.Im2ColPacked(g, px, oh0, oh1, layout, pp);
+                    var seen = new bool[packed.Length];
+                    for (int k = 0; k < g.K; k++)
+                        for (int p = 0; p < layout.NRound; p++)
+                        {
+                            long at = layout.Offset(k, p);
+                            float want = p < pc ? col[k * pc + p] : 0f;
+                            Assert.True(want.Equals(packed[at]), $"{bits}-bit W {w} stride {stride} NR {nr} depth {depth}: ({k}, {p}) is {packed[at]}, not {want}");
+                            seen[at] = true;
+                        }
+                    Assert.All(seen, Assert.True); // the layout is a one-to-one map onto the buffer
+                }
+    }
+
+    /// <summary>
     /// im2col at every row length from 1 to 40 (3×3, stride 1 and 2, padding 1): the copies of rows shorter than a
     /// vector and the overlapping tail vectors must write exactly the reference's values, zeros at the borders.
     /// </summary>

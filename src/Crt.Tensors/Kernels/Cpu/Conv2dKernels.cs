@@ -31,7 +31,8 @@ public readonly record struct ConvGeom(int N, int Cin, int H, int W, int Cout, i
 /// Backward: dWᵀ += col · gyᵀ, dcol = Wᵀ · gy scattered back by col2im, db = row sums of gy.
 /// Work is split over images (forward: over image bands) with one serial GEMM per band and per-thread
 /// dW/db partials; then the weights (forward) and the dx GEMM's weights are packed once per call
-/// (<see cref="Gemm.Pack"/>). At stride 1, dx is itself a convolution (of gy with the flipped weights), so no col2im.
+/// (<see cref="Gemm.Pack"/>), and with packed weights im2col writes straight into the layout the GEMM would pack B
+/// into (<see cref="Im2ColPacked"/>). At stride 1, dx is itself a convolution (of gy with the flipped weights), so no col2im.
 /// With too few images the GEMMs split across the cores instead. Every SIMD width has its own copy loops
 /// (<see cref="SimdPath.Bits"/>; 0 is the scalar reference).
 /// </summary>
@@ -104,13 +105,22 @@ public static unsafe class Conv2dKernels
             if (pw != null) Gemm.SgemmPacked(pw, false, pc, x + oh0 * g.Wo, P, 0f, yb, P);
             else Mm(false, false, g.Cout, pc, K, w, K, x + oh0 * g.Wo, P, 0f, yb, P, par);
         }
+        else if (pw != null)
+        {
+            var layout = Gemm.LayoutB(pw, pc);
+            fixed (float* scratch = Scratch(PackedFloats(layout)))
+            {
+                float* col = Align64(scratch);
+                Im2ColPacked(g, x, oh0, oh1, layout, col);
+                Gemm.SgemmPacked(pw, pc, col, 0f, yb, P);
+            }
+        }
         else
         {
             fixed (float* col = Scratch(K * pc))
             {
                 Im2Col(g, x, oh0, oh1, col);
-                if (pw != null) Gemm.SgemmPacked(pw, false, pc, col, pc, 0f, yb, P);
-                else Mm(false, false, g.Cout, pc, K, w, K, col, pc, 0f, yb, P, par);
+                Mm(false, false, g.Cout, pc, K, w, K, col, pc, 0f, yb, P, par);
             }
         }
         if (bias != null)
@@ -277,14 +287,23 @@ public static unsafe class Conv2dKernels
         {
             var gt = plan.Gt; // dx [Cin, H·W] = W' · im2col(gy) over gt's output rows (dx's rows)
             int rows = BandRows(gt), HW = g.H * g.W;
-            fixed (float* col = Scratch(ref _scratch2, gt.K * rows * gt.Wo), wf = plan.Flipped)
-                for (int r0 = 0; r0 < gt.Ho; r0 += rows)
-                {
-                    int r1 = Math.Min(gt.Ho, r0 + rows), n = (r1 - r0) * gt.Wo;
-                    Im2Col(gt, gy, r0, r1, col);
-                    if (plan.Packed != null) Gemm.SgemmPacked(plan.Packed, false, n, col, n, 0f, dx + r0 * gt.Wo, HW);
-                    else Mm(false, false, g.Cin, n, gt.K, wf, gt.K, col, n, 0f, dx + r0 * gt.Wo, HW, par);
-                }
+            if (plan.Packed != null)
+                fixed (float* scratch = Scratch(ref _scratch2, PackedFloats(Gemm.LayoutB(plan.Packed, rows * gt.Wo))))
+                    for (int r0 = 0; r0 < gt.Ho; r0 += rows)
+                    {
+                        int r1 = Math.Min(gt.Ho, r0 + rows), n = (r1 - r0) * gt.Wo;
+                        var layout = Gemm.LayoutB(plan.Packed, n);
+                        Im2ColPacked(gt, gy, r0, r1, layout, Align64(scratch));
+                        Gemm.SgemmPacked(plan.Packed, n, Align64(scratch), 0f, dx + r0 * gt.Wo, HW);
+                    }
+            else
+                fixed (float* col = Scratch(ref _scratch2, gt.K * rows * gt.Wo), wf = plan.Flipped)
+                    for (int r0 = 0; r0 < gt.Ho; r0 += rows)
+                    {
+                        int r1 = Math.Min(gt.Ho, r0 + rows), n = (r1 - r0) * gt.Wo;
+                        Im2Col(gt, gy, r0, r1, col);
+                        Mm(false, false, g.Cin, n, gt.K, wf, gt.K, col, n, 0f, dx + r0 * gt.Wo, HW, par);
+                    }
             return;
         }
         new Span<float>(dx, g.Cin * g.H * g.W).Clear(); // col2im adds into it
@@ -362,6 +381,91 @@ public static unsafe class Conv2dKernels
                     }
                 }
         }
+    }
+
+    /// <summary>Scratch floats for a packed B of this layout, with room to start it on a 64-byte boundary.</summary>
+    private static int PackedFloats(in Gemm.PackedBLayout layout) => checked((int)layout.Floats + 16);
+
+    /// <summary>The first 64-byte boundary at or after p (the micro-kernels' B loads then never split a cache line).</summary>
+    private static float* Align64(float* p) => (float*)(((nint)p + 63) & ~(nint)63);
+
+    /// <summary>
+    /// The im2col matrix of output rows [oh0, oh1) of one image (the values <see cref="Im2Col(in ConvGeom, float*, int, int, float*)"/>
+    /// writes) straight into the packed-B layout of a product with packed weights (<see cref="Gemm.LayoutB"/>), where
+    /// the GEMM's own packing would have put them: the product then packs no B, one pass over the K × P matrix less.
+    /// Each (tap, output row) is still one run of the input row, cut where it crosses a panel boundary. The product
+    /// reads the same packed values as before, so results are bit-identical. On a 2-core AMD EPYC with AVX-512 (Zen 5
+    /// class; bench/compare_builds.py, 4–6 alternating rounds): conv3x3 forward + backward 32×64×32×32 0.93 and
+    /// 32×128×16×16 0.96 of the time, vq-f16 encode + decode 0.93; the vq-tiny train step unchanged (1.006).
+    /// </summary>
+    internal static void Im2ColPacked(in ConvGeom g, float* x, int oh0, int oh1, in Gemm.PackedBLayout layout, float* dst)
+    {
+        switch (SimdPath.Bits)
+        {
+            case 512: Im2ColPacked<V512>(true, g, x, oh0, oh1, layout, dst); break;
+            case 256: Im2ColPacked<V256>(true, g, x, oh0, oh1, layout, dst); break;
+            case 128: Im2ColPacked<V128>(true, g, x, oh0, oh1, layout, dst); break;
+            default: Im2ColPacked<V128>(false, g, x, oh0, oh1, layout, dst); break; // the scalar reference
+        }
+    }
+
+    private static void Im2ColPacked<V>(bool simd, in ConvGeom g, float* x, int oh0, int oh1, in Gemm.PackedBLayout layout, float* dst)
+        where V : unmanaged, IVec<V>
+    {
+        // Panel by panel, and within a panel tap by tap: the writes run straight through the buffer. (Tap by tap over
+        // the whole image, as Im2Col goes, writes each panel's rows nr·kc floats apart: a store stream per panel, more
+        // than the prefetchers follow, and it cost 4× Im2Col's time.) The input rows a panel reads stay in L2.
+        int H = g.H, W = g.W, Wo = g.Wo, s = g.Stride, khw = g.Kh * g.Kw, nr = layout.NR, depth = layout.SliceDepth;
+        int pc = (oh1 - oh0) * Wo;
+        long sliceFloats = (long)depth * layout.NRound;
+        int* pieces = stackalloc int[4 * nr]; // per piece of the panel: output row, first column, length, place in the panel
+        int* lo = stackalloc int[g.Kw], hi = stackalloc int[g.Kw];
+        for (int j = 0; j < g.Kw; j++) (lo[j], hi[j]) = ValidCols(j - g.PadLeft, s, W, Wo);
+        for (int k0 = 0; k0 < g.K; k0 += depth)
+        {
+            int kc = Math.Min(depth, g.K - k0);
+            float* slice = dst + k0 / depth * sliceFloats;
+            for (int p0 = 0; p0 < pc; p0 += nr)
+            {
+                int used = Math.Min(nr, pc - p0), count = 0;
+                for (int p = p0; p < p0 + used; count++)
+                {
+                    int r = p / Wo, ow = p - r * Wo, len = Math.Min(Wo - ow, p0 + used - p);
+                    pieces[4 * count] = oh0 + r; pieces[4 * count + 1] = ow; pieces[4 * count + 2] = len; pieces[4 * count + 3] = p - p0;
+                    p += len;
+                }
+                float* d = slice + (long)(p0 / nr) * nr * kc;
+                int c = k0 / khw, t = k0 - c * khw, i = t / g.Kw, j = t - i * g.Kw; // the tap of depth row k0, then counted up
+                for (int kk = 0; kk < kc; kk++, d += nr)
+                {
+                    float* xc = x + (long)c * H * W;
+                    int off = j - g.PadLeft;
+                    for (int e = 0; e < count; e++)
+                    {
+                        int oh = pieces[4 * e], ow = pieces[4 * e + 1], len = pieces[4 * e + 2];
+                        float* piece = d + pieces[4 * e + 3] - ow; // piece[t] is column t of output row oh
+                        int ih = oh * s + i - g.PadTop;
+                        if ((uint)ih >= (uint)H) new Span<float>(piece + ow, len).Clear();
+                        else RowPiece<V>(simd, s, xc + ih * W + off, piece, ow, ow + len, lo[j], hi[j], W - off);
+                    }
+                    if (used < nr) new Span<float>(d + used, nr - used).Clear(); // the last panel's columns past pc
+                    if (++j == g.Kw) { j = 0; if (++i == g.Kh) { i = 0; c++; } }
+                }
+            }
+        }
+    }
+
+    /// <summary>d[t] for t in [a, b) of one im2col row: the input where column t reads inside [lo, hi), zero elsewhere.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void RowPiece<V>(bool simd, int s, float* src, float* d, int a, int b, int lo, int hi, int avail) where V : unmanaged, IVec<V>
+    {
+        int ca = Math.Max(a, lo), cb = Math.Min(b, hi);
+        if (cb <= ca) { new Span<float>(d + a, b - a).Clear(); return; }
+        for (int t = a; t < ca; t++) d[t] = 0f;
+        for (int t = cb; t < b; t++) d[t] = 0f;
+        if (s == 1) CopyRow<V>(simd, src + ca, d + ca, cb - ca);
+        else if (s == 2 && simd) Gather2<V>(src, d, ca, cb, avail);
+        else for (int ow = ca; ow < cb; ow++) d[ow] = src[ow * s];
     }
 
     /// <summary>d[ow] = src[2·ow] for ow in [lo, hi); src[t] is readable for t &lt; avail. Two vectors of input, the

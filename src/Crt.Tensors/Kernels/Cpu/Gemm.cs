@@ -311,6 +311,13 @@ public static unsafe partial class Gemm
         else BlockedGoto(cfg, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias);
     }
 
+    /// <summary>Depth of each slice a k-deep product is cut into: slices of equal depth, none deeper than KC.</summary>
+    internal static int DepthSlice(Config cfg, int k)
+    {
+        int kBlocks = Math.Max(1, (k + cfg.KC - 1) / cfg.KC);
+        return (k + kBlocks - 1) / kBlocks;
+    }
+
     /// <summary>Store mode of the depth slice at <paramref name="pc"/>: 0 C = acc, 1 C += acc, 2 C = beta·C + acc, 3 C = acc + bias.</summary>
     private static int Mode(int pc, float beta, float* bias) => pc > 0 || beta == 1f ? 1 : bias != null ? 3 : beta == 0f ? 0 : 2;
 
@@ -327,16 +334,18 @@ public static unsafe partial class Gemm
     /// </summary>
     /// <param name="aPacked">null, or all of alpha·op(A) packed beforehand (<see cref="PackedA"/>): then A is one row
     /// block and is not packed here.</param>
+    /// <param name="bPacked">null, or all of op(B) packed beforehand in the <see cref="PackedBLayout"/> of this
+    /// configuration (only with <paramref name="aPacked"/>): then B is not packed here.</param>
     private static void BlockedBlis(Config cfg, bool transA, bool transB, int m, int n, int k, float alpha,
-        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, float* bias, float* aPacked = null)
+        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, float* bias, float* aPacked = null, float* bPacked = null)
     {
         int mr = cfg.MR, nr = cfg.NR;
         var kernel = cfg.Kernel;
-        int kBlocks = (k + cfg.KC - 1) / cfg.KC, kcMax = (k + kBlocks - 1) / kBlocks;
+        int kcMax = DepthSlice(cfg, k);
         int mBlocks = aPacked != null ? 1 : (m + cfg.MC - 1) / cfg.MC, mcMax = RoundUp((m + mBlocks - 1) / mBlocks, mr);
-        int ncMax = Math.Min(cfg.NC, RoundUp(n, nr));
+        int ncMax = Math.Min(cfg.NC, RoundUp(n, nr)), nRound = RoundUp(n, nr);
         float* ap = aPacked != null ? null : PackBuffers.A((long)mcMax * kcMax);
-        float* bp = PackBuffers.B((long)ncMax * kcMax);
+        float* bp = bPacked != null ? null : PackBuffers.B((long)ncMax * kcMax);
         float* tile = stackalloc float[mr * nr + 16];
         tile = (float*)(((nint)tile + 63) & ~(nint)63);
 
@@ -352,7 +361,8 @@ public static unsafe partial class Gemm
                 for (int jc = 0; jc < n; jc += ncMax)
                 {
                     int nc = Math.Min(ncMax, n - jc);
-                    GemmPacking.PackB(transB, b, ldb, pc, jc, kc, nc, nr, bp);
+                    if (bPacked != null) bp = bPacked + (long)pc * nRound + (long)jc * kc;
+                    else GemmPacking.PackB(transB, b, ldb, pc, jc, kc, nc, nr, bp);
                     for (int ir = 0; ir < mc; ir += mr)
                     {
                         int mh = Math.Min(mr, mc - ir);
@@ -383,7 +393,7 @@ public static unsafe partial class Gemm
     {
         int mr = cfg.MR, nr = cfg.NR;
         var kernel = cfg.Kernel;
-        int kBlocks = (k + cfg.KC - 1) / cfg.KC, kcMax = (k + kBlocks - 1) / kBlocks;
+        int kcMax = DepthSlice(cfg, k);
         int mcMax = Math.Min(cfg.MC, RoundUp(m, mr));
         int ncMax = Math.Min(cfg.NC, RoundUp(n, nr));
         float* ap = PackBuffers.A((long)mcMax * kcMax);

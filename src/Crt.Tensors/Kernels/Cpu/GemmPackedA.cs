@@ -27,7 +27,7 @@ public static unsafe partial class Gemm
         var cfg = Current;
         if (cfg is null || m <= 0 || k <= 0) return null;
         int mr = cfg.MR, mRound = RoundUp(m, mr);
-        int kBlocks = (k + cfg.KC - 1) / cfg.KC, kcMax = (k + kBlocks - 1) / kBlocks;
+        int kcMax = DepthSlice(cfg, k);
         if (buffer is null || buffer.Length < (long)mRound * k + 16)
             buffer = GC.AllocateUninitializedArray<float>(mRound * k + 16, pinned: true);
         var buf = buffer;
@@ -39,6 +39,39 @@ public static unsafe partial class Gemm
                 GemmPacking.PackA(transA, a, lda, 0, pc, m, Math.Min(kcMax, k - pc), mr, alpha, dst + (long)pc * mRound);
             return new PackedA { M = m, K = k, Config = cfg, Buffer = buf, Data = (nint)dst };
         }
+    }
+
+    /// <summary>
+    /// Where op(B) [k×n] goes when a caller packs it whole itself (<see cref="SgemmPacked(PackedA, int, float*, float, float*, int)"/>):
+    /// depth slices of <see cref="SliceDepth"/> rows (the last may be shallower), slice s starting at float
+    /// s·SliceDepth·NRound; in each slice, panels of <see cref="NR"/> columns, panel q at q·NR·kc (kc: that slice's
+    /// depth); in a panel, row p's NR floats at p·NR. Columns n..NRound of the last panel are zero.
+    /// A convolution writes its im2col matrix straight into this layout, so the product has no B to pack.
+    /// </summary>
+    internal readonly record struct PackedBLayout(int K, int N, int NR, int SliceDepth)
+    {
+        public int NRound => RoundUp(N, NR);
+        public long Floats => (long)K * NRound;
+
+        /// <summary>Offset of element (p, j) of op(B).</summary>
+        public long Offset(int p, int j)
+        {
+            int s = p / SliceDepth, kc = Math.Min(SliceDepth, K - s * SliceDepth);
+            return (long)s * SliceDepth * NRound + (long)(j / NR) * NR * kc + (long)(p - s * SliceDepth) * NR + j % NR;
+        }
+    }
+
+    /// <summary>The layout B must have to be multiplied with <paramref name="a"/> by the packed-B product.</summary>
+    internal static PackedBLayout LayoutB(PackedA a, int n) => new(a.K, n, a.Config.NR, DepthSlice(a.Config, a.K));
+
+    /// <summary>C [M×n] = A·B + beta·C on the calling thread, A packed by <see cref="Pack"/> and B laid out as
+    /// <see cref="LayoutB"/> says, under the configuration still in force.</summary>
+    internal static void SgemmPacked(PackedA a, int n, float* bPacked, float beta, float* c, int ldc)
+    {
+        if (!ReferenceEquals(a.Config, Current))
+            throw new InvalidOperationException($"sgemm: A was packed for {a.Config.Name}, the configuration now is {Current?.Name ?? "scalar"}");
+        if (n <= 0) return;
+        BlockedBlis(a.Config, false, false, a.M, n, a.K, 1f, null, 0, null, 0, beta, c, ldc, null, (float*)a.Data, bPacked);
     }
 
     /// <summary>C [M×n] = A·op(B) + beta·C on the calling thread, A packed by <see cref="Pack"/> under the configuration still in force.</summary>

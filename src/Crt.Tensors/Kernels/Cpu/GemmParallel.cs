@@ -26,7 +26,7 @@ public static unsafe partial class Gemm
         float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, float* bias)
     {
         int mr = cfg.MR, nr = cfg.NR;
-        int kBlocks = (k + cfg.KC - 1) / cfg.KC, kcMax = (k + kBlocks - 1) / kBlocks;
+        int kBlocks = (k + cfg.KC - 1) / cfg.KC, kcMax = DepthSlice(cfg, k);
         // Column blocks of even width, at least one per thread (while each keeps 4+ slivers): the first thread to
         // need a depth slice's blocks packs one and the others pack the rest meanwhile, instead of waiting.
         int nBlocks = Math.Max((n + cfg.NC - 1) / cfg.NC, Math.Min(threads, n / (4 * nr)));

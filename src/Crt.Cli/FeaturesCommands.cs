@@ -15,7 +15,9 @@ public static class FeaturesCommands
 
         Trains the feature network used for "FID (feature net)" on the dataset, states its test accuracy,
         and caches it under $CRT_CACHE/features (default ~/.cache/crt/features). Other commands train it
-        on first use; this one does it ahead of time (or again with --retrain). --tokenizer RUN takes the
+        on first use; this one does it ahead of time (or again with --retrain). Where a network is shipped
+        for the dataset under data/feature-nets/ (Fashion-MNIST has one), every command uses that one; a
+        network trained here with --retrain is used only once that file is gone. --tokenizer RUN takes the
         data, its preprocessing and padding from a tokenizer run (needed for an image folder, whose images
         have no size of their own). --device trains it on cpu (default), cuda, cuda:N or ilgpu-cpu. --quiet
         prints only the result line.

@@ -11,6 +11,7 @@ public sealed class FeatureNetTests : IDisposable
     public void Dispose()
     {
         Environment.SetEnvironmentVariable("CRT_CACHE", null);
+        Environment.SetEnvironmentVariable("CRT_DATA", null);
         Directory.Delete(_dir, recursive: true);
     }
 
@@ -40,6 +41,36 @@ public sealed class FeatureNetTests : IDisposable
         Assert.Equal(0, report.Fid, 3);
         Assert.Equal((1.0, 1.0), (report.Precision, report.Recall));
         Assert.Equal(first.Name, report.FeatureNet);
+    }
+
+    /// <summary>
+    /// A network shipped under data/feature-nets/ (here found through $CRT_DATA) is used before the cache and before
+    /// training, and named by its file's SHA-256; an unreadable one is passed over with a line saying so.
+    /// </summary>
+    [Fact]
+    public void AShippedNetworkComesFirstAndIsNamedByItsHash()
+    {
+        Environment.SetEnvironmentVariable("CRT_CACHE", Path.Combine(_dir, "cache"));
+        var data = WriteStripesDataset(5600);
+        var trained = FeatureNetCache.GetOrTrain(data, _ => { });
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(trained.Path))), trained.Sha256);
+
+        var shipped = Path.Combine(_dir, "shipped", "feature-nets", Path.GetFileName(trained.Path));
+        Directory.CreateDirectory(Path.GetDirectoryName(shipped)!);
+        File.Copy(trained.Path, shipped);
+        Environment.SetEnvironmentVariable("CRT_DATA", Path.Combine(_dir, "shipped"));
+        Environment.SetEnvironmentVariable("CRT_CACHE", Path.Combine(_dir, "empty-cache"));
+        var log = new List<string>();
+        var net = FeatureNetCache.GetOrTrain(data, log.Add);
+        Assert.Empty(log); // read, not trained
+        Assert.Equal((shipped, trained.Sha256), (net.Path, net.Sha256));
+
+        File.WriteAllBytes(shipped, new byte[] { 1, 2, 3 });
+        Environment.SetEnvironmentVariable("CRT_CACHE", Path.Combine(_dir, "cache"));
+        log.Clear();
+        var fromCache = FeatureNetCache.GetOrTrain(data, log.Add);
+        Assert.Contains(log, l => l.Contains(shipped) && l.Contains("unreadable"));
+        Assert.Equal((trained.Path, trained.Sha256), (fromCache.Path, fromCache.Sha256));
     }
 
     /// <summary>

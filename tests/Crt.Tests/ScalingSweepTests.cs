@@ -128,6 +128,34 @@ public sealed class ScalingSweepTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// FIDs under two feature networks are not like for like: records measured under another network (or made before
+    /// records named it) are measured again under the one in use, without retraining the tokenizer.
+    /// </summary>
+    [Fact]
+    public void RecordsMeasuredUnderAnotherFeatureNetAreMeasuredAgain()
+    {
+        var dir = Path.Combine(_dir, "nets");
+        Sweep(dir);
+        var (tokenizers, points) = new PointLog(Path.Combine(dir, "points.jsonl")).Read();
+        string net = Assert.Single(points.Select(p => p.FeatureNetSha256).Concat(tokenizers.Select(t => t.FeatureNetSha256)).Distinct())!;
+        Assert.Matches("^[0-9a-f]{64}$", net);
+
+        // The baseline's records as if measured under another network; its GPT run goes, so its points can be measured again.
+        var lines = File.ReadAllLines(Path.Combine(dir, "points.jsonl"))
+            .Select(l => l.Contains("\"baseline\"") ? l.Replace(net, "another-network") : l).ToArray();
+        File.WriteAllLines(Path.Combine(dir, "points.jsonl"), lines);
+        Directory.Delete(Path.Combine(dir, "gpt", "baseline"), recursive: true);
+        var checkpoints = Files(Path.Combine(dir, "tokenizers", "baseline", "checkpoints"));
+
+        var again = Sweep(dir);
+        Assert.Equal(3, again.Measured);
+        (tokenizers, points) = new PointLog(Path.Combine(dir, "points.jsonl")).Read();
+        Assert.All(points, p => Assert.Equal(net, p.FeatureNetSha256));
+        Assert.All(tokenizers, t => Assert.Equal(net, t.FeatureNetSha256));
+        Assert.Equal(checkpoints, Files(Path.Combine(dir, "tokenizers", "baseline", "checkpoints"))); // measured again, not trained again
+    }
+
     [Fact]
     public void OnlyTrainsAndMeasuresTheNamedTokenizersAndTheRestFollowsLater()
     {

@@ -105,4 +105,16 @@ public sealed class SweepReplicatesTests : IDisposable
         var md = File.ReadAllText(SweepReplicates.WriteSummary(plan, _dir));
         Assert.Contains("**Selected: l2** (2 arms tied; the cheapest of them)", md);
     }
+
+    [Fact]
+    public void TheSummaryNamesTheFeatureNetworksAndWarnsWhenThereAreSeveral()
+    {
+        string a = new string('a', 64), b = new string('b', 64);
+        Assert.Equal("Every FID and rFID here is under one feature network (weights SHA-256 `aaaaaaaaaaaa`…).", SweepReplicates.FeatureNets([a, a]));
+        var mixed = SweepReplicates.FeatureNets([a, b, b, null]);
+        Assert.StartsWith("**These records were measured under 3 feature networks**", mixed);
+        Assert.Contains("`bbbbbbbbbbbb`: 2 records", mixed);
+        Assert.Contains("not recorded: 1 records", mixed);
+        Assert.Equal("No record measures FID yet.", SweepReplicates.FeatureNets([]));
+    }
 }

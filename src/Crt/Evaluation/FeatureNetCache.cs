@@ -8,8 +8,11 @@ using Crt.Tensors.Optim;
 
 namespace Crt.Evaluation;
 
-/// <summary>A trained feature network, its cache file and its test accuracy; the extractor the metrics use by default.</summary>
-public sealed record TrainedFeatureNet(FeatureNet Net, string Name, string Path, double TestAccuracy) : IFeatureExtractor
+/// <summary>
+/// A trained feature network, the file it was read from or saved to, that file's SHA-256 (which network, exactly: FIDs
+/// are comparable only under the same one) and its test accuracy; the extractor the metrics use by default.
+/// </summary>
+public sealed record TrainedFeatureNet(FeatureNet Net, string Name, string Path, double TestAccuracy, string Sha256) : IFeatureExtractor
 {
     public int FeatureDim => FeatureNet.FeatureDim;
     public int NumClasses => Net.NumClasses;
@@ -27,6 +30,9 @@ public sealed record TrainedFeatureNet(FeatureNet Net, string Name, string Path,
 /// Trains the feature network for a dataset once and caches its weights under
 /// $CRT_CACHE/features (default ~/.cache/crt/features), keyed by dataset, architecture, training recipe
 /// and a hash of the training data, so a changed dataset or recipe retrains and nothing else does.
+/// A network shipped with crt under data/feature-nets/ (the same file name) comes first: training is
+/// bit-reproducible only for one build, machine class and thread count, and a network retrained elsewhere
+/// moves every FID by a few points, so the shipped one is what makes FIDs comparable across machines and sessions.
 /// </summary>
 public static class FeatureNetCache
 {
@@ -53,19 +59,11 @@ public static class FeatureNetCache
         var path = System.IO.Path.Combine(CacheDirectory, $"{name}-{key}.safetensors");
         var net = new FeatureNet(train.Channels, train.Height + 2 * pad, train.NumClasses, new Rng(0));
         net.To(device ?? Device.Cpu);
-        if (File.Exists(path) && !retrain)
+        if (!retrain)
         {
-            try
-            {
-                net.Load(path);
-                var meta = SafeTensors.LoadMetadata(path);
-                net.Eval();
-                return new TrainedFeatureNet(net, name, path, double.Parse(meta["test_accuracy"], CultureInfo.InvariantCulture));
-            }
-            catch (Exception e) when (e is InvalidDataException or KeyNotFoundException or FormatException or ArgumentException)
-            {
-                log($"feature net cache {path} is unreadable ({e.Message}); retraining");
-            }
+            if (Shipped(System.IO.Path.GetFileName(path)) is { } shipped && TryLoad(net, name, shipped, "shipped feature net", log) is { } fromShipped)
+                return fromShipped;
+            if (File.Exists(path) && TryLoad(net, name, path, "feature net cache", log) is { } fromCache) return fromCache;
         }
         log($"training feature net {name} on {train.Name} ({Epochs} epochs, batch {BatchSize}); cached afterwards at {path}");
         Train(net, train, pad, log);
@@ -84,7 +82,37 @@ public static class FeatureNetCache
             ["device"] = net.Device.Name,
         });
         net.Eval();
-        return new TrainedFeatureNet(net, name, path, acc);
+        return new TrainedFeatureNet(net, name, path, acc, FileSha256(path));
+    }
+
+    /// <summary>data/feature-nets/FILE (found as the datasets are: $CRT_DATA, or above the working or program directory), or null.</summary>
+    public static string? Shipped(string fileName)
+    {
+        try { return System.IO.Path.Combine(BuiltInDatasets.FindDataDirectory("feature-nets"), fileName) is var p && File.Exists(p) ? p : null; }
+        catch (DirectoryNotFoundException) { return null; }
+    }
+
+    /// <summary>The network in <paramref name="path"/>, or null (and a line saying why) when the file is unreadable.</summary>
+    private static TrainedFeatureNet? TryLoad(FeatureNet net, string name, string path, string what, Action<string> log)
+    {
+        try
+        {
+            net.Load(path);
+            var meta = SafeTensors.LoadMetadata(path);
+            net.Eval();
+            return new TrainedFeatureNet(net, name, path, double.Parse(meta["test_accuracy"], CultureInfo.InvariantCulture), FileSha256(path));
+        }
+        catch (Exception e) when (e is InvalidDataException or KeyNotFoundException or FormatException or ArgumentException or IOException)
+        {
+            log($"{what} {path} is unreadable ({e.Message}); not used");
+            return null;
+        }
+    }
+
+    private static string FileSha256(string path)
+    {
+        using var file = File.OpenRead(path);
+        return Convert.ToHexStringLower(SHA256.HashData(file));
     }
 
     private static void Train(FeatureNet net, ImageSet train, int pad, Action<string> log)

@@ -63,6 +63,16 @@ internal sealed class SweepContext
     /// <summary>The feature network of every FID, for the data as the tokenizers see it.</summary>
     public TrainedFeatureNet FeatureNet => _featureNet ??= OnDevice(FeatureNetCache.GetOrTrain(Plan.Data, Log, images: View.Images, pad: View.Pad));
 
+    /// <summary>
+    /// Whether a recorded tokenizer's rFID was measured under the feature network in use now. A record from another
+    /// network (another machine's or build's training of it, or one made before records named it) is measured again:
+    /// FIDs under two networks are not like for like.
+    /// </summary>
+    public bool MeasuredHere(TokenizerRecord r) => r.FeatureNetSha256 == FeatureNet.Sha256;
+
+    /// <summary>Whether a recorded point's FID (if it has one) was measured under the feature network in use now.</summary>
+    public bool MeasuredHere(PointRecord p) => p.FeatureNet is null || p.FeatureNetSha256 == FeatureNet.Sha256;
+
     private TrainedFeatureNet OnDevice(TrainedFeatureNet net)
     {
         net.Net.To(Device);

@@ -34,6 +34,8 @@ public sealed record TokenizerRecord
     public double CodeEntropyBits { get; init; }
     public double? CrtLoss { get; init; }
     public required string FeatureNet { get; init; }
+    /// <summary>SHA-256 of the feature network's weights file rFID was measured under (null in records made before it was recorded).</summary>
+    public string? FeatureNetSha256 { get; init; }
     /// <summary>Wall seconds this sweep spent on the tokenizer: training (this invocation's part), tokenizing, measuring.</summary>
     public double Seconds { get; init; }
     public string Time { get; init; } = "";
@@ -68,6 +70,8 @@ public sealed record PointRecord
     public double[] CePerPosition { get; init; } = Array.Empty<double>();
     public double BitsPerImage { get; init; }
     public string? FeatureNet { get; init; }
+    /// <summary>SHA-256 of the feature network's weights file FID was measured under (null without samples, or in records made before it was recorded).</summary>
+    public string? FeatureNetSha256 { get; init; }
     public int Samples { get; init; }
     public int RealImages { get; init; }
     public double Cfg { get; init; }

@@ -57,6 +57,18 @@ public static class SweepReplicates
         return plan.ForReplicate(r, name => earlier is null ? null : SweepContext.TokenizerDirIn(Path.Combine(dir, earlier.FolderName), name));
     }
 
+    /// <summary>Which feature network(s) the records' FIDs were measured under, by the weights' SHA-256; a warning when more than one.</summary>
+    internal static string FeatureNets(IEnumerable<string?> shas)
+    {
+        var counts = shas.GroupBy(h => h).Select(g => (Net: g.Key is null ? "not recorded" : $"`{g.Key[..Math.Min(12, g.Key.Length)]}`", Count: g.Count())).ToList();
+        if (counts.Count == 0) return "No record measures FID yet.";
+        if (counts.Count == 1)
+            return counts[0].Net == "not recorded" ? "These records were made before records named their feature network (its weights' SHA-256)."
+                : $"Every FID and rFID here is under one feature network (weights SHA-256 {counts[0].Net}…).";
+        return $"**These records were measured under {counts.Count} feature networks** ({string.Join(", ", counts.Select(c => $"{c.Net}: {c.Count} records"))}): " +
+            "FIDs under different networks are not like for like. `crt sweep` measures again what another network measured.";
+    }
+
     /// <summary>Writes DIR/replicates.md from each replicate's points.jsonl; returns its path.</summary>
     public static string WriteSummary(SweepPlan plan, string dir)
     {
@@ -74,6 +86,8 @@ public static class SweepReplicates
             "Each cell is the mean over the replicates ± the half-width of its 95% Student-t interval (one replicate: the mean alone). " +
             "Each replicate is a complete sweep in its own folder, with its own fits and report.");
         md.AppendLine();
+        md.AppendLine(FeatureNets(runs.SelectMany(x => x.Records.Tokenizers.Select(t => t.FeatureNetSha256)
+            .Concat(x.Records.Points.Where(p => p.FeatureNet is not null).Select(p => p.FeatureNetSha256))))).AppendLine();
 
         md.AppendLine("## Tokenizers").AppendLine();
         md.AppendLine("| tokenizer | replicates | PSNR (dB) | rFID | codebook usage | CRT loss (the baseline's: its λ = 0 probe) |");

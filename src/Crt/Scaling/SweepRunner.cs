@@ -56,14 +56,17 @@ public static class SweepRunner
         var done = pointRecords.ToDictionary(p => p.Key);
         var tokenizers = plan.Tokenizers.Where(o.Includes).ToList();
         var all = tokenizers.SelectMany(t => plan.Points().Where(p => p.Tokenizer.Name == t.Name)).ToList(); // in the order they run
-        bool Recorded((SweepTokenizer Tokenizer, string Preset, long Steps) p) => done.ContainsKey(SweepKeys.Point(p.Tokenizer.Name, p.Preset, p.Steps));
+        // A point counts as recorded only when measured under the feature network in use now (SweepContext.MeasuredHere).
+        bool Recorded((SweepTokenizer Tokenizer, string Preset, long Steps) p) =>
+            done.TryGetValue(SweepKeys.Point(p.Tokenizer.Name, p.Preset, p.Steps), out var r) && ctx.MeasuredHere(r);
         var eta = new SweepEta(plan, tokRecords);
         int measured = 0;
         foreach (var t in tokenizers)
         {
             int number = plan.Tokenizers.TakeWhile(u => u.Name != t.Name).Count() + 1;
             var recorded = tokRecords.FirstOrDefault(r => r.Name == t.Name);
-            if (recorded is not null && all.Where(p => p.Tokenizer.Name == t.Name).All(Recorded)) continue;
+            ctx.UseImagesOf(t.Name, SweepTokenizerStage.ConfigOf(t)); // how FIDs read the images: needed to know the feature network
+            if (recorded is not null && ctx.MeasuredHere(recorded) && all.Where(p => p.Tokenizer.Name == t.Name).All(Recorded)) continue;
             ctx.ThrowIfCancelled();
             log($"[tokenizer {number}/{plan.Tokenizers.Count}] {t.Name}");
             var tokenizerClock = Stopwatch.StartNew();
@@ -74,7 +77,8 @@ public static class SweepRunner
             {
                 var (_, preset, steps) = all[k];
                 if (all[k].Tokenizer.Name != t.Name) continue;
-                if (done.TryGetValue(SweepKeys.Point(t.Name, preset, steps), out var old) && prepared.Record.Sha256 == old.TokenizerSha256) continue;
+                if (done.TryGetValue(SweepKeys.Point(t.Name, preset, steps), out var old) && prepared.Record.Sha256 == old.TokenizerSha256 && ctx.MeasuredHere(old))
+                    continue;
                 ctx.ThrowIfCancelled();
                 log($"[point {k + 1}/{all.Count}] {t.Name} · {preset} · {steps} steps");
                 var p = SweepGptStage.Measure(ctx, prepared, preset, steps);

@@ -29,7 +29,7 @@ internal static class SweepTokenizerStage
         var valTokens = ctx.TokensPath(t.Name, "val");
         Tokenize(ctx, tok, Split.Train, ctx.Plan.Tokenize.TrainImages, ctx.Plan.Tokenize.Variants, trainTokens);
         Tokenize(ctx, tok, Split.Validation, ctx.Plan.Eval.ValSequences, new[] { "original" }, valTokens);
-        if (recorded is not null && recorded.Sha256 == tok.Sha256) return new PreparedTokenizer(recorded, tok, trainTokens, valTokens);
+        if (recorded is not null && recorded.Sha256 == tok.Sha256 && ctx.MeasuredHere(recorded)) return new PreparedTokenizer(recorded, tok, trainTokens, valTokens);
 
         ctx.ThrowIfCancelled();
         var record = Measure(ctx, t, trainer, result, tok) with { Seconds = clock.Elapsed.TotalSeconds };
@@ -49,6 +49,16 @@ internal static class SweepTokenizerStage
             throw new ArgumentException($"{dir}: this tokenizer run was made with other settings ({diff}); delete the folder to retrain it, or give the sweep another --out");
     }
 
+    /// <summary>The settings of a tokenizer of the plan: its resolved config, or a reused run's own config.json.</summary>
+    public static TokenizerTrainConfig ConfigOf(SweepTokenizer t)
+    {
+        if (t.Config is not null) return t.Config;
+        string file = Path.Combine(t.Run!, "config.json");
+        if (!File.Exists(file))
+            throw new ArgumentException($"{t.Run}: tokenizer '{t.Name}' names this folder as a run to reuse, but it holds no config.json");
+        return ConfigResolver.Resolve(new TokenizerTrainConfig(), file, Array.Empty<string>());
+    }
+
     private static (TokenizerTrainer, TokenizerTrainResult) Train(SweepContext ctx, SweepTokenizer t)
     {
         string dir = ctx.TokenizerDir(t.Name);
@@ -65,8 +75,7 @@ internal static class SweepTokenizerStage
     /// <summary>An existing run, read and measured but never trained further.</summary>
     private static (TokenizerTrainer, TokenizerTrainResult) Reuse(SweepContext ctx, SweepTokenizer t)
     {
-        if (!File.Exists(Path.Combine(t.Run!, "config.json")))
-            throw new ArgumentException($"{t.Run}: tokenizer '{t.Name}' names this folder as a run to reuse, but it holds no config.json");
+        ConfigOf(t); // a run without its config.json is refused, naming it
         var trainer = TokenizerTrainer.OpenFinished(t.Run!, log: _ => { }, device: ctx.Device);
         ctx.UseImagesOf(t.Name, trainer.Config);
         var (with, without) = trainer.MeasureStepFlops();
@@ -110,7 +119,7 @@ internal static class SweepTokenizerStage
             Steps = result.Steps, TrainingFlops = probe ? result.TokenizerOnlyFlops : result.TrainingFlops, TrainingFlopsWithProbe = result.TrainingFlops,
             RegularizerFlopFraction = result.RegularizerFlopFraction, TestImages = recon.Images, Mse = recon.Mse, Psnr = recon.Psnr, Ssim = recon.Ssim, Rfid = rfid,
             CodebookUsage = recon.CodebookUsage, UsedCodes = recon.UsedCodes, CodeEntropyBits = recon.CodeEntropyBits, CrtLoss = recon.CrtLoss,
-            FeatureNet = ctx.FeatureNet.Name, Time = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
+            FeatureNet = ctx.FeatureNet.Name, FeatureNetSha256 = ctx.FeatureNet.Sha256, Time = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
         };
     }
 }

@@ -36,7 +36,7 @@ public static class SweepRunner
         var ctx = new SweepContext(plan, Path.GetFullPath(o.Out), o.Quiet, log, cancel, o.Device ?? Device.Cpu);
         log($"crt sweep {plan.Path} → {ctx.Dir}");
         log($"{plan.Tokenizers.Count} tokenizers × {plan.Gpt.Presets.Length} GPT sizes × {plan.Gpt.Steps.Length} training lengths = {plan.PointCount} points " +
-            $"({pointRecords.Count(p => IsPlanned(plan, p))} already recorded). The training lengths ({string.Join(", ", plan.Gpt.Steps)} steps) are checkpoints " +
+            $"({pointRecords.Count(p => IsPlanned(plan, p))} already recorded; those measured under another feature network are measured again). The training lengths ({string.Join(", ", plan.Gpt.Steps)} steps) are checkpoints " +
             "of one run per (tokenizer, GPT size), measured as the run passes them.");
         if (o.Only is not null)
             log($"only {string.Join(", ", plan.Tokenizers.Where(o.Includes).Select(t => t.Name))} now (--only); the others are left as they are");

@@ -394,9 +394,10 @@ public static unsafe class Conv2dKernels
     /// writes) straight into the packed-B layout of a product with packed weights (<see cref="Gemm.LayoutB"/>), where
     /// the GEMM's own packing would have put them: the product then packs no B, one pass over the K × P matrix less.
     /// Each (tap, output row) is still one run of the input row, cut where it crosses a panel boundary. The product
-    /// reads the same packed values as before, so results are bit-identical. On a 2-core AMD EPYC with AVX-512 (Zen 5
-    /// class; bench/compare_builds.py, 4–6 alternating rounds): conv3x3 forward + backward 32×64×32×32 0.93 and
-    /// 32×128×16×16 0.96 of the time, vq-f16 encode + decode 0.93; the vq-tiny train step unchanged (1.006).
+    /// reads the same packed values as before, so results are bit-identical. On a 2-core AMD EPYC with AVX-512 (Zen 4
+    /// class, family 25 model 17: 32 KB L1d, 1 MB L2, so KC 672 / NC 128; bench/compare_builds.py, 4–8 alternating
+    /// rounds): conv3x3 forward + backward 32×64×32×32 0.93 and 32×128×16×16 0.96 of the time, vq-f16 encode + decode
+    /// 0.93; the vq-tiny train step unchanged (1.006).
     /// </summary>
     internal static void Im2ColPacked(in ConvGeom g, float* x, int oh0, int oh1, in Gemm.PackedBLayout layout, float* dst)
     {

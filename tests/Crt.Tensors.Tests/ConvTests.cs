@@ -441,8 +441,8 @@ public class ConvWidthTests
 
     /// <summary>
     /// im2col into the packed-B layout puts every value exactly where the layout says, for panel widths that split
-    /// output rows anywhere (rows of 1–40 and 64 pixels; bands that start mid-image; stride 1 and 2; several depth
-    /// slices), and zeros past the last column; NaN-filled first, so nothing is left unwritten.
+    /// output rows anywhere (rows of 1–40 and 64 pixels; bands that start mid-image; stride 1 and 2; padding 0, 1 and
+    /// 2; several depth slices), and zeros past the last column; NaN-filled first, so nothing is left unwritten.
     /// </summary>
     [Theory]
     [MemberData(nameof(Widths))]
@@ -451,10 +451,11 @@ public class ConvWidthTests
         using var width = SimdWidths.Use(bits);
         var r = new Random(bits + 3);
         foreach (int w in Enumerable.Range(1, 40).Append(64))
-            foreach (int stride in new[] { 1, 2 })
+            foreach (var (stride, pad) in new[] { (1, 1), (2, 1), (1, 0), (1, 2), (2, 2) })
                 foreach (var (nr, depth) in new[] { (32, 18), (16, 7), (12, 18), (8, 5) })
                 {
-                    var g = ConvGeom.Create(1, 2, 5, w, 1, 3, 3, stride, 1, 1, 1, 1);
+                    if (w + 2 * pad < 3) continue;
+                    var g = ConvGeom.Create(1, 2, 5, w, 1, 3, 3, stride, pad, pad, pad, pad);
                     var x = Rand(r, g.Cin * g.H * g.W);
                     int oh0 = g.Ho > 1 ? 1 : 0, oh1 = g.Ho, pc = (oh1 - oh0) * g.Wo;
                     var col = new float[g.K * pc];
@@ -469,7 +470,7 @@ public class ConvWidthTests
                         {
                             long at = layout.Offset(k, p);
                             float want = p < pc ? col[k * pc + p] : 0f;
-                            Assert.True(want.Equals(packed[at]), $"{bits}-bit W {w} stride {stride} NR {nr} depth {depth}: ({k}, {p}) is {packed[at]}, not {want}");
+                            Assert.True(want.Equals(packed[at]), $"{bits}-bit W {w} stride {stride} pad {pad} NR {nr} depth {depth}: ({k}, {p}) is {packed[at]}, not {want}");
                             seen[at] = true;
                         }
                     Assert.All(seen, Assert.True); // the layout is a one-to-one map onto the buffer

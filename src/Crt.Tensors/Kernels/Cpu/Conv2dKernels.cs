@@ -46,7 +46,7 @@ public static unsafe class Conv2dKernels
     /// </summary>
     public static int ColBandFloats { get; set; } = 1 << 20;
 
-    [ThreadStatic] private static float[]? _scratch, _scratch2, _packedW;
+    [ThreadStatic] private static float[]? _scratch, _scratch2, _packedW, _padded;
 
     private static float[] Scratch(int n) => Scratch(ref _scratch, n);
 
@@ -395,10 +395,12 @@ public static unsafe class Conv2dKernels
     /// the GEMM's own packing would have put them: the product then packs no B, one pass over the K × P matrix less.
     /// Each (tap, output row) is still one run of the input row, cut where it crosses a panel boundary. The product
     /// reads the same packed values as before, so results are bit-identical. On a 2-core AMD EPYC with AVX-512 (Zen 4
-    /// class, family 25 model 17: 32 KB L1d, 1 MB L2, so KC 672 / NC 128; bench/compare_builds.py, 4–8 alternating
-    /// rounds): conv3x3 forward + backward 32×64×32×32 0.93 and 32×128×16×16 0.96 of the time, vq-f16 encode + decode
-    /// 0.93; the vq-tiny train step unchanged (1.006).
-    /// </summary>
+    /// class, family 25 model 17: KC 672 / NC 128), against im2col + the GEMM's own packing (bench/compare_builds.py,
+    /// 6 alternating rounds): conv3x3 forward + backward 32×64×32×32 0.97 and 32×128×16×16 0.965 of the time, the
+    /// vq-tiny train step 0.97 at 512 bits; at 256 bits the step 0.945 and the 32×64 conv 1.04. This VM drifted by
+    /// ±15% meanwhile, so those are within its noise; the profile is steadier: im2col's share of the 32×128 conv is
+    /// 5.5% with the bordered band below, 10.4% without it (same work as Im2Col, bounds tested per piece).
+        /// </summary>
     internal static void Im2ColPacked(in ConvGeom g, float* x, int oh0, int oh1, in Gemm.PackedBLayout layout, float* dst)
     {
         switch (SimdPath.Bits)
@@ -415,58 +417,69 @@ public static unsafe class Conv2dKernels
     {
         // Panel by panel, and within a panel tap by tap: the writes run straight through the buffer. (Tap by tap over
         // the whole image, as Im2Col goes, writes each panel's rows nr·kc floats apart: a store stream per panel, more
-        // than the prefetchers follow, and it cost 4× Im2Col's time.) The input rows a panel reads stay in L2.
-        int H = g.H, W = g.W, Wo = g.Wo, s = g.Stride, khw = g.Kh * g.Kw, nr = layout.NR, depth = layout.SliceDepth;
-        int pc = (oh1 - oh0) * Wo;
-        long sliceFloats = (long)depth * layout.NRound;
-        int* pieces = stackalloc int[4 * nr]; // per piece of the panel: output row, first column, length, place in the panel
-        int* lo = stackalloc int[g.Kw], hi = stackalloc int[g.Kw];
-        for (int j = 0; j < g.Kw; j++) (lo[j], hi[j]) = ValidCols(j - g.PadLeft, s, W, Wo);
-        for (int k0 = 0; k0 < g.K; k0 += depth)
+        // than the prefetchers follow, and it cost 4× Im2Col's time.) The band's input rows are first copied with their
+        // zero border (the padding) into a buffer of their own, so each piece is one plain copy, no bounds to test:
+        // pieces are a vector or two long, and the tests cost as much as the copy.
+        int s = g.Stride, Wo = g.Wo, khw = g.Kh * g.Kw, nr = layout.NR, depth = layout.SliceDepth;
+        int pc = (oh1 - oh0) * Wo, Hb = (oh1 - oh0 - 1) * s + g.Kh, Wb = (Wo - 1) * s + g.Kw;
+        fixed (float* xb = Scratch(ref _padded, g.Cin * Hb * Wb + 32)) // + 32: a stride-2 gather reads one float past its last
         {
-            int kc = Math.Min(depth, g.K - k0);
-            float* slice = dst + k0 / depth * sliceFloats;
-            for (int p0 = 0; p0 < pc; p0 += nr)
+            Border(g, x, oh0 * s - g.PadTop, Hb, Wb, xb);
+            long sliceFloats = (long)depth * layout.NRound;
+            int* pieces = stackalloc int[3 * nr]; // per piece of the panel: its first float in a channel's band, length, place in the panel
+            for (int k0 = 0; k0 < g.K; k0 += depth)
             {
-                int used = Math.Min(nr, pc - p0), count = 0;
-                for (int p = p0; p < p0 + used; count++)
+                int kc = Math.Min(depth, g.K - k0);
+                float* slice = dst + k0 / depth * sliceFloats;
+                for (int p0 = 0; p0 < pc; p0 += nr)
                 {
-                    int r = p / Wo, ow = p - r * Wo, len = Math.Min(Wo - ow, p0 + used - p);
-                    pieces[4 * count] = oh0 + r; pieces[4 * count + 1] = ow; pieces[4 * count + 2] = len; pieces[4 * count + 3] = p - p0;
-                    p += len;
-                }
-                float* d = slice + (long)(p0 / nr) * nr * kc;
-                int c = k0 / khw, t = k0 - c * khw, i = t / g.Kw, j = t - i * g.Kw; // the tap of depth row k0, then counted up
-                for (int kk = 0; kk < kc; kk++, d += nr)
-                {
-                    float* xc = x + (long)c * H * W;
-                    int off = j - g.PadLeft;
-                    for (int e = 0; e < count; e++)
+                    int used = Math.Min(nr, pc - p0), count = 0;
+                    for (int p = p0; p < p0 + used; count++)
                     {
-                        int oh = pieces[4 * e], ow = pieces[4 * e + 1], len = pieces[4 * e + 2];
-                        float* piece = d + pieces[4 * e + 3] - ow; // piece[t] is column t of output row oh
-                        int ih = oh * s + i - g.PadTop;
-                        if ((uint)ih >= (uint)H) new Span<float>(piece + ow, len).Clear();
-                        else RowPiece<V>(simd, s, xc + ih * W + off, piece, ow, ow + len, lo[j], hi[j], W - off);
+                        int r = p / Wo, ow = p - r * Wo, len = Math.Min(Wo - ow, p0 + used - p);
+                        pieces[3 * count] = r * s * Wb + ow * s; pieces[3 * count + 1] = len; pieces[3 * count + 2] = p - p0;
+                        p += len;
                     }
-                    if (used < nr) new Span<float>(d + used, nr - used).Clear(); // the last panel's columns past pc
-                    if (++j == g.Kw) { j = 0; if (++i == g.Kh) { i = 0; c++; } }
+                    float* d = slice + (long)(p0 / nr) * nr * kc;
+                    int c = k0 / khw, t = k0 - c * khw, i = t / g.Kw, j = t - i * g.Kw; // the tap of depth row k0, then counted up
+                    for (int kk = 0; kk < kc; kk++, d += nr)
+                    {
+                        float* tap = xb + ((long)c * Hb + i) * Wb + j; // the band's input for this tap, output (0, 0)
+                        for (int e = 0; e < count; e++)
+                        {
+                            float* src = tap + pieces[3 * e];
+                            float* piece = d + pieces[3 * e + 2];
+                            int len = pieces[3 * e + 1];
+                            if (s == 1) CopyRow<V>(simd, src, piece, len);
+                            else if (s == 2 && simd) Gather2<V>(src, piece, 0, len, 2 * len);
+                            else for (int q = 0; q < len; q++) piece[q] = src[q * s];
+                        }
+                        if (used < nr) new Span<float>(d + used, nr - used).Clear(); // the last panel's columns past pc
+                        if (++j == g.Kw) { j = 0; if (++i == g.Kh) { i = 0; c++; } }
+                    }
                 }
             }
         }
     }
 
-    /// <summary>d[t] for t in [a, b) of one im2col row: the input where column t reads inside [lo, hi), zero elsewhere.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void RowPiece<V>(bool simd, int s, float* src, float* d, int a, int b, int lo, int hi, int avail) where V : unmanaged, IVec<V>
+    /// <summary>
+    /// xb [Cin, Hb, Wb] = the input rows ih0 … ih0 + Hb − 1 of every channel, columns −PadLeft … Wb − PadLeft − 1, zero
+    /// where that lies outside the image (the padding, or rows past either edge).
+    /// </summary>
+    private static void Border(in ConvGeom g, float* x, int ih0, int Hb, int Wb, float* xb)
     {
-        int ca = Math.Max(a, lo), cb = Math.Min(b, hi);
-        if (cb <= ca) { new Span<float>(d + a, b - a).Clear(); return; }
-        for (int t = a; t < ca; t++) d[t] = 0f;
-        for (int t = cb; t < b; t++) d[t] = 0f;
-        if (s == 1) CopyRow<V>(simd, src + ca, d + ca, cb - ca);
-        else if (s == 2 && simd) Gather2<V>(src, d, ca, cb, avail);
-        else for (int ow = ca; ow < cb; ow++) d[ow] = src[ow * s];
+        int lo = Math.Clamp(g.PadLeft, 0, Wb), hi = Math.Clamp(g.PadLeft + g.W, lo, Wb); // where columns of the image land
+        int from = Math.Max(0, -g.PadLeft);                                                // its first column that lands
+        for (int c = 0; c < g.Cin; c++)
+            for (int r = 0; r < Hb; r++)
+            {
+                float* row = xb + ((long)c * Hb + r) * Wb;
+                int ih = ih0 + r;
+                if ((uint)ih >= (uint)g.H) { new Span<float>(row, Wb).Clear(); continue; }
+                new Span<float>(row, lo).Clear();
+                new ReadOnlySpan<float>(x + ((long)c * g.H + ih) * g.W + from, hi - lo).CopyTo(new Span<float>(row + lo, hi - lo));
+                new Span<float>(row + hi, Wb - hi).Clear();
+            }
     }
 
     /// <summary>d[ow] = src[2·ow] for ow in [lo, hi); src[t] is readable for t &lt; avail. Two vectors of input, the

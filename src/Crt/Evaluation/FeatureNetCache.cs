@@ -85,10 +85,22 @@ public static class FeatureNetCache
         return new TrainedFeatureNet(net, name, path, acc, FileSha256(path));
     }
 
-    /// <summary>data/feature-nets/FILE (found as the datasets are: $CRT_DATA, or above the working or program directory), or null.</summary>
-    public static string? Shipped(string fileName)
+    /// <summary>Whether a network for the dataset is shipped or cached (its training data is not read to check the key).</summary>
+    public static bool Available(string dataset)
     {
-        try { return System.IO.Path.Combine(BuiltInDatasets.FindDataDirectory("feature-nets"), fileName) is var p && File.Exists(p) ? p : null; }
+        string prefix = $"{FeatureNet.Architecture}-{DatasetName(dataset)}-";
+        bool In(string? dir) => dir is not null && Directory.Exists(dir) && Directory.EnumerateFiles(dir, prefix + "*.safetensors").Any();
+        return In(ShippedDirectory()) || In(CacheDirectory);
+    }
+
+    /// <summary>data/feature-nets/FILE, or null.</summary>
+    public static string? Shipped(string fileName) =>
+        ShippedDirectory() is { } dir && System.IO.Path.Combine(dir, fileName) is var p && File.Exists(p) ? p : null;
+
+    /// <summary>data/feature-nets, found as the datasets are ($CRT_DATA, or above the working or program directory), or null.</summary>
+    private static string? ShippedDirectory()
+    {
+        try { return BuiltInDatasets.FindDataDirectory("feature-nets"); }
         catch (DirectoryNotFoundException) { return null; }
     }
 

@@ -65,7 +65,7 @@ public static class SweepEstimate
                 log($"× {plan.Replicates.Count} replicates ({distinct} tokenizer seed(s)): the estimate below is for all of them");
                 total = tokenizerSeconds * distinct + (total - tokenizerSeconds) * plan.Replicates.Count;
             }
-            bool cached = Directory.Exists(FeatureNetCache.CacheDirectory) && Directory.EnumerateFiles(FeatureNetCache.CacheDirectory, $"{FeatureNet.Architecture}-*").Any();
+            bool cached = FeatureNetCache.Available(plan.Data);
             log($"estimated wall time ≈ {ProgressReporter.FormatDuration(total)} on {Environment.ProcessorCount} otherwise idle cores (other work running beside the sweep slows it)" +
                 (cached ? "" : ", plus a few minutes to train the FID feature network once (none is cached yet)") +
                 $"; estimating took {ProgressReporter.FormatDuration(clock.Elapsed.TotalSeconds)}");

@@ -9,11 +9,14 @@ public sealed record GenerationReport(string FeatureNet, int Generated, int Real
     /// <summary>FID of the first n generated images, for each n asked for (how FID depends on the sample count).</summary>
     public IReadOnlyDictionary<int, double> FidOfFirst { get; init; } = new Dictionary<int, double>();
 
+    /// <summary>SHA-256 of the feature network's weights file, where the network is one of crt's own (which network, exactly).</summary>
+    public string? FeatureNetSha256 { get; init; }
+
     public Dictionary<string, object?> ToMetrics() => new()
     {
         ["feature_net"] = FeatureNet, ["generated"] = Generated, ["real"] = Real,
         [$"fid_{FeatureNet}"] = Fid, [$"is_{FeatureNet}"] = IsMean, ["is_std"] = IsStd, ["real_is"] = RealIsMean,
-        ["precision"] = Precision, ["recall"] = Recall, ["pr_k"] = 3,
+        ["precision"] = Precision, ["recall"] = Recall, ["pr_k"] = 3, ["feature_net_sha256"] = FeatureNetSha256,
     };
 }
 
@@ -38,6 +41,9 @@ public static class GenerationEvaluation
         var (isMean, isStd) = InceptionScore.Compute(gp, ng, k, Math.Min(isSplits, ng));
         var (realIs, _) = InceptionScore.Compute(rp, nr, k, Math.Min(isSplits, nr));
         var (p, r) = PrecisionRecall.Compute(rf, nr, gf, ng, d);
-        return new GenerationReport(net.Name, ng, nr, fid, isMean, isStd, p, r, realIs) { FidOfFirst = subsets };
+        return new GenerationReport(net.Name, ng, nr, fid, isMean, isStd, p, r, realIs)
+        {
+            FidOfFirst = subsets, FeatureNetSha256 = (net as TrainedFeatureNet)?.Sha256,
+        };
     }
 }

@@ -55,7 +55,7 @@ internal static class SweepGptStage
             Tokenizer = tok.Record.Name, TokenizerSha256 = tok.Record.Sha256, CodebookSize = tok.Record.CodebookSize, TokensPerImage = tok.Record.TokensPerImage,
             TokenizerFlops = tok.Record.TrainingFlops, Gpt = preset, GptParameters = trainer.Model.ParameterCount, Steps = trainer.Step, BatchSize = trainer.Config.BatchSize,
             GptFlops = trainer.FlopsSpent, ValSequences = val.Sequences, CePerToken = val.CePerToken, CePosition0 = val.CePosition0, CeRest = val.CeRest,
-            CePerPosition = val.CePerPosition, BitsPerImage = val.BitsPerImage, FeatureNet = gen?.FeatureNet, FeatureNetSha256 = gen is null ? null : ctx.FeatureNet.Sha256, Samples = gen?.Generated ?? 0, RealImages = gen?.Real ?? 0,
+            CePerPosition = val.CePerPosition, BitsPerImage = val.BitsPerImage, FeatureNet = gen?.FeatureNet, FeatureNetSha256 = gen?.FeatureNetSha256, Samples = gen?.Generated ?? 0, RealImages = gen?.Real ?? 0,
             Cfg = plan.Eval.Cfg, Fid = gen?.Fid, FidOfFirst = gen?.FidOfFirst.ToDictionary() ?? [], IsMean = gen?.IsMean, IsStd = gen?.IsStd, Precision = gen?.Precision, Recall = gen?.Recall,
             Seconds = clock.Elapsed.TotalSeconds, TrainSeconds = trainSeconds, Time = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
         };

@@ -289,13 +289,15 @@ public static unsafe class Conv2dKernels
             int rows = BandRows(gt), HW = g.H * g.W;
             if (plan.Packed != null)
                 fixed (float* scratch = Scratch(ref _scratch2, PackedFloats(Gemm.LayoutB(plan.Packed, rows * gt.Wo))))
+                {
+                    float* col = Align64(scratch);
                     for (int r0 = 0; r0 < gt.Ho; r0 += rows)
                     {
                         int r1 = Math.Min(gt.Ho, r0 + rows), n = (r1 - r0) * gt.Wo;
-                        var layout = Gemm.LayoutB(plan.Packed, n);
-                        Im2ColPacked(gt, gy, r0, r1, layout, Align64(scratch));
-                        Gemm.SgemmPacked(plan.Packed, n, Align64(scratch), 0f, dx + r0 * gt.Wo, HW);
+                        Im2ColPacked(gt, gy, r0, r1, Gemm.LayoutB(plan.Packed, n), col);
+                        Gemm.SgemmPacked(plan.Packed, n, col, 0f, dx + r0 * gt.Wo, HW);
                     }
+                }
             else
                 fixed (float* col = Scratch(ref _scratch2, gt.K * rows * gt.Wo), wf = plan.Flipped)
                     for (int r0 = 0; r0 < gt.Ho; r0 += rows)

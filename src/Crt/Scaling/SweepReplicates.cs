@@ -142,6 +142,7 @@ public static class SweepReplicates
         if (selected is not null && selected != plan.Crt)
             WritePaired(md, plan, runs, plan.Baseline, selected, "the selected configuration, as the declared verdict reads it");
         SweepAblation.WriteClaim5(md, plan, runs);
+        SweepClaim4.Write(md, plan, runs);
         string path = Path.Combine(dir, "replicates.md");
         AtomicFile.WriteAllText(path, md.ToString());
         return path;

@@ -99,6 +99,39 @@ public class GemmTests
         Assert.Equal(new[] { 1f, 2f, 3f, 1f, 2f, 3f }, c); // k = 0: C is the bias
     }
 
+    /// <summary>
+    /// The shared-B scheduler's row units cover every row once, in whole slivers, none taller than MC, and split evenly
+    /// between the threads: with the units dealt out in turn, no thread ends with more than one sliver over another's
+    /// share, plus one unit's worth where the units do not divide among the threads.
+    /// </summary>
+    [Fact]
+    public void RowUnitsCoverEveryRowAndShareTheWorkEvenly()
+    {
+        foreach (int threads in new[] { 1, 2, 3, 4, 16 })
+            foreach (int mr in new[] { 4, 6, 8 })
+                foreach (int mc in new[] { 8 * mr, 72, 144 })
+                    for (int m = 1; m <= 700; m += m < 64 ? 1 : 7)
+                    {
+                        var (units, maxRows) = Gemm.RowUnits(m, mr, mc, threads);
+                        int next = 0, tallest = 0;
+                        var load = new int[threads];
+                        for (int u = 0; u < units; u++)
+                        {
+                            var (first, rows) = Gemm.UnitRows(u, units, m, mr);
+                            Assert.Equal(next, first);
+                            Assert.True(rows > 0 && (first % mr == 0), $"m {m}, mr {mr}: unit {u} of {units} starts at {first} with {rows} rows");
+                            next = first + rows;
+                            tallest = Math.Max(tallest, rows);
+                            load[u % threads] += rows;
+                        }
+                        Assert.Equal(m, next);
+                        Assert.True(tallest <= maxRows && maxRows <= Math.Max(mr, mc / mr * mr), $"m {m}, mr {mr}, MC {mc}: {tallest} rows in a unit, {maxRows} allowed");
+                        int slack = units % threads == 0 ? mr * (units / threads) : maxRows;
+                        Assert.True(load.Max() - load.Min() <= slack, $"m {m}, mr {mr}, {threads} threads: loads {string.Join(", ", load)} in {units} units");
+                    }
+        Assert.Equal((4, 56), Gemm.RowUnits(200, 8, 144, 2)); // sampling's decode step: 56 + 48 + 48 + 48 rows, not 64 + 64 + 64 + 8
+    }
+
     [Fact]
     public void BlocksAcrossEveryCacheLevel()
     {
@@ -171,7 +204,7 @@ public class GemmBlockingTests
     /// <summary>Odd sizes (every sliver edge), all transposes, beta = 0 / 1 / other (the kernels' store modes), serial and parallel.</summary>
     private static void CheckShapes()
     {
-        foreach (var (m, n, k) in new[] { (17, 33, 65), (65, 129, 33), (100, 70, 97), (9, 200, 50), (300, 40, 90) })
+        foreach (var (m, n, k) in new[] { (17, 33, 65), (65, 129, 33), (100, 70, 97), (9, 200, 50), (300, 40, 90), (200, 96, 40) })
             foreach (var ta in new[] { false, true })
                 foreach (var tb in new[] { false, true })
                 {

@@ -36,11 +36,7 @@ public static unsafe partial class Gemm
         long perCol = (long)kBlocks * kcMax;
         int chunkCols = (int)Math.Max(ncMax, Math.Min(RoundUp(n, ncMax), SharedBLimit / perCol / ncMax * ncMax));
 
-        // Row units: two per thread, so a thread that falls behind hands over half its share, while each unit
-        // stays tall enough to reuse every B block it streams from L3 over many A slivers.
-        int unitRows = RoundUp((m + 2 * threads - 1) / (2 * threads), mr);
-        unitRows = Math.Min(Math.Max(unitRows, 8 * mr), Math.Max(mr, cfg.MC));
-        int rowUnits = (m + unitRows - 1) / unitRows;
+        var (rowUnits, unitRows) = RowUnits(m, mr, cfg.MC, threads);
 
         var pass = Interlocked.Exchange(ref s_spare, null) ?? new SharedPass();
         try
@@ -88,7 +84,7 @@ public static unsafe partial class Gemm
         while ((u = Interlocked.Increment(ref pass.Next) - 1) < units)
         {
             int rb = u / colGroups, cg = u % colGroups;
-            int ic = rb * unitRows, mc = Math.Min(unitRows, m - ic);
+            var (ic, mc) = UnitRows(rb, units / colGroups, m, mr);
             int jb0 = cg * jPerGroup, jb1 = Math.Min(nJ, jb0 + jPerGroup);
             if (mc <= 0 || jb0 >= jb1) continue;
             for (int pi = 0; pi < kBlocks; pi++)
@@ -122,6 +118,32 @@ public static unsafe partial class Gemm
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// How the rows of C are cut into units for <see cref="ParallelBlocked"/>: two units per thread, so a thread that falls
+    /// behind hands over half its share, while each unit stays tall enough (about 8 slivers) to reuse every B block it streams
+    /// from L3 over many A slivers; more where a unit would exceed MC rows. The count is a multiple of the thread count and
+    /// the slivers are spread evenly over the units (<see cref="UnitRows"/>), so the threads finish together: 200 rows in
+    /// units of 64 (64, 64, 64, 8) left one of two threads idle for a quarter of each product, which is what sampling's
+    /// decode steps (200 rows with guidance) did.
+    /// </summary>
+    /// <returns>The number of row units and the most rows any one holds.</returns>
+    internal static (int Units, int MaxRows) RowUnits(int m, int mr, int mc, int threads)
+    {
+        int slivers = (m + mr - 1) / mr;
+        int units = Math.Min(2 * threads, Math.Max(1, slivers / 8));
+        units = Math.Max(units, (slivers + Math.Max(1, mc / mr) - 1) / Math.Max(1, mc / mr));
+        if (units > 1) units = Math.Min(slivers, RoundUp(units, threads));
+        return (units, (slivers + units - 1) / units * mr);
+    }
+
+    /// <summary>The first row and the row count of row unit <paramref name="unit"/> of <paramref name="units"/>: whole slivers, spread evenly.</summary>
+    internal static (int First, int Rows) UnitRows(int unit, int units, int m, int mr)
+    {
+        long slivers = (m + mr - 1) / mr;
+        int first = (int)(unit * slivers / units) * mr, end = (int)Math.Min(m, (unit + 1) * slivers / units * mr);
+        return (first, end - first);
     }
 
     /// <summary>

@@ -44,12 +44,19 @@ internal static unsafe class GemmPacking
             }
             else
             {
-                // A(i, p) = a[p·lda + i]: for each p the sliver's rows are contiguous.
+                // A(i, p) = a[p·lda + i]: for each p the sliver's rows are contiguous, a vector or two per depth (the
+                // scalar loop it replaces was 9% of a gpt-t3 training step, the backward's dW = dYᵀ·X packing its A).
+                bool wide = Vector256.IsHardwareAccelerated && rows >= 8, narrow = Vector128.IsHardwareAccelerated;
+                var alpha8 = Vector256.Create(alpha);
+                var alpha4 = Vector128.Create(alpha);
                 for (int p = 0; p < kc; p++)
                 {
                     float* src = a + (long)(p0 + p) * lda + i0 + s;
                     float* dd = d + p * mr;
-                    for (int r = 0; r < rows; r++) dd[r] = alpha * src[r];
+                    int r = 0;
+                    if (wide) { (Vector256.Load(src) * alpha8).Store(dd); r = 8; }
+                    if (narrow) for (; r + 4 <= rows; r += 4) (Vector128.Load(src + r) * alpha4).Store(dd + r);
+                    for (; r < rows; r++) dd[r] = alpha * src[r];
                 }
             }
             if (rows < mr)

@@ -107,6 +107,39 @@ public sealed class SweepReplicatesTests : IDisposable
     }
 
     [Fact]
+    public void TheComputeRatioIsTheGeometricMeanOfEachReplicatesOwnRatio()
+    {
+        var plan = Plan();
+        // FID falls by 10 per doubling of GPT compute; l4 is ahead of the baseline by a factor 2^(1 + r/2) of compute in
+        // replicate r (ratios 2, 2.83, 4): geometric mean 2.83, log-ratio SD 0.347.
+        for (int r = 0; r < plan.Replicates.Count; r++)
+        {
+            var log = new PointLog(Path.Combine(Directory.CreateDirectory(Path.Combine(_dir, plan.Replicates[r].FolderName)).FullName, "points.jsonl"));
+            foreach (var t in plan.Tokenizers)
+            {
+                log.Append(new TokenizerRecord { Name = t.Name, Sha256 = t.Name, RunDir = "", Preset = "vq-tiny", FeatureNet = "test", TrainingFlops = 1e12 });
+                double ahead = t.Name == "l4" ? 1 + r / 2.0 : t.Name == "base" ? 0 : 0.5;
+                foreach (var (_, preset, steps) in plan.Points().Where(p => p.Tokenizer.Name == t.Name))
+                {
+                    double flops = steps * (preset == "gpt-t2" ? 1e9 : 1e8);
+                    log.Append(new PointRecord { Tokenizer = t.Name, TokenizerSha256 = t.Name, Gpt = preset, Steps = steps, TokenizerFlops = 1e12, GptFlops = flops,
+                        CePerToken = 2, Fid = 200 - 10 * (Math.Log2(flops / 1e9) + ahead) });
+                }
+            }
+        }
+        var md = File.ReadAllText(SweepReplicates.WriteSummary(plan, _dir));
+        var table = md[md.IndexOf("| FID target |", StringComparison.Ordinal)..];
+        var rows = table[..table.IndexOf("\n\n", StringComparison.Ordinal)].Split('\n').Skip(2).ToList();
+        Assert.Equal(5, rows.Count);
+        // A target inside both frontiers of every replicate: all three ratios, geometric mean 2^1.5 = 2.83,
+        // interval exp(1.5·ln 2 ± 4.303·0.3466/√3) = [1.20, 6.69].
+        Assert.Equal("| 170.9 | 3 | 2.83 | [1.20, 6.69] |", rows[2]);
+        Assert.All(rows.Skip(1), l => Assert.EndsWith("| 3 | 2.83 | [1.20, 6.69] |", l));
+        // The highest FID target lies above replicate 2's l4 frontier (its first point is already at 180): no ratio there.
+        Assert.Equal("| 185.0 | 2 | 2.38 | [0.26, 21.50] |", rows[0]);
+    }
+
+    [Fact]
     public void TheSummaryNamesTheFeatureNetworksAndWarnsWhenThereAreSeveral()
     {
         string a = new string('a', 64), b = new string('b', 64);

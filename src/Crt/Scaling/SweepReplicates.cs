@@ -182,6 +182,8 @@ public static class SweepReplicates
         md.AppendLine($"**Claim 3 at the largest GPT compute both reached** ({top.Preset}, {top.Steps} steps, {top.Flops.ToString("G3", CultureInfo.InvariantCulture)} FLOPs): " +
             $"baseline FID − CRT FID = {top.Fid.Format("F2")} over {top.Fid.N} replicate{(top.Fid.N == 1 ? "" : "s")} (95% interval " +
             (top.Fid.N < 2 ? "none" : $"[{top.Fid.Low.ToString("F2", CultureInfo.InvariantCulture)}, {top.Fid.High.ToString("F2", CultureInfo.InvariantCulture)}]") + $"): {verdict}.");
+        SweepComputeRatio.Write(md, runs, baseline, crt);
+        md.AppendLine();
     }
 
     /// <summary>

@@ -70,11 +70,6 @@ internal static class SweepClaim4
         return pairs.OrderBy(p => p.Flops).ToList();
     }
 
-    /// <summary>The FID frontier (lower envelope over GPT sizes and lengths, against GPT FLOPs) of the given points.</summary>
-    private static IReadOnlyList<CurvePoint> FrontierOf(IEnumerable<PointRecord> points) =>
-        Frontier.LowerEnvelope(points.GroupBy(p => (p.Gpt, p.Steps))
-            .Select(g => new CurvePoint(g.Average(p => p.GptFlops), g.Average(p => p.Fid!.Value), $"{g.Key.Gpt} @ {g.Key.Steps}")));
-
     internal sealed record Extrapolation(PowerLawFitResult Small, PowerLawFitResult Large, double Reached, double? CrossesAt);
 
     /// <summary>
@@ -117,12 +112,12 @@ internal static class SweepClaim4
 
         var flip = pairs.FirstOrDefault(p => p.Delta.N > 1 && p.Delta.Low > 0);
         var all = runs.SelectMany(x => x.Records.Points).Where(p => p.Fid is not null).ToList();
-        var mean = Extrapolate(FrontierOf(all.Where(p => p.Tokenizer == s)), FrontierOf(all.Where(p => p.Tokenizer == l)));
+        var mean = Extrapolate(SweepReplicates.FidFrontier(all.Where(p => p.Tokenizer == s)), SweepReplicates.FidFrontier(all.Where(p => p.Tokenizer == l)));
         if (mean is not null)
         {
             md.AppendLine($"Power laws fitted to the frontiers of the mean FIDs (FID = L_min + exp(λ)·C^α, C in GPT FLOPs): {s} {Describe(mean.Small)}; {l} {Describe(mean.Large)}.");
-            var own = runs.Select(x => Extrapolate(FrontierOf(x.Records.Points.Where(p => p.Tokenizer == s && p.Fid is not null)),
-                    FrontierOf(x.Records.Points.Where(p => p.Tokenizer == l && p.Fid is not null))))
+            var own = runs.Select(x => Extrapolate(SweepReplicates.FidFrontier(x.Records.Points.Where(p => p.Tokenizer == s)),
+                    SweepReplicates.FidFrontier(x.Records.Points.Where(p => p.Tokenizer == l))))
                 .Where(e => e is { Small.Converged: true, Large.Converged: true }).ToList();
             if (own.Count > 0)
                 md.AppendLine($"Each replicate's own fits: {own.Count(e => e!.CrossesAt is not null)} of {own.Count} (with converged fits) cross within {Horizon:G}× its largest compute.");

@@ -15,16 +15,12 @@ internal static class SweepComputeRatio
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
     public const int Targets = 5;
 
-    private static IReadOnlyList<CurvePoint> FrontierOf(IEnumerable<PointRecord> points) =>
-        Frontier.LowerEnvelope(points.Where(p => p.Fid is not null).GroupBy(p => (p.Gpt, p.Steps))
-            .Select(g => new CurvePoint(g.Average(p => p.GptFlops), g.Average(p => p.Fid!.Value))));
-
     /// <summary>Per target FID: the per-replicate ratios' geometric mean and interval (in ratio units), from their logs.</summary>
     internal static List<(double Target, MeanInterval LogRatio)> Ratios(Runs runs, string baseline, string crt)
     {
         var all = runs.SelectMany(x => x.Records.Points).ToList();
-        var targets = ComputeEfficiency.Targets(FrontierOf(all.Where(p => p.Tokenizer == baseline)), FrontierOf(all.Where(p => p.Tokenizer == crt)), Targets);
-        var perReplicate = runs.Select(x => (B: FrontierOf(x.Records.Points.Where(p => p.Tokenizer == baseline)), C: FrontierOf(x.Records.Points.Where(p => p.Tokenizer == crt))))
+        var targets = ComputeEfficiency.Targets(SweepReplicates.FidFrontier(all.Where(p => p.Tokenizer == baseline)), SweepReplicates.FidFrontier(all.Where(p => p.Tokenizer == crt)), Targets);
+        var perReplicate = runs.Select(x => (B: SweepReplicates.FidFrontier(x.Records.Points.Where(p => p.Tokenizer == baseline)), C: SweepReplicates.FidFrontier(x.Records.Points.Where(p => p.Tokenizer == crt))))
             .Where(f => f.B.Count > 0 && f.C.Count > 0).ToList();
         return targets.Select(t => (t, MeanInterval.Of(perReplicate
             .Select(f => ComputeEfficiency.EmpiricalRatio(f.B, f.C, t)).Where(r => r is > 0).Select(r => Math.Log(r!.Value))))).ToList();

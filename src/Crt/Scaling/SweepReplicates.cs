@@ -233,6 +233,14 @@ public static class SweepReplicates
         return final ? selected.Arm : null;
     }
 
+    /// <summary>
+    /// The FID frontier of some points (the lower envelope over GPT sizes and lengths against GPT FLOPs), each (GPT, steps)
+    /// the mean over the points given for it: pass one replicate's points for its own frontier, or all for the mean's.
+    /// </summary>
+    internal static IReadOnlyList<CurvePoint> FidFrontier(IEnumerable<PointRecord> points) =>
+        Frontier.LowerEnvelope(points.Where(p => p.Fid is not null).GroupBy(p => (p.Gpt, p.Steps))
+            .Select(g => new CurvePoint(g.Average(p => p.GptFlops), g.Average(p => p.Fid!.Value), $"{g.Key.Gpt} @ {g.Key.Steps}")));
+
     internal static IEnumerable<(SweepReplicate Replicate, PointRecord Point)> PointsAt(
         Runs runs,
         string tokenizer, string preset, long steps) =>

@@ -7,7 +7,7 @@ namespace Crt.Cli;
 public static class DemoCommand
 {
     private const string Help = """
-        usage: crt demo [--budget X] [--seeds N] [--lambda-max L] [--data D] [--flip auto|on|off] [--no-flip] [--out DIR] [--seed N] [--device D] [--quiet]
+        usage: crt demo [--budget X] [--seeds N] [--lambda-max L] [--crt-set KEY=VALUE ...] [--data D] [--flip auto|on|off] [--no-flip] [--out DIR] [--seed N] [--device D] [--quiet]
 
         Trains a baseline and a CRT vq-tiny tokenizer at equal compute on the built-in Fashion-MNIST,
         tokenizes with each, trains the same GPT (gpt-t2) on both token sets at equal compute, measures
@@ -15,7 +15,10 @@ public static class DemoCommand
         feature network, and writes DIR/report.html (default runs/demo). --budget scales every step count
         (default 1); a demo that is interrupted continues where it stopped when run again.
         --lambda-max sets the CRT tokenizer's λ_max (default 4, the paper's), ramped over its first 1000
-        steps as in the paper (a short demo stops partway up the ramp). --data runs it on another dataset:
+        steps as in the paper (a short demo stops partway up the ramp). --crt-set KEY=VALUE (repeatable) sets
+        any other tokenizer setting of the CRT arm alone, as `crt tokenizer train --set` does: one arm of the
+        ablation study in docs/results.md, e.g. --crt-set crt.ramp_steps=250 or --crt-set model.entropy_loss_ratio=0.1
+        (not the step count, seed, data or schedule, which the demo sets for both arms). --data runs it on another dataset:
         a folder of MNIST-style IDX files, or of images in class subfolders (read as 28×28 gray,
         centre-cropped). --flip sets the tokenizers' random horizontal flips and the mirrored copies
         tokenized for the GPT: auto (default) = on for Fashion-MNIST and image folders, off for other IDX
@@ -29,7 +32,7 @@ public static class DemoCommand
     public static int Run(string[] args, CancellationToken cancel)
     {
         if (args.Contains("--help")) { Console.WriteLine(Help); return 0; }
-        var cl = CommandLine.Parse(args, new[] { "budget", "out", "seed", "seeds", "lambda-max", "data", "flip", "device" }, new[] { "quiet", "no-flip" }, "demo");
+        var cl = CommandLine.Parse(args, new[] { "budget", "out", "seed", "seeds", "lambda-max", "crt-set", "data", "flip", "device" }, new[] { "quiet", "no-flip" }, "demo");
         var device = cl.Device();
         double budget = 1;
         if (cl.Value("budget") is { } b && (!double.TryParse(b, NumberStyles.Float, CultureInfo.InvariantCulture, out budget) || budget <= 0))
@@ -40,7 +43,7 @@ public static class DemoCommand
         long seeds = cl.Long("seeds") ?? 1;
         if (seeds is < 1 or > 1000) throw new UsageException($"--seeds {seeds}: expected a count from 1 to 1000");
         var options = new Demo.Options(budget, cl.Value("out") ?? Path.Combine("runs", "demo"), cl.Flag("quiet"), (ulong)(cl.Long("seed") ?? 0), lambdaMax,
-            cl.Value("data") ?? Crt.Data.BuiltInDatasets.FashionMnist, Flip(cl), device, (int)seeds);
+            cl.Value("data") ?? Crt.Data.BuiltInDatasets.FashionMnist, Flip(cl), device, (int)seeds, cl.Values("crt-set"));
         try
         {
             var outcome = Demo.Run(options, cancel, Console.WriteLine);

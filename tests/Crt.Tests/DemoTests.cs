@@ -55,6 +55,31 @@ public sealed class DemoTests : IDisposable
         Assert.Equal(checkpoints, Directory.GetFiles(outDir, "*.safetensors", SearchOption.AllDirectories).ToDictionary(f => f, File.GetLastWriteTimeUtc));
         Assert.Equal(baseline.Modelability.CePerToken, b2.Modelability.CePerToken, 9);
         Assert.Equal(crt.Generation.Fid, c2.Generation.Fid, 6);
+
+        // The same folder with another CRT arm: refused before anything is trained, naming the tokenizer's config.
+        var other = Assert.Throws<ArgumentException>(() => Demo.Run(options with { CrtSet = ["crt.ramp_steps=250"] }, CancellationToken.None, _ => { }));
+        Assert.Contains(Path.Combine(outDir, "tokenizer-crt", "config.json"), other.Message);
+        Assert.Contains("other crt settings", other.Message);
+        Assert.Equal(checkpoints, Directory.GetFiles(outDir, "*.safetensors", SearchOption.AllDirectories).ToDictionary(f => f, File.GetLastWriteTimeUtc));
+    }
+
+    [Fact]
+    public void CrtSetChangesTheCrtArmAloneAndNotWhatTheDemoFixesForBoth()
+    {
+        var data = TokenizerTrainConfig.ForPreset("vq-tiny");
+        var plan = Demo.Plan.For(1);
+        var o = new Demo.Options(CrtSet: ["crt.ramp_steps=250", "model.entropy_loss_ratio=0.1"]);
+        var crt = Demo.ArmConfig(true, data, plan, o);
+        var baseline = Demo.ArmConfig(false, data, plan, o);
+        Assert.Equal((250, 0.1f, 4f), (crt.Crt.RampSteps, crt.Model.EntropyLossRatio, crt.Crt.LambdaMax));
+        Assert.Equal((1000, 0f, 0f), (baseline.Crt.RampSteps, baseline.Model.EntropyLossRatio, baseline.Crt.LambdaMax));
+        Assert.Equal(plan.TokenizerSteps, crt.MatchBaselineSteps); // equal compute still holds
+
+        var own = Assert.Throws<ArgumentException>(() => Demo.ArmConfig(true, data, plan, o with { CrtSet = ["steps=5000"] }));
+        Assert.Equal("--crt-set steps=5000: the demo sets steps itself, the same for both arms", own.Message);
+        var unknown = Assert.Throws<ArgumentException>(() => Demo.ArmConfig(true, data, plan, o with { CrtSet = ["crt.lamda_max=2"] }));
+        Assert.StartsWith("--crt-set: ", unknown.Message);
+        Assert.Contains("lamda_max", unknown.Message);
     }
 
     [Fact]

@@ -35,11 +35,18 @@ public static class Demo
     /// <param name="Flip">"auto", "on" or "off" (see <see cref="FlipSetting"/>): the tokenizers' flip augmentation and the mirrored copies tokenized for the GPT.</param>
     /// <param name="Seeds">Replicates: the whole comparison once per seed Seed, Seed + 1, …; with more than one, each in DIR/seed-S/ and
     /// the report gives claim 3's verdict with a 95% interval over them.</param>
+    /// <param name="CrtSet">Tokenizer settings (key=value, as `crt tokenizer train --set`) for the CRT arm alone, applied after the
+    /// demo's own: one arm of the ablation study (docs/results.md), e.g. crt.ramp_steps=250. The keys the demo sets itself
+    /// (<see cref="OwnKeys"/>) are refused.</param>
     public sealed record Options(double Budget = 1.0, string Out = "runs/demo", bool Quiet = false, ulong Seed = 0, float LambdaMax = 4f,
-        string Data = BuiltInDatasets.FashionMnist, string Flip = "auto", Device? Device = null, int Seeds = 1);
+        string Data = BuiltInDatasets.FashionMnist, string Flip = "auto", Device? Device = null, int Seeds = 1, IReadOnlyList<string>? CrtSet = null);
+
+    /// <summary>Settings the demo fixes for both arms (equal compute, the same data and schedule), so --crt-set may not change them.</summary>
+    public static readonly string[] OwnKeys =
+        { "steps", "match_baseline_steps", "seed", "data", "flip", "val_every", "val_images", "checkpoint_every", "image_every", "crt.enabled" };
 
     /// <summary>Sizes at budget b: everything that costs compute scales linearly.</summary>
-    private sealed record Plan(long TokenizerSteps, int TokenizeImages, long GptSteps, int EvalImages, int Samples)
+    internal sealed record Plan(long TokenizerSteps, int TokenizeImages, long GptSteps, int EvalImages, int Samples)
     {
         public static Plan For(double b) => new(
             // Budget 1 is sized to finish within 15 minutes on a 2-core laptop-class CPU (README: measured time).
@@ -84,11 +91,9 @@ public static class Demo
         return new DemoOutcome(replicates, report);
     }
 
-    private static DemoArm Arm(string name, bool crt, TokenizerTrainConfig data, Plan plan, Options o, TrainedFeatureNet fn, ImageSet train, ImageSet val, ImageSet test,
-        CancellationToken cancel, Action<string> log)
+    /// <summary>One arm's tokenizer settings: the demo's, then for the CRT arm its λ_max and the --crt-set overrides.</summary>
+    internal static TokenizerTrainConfig ArmConfig(bool crt, TokenizerTrainConfig data, Plan plan, Options o)
     {
-        // Stage 1: the tokenizer. The CRT run gets the baseline's compute: fewer steps by the regulariser's FLOP share.
-        string tokDir = Path.Combine(o.Out, $"tokenizer-{name}");
         var tcfg = data with
         {
             // The baseline carries the regulariser as a probe with λ = 0: it learns to predict the baseline's latents
@@ -100,8 +105,41 @@ public static class Demo
             ValEvery = (int)plan.TokenizerSteps, ValImages = plan.EvalImages, CheckpointEvery = (int)Math.Max(1, plan.TokenizerSteps / 4),
             ImageEvery = (int)plan.TokenizerSteps, Seed = o.Seed,
         };
+        if (!crt || o.CrtSet is not { Count: > 0 } sets) return tcfg;
+        foreach (var set in sets)
+        {
+            string key = set.Split('=')[0].Trim();
+            if (OwnKeys.Contains(key)) throw new ArgumentException($"--crt-set {set}: the demo sets {key} itself, the same for both arms");
+        }
+        try
+        {
+            var resolved = ConfigResolver.Resolve(tcfg, null, sets);
+            resolved.Validate();
+            return resolved;
+        }
+        catch (ArgumentException e) { throw new ArgumentException($"--crt-set: {e.Message.Replace("--set: ", "").Replace("--set ", "")}"); }
+    }
+
+    /// <summary>A tokenizer folder from an earlier demo resumes only with the settings it was started with.</summary>
+    private static void RefuseOtherSettings(string stored, TokenizerTrainConfig wanted)
+    {
+        var was = ConfigResolver.Resolve(wanted, stored, Array.Empty<string>());
+        foreach (var (part, a, b) in new[] { ("crt", ConfigResolver.ToJson(was.Crt), ConfigResolver.ToJson(wanted.Crt)), ("model", ConfigResolver.ToJson(was.Model), ConfigResolver.ToJson(wanted.Model)) })
+            if (a != b)
+                throw new ArgumentException($"{stored}: this tokenizer was started with other {part} settings than this demo asks for " +
+                    "(another --lambda-max or --crt-set); run the demo with the settings it was started with, or with another --out");
+    }
+
+    private static DemoArm Arm(string name, bool crt, TokenizerTrainConfig data, Plan plan, Options o, TrainedFeatureNet fn, ImageSet train, ImageSet val, ImageSet test,
+        CancellationToken cancel, Action<string> log)
+    {
+        // Stage 1: the tokenizer. The CRT run gets the baseline's compute: fewer steps by the regulariser's FLOP share.
+        string tokDir = Path.Combine(o.Out, $"tokenizer-{name}");
+        var tcfg = ArmConfig(crt, data, plan, o);
         log($"[{name}] tokenizer → {tokDir}");
-        var tokTrainer = File.Exists(Path.Combine(tokDir, "config.json"))
+        string stored = Path.Combine(tokDir, "config.json");
+        if (File.Exists(stored)) RefuseOtherSettings(stored, tcfg);
+        var tokTrainer = File.Exists(stored)
             ? TokenizerTrainer.Resume(tokDir, quiet: o.Quiet, log: log, device: o.Device)
             : TokenizerTrainer.Create(tcfg, tokDir, o.Quiet, log, o.Device);
         var tokResult = tokTrainer.Train(cancel);
@@ -201,8 +239,9 @@ public static class Demo
         var (b, c) = (replicates[0].Baseline, replicates[0].Crt);
         string F(double v, string f = "F3") => v.ToString(f, CultureInfo.InvariantCulture);
         var r = new HtmlReport($"crt demo: Causally Regularized Tokenization vs baseline on {o.Data}");
-        var ramp = new Crt.Regularizer.CrtConfig { LambdaMax = o.LambdaMax };
-        r.Paragraph($"Budget {o.Budget}: tokenizers {plan.TokenizerSteps} baseline steps (the CRT tokenizer, λ_max {F(o.LambdaMax, "G3")} ramped over {ramp.RampSteps} steps " +
+        var ramp = ArmConfig(true, TokenizerTrainConfig.ForPreset("vq-tiny") with { Data = o.Data, Flip = o.Flip }, plan, o).Crt;
+        string overrides = o.CrtSet is { Count: > 0 } sets ? $", with {string.Join(", ", sets)}" : "";
+        r.Paragraph($"Budget {o.Budget}: tokenizers {plan.TokenizerSteps} baseline steps (the CRT tokenizer{overrides}, λ_max {F(ramp.LambdaMax, "G3")} ramped over {ramp.RampSteps} steps " +
             $"and so at λ {F(ramp.Lambda(c.Tokenizer.Steps), "G3")} by its last step, gets the same FLOPs: {c.Tokenizer.Steps} steps, " +
             $"its regulariser costs +{F(100 * c.Tokenizer.RegularizerFlopFraction, "F1")}% per step), GPT gpt-t2 {plan.GptSteps} steps on each token set (lr 3e-4, raised from LlamaGen's 1e-4 for so short a run), " +
             $"evaluation on {plan.EvalImages} images, {plan.Samples} samples per model. Augmentation: {FlipSetting.Describe(o.Flip, o.Data)}" +

@@ -44,8 +44,8 @@ internal static unsafe class GemmPacking
             }
             else
             {
-                // A(i, p) = a[p·lda + i]: for each p the sliver's rows are contiguous, a vector or two per depth (the
-                // scalar loop it replaces was 9% of a gpt-t3 training step, the backward's dW = dYᵀ·X packing its A).
+                // A(i, p) = a[p·lda + i]: for each p the sliver's rows are contiguous, a vector or two per depth (PackA was
+                // 9% of a gpt-t3 training step's profile, most of it in the backward pass, where dW = dYᵀ·X packs a transposed A).
                 bool wide = Vector256.IsHardwareAccelerated && rows >= 8, narrow = Vector128.IsHardwareAccelerated;
                 var alpha8 = Vector256.Create(alpha);
                 var alpha4 = Vector128.Create(alpha);

@@ -428,36 +428,56 @@ public static unsafe class Conv2dKernels
         {
             Border(g, x, oh0 * s - g.PadTop, Hb, Wb, xb);
             long sliceFloats = (long)depth * layout.NRound;
-            int* pieces = stackalloc int[3 * nr]; // per piece of the panel: its first float in a channel's band, length, place in the panel
+            // Per piece of the panel (a run of output pixels within one output row): its first float in a channel's
+            // band, its length, its place in the panel. Per depth row of the slice: where its tap (channel, kernel row
+            // and column) starts in the band, for output (0, 0); computed once per slice, so the loop over depth rows
+            // keeps only pointers in registers (with the tap counters in it, the JIT spilled to the stack on every row).
+            int* srcOff = stackalloc int[nr], len = stackalloc int[nr], dstOff = stackalloc int[nr];
+            int* tapOff = stackalloc int[Math.Min(depth, g.K)];
             for (int k0 = 0; k0 < g.K; k0 += depth)
             {
                 int kc = Math.Min(depth, g.K - k0);
                 float* slice = dst + k0 / depth * sliceFloats;
+                for (int kk = 0, c = k0 / khw, t = k0 - c * khw, i = t / g.Kw, j = t - i * g.Kw; kk < kc; kk++)
+                {
+                    tapOff[kk] = (c * Hb + i) * Wb + j;
+                    if (++j == g.Kw) { j = 0; if (++i == g.Kh) { i = 0; c++; } }
+                }
                 for (int p0 = 0; p0 < pc; p0 += nr)
                 {
                     int used = Math.Min(nr, pc - p0), count = 0;
                     for (int p = p0; p < p0 + used; count++)
                     {
-                        int r = p / Wo, ow = p - r * Wo, len = Math.Min(Wo - ow, p0 + used - p);
-                        pieces[3 * count] = r * s * Wb + ow * s; pieces[3 * count + 1] = len; pieces[3 * count + 2] = p - p0;
-                        p += len;
+                        int r = p / Wo, ow = p - r * Wo;
+                        len[count] = Math.Min(Wo - ow, p0 + used - p);
+                        srcOff[count] = r * s * Wb + ow * s;
+                        dstOff[count] = p - p0;
+                        p += len[count];
                     }
                     float* d = slice + (long)(p0 / nr) * nr * kc;
-                    int c = k0 / khw, t = k0 - c * khw, i = t / g.Kw, j = t - i * g.Kw; // the tap of depth row k0, then counted up
+                    if (simd && s == 1 && count == 1 && used == nr && nr % V.Count == 0)
+                    {
+                        // The common panel: one full-width run of one output row, whole vectors.
+                        float* from = xb + srcOff[0];
+                        for (int kk = 0; kk < kc; kk++, d += nr)
+                        {
+                            float* src = from + tapOff[kk];
+                            for (int q = 0; q < nr; q += V.Count) V.Load(src + q).Store(d + q);
+                        }
+                        continue;
+                    }
                     for (int kk = 0; kk < kc; kk++, d += nr)
                     {
-                        float* tap = xb + ((long)c * Hb + i) * Wb + j; // the band's input for this tap, output (0, 0)
+                        float* tap = xb + tapOff[kk];
                         for (int e = 0; e < count; e++)
                         {
-                            float* src = tap + pieces[3 * e];
-                            float* piece = d + pieces[3 * e + 2];
-                            int len = pieces[3 * e + 1];
-                            if (s == 1) CopyRow<V>(simd, src, piece, len);
-                            else if (s == 2 && simd) Gather2<V>(src, piece, 0, len, 2 * len);
-                            else for (int q = 0; q < len; q++) piece[q] = src[q * s];
+                            float* src = tap + srcOff[e];
+                            float* piece = d + dstOff[e];
+                            if (s == 1) CopyRow<V>(simd, src, piece, len[e]);
+                            else if (s == 2 && simd) Gather2<V>(src, piece, 0, len[e], 2 * len[e]);
+                            else for (int q = 0; q < len[e]; q++) piece[q] = src[q * s];
                         }
                         if (used < nr) new Span<float>(d + used, nr - used).Clear(); // the last panel's columns past pc
-                        if (++j == g.Kw) { j = 0; if (++i == g.Kh) { i = 0; c++; } }
                     }
                 }
             }

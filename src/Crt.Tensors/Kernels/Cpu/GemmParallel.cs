@@ -125,8 +125,8 @@ public static unsafe partial class Gemm
     /// behind hands over half its share, while each unit stays tall enough (about 8 slivers) to reuse every B block it streams
     /// from L3 over many A slivers; more where a unit would exceed MC rows. The count is a multiple of the thread count and
     /// the slivers are spread evenly over the units (<see cref="UnitRows"/>), so the threads finish together: 200 rows in
-    /// units of 64 (64, 64, 64, 8) left one of two threads idle for a quarter of each product, which is what sampling's
-    /// decode steps (200 rows with guidance) did.
+    /// units of 64 (64, 64, 64, 8) gave one of two threads 128 rows and the other 72, idle for over a third of each
+    /// product, in every decode step of sampling (100 images with guidance: 200 rows).
     /// </summary>
     /// <returns>The number of row units and the most rows any one holds.</returns>
     internal static (int Units, int MaxRows) RowUnits(int m, int mr, int mc, int threads)

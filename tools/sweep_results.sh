@@ -6,7 +6,8 @@
 #
 # save copies plan.json and replicates.md, and per replicate folder (seed-tT-gG/, or the sweep folder itself) its
 # points.jsonl, results.md and every tokenizer's and GPT's metrics.jsonl (the training curves), renamed
-# tokenizer-NAME.metrics.jsonl and gpt-NAME-PRESET.metrics.jsonl. Weights, tokens and samples stay behind.
+# tokenizer-NAME.metrics.jsonl (only for a tokenizer the sweep has recorded: not one still training) and
+# gpt-NAME-PRESET.metrics.jsonl. Weights, tokens and samples stay behind.
 # restore puts each points.jsonl back where `crt sweep` looks for it; a tokenizer whose points are all recorded is
 # then skipped, not retrained. It refuses to overwrite a points.jsonl that holds records the saved one lacks.
 set -euo pipefail
@@ -35,7 +36,14 @@ save)
     mkdir -p "$out"
     cp "$rep/points.jsonl" "$out/"
     [[ -f $rep/results.md ]] && cp "$rep/results.md" "$out/"
-    for m in "$rep"/tokenizers/*/metrics.jsonl; do [[ -f $m ]] && cp "$m" "$out/tokenizer-$(basename "$(dirname "$m")").metrics.jsonl"; done
+    for m in "$rep"/tokenizers/*/metrics.jsonl; do
+      [[ -f $m ]] || continue
+      tok=$(basename "$(dirname "$m")")
+      # Only a finished tokenizer's curve (the sweep records it once trained and measured): one still training would
+      # leave a partial curve in git that the next save changes again.
+      grep -q "\"kind\":\"tokenizer\",\"name\":\"$tok\"" "$rep/points.jsonl" || { echo "sweep_results: $rep: tokenizer $tok is not recorded yet; its curve is left out" >&2; continue; }
+      cp "$m" "$out/tokenizer-$tok.metrics.jsonl"
+    done
     for m in "$rep"/gpt/*/*/metrics.jsonl; do
       [[ -f $m ]] || continue
       preset=$(basename "$(dirname "$m")"); name=$(basename "$(dirname "$(dirname "$m")")")

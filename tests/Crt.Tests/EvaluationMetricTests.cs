@@ -110,6 +110,24 @@ public class EvaluationMetricTests
         Assert.Equal((0.0, 0.0), PrecisionRecall.Compute(real, 70, far, 55, 5));
     }
 
+    /// <summary>The one-pass k-th smallest that the neighbour radii use is the value a full sort puts at index k: with ties, zeros, NaNs.</summary>
+    [Fact]
+    public void KthSmallestIsWhatASortPutsAtIndexK()
+    {
+        var r = new Random(5);
+        foreach (int n in new[] { 4, 5, 9, 100, 1000 })
+            foreach (int k in new[] { 0, 1, 3 })
+                for (int trial = 0; trial < 20; trial++)
+                {
+                    var values = Enumerable.Range(0, n).Select(_ => (float)Math.Round(r.NextDouble() * 20) / 4).ToArray(); // many ties
+                    if (trial % 5 == 0) values[r.Next(n)] = 0f;
+                    if (trial == 7) values[r.Next(n)] = float.NaN;
+                    var sorted = values.ToArray();
+                    Array.Sort(sorted);
+                    Assert.Equal(sorted[k], PrecisionRecall.KthSmallest(values, k, new float[k + 1]));
+                }
+    }
+
     [Fact]
     public void CodebookStatsCountUsageEntropyAndPerPositionEntropy()
     {

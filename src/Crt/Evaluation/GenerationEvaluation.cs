@@ -20,17 +20,32 @@ public sealed record GenerationReport(string FeatureNet, int Generated, int Real
     };
 }
 
+/// <summary>A set of images embedded by <see cref="Net"/>: features [Count, FeatureDim] and class probabilities [Count, NumClasses].</summary>
+public sealed record EmbeddedImages(IFeatureExtractor Net, int Count, float[] Features, float[] Probabilities);
+
 public static class GenerationEvaluation
 {
     /// <summary>
     /// Metrics of <paramref name="generated"/> against <paramref name="real"/> (both [N, C, H, W] in [−1, 1]) under <paramref name="net"/>;
     /// also the FID of the first n generated images for each n in <paramref name="fidOfFirst"/> (each below the count generated).
     /// </summary>
-    public static GenerationReport Compare(IFeatureExtractor net, Tensor real, Tensor generated, int isSplits = 10, IReadOnlyList<int>? fidOfFirst = null)
+    public static GenerationReport Compare(IFeatureExtractor net, Tensor real, Tensor generated, int isSplits = 10, IReadOnlyList<int>? fidOfFirst = null) =>
+        Compare(Embed(net, real), generated, isSplits, fidOfFirst);
+
+    /// <summary>Images [N, C, H, W] through a feature network once: a real set that many generated sets are compared with.</summary>
+    public static EmbeddedImages Embed(IFeatureExtractor net, Tensor images)
     {
-        var (rf, rp) = net.Embed(real);
+        var (features, probabilities) = net.Embed(images);
+        return new EmbeddedImages(net, images.Shape[0], features, probabilities);
+    }
+
+    /// <summary>As above, against a real set embedded once (a sweep measures every point against the same test images).</summary>
+    public static GenerationReport Compare(EmbeddedImages real, Tensor generated, int isSplits = 10, IReadOnlyList<int>? fidOfFirst = null)
+    {
+        var net = real.Net;
+        var (rf, rp) = (real.Features, real.Probabilities);
         var (gf, gp) = net.Embed(generated);
-        int nr = real.Shape[0], ng = generated.Shape[0], d = net.FeatureDim, k = net.NumClasses;
+        int nr = real.Count, ng = generated.Shape[0], d = net.FeatureDim, k = net.NumClasses;
         double fid = FrechetDistance.Compute(rf, nr, gf, ng, d);
         var subsets = new Dictionary<int, double>();
         foreach (int n in fidOfFirst ?? [])

@@ -25,13 +25,33 @@ public static class PrecisionRecall
     internal static float[] KthNeighbourDistances(float[] x, int n, int dim, int k)
     {
         var radii = new float[n];
-        ForEachDistanceBlock(x, n, x, n, dim, (row, dists) =>
-        {
-            var copy = dists.ToArray();
-            Array.Sort(copy);
-            radii[row] = copy[k]; // copy[0] is the point itself (distance ≈ 0)
-        });
+        var smallest = new float[k + 1];
+        ForEachDistanceBlock(x, n, x, n, dim, (row, dists) => radii[row] = KthSmallest(dists, k, smallest)); // [0] is the point itself (distance ≈ 0)
         return radii;
+    }
+
+    /// <summary>
+    /// The (k+1)-th smallest of <paramref name="values"/> (index k of them sorted), in one pass that keeps the k + 1 smallest
+    /// in order: the value a full sort gives (sorting each 10,000-distance row took 6 of the 8 seconds of a 5,000-sample
+    /// evaluation against 10,000 real images). A row holding a NaN is sorted, as before, so NaNs order as Array.Sort puts them.
+    /// </summary>
+    internal static float KthSmallest(float[] values, int k, float[] smallest)
+    {
+        int kept = 0;
+        foreach (float v in values)
+        {
+            if (float.IsNaN(v))
+            {
+                var copy = values.ToArray();
+                Array.Sort(copy);
+                return copy[k];
+            }
+            if (kept == k + 1 && v >= smallest[k]) continue;
+            int i = kept == k + 1 ? k : kept++;
+            for (; i > 0 && smallest[i - 1] > v; i--) smallest[i] = smallest[i - 1];
+            smallest[i] = v;
+        }
+        return smallest[k];
     }
 
     /// <summary>Share of <paramref name="queries"/> within radius of at least one manifold point.</summary>

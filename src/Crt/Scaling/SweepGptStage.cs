@@ -48,7 +48,7 @@ internal static class SweepGptStage
             var labels = Enumerable.Range(0, plan.Eval.Samples).Select(i => i % classes).ToArray();
             var samples = SampleImages.Run(trainer.Model, tok.Checkpoint, labels, new SamplingOptions { CfgScale = plan.Eval.Cfg }, new Rng(plan.Seed + 1), 100,
                 Path.Combine(dir, "samples", $"step-{steps:D7}"), columns: classes, quiet: ctx.Quiet, eachImage: false);
-            gen = GenerationEvaluation.Compare(ctx.FeatureNet, ctx.Real, samples.Images, fidOfFirst: plan.Eval.FidOfFirst);
+            gen = GenerationEvaluation.Compare(ctx.RealEmbedded, samples.Images, fidOfFirst: plan.Eval.FidOfFirst);
         }
         return new PointRecord
         {

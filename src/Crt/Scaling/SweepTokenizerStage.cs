@@ -107,7 +107,7 @@ internal static class SweepTokenizerStage
         int pad = ctx.Pad;
         var recon = TokenizerEvaluation.Evaluate(tok.Model, ctx.Test, pad, ctx.Plan.Eval.TestImages, trainer.Regularizer);
         var real = ctx.Real;
-        double rfid = GenerationEvaluation.Compare(ctx.FeatureNet, real, TokenizerEvaluation.Reconstruct(tok.Model, real)).Fid;
+        double rfid = GenerationEvaluation.Compare(ctx.RealEmbedded, TokenizerEvaluation.Reconstruct(tok.Model, real)).Fid;
         Directory.CreateDirectory(Path.Combine(ctx.Dir, "images"));
         TokenizerEvaluation.SaveReconstructionGrid(tok.Model, ctx.Test, pad, 16, Path.Combine(ctx.Dir, "images", $"recon-{t.Name}.png"));
         // A baseline that carries the regulariser as a λ = 0 probe is compared by its own compute (the probe only measures).

@@ -176,12 +176,13 @@ public static class Demo
         // Measurements: reconstruction (and rFID) on the test split, generation FID against it.
         var recon = TokenizerEvaluation.Evaluate(tok.Model, test, tok.Config.Pad, plan.EvalImages, tokTrainer.Regularizer);
         var real = test.Batch(Enumerable.Range(0, plan.EvalImages).ToArray(), tok.Config.Pad).Keep();
-        double rfid = GenerationEvaluation.Compare(fn, real, TokenizerEvaluation.Reconstruct(tok.Model, real)).Fid;
+        var realEmbedded = GenerationEvaluation.Embed(fn, real); // once for the rFID and the FID
+        double rfid = GenerationEvaluation.Compare(realEmbedded, TokenizerEvaluation.Reconstruct(tok.Model, real)).Fid;
         log($"[{name}] sampling {plan.Samples} images (cfg 1.5) for FID");
         var labels = Enumerable.Range(0, plan.Samples).Select(i => i % train.NumClasses).ToArray();
         var samples = SampleImages.Run(gptTrainer.Model, tok, labels, new SamplingOptions { CfgScale = 1.5f }, new Rng(o.Seed + 1), 100,
             Path.Combine(gptDir, "samples"), columns: 10, quiet: o.Quiet);
-        var generation = GenerationEvaluation.Compare(fn, real, samples.Images);
+        var generation = GenerationEvaluation.Compare(realEmbedded, samples.Images);
         // A one-row-per-class grid of the first samples for the report.
         SampleImages.Run(gptTrainer.Model, tok, Enumerable.Range(0, Math.Min(10, train.NumClasses)).SelectMany(c => Enumerable.Repeat(c, 8)).ToArray(),
             new SamplingOptions { CfgScale = 1.5f }, new Rng(o.Seed + 2), 80, Path.Combine(gptDir, "samples-per-class"), columns: 8, quiet: true);

@@ -39,9 +39,15 @@ save)
     for m in "$rep"/tokenizers/*/metrics.jsonl; do
       [[ -f $m ]] || continue
       tok=$(basename "$(dirname "$m")")
-      # Only a finished tokenizer's curve (the sweep records it once trained and measured): one still training would
-      # leave a partial curve in git that the next save changes again.
-      grep -q "\"kind\":\"tokenizer\",\"name\":\"$tok\"" "$rep/points.jsonl" || { echo "sweep_results: $rep: tokenizer $tok is not recorded yet; its curve is left out" >&2; continue; }
+      # Only a finished tokenizer's curve: recorded by the sweep, and as long as its record says. One still training
+      # (first time, or again after a record the sweep measures again) would put a partial curve in git.
+      record=$(grep "\"kind\":\"tokenizer\",\"name\":\"$tok\"" "$rep/points.jsonl" | tail -1)
+      want=$(grep -o '"steps":[0-9]*' <<< "$record" | head -1 | cut -d: -f2)
+      have=$(grep -o '"step":[0-9]*' "$m" | tail -1 | cut -d: -f2)
+      if [[ -z $want || -z $have || $have -lt $want ]]; then
+        echo "sweep_results: $rep: tokenizer $tok is still training (step ${have:-0} of ${want:-?}); its curve is left as saved" >&2
+        continue
+      fi
       cp "$m" "$out/tokenizer-$tok.metrics.jsonl"
     done
     for m in "$rep"/gpt/*/*/metrics.jsonl; do

@@ -81,6 +81,15 @@ public sealed class SweepReplicatesTests : IDisposable
     }
 
     [Fact]
+    public void WithOneReplicateClaimFiveSaysThereIsNoInterval()
+    {
+        var plan = Plan();
+        Record(plan, (arm, r) => arm switch { "l2" => 10, "l1" => 30, "l4" => 31, _ => 40 }, _ => 1e12, missing: (_, r) => r > 0);
+        var md = File.ReadAllText(SweepReplicates.WriteSummary(plan, _dir));
+        Assert.Contains("**Claim 5: not seen: λ_max 2 has the lowest FID, but one replicate gives no interval.**", md);
+    }
+
+    [Fact]
     public void AnArmInsideTheWinnersIntervalIsTiedAndTheDefaultStaysAmongTies()
     {
         var plan = Plan();

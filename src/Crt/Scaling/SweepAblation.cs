@@ -85,6 +85,7 @@ internal static class SweepAblation
             .Where(x => !Below0(x.D)).Select(x => $"λ_max {x.End.Lambda.ToString("G", Inv)} ({x.D.Format("F2")})").ToList();
         string verdict = !interior ? $"not seen: the lowest mean FID is at λ_max {best.Lambda.ToString("G", Inv)}, an end of the swept range"
             : open.Count == 0 ? $"reproduces: λ_max {best.Lambda.ToString("G", Inv)} is better than both ends, with intervals of the differences below 0"
+            : best.Fid.Count < 2 ? $"not seen: λ_max {best.Lambda.ToString("G", Inv)} has the lowest FID, but one replicate gives no interval"
             : $"not seen: λ_max {best.Lambda.ToString("G", Inv)} has the lowest mean FID, but the interval of its difference from {string.Join(" and ", open)} reaches 0";
         md.AppendLine($"**Claim 5: {verdict}.**").AppendLine();
         WriteCodebookHealth(md, plan, runs, arms);
@@ -112,7 +113,9 @@ internal static class SweepAblation
         }
         md.AppendLine();
         md.AppendLine(fallsEverywhere
-            ? $"**Usage falls as λ_max rises in all {complete.Count} replicates: λ collapses the codebook.**"
+            ? complete.Count < plan.Replicates.Count
+                ? $"Usage falls as λ_max rises in the {complete.Count} of {plan.Replicates.Count} replicates that have every λ arm so far; the rule states it only with all of them."
+                : $"**Usage falls as λ_max rises in all {complete.Count} replicates: λ collapses the codebook.**"
             : $"Usage does not fall with λ_max in every one of the {complete.Count} replicates, so the collapse is not stated as λ's effect.");
         md.AppendLine();
     }

@@ -80,6 +80,11 @@ public sealed class DemoTests : IDisposable
         var unknown = Assert.Throws<ArgumentException>(() => Demo.ArmConfig(true, data, plan, o with { CrtSet = ["crt.lamda_max=2"] }));
         Assert.StartsWith("--crt-set: ", unknown.Message);
         Assert.Contains("lamda_max", unknown.Message);
+
+        // The demo refuses a bad --crt-set before its baseline arm trains, not after.
+        var outDir = Path.Combine(_dir, "demo-bad-set");
+        Assert.Throws<ArgumentException>(() => Demo.Run(o with { Out = outDir, CrtSet = ["steps=5"] }, CancellationToken.None, _ => { }));
+        Assert.False(Directory.Exists(Path.Combine(outDir, "tokenizer-baseline")));
     }
 
     [Fact]

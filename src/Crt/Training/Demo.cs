@@ -65,6 +65,7 @@ public static class Demo
         Directory.CreateDirectory(o.Out);
         var data = TokenizerTrainConfig.ForPreset("vq-tiny") with { Data = o.Data, Flip = o.Flip };
         data.Validate();
+        ArmConfig(true, data, plan, o); // a bad --crt-set fails here, before the baseline arm trains
         var fn = FeatureNetCache.GetOrTrain(o.Data, log, images: data.Images(), pad: data.Pad);
         fn.Net.To(o.Device ?? Device.Cpu);
         var test = data.LoadSplit(Split.Test, log);

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using Crt.Training;
-using Runs = System.Collections.Generic.List<(Crt.Scaling.SweepReplicate Replicate, (System.Collections.Generic.IReadOnlyList<Crt.Scaling.TokenizerRecord> Tokenizers, System.Collections.Generic.IReadOnlyList<Crt.Scaling.PointRecord> Points) Records)>;
 
 namespace Crt.Scaling;
 
@@ -15,7 +14,7 @@ internal static class SweepAblation
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     /// <summary>For each GPT size at its longest measured run: each arm's tokenizer and FID, and arm − default paired within replicates.</summary>
-    public static void WriteArms(StringBuilder md, SweepPlan plan, Runs runs)
+    public static void WriteArms(StringBuilder md, SweepPlan plan, ReplicateRuns runs)
     {
         if (plan.Crt is not { } def || plan.Tokenizers.Count < 3) return;
         md.AppendLine($"## Every arm against the default ({def}), paired by replicate").AppendLine();
@@ -50,7 +49,7 @@ internal static class SweepAblation
     /// the lowest mean FID is strictly inside the swept range (neither the smallest nor the largest λ_max) and its FID is
     /// lower than both ends' with 95% intervals of the paired differences excluding 0; otherwise it is not seen.
     /// </summary>
-    public static void WriteClaim5(StringBuilder md, SweepPlan plan, Runs runs)
+    public static void WriteClaim5(StringBuilder md, SweepPlan plan, ReplicateRuns runs)
     {
         if (plan.Crt is not { } def || plan.Tokenizers.FirstOrDefault(t => t.Name == def)?.Config is not { } defConfig) return;
         var arms = plan.Tokenizers.Where(t => t.Name != plan.Baseline && t.Config is not null && SameButLambda(t.Config, defConfig))
@@ -95,7 +94,7 @@ internal static class SweepAblation
     /// Codebook usage against λ_max in each replicate (the baseline as λ_max 0): "λ collapses the codebook" is stated only
     /// when usage falls as λ_max rises in every replicate, as declared in docs/results.md.
     /// </summary>
-    private static void WriteCodebookHealth(StringBuilder md, SweepPlan plan, Runs runs, List<(string Name, double Lambda)> arms)
+    private static void WriteCodebookHealth(StringBuilder md, SweepPlan plan, ReplicateRuns runs, List<(string Name, double Lambda)> arms)
     {
         var ladder = new List<(string Name, double Lambda)> { (plan.Baseline, 0) };
         ladder.AddRange(arms);

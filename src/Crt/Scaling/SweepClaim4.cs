@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using Runs = System.Collections.Generic.List<(Crt.Scaling.SweepReplicate Replicate, (System.Collections.Generic.IReadOnlyList<Crt.Scaling.TokenizerRecord> Tokenizers, System.Collections.Generic.IReadOnlyList<Crt.Scaling.PointRecord> Points) Records)>;
 
 namespace Crt.Scaling;
 
@@ -23,7 +22,7 @@ internal static class SweepClaim4
 
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
-    public static void Write(StringBuilder md, SweepPlan plan, Runs runs)
+    public static void Write(StringBuilder md, SweepPlan plan, ReplicateRuns runs)
     {
         foreach (var t in plan.Tokenizers)
         {
@@ -36,7 +35,7 @@ internal static class SweepClaim4
         }
     }
 
-    private static PointRecord? Any(Runs runs, string tokenizer) =>
+    private static PointRecord? Any(ReplicateRuns runs, string tokenizer) =>
         runs.SelectMany(x => x.Records.Points).FirstOrDefault(p => p.Tokenizer == tokenizer && p.Fid is not null);
 
     private static bool Smaller(PointRecord s, PointRecord l) =>
@@ -44,14 +43,14 @@ internal static class SweepClaim4
         (s.TokensPerImage < l.TokensPerImage || s.CodebookSize < l.CodebookSize);
 
     /// <summary>A tokenizer's FID at one (GPT, steps) in each replicate that measured it.</summary>
-    private static Dictionary<SweepReplicate, PointRecord> At(Runs runs, string tokenizer, string preset, long steps) =>
+    private static Dictionary<SweepReplicate, PointRecord> At(ReplicateRuns runs, string tokenizer, string preset, long steps) =>
         SweepReplicates.PointsAt(runs, tokenizer, preset, steps).Where(q => q.Point.Fid is not null)
             .GroupBy(q => q.Replicate).ToDictionary(g => g.Key, g => g.Last().Point);
 
     internal sealed record EqualComputePair(string Preset, long SmallSteps, long LargeSteps, double Flops, MeanInterval Small, MeanInterval Large, MeanInterval Delta);
 
     /// <summary>Every pair of one GPT size's points, one per tokenizer, of equal GPT compute, in increasing compute.</summary>
-    internal static List<EqualComputePair> EqualComputePairs(SweepPlan plan, Runs runs, string small, string large)
+    internal static List<EqualComputePair> EqualComputePairs(SweepPlan plan, ReplicateRuns runs, string small, string large)
     {
         var pairs = new List<EqualComputePair>();
         foreach (var preset in plan.Gpt.Presets)
@@ -92,7 +91,7 @@ internal static class SweepClaim4
         return new(fs, fl, reached, crosses);
     }
 
-    private static void WritePair(StringBuilder md, SweepPlan plan, Runs runs, PointRecord small, PointRecord large)
+    private static void WritePair(StringBuilder md, SweepPlan plan, ReplicateRuns runs, PointRecord small, PointRecord large)
     {
         string s = small.Tokenizer, l = large.Tokenizer;
         md.AppendLine($"## Claim 4: {s} ({small.TokensPerImage} tokens, K = {small.CodebookSize}) against {l} ({large.TokensPerImage} tokens, K = {large.CodebookSize})").AppendLine();
@@ -111,7 +110,7 @@ internal static class SweepClaim4
         else md.AppendLine("No two points of equal GPT compute are measured yet.").AppendLine();
 
         var flip = pairs.FirstOrDefault(p => p.Delta.N > 1 && p.Delta.Low > 0);
-        var all = runs.SelectMany(x => x.Records.Points).Where(p => p.Fid is not null).ToList();
+        var all = runs.SelectMany(x => x.Records.Points).ToList(); // FidFrontier passes over points without an FID
         var mean = Extrapolate(SweepReplicates.FidFrontier(all.Where(p => p.Tokenizer == s)), SweepReplicates.FidFrontier(all.Where(p => p.Tokenizer == l)));
         if (mean is not null)
         {

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using Runs = System.Collections.Generic.List<(Crt.Scaling.SweepReplicate Replicate, (System.Collections.Generic.IReadOnlyList<Crt.Scaling.TokenizerRecord> Tokenizers, System.Collections.Generic.IReadOnlyList<Crt.Scaling.PointRecord> Points) Records)>;
 
 namespace Crt.Scaling;
 
@@ -16,7 +15,7 @@ internal static class SweepComputeRatio
     public const int Targets = 5;
 
     /// <summary>Per target FID: the per-replicate ratios' geometric mean and interval (in ratio units), from their logs.</summary>
-    internal static List<(double Target, MeanInterval LogRatio)> Ratios(Runs runs, string baseline, string crt)
+    internal static List<(double Target, MeanInterval LogRatio)> Ratios(ReplicateRuns runs, string baseline, string crt)
     {
         var all = runs.SelectMany(x => x.Records.Points).ToList();
         var targets = ComputeEfficiency.Targets(SweepReplicates.FidFrontier(all.Where(p => p.Tokenizer == baseline)), SweepReplicates.FidFrontier(all.Where(p => p.Tokenizer == crt)), Targets);
@@ -26,7 +25,7 @@ internal static class SweepComputeRatio
             .Select(f => ComputeEfficiency.EmpiricalRatio(f.B, f.C, t)).Where(r => r is > 0).Select(r => Math.Log(r!.Value))))).ToList();
     }
 
-    public static void Write(StringBuilder md, Runs runs, string baseline, string crt)
+    public static void Write(StringBuilder md, ReplicateRuns runs, string baseline, string crt)
     {
         var rows = Ratios(runs, baseline, crt);
         if (rows.Count == 0) return;

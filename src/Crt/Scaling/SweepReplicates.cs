@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using Crt.Data;
-using Runs = System.Collections.Generic.List<(Crt.Scaling.SweepReplicate Replicate, (System.Collections.Generic.IReadOnlyList<Crt.Scaling.TokenizerRecord> Tokenizers, System.Collections.Generic.IReadOnlyList<Crt.Scaling.PointRecord> Points) Records)>;
 
 namespace Crt.Scaling;
 
@@ -72,7 +71,7 @@ public static class SweepReplicates
     /// <summary>Writes DIR/replicates.md from each replicate's points.jsonl; returns its path.</summary>
     public static string WriteSummary(SweepPlan plan, string dir)
     {
-        Runs runs = plan.Replicates
+        ReplicateRuns runs = plan.Replicates
             .Select(r => (Replicate: r, Log: Path.Combine(dir, r.FolderName, "points.jsonl")))
             .Where(x => File.Exists(x.Log))
             .Select(x => (x.Replicate, Records: new PointLog(x.Log).Read()))
@@ -152,7 +151,7 @@ public static class SweepReplicates
     /// Baseline minus CRT at each (GPT, steps), paired within a replicate (same seeds, same GPT compute), and the verdict
     /// of the rule declared in docs/results.md at the largest GPT compute both reached.
     /// </summary>
-    private static void WritePaired(StringBuilder md, SweepPlan plan, Runs runs,
+    private static void WritePaired(StringBuilder md, SweepPlan plan, ReplicateRuns runs,
         string baseline, string crt, string? why = null)
     {
         md.AppendLine($"## {baseline} − {crt}, paired by replicate{(why is null ? "" : $" ({why})")}").AppendLine();
@@ -195,7 +194,7 @@ public static class SweepReplicates
     /// provisional leader and null is returned.
     /// </summary>
     /// <returns>The selected arm, or null while the selection is not final.</returns>
-    private static string? WriteSelection(StringBuilder md, SweepPlan plan, Runs runs)
+    private static string? WriteSelection(StringBuilder md, SweepPlan plan, ReplicateRuns runs)
     {
         var arms = plan.Tokenizers.Select(t => t.Name).Where(n => n != plan.Baseline).ToList();
         if (arms.Count < 2) return null;
@@ -242,7 +241,7 @@ public static class SweepReplicates
             .Select(g => new CurvePoint(g.Average(p => p.GptFlops), g.Average(p => p.Fid!.Value), $"{g.Key.Gpt} @ {g.Key.Steps}")));
 
     internal static IEnumerable<(SweepReplicate Replicate, PointRecord Point)> PointsAt(
-        Runs runs,
+        ReplicateRuns runs,
         string tokenizer, string preset, long steps) =>
         runs.SelectMany(x => x.Records.Points.Where(p => p.Tokenizer == tokenizer && p.Gpt == preset && p.Steps == steps).Select(p => (x.Replicate, p)));
 }

@@ -30,6 +30,27 @@ public class CoreTests
         Assert.Equal(expected, r2.Normal(new[] { 5 }).ToArray());
     }
 
+    [Theory]
+    [InlineData(0.1)]
+    [InlineData(0.5)]
+    [InlineData(0.0)]
+    [InlineData(1.0)]
+    [InlineData(1e-300)] // p·2⁵³ far from an integer: the comparison must still be NextDouble's
+    public void FillBelowIsTheLoopOfNextDoubleDrawForDraw(double p)
+    {
+        var loop = new Rng(11);
+        loop.NextNormal(); // a spare normal in the state: FillBelow must leave it alone
+        var filled = new Rng(11);
+        filled.NextNormal();
+        var expected = new float[1003];
+        for (int i = 0; i < expected.Length; i++) expected[i] = loop.NextDouble() < p ? 0f : 1.25f;
+        var actual = new float[1003];
+        filled.FillBelow(actual, p, 0f, 1.25f);
+        Assert.Equal(expected, actual);
+        Assert.Equal(loop.GetState(), filled.GetState()); // the stream goes on from the same place
+        Assert.Equal(loop.NextNormal(), filled.NextNormal());
+    }
+
     [Fact]
     public void MultinomialFollowsWeights()
     {

@@ -81,3 +81,35 @@ public class ReductionAndShapeTests
         Assert.Contains("permute: dim 0 repeats", Assert.Throws<ArgumentException>(() => Ops.Permute(x, 0, 0)).Message);
     }
 }
+
+[Collection(GlobalKernelSettings.Name)]
+public class PermuteAcrossThreadsTests
+{
+    /// <summary>Large permutes are split by output rows across threads; 7 threads put chunk edges mid-index.</summary>
+    [Theory]
+    [InlineData(new[] { 16, 65, 6, 32 }, new[] { 0, 2, 1, 3 })] // attention's head transpose: blocks of 32
+    [InlineData(new[] { 61, 53, 71 }, new[] { 2, 0, 1 })]        // single elements (no trailing block)
+    [InlineData(new[] { 9, 7, 11, 13, 17 }, new[] { 1, 0, 3, 2, 4 })]
+    public void LargePermutesOnManyThreadsMatchIndexArithmetic(int[] shape, int[] dims)
+    {
+        var x = new Rng(5).Normal(shape);
+        int saved = Kernels.Cpu.Par.Threads;
+        try
+        {
+            Kernels.Cpu.Par.Threads = 7;
+            var y = Ops.Permute(x, dims).ToArray();
+            var xs = x.ToArray();
+            var xStr = ShapeUtil.Strides(shape);
+            var yShape = dims.Select(d => shape[d]).ToArray();
+            var idx = new int[shape.Length];
+            for (int i = 0; i < y.Length; i++)
+            {
+                int src = 0;
+                for (int d = 0; d < dims.Length; d++) src += idx[d] * xStr[dims[d]];
+                if (y[i] != xs[src]) Assert.Fail($"element {i} of the permuted tensor is {y[i]}, expected {xs[src]}");
+                for (int d = dims.Length - 1; d >= 0 && ++idx[d] == yShape[d]; d--) idx[d] = 0;
+            }
+        }
+        finally { Kernels.Cpu.Par.Threads = saved; }
+    }
+}

@@ -19,7 +19,7 @@ public static class Indexing
     public static void DropoutMask(Span<float> mask, float p, Rng rng)
     {
         float keep = p >= 1f ? 0f : 1f / (1f - p);
-        for (int i = 0; i < mask.Length; i++) mask[i] = rng.NextDouble() < p ? 0f : keep;
+        rng.FillBelow(mask, p, 0f, keep);
     }
 
     /// <summary>

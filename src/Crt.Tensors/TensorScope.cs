@@ -63,7 +63,7 @@ public sealed class TensorScope : IDisposable
             return (fresh, at, true);
         }
         int offset = AlignedStorage.OffsetOf(arr);
-        if (clear) arr.AsSpan(offset, n).Clear();
+        if (clear) Kernels.Cpu.Layout.Clear(arr.AsSpan(offset, n));
         return (arr, offset, true);
     }
 

@@ -83,7 +83,7 @@ public class ReductionAndShapeTests
 }
 
 [Collection(GlobalKernelSettings.Name)]
-public class PermuteAcrossThreadsTests
+public class LayoutAcrossThreadsTests
 {
     /// <summary>Large permutes are split by output rows across threads; 7 threads put chunk edges mid-index.</summary>
     [Theory]
@@ -109,6 +109,40 @@ public class PermuteAcrossThreadsTests
                 if (y[i] != xs[src]) Assert.Fail($"element {i} of the permuted tensor is {y[i]}, expected {xs[src]}");
                 for (int d = dims.Length - 1; d >= 0 && ++idx[d] == yShape[d]; d--) idx[d] = 0;
             }
+        }
+        finally { Kernels.Cpu.Par.Threads = saved; }
+    }
+
+    /// <summary>Large slices, their backward, gradient accumulation and copies split across threads: the same values as
+    /// one thread (7 threads put chunk edges mid-row).</summary>
+    [Fact]
+    public void LargeSlicesAccumulationAndCopiesOnManyThreadsMatchOneThread()
+    {
+        var x = new Rng(6).Normal(new[] { 4160, 3 * 192 });
+        x.RequiresGrad = true;
+        var g = new Rng(7).Normal(new[] { 4160, 192 });
+        float[] Run()
+        {
+            x.Grad = null;
+            var parts = new[] { Ops.Slice(x, 1, 0, 192), Ops.Slice(x, 1, 192, 384), Ops.Slice(x, 1, 384, 576) };
+            var loss = Ops.Sum(parts[0] * g) + Ops.Sum(parts[1] * parts[2]);
+            loss.Backward();
+            return parts.SelectMany(p => p.ToArray()).Concat(x.Grad!.ToArray()).Concat(x.Grad!.Clone().ToArray()).ToArray();
+        }
+        int saved = Kernels.Cpu.Par.Threads;
+        try
+        {
+            Kernels.Cpu.Par.Threads = 1;
+            var one = Run();
+            Kernels.Cpu.Par.Threads = 7;
+            var many = Run();
+            Assert.Equal(one, many);
+            var buffer = Enumerable.Repeat(1f, 300_001).ToArray(); // a pooled tensor's storage, cleared for Zeros
+            Kernels.Cpu.Layout.Clear(buffer);
+            Assert.DoesNotContain(buffer, v => v != 0f);
+            var xs = x.ToArray();
+            for (int r = 0; r < 4160; r += 997) // the slices hold x's columns
+                Assert.Equal(xs[r * 576 + 200], one[4160 * 192 + r * 192 + 8]);
         }
         finally { Kernels.Cpu.Par.Threads = saved; }
     }

@@ -18,8 +18,8 @@ public sealed partial class CpuKernelTable : KernelTable
 
     // ---- memory ---------------------------------------------------------------------------------
     public override void Fill(Tensor y, float value) => y.Span.Fill(value);
-    public override void Copy(Tensor src, Tensor dst) => src.ReadOnlySpan.CopyTo(dst.Span);
-    public override void AddInPlace(Tensor acc, Tensor x) => Elementwise.AddInPlace(acc.Span, x.ReadOnlySpan);
+    public override void Copy(Tensor src, Tensor dst) => Layout.Copy(src.ReadOnlySpan, dst.Span);
+    public override void AddInPlace(Tensor acc, Tensor x) => Elementwise.AddInPlaceParallel(acc.Span, x.ReadOnlySpan);
 
     // ---- elementwise ----------------------------------------------------------------------------
     public override void Binary(BinaryOp op, Tensor a, Tensor b, Tensor y) =>

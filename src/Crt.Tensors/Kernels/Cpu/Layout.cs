@@ -60,20 +60,72 @@ public static class Layout
         }
     }
 
-    /// <summary>Copies x[outer, start:start+len, inner] (x has n along the axis) into y[outer, len, inner].</summary>
-    public static void SliceAxis(ReadOnlySpan<float> x, int outer, int n, int inner, int start, int len, Span<float> y)
+    /// <summary>Below this many floats a copy, clear or slice runs on the calling thread (the hand-off would cost more).</summary>
+    private const int ParallelFloats = 1 << 16;
+
+    /// <summary>dst = src for spans that do not overlap; large ones split across the cores.</summary>
+    public static unsafe void Copy(ReadOnlySpan<float> src, Span<float> dst)
     {
-        for (int o = 0; o < outer; o++)
-            x.Slice((o * n + start) * inner, len * inner).CopyTo(y.Slice(o * len * inner, len * inner));
+        if (src.Length < ParallelFloats || Par.Threads <= 1) { src.CopyTo(dst); return; }
+        if (dst.Length < src.Length) throw new ArgumentException($"copy: {src.Length} floats do not fit in {dst.Length}");
+        fixed (float* ps = src, pd = dst)
+        {
+            nint S = (nint)ps, D = (nint)pd;
+            Par.ForRange(src.Length, 1, (a, b) => new ReadOnlySpan<float>((float*)S + a, b - a).CopyTo(new Span<float>((float*)D + a, b - a)));
+        }
+    }
+
+    /// <summary>dst = 0; large spans split across the cores.</summary>
+    public static unsafe void Clear(Span<float> dst)
+    {
+        if (dst.Length < ParallelFloats || Par.Threads <= 1) { dst.Clear(); return; }
+        fixed (float* pd = dst)
+        {
+            nint D = (nint)pd;
+            Par.ForRange(dst.Length, 1, (a, b) => new Span<float>((float*)D + a, b - a).Clear());
+        }
+    }
+
+    /// <summary>Copies x[outer, start:start+len, inner] (x has n along the axis) into y[outer, len, inner].</summary>
+    public static unsafe void SliceAxis(ReadOnlySpan<float> x, int outer, int n, int inner, int start, int len, Span<float> y)
+    {
+        if (x.Length < (long)outer * n * inner || y.Length < (long)outer * len * inner || start < 0 || start + len > n)
+            throw new ArgumentException($"slice: [{start}, {start + len}) of [{outer}, {n}, {inner}] does not fit x ({x.Length}) or y ({y.Length})");
+        fixed (float* px = x, py = y)
+        {
+            nint X = (nint)px, Y = (nint)py;
+            OverOuter(outer, (long)len * inner, (o0, o1) =>
+            {
+                for (int o = o0; o < o1; o++)
+                    new ReadOnlySpan<float>((float*)X + ((long)o * n + start) * inner, len * inner)
+                        .CopyTo(new Span<float>((float*)Y + (long)o * len * inner, len * inner));
+            });
+        }
     }
 
     /// <summary>Adds y[outer, len, inner] into x[outer, start:start+len, inner] (the slice's backward).</summary>
-    public static void AddIntoSlice(ReadOnlySpan<float> y, int outer, int n, int inner, int start, int len, Span<float> x)
+    public static unsafe void AddIntoSlice(ReadOnlySpan<float> y, int outer, int n, int inner, int start, int len, Span<float> x)
     {
-        for (int o = 0; o < outer; o++)
+        if (x.Length < (long)outer * n * inner || y.Length < (long)outer * len * inner || start < 0 || start + len > n)
+            throw new ArgumentException($"slice backward: [{start}, {start + len}) of [{outer}, {n}, {inner}] does not fit x ({x.Length}) or y ({y.Length})");
+        fixed (float* px = x, py = y)
         {
-            var dst = x.Slice((o * n + start) * inner, len * inner);
-            System.Numerics.Tensors.TensorPrimitives.Add(dst, y.Slice(o * len * inner, len * inner), dst);
+            nint X = (nint)px, Y = (nint)py;
+            OverOuter(outer, (long)len * inner, (o0, o1) =>
+            {
+                for (int o = o0; o < o1; o++)
+                {
+                    var dst = new Span<float>((float*)X + ((long)o * n + start) * inner, len * inner);
+                    System.Numerics.Tensors.TensorPrimitives.Add(dst, new ReadOnlySpan<float>((float*)Y + (long)o * len * inner, len * inner), dst);
+                }
+            });
         }
+    }
+
+    /// <summary>body over [0, outer) on this thread when the slice is small, else split across the cores.</summary>
+    private static void OverOuter(int outer, long floatsPerOuter, Action<int, int> body)
+    {
+        if (outer * floatsPerOuter < ParallelFloats || Par.Threads <= 1) body(0, outer);
+        else Par.ForRange(outer, floatsPerOuter, body);
     }
 }

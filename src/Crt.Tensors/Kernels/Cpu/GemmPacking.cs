@@ -14,12 +14,13 @@ internal static unsafe class GemmPacking
     /// <summary>Packs rows [i0, i0+mc) × depth [p0, p0+kc) of alpha·op(A) into <paramref name="dst"/>.</summary>
     public static void PackA(bool transA, float* a, int lda, int i0, int p0, int mc, int kc, int mr, float alpha, float* dst)
     {
+        if (transA) { PackATransposed(a, lda, i0, p0, mc, kc, mr, alpha, dst); return; }
         long* rowOff = stackalloc long[8];
         for (int s = 0; s < mc; s += mr)
         {
             int rows = Math.Min(mr, mc - s);
             float* d = dst + (long)s * kc;
-            if (!transA && mr <= 8 && kc > 8 && Avx.IsSupported)
+            if (mr <= 8 && kc > 8 && Avx.IsSupported)
             {
                 // 8×8 register transposes turn row runs into sliver rows, 8 depths at a time. With mr < 8 each
                 // transposed row is 8 wide: its extra lanes spill into the next depth's row, which is written
@@ -32,7 +33,7 @@ internal static unsafe class GemmPacking
                 for (; p < kc; p++)
                     for (int r = 0; r < rows; r++) d[p * mr + r] = alpha * src[(long)r * lda + p];
             }
-            else if (!transA)
+            else
             {
                 // A(i, p) = a[i·lda + p]: each row is contiguous in p, scattered into column r of the sliver.
                 for (int r = 0; r < rows; r++)
@@ -42,26 +43,44 @@ internal static unsafe class GemmPacking
                     for (int p = 0; p < kc; p++) dd[p * mr] = alpha * src[p];
                 }
             }
-            else
-            {
-                // A(i, p) = a[p·lda + i]: for each p the sliver's rows are contiguous, a vector or two per depth (PackA was
-                // 9% of a gpt-t3 training step's profile, most of it in the backward pass, where dW = dYᵀ·X packs a transposed A).
-                bool wide = Vector256.IsHardwareAccelerated && rows >= 8, narrow = Vector128.IsHardwareAccelerated;
-                var alpha8 = Vector256.Create(alpha);
-                var alpha4 = Vector128.Create(alpha);
-                for (int p = 0; p < kc; p++)
-                {
-                    float* src = a + (long)(p0 + p) * lda + i0 + s;
-                    float* dd = d + p * mr;
-                    int r = 0;
-                    if (wide) { (Vector256.Load(src) * alpha8).Store(dd); r = 8; }
-                    if (narrow) for (; r + 4 <= rows; r += 4) (Vector128.Load(src + r) * alpha4).Store(dd + r);
-                    for (; r < rows; r++) dd[r] = alpha * src[r];
-                }
-            }
             if (rows < mr)
                 for (int p = 0; p < kc; p++)
                     for (int r = rows; r < mr; r++) d[p * mr + r] = 0f;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="PackA"/> for a transposed A, A(i, p) = a[p·lda + i]: each depth row holds every sliver's rows side by side,
+    /// so the rows are read once, in order, and each sliver's MR floats go to that sliver's own output stream. (Sliver by
+    /// sliver, every depth row was read once per sliver, and with KC rows of 64-byte lines past L1 each line came from
+    /// L2 again. PackA was 7–9% of a gpt-t3 training step, most of it here: dW = dYᵀ·X in every linear layer's backward.)
+    /// </summary>
+    private static void PackATransposed(float* a, int lda, int i0, int p0, int mc, int kc, int mr, float alpha, float* dst)
+    {
+        int whole = mc / mr * mr, last = mc - whole;
+        bool v8 = mr == 8 && Vector256.IsHardwareAccelerated, v4 = Vector128.IsHardwareAccelerated;
+        var alpha8 = Vector256.Create(alpha);
+        var alpha4 = Vector128.Create(alpha);
+        long sliverFloats = (long)mr * kc;
+        for (int p = 0; p < kc; p++)
+        {
+            float* src = a + (long)(p0 + p) * lda + i0;
+            float* dp = dst + (long)p * mr; // row p of the first sliver; sliver t's is sliverFloats·t further
+            int i = 0;
+            if (v8)
+                for (; i < whole; i += 8, dp += sliverFloats) (Vector256.Load(src + i) * alpha8).Store(dp);
+            else
+                for (; i < whole; i += mr, dp += sliverFloats)
+                {
+                    int r = 0;
+                    if (v4) for (; r + 4 <= mr; r += 4) (Vector128.Load(src + i + r) * alpha4).Store(dp + r);
+                    for (; r < mr; r++) dp[r] = alpha * src[i + r];
+                }
+            if (last > 0)
+            {
+                for (int r = 0; r < last; r++) dp[r] = alpha * src[i + r];
+                for (int r = last; r < mr; r++) dp[r] = 0f;
+            }
         }
     }
 

@@ -89,37 +89,39 @@ public static class Layout
     /// <summary>Copies x[outer, start:start+len, inner] (x has n along the axis) into y[outer, len, inner].</summary>
     public static unsafe void SliceAxis(ReadOnlySpan<float> x, int outer, int n, int inner, int start, int len, Span<float> y)
     {
-        if (x.Length < (long)outer * n * inner || y.Length < (long)outer * len * inner || start < 0 || start + len > n)
-            throw new ArgumentException($"slice: [{start}, {start + len}) of [{outer}, {n}, {inner}] does not fit x ({x.Length}) or y ({y.Length})");
-        fixed (float* px = x, py = y)
-        {
-            nint X = (nint)px, Y = (nint)py;
-            OverOuter(outer, (long)len * inner, (o0, o1) =>
-            {
-                for (int o = o0; o < o1; o++)
-                    new ReadOnlySpan<float>((float*)X + ((long)o * n + start) * inner, len * inner)
-                        .CopyTo(new Span<float>((float*)Y + (long)o * len * inner, len * inner));
-            });
-        }
+        CheckSlice("slice", x.Length, y.Length, outer, n, inner, start, len);
+        fixed (float* px = x, py = y) SliceRuns(px, py, outer, n, inner, start, len, add: false);
     }
 
     /// <summary>Adds y[outer, len, inner] into x[outer, start:start+len, inner] (the slice's backward).</summary>
     public static unsafe void AddIntoSlice(ReadOnlySpan<float> y, int outer, int n, int inner, int start, int len, Span<float> x)
     {
-        if (x.Length < (long)outer * n * inner || y.Length < (long)outer * len * inner || start < 0 || start + len > n)
-            throw new ArgumentException($"slice backward: [{start}, {start + len}) of [{outer}, {n}, {inner}] does not fit x ({x.Length}) or y ({y.Length})");
-        fixed (float* px = x, py = y)
+        CheckSlice("slice backward", x.Length, y.Length, outer, n, inner, start, len);
+        fixed (float* px = x, py = y) SliceRuns(px, py, outer, n, inner, start, len, add: true);
+    }
+
+    private static void CheckSlice(string op, int fullLength, int partLength, int outer, int n, int inner, int start, int len)
+    {
+        if (fullLength < (long)outer * n * inner || partLength < (long)outer * len * inner || start < 0 || len < 0 || start + len > n)
+            throw new ArgumentException($"{op}: [{start}, {start + len}) of [{outer}, {n}, {inner}] does not fit the tensor ({fullLength}) or the slice ({partLength})");
+    }
+
+    /// <summary>For each outer index, the run [start, start+len)·inner of full and the matching run of part: part = full's
+    /// run, or (add) full's run += part's.</summary>
+    private static unsafe void SliceRuns(float* full, float* part, int outer, int n, int inner, int start, int len, bool add)
+    {
+        nint F = (nint)full, P = (nint)part;
+        int run = len * inner;
+        OverOuter(outer, run, (o0, o1) =>
         {
-            nint X = (nint)px, Y = (nint)py;
-            OverOuter(outer, (long)len * inner, (o0, o1) =>
+            for (int o = o0; o < o1; o++)
             {
-                for (int o = o0; o < o1; o++)
-                {
-                    var dst = new Span<float>((float*)X + ((long)o * n + start) * inner, len * inner);
-                    System.Numerics.Tensors.TensorPrimitives.Add(dst, new ReadOnlySpan<float>((float*)Y + (long)o * len * inner, len * inner), dst);
-                }
-            });
-        }
+                var f = new Span<float>((float*)F + ((long)o * n + start) * inner, run);
+                var p = new Span<float>((float*)P + (long)o * run, run);
+                if (add) System.Numerics.Tensors.TensorPrimitives.Add(f, p, f);
+                else f.CopyTo(p);
+            }
+        });
     }
 
     /// <summary>body over [0, outer) on this thread when the slice is small, else split across the cores.</summary>

@@ -24,6 +24,7 @@ public static class Layout
         int rows = y.Length / (block * lastLen);
         fixed (float* px = x, py = y)
         {
+            if (Small(y.Length)) { PermuteRows(px, py, yShape, srcStr, last, lastLen, lastStr, block, 0, rows); return; }
             nint X = (nint)px, Y = (nint)py;
             Par.ForRange(rows, (long)block * lastLen, (r0, r1) =>
                 PermuteRows((float*)X, (float*)Y, yShape, srcStr, last, lastLen, lastStr, block, r0, r1));
@@ -60,13 +61,15 @@ public static class Layout
         }
     }
 
-    /// <summary>Below this many floats a copy, clear or slice runs on the calling thread (the hand-off would cost more).</summary>
+    /// <summary>Below this many floats a permute, copy, clear or slice runs on the calling thread (the hand-off would cost more).</summary>
     private const int ParallelFloats = 1 << 16;
+
+    private static bool Small(long floats) => floats < ParallelFloats || Par.Threads <= 1;
 
     /// <summary>dst = src for spans that do not overlap; large ones split across the cores.</summary>
     public static unsafe void Copy(ReadOnlySpan<float> src, Span<float> dst)
     {
-        if (src.Length < ParallelFloats || Par.Threads <= 1) { src.CopyTo(dst); return; }
+        if (Small(src.Length)) { src.CopyTo(dst); return; }
         if (dst.Length < src.Length) throw new ArgumentException($"copy: {src.Length} floats do not fit in {dst.Length}");
         fixed (float* ps = src, pd = dst)
         {
@@ -78,7 +81,7 @@ public static class Layout
     /// <summary>dst = 0; large spans split across the cores.</summary>
     public static unsafe void Clear(Span<float> dst)
     {
-        if (dst.Length < ParallelFloats || Par.Threads <= 1) { dst.Clear(); return; }
+        if (Small(dst.Length)) { dst.Clear(); return; }
         fixed (float* pd = dst)
         {
             nint D = (nint)pd;
@@ -127,7 +130,7 @@ public static class Layout
     /// <summary>body over [0, outer) on this thread when the slice is small, else split across the cores.</summary>
     private static void OverOuter(int outer, long floatsPerOuter, Action<int, int> body)
     {
-        if (outer * floatsPerOuter < ParallelFloats || Par.Threads <= 1) body(0, outer);
+        if (Small(outer * floatsPerOuter)) body(0, outer);
         else Par.ForRange(outer, floatsPerOuter, body);
     }
 }

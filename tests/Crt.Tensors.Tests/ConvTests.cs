@@ -531,3 +531,48 @@ public class ConvWidthTests
         }
     }
 }
+
+/// <summary>
+/// The convolution's backward split across threads: dW and db sum over fixed chunks of images, and each image's
+/// dx is an item of its own. Changes the global Par.Threads, so the class runs alone.
+/// </summary>
+[Collection(GlobalKernelSettings.Name)]
+public class ConvBackwardAcrossThreadsTests
+{
+    [Theory]
+    [InlineData(1)] // stride 1: dx as a transposed convolution
+    [InlineData(2)] // stride 2: dcol and col2im
+    public void EachImagesDxIsTheSameOnAnyThreadCountAndWithoutTheWeightGradient(int stride)
+    {
+        var rng = new Rng(21);
+        var g = ConvGeom.Create(7, 5, 12, 11, 6, 3, 3, stride, 1, 1, 1, 1);
+        var x = rng.Normal(new[] { g.N * g.Cin * g.H * g.W }).ToArray();
+        var w = rng.Normal(new[] { g.Cout * g.K }).ToArray();
+        var gy = rng.Normal(new[] { g.N * g.Cout * g.P }).ToArray();
+        (float[] Dx, float[] Dw, float[] Db) Run(int threads, bool weights)
+        {
+            var dx = new float[x.Length];
+            var dw = weights ? new float[w.Length] : Array.Empty<float>();
+            var db = weights ? new float[g.Cout] : Array.Empty<float>();
+            Kernels.Cpu.Par.Threads = threads;
+            Conv2dKernels.Backward(g, x, w, gy, dx, dw, db);
+            return (dx, dw, db);
+        }
+        int saved = Kernels.Cpu.Par.Threads;
+        try
+        {
+            var serial = Run(1, true);
+            foreach (int threads in new[] { 2, 3, 5 })
+            {
+                var all = Run(threads, true);
+                var dxOnly = Run(threads, false);
+                Assert.Equal(Run(2, true).Dx, all.Dx);  // each image's dx does not depend on who computes it
+                Assert.Equal(all.Dx, dxOnly.Dx);         // nor on whether dW is wanted
+                for (int i = 0; i < x.Length; i++) Assert.Equal(serial.Dx[i], all.Dx[i], 1e-4f * (1 + Math.Abs(serial.Dx[i])));
+                for (int i = 0; i < w.Length; i++) Assert.Equal(serial.Dw[i], all.Dw[i], 1e-4f * (1 + Math.Abs(serial.Dw[i])));
+                for (int i = 0; i < g.Cout; i++) Assert.Equal(serial.Db[i], all.Db[i], 1e-4f * (1 + Math.Abs(serial.Db[i])));
+            }
+        }
+        finally { Kernels.Cpu.Par.Threads = saved; }
+    }
+}

@@ -172,9 +172,21 @@ public static unsafe class Conv2dKernels
         {
             nint X = (nint)px, Wt = (nint)pw, GY = (nint)pgy, DX = (nint)pdx, DB = (nint)pdb;
             var dxPlan = wantX && !geom.IsPointwise ? DxPlan.Make(geom, pw, packed: chunks > 1) : default;
-            Par.For(chunks, long.MaxValue / 4 / Math.Max(1, chunks), c =>
+            // With several chunks, each image's dx is an item of its own after the chunks' dW and db sums: the
+            // chunks hold a fixed set of images each (for deterministic partials) and are few, so ending on small
+            // items keeps the cores busy to the end. A lone chunk does everything and lets the GEMMs use the cores.
+            int sumItems = wantW || wantB || chunks == 1 ? chunks : 0;
+            int items = sumItems + (wantX && chunks > 1 ? geom.N : 0);
+            Par.For(items, long.MaxValue / 4 / Math.Max(1, items), item =>
             {
-                int n0 = (int)((long)geom.N * c / chunks), n1 = (int)((long)geom.N * (c + 1) / chunks);
+                if (item >= sumItems)
+                {
+                    int m = item - sumItems;
+                    BackwardImage(geom, (float*)X + (long)m * geom.Cin * geom.H * geom.W, (float*)Wt, (float*)GY + (long)m * geom.Cout * geom.P,
+                        (float*)DX + (long)m * geom.Cin * geom.H * geom.W, null, null, dxPlan, par: false);
+                    return;
+                }
+                int c = item, n0 = (int)((long)geom.N * c / chunks), n1 = (int)((long)geom.N * (c + 1) / chunks);
                 float[]? bw = partW[c], bb = partB[c];
                 fixed (float* cw = bw, cb = bb)
                 {
@@ -182,8 +194,8 @@ public static unsafe class Conv2dKernels
                     for (int n = n0; n < n1; n++)
                         BackwardImage(geom, (float*)X + (long)n * geom.Cin * geom.H * geom.W, (float*)Wt,
                             (float*)GY + (long)n * geom.Cout * geom.P,
-                            wantX ? (float*)DX + (long)n * geom.Cin * geom.H * geom.W : null, wantW ? cw : null, accB, dxPlan,
-                            par: chunks == 1); // a lone chunk lets the GEMMs use the cores
+                            wantX && chunks == 1 ? (float*)DX + (long)n * geom.Cin * geom.H * geom.W : null, wantW ? cw : null, accB, dxPlan,
+                            par: chunks == 1);
                 }
             });
             dxPlan.Release();

@@ -478,6 +478,44 @@ public class ConvWidthTests
     }
 
     /// <summary>
+    /// im2col written as the packed A of the weight gradient's product holds exactly what PackA makes of the im2col
+    /// matrix, for every sliver height of the width's kernels (taps past K zero), rows of 1–40 and 64 pixels (runs
+    /// that end mid-transpose), padding 0–2, 3×3 and 1×3 kernels, and depth slices that cut output rows anywhere;
+    /// NaN-filled first, so nothing is left unwritten.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public unsafe void Im2ColPackedAIsWhatPackAMakesOfIm2Col(int bits)
+    {
+        using var width = SimdWidths.Use(bits);
+        var r = new Random(bits + 7);
+        foreach (var (mr, _) in Gemm.KernelShapes(bits))
+            foreach (int w in Enumerable.Range(1, 40).Append(64))
+                foreach (var (cin, kh, kw, pad) in new[] { (1, 3, 3, 1), (2, 3, 3, 0), (3, 3, 3, 2), (2, 1, 3, 1) })
+                    foreach (int depth in new[] { 5, 18, 1000 })
+                    {
+                        if (w + 2 * pad < kw) continue;
+                        var g = ConvGeom.Create(1, cin, 5, w, 1, kh, kw, 1, pad, pad, pad, pad);
+                        var x = Rand(r, g.Cin * g.H * g.W);
+                        int oh0 = g.Ho > 1 ? 1 : 0, oh1 = g.Ho, pc = (oh1 - oh0) * g.Wo, mRound = (g.K + mr - 1) / mr * mr;
+                        int kc = Math.Min(depth, pc);
+                        var col = new float[g.K * pc];
+                        Conv2dKernels.Im2Col(g, x, oh0, oh1, col);
+                        var want = new float[mRound * pc];
+                        var got = new float[mRound * pc];
+                        Array.Fill(got, float.NaN);
+                        fixed (float* pcol = col, pw = want, pg = got, px = x)
+                        {
+                            for (int p0 = 0; p0 < pc; p0 += kc)
+                                GemmPacking.PackA(false, pcol, pc, 0, p0, g.K, Math.Min(kc, pc - p0), mr, 1f, pw + (long)p0 * mRound);
+                            Conv2dKernels.Im2ColPackedA(g, px, oh0, oh1, mr, kc, pg);
+                        }
+                        for (int i = 0; i < want.Length; i++)
+                            Assert.True(want[i].Equals(got[i]), $"{bits}-bit MR {mr} W {w} Cin {cin} {kh}x{kw} pad {pad} depth {kc}: float {i} is {got[i]}, PackA wrote {want[i]}");
+                    }
+    }
+
+    /// <summary>
     /// im2col at every row length from 1 to 40 (3×3, stride 1 and 2, padding 1): the copies of rows shorter than a
     /// vector and the overlapping tail vectors must write exactly the reference's values, zeros at the borders.
     /// </summary>
@@ -574,5 +612,36 @@ public class ConvBackwardAcrossThreadsTests
             }
         }
         finally { Kernels.Cpu.Par.Threads = saved; }
+    }
+
+    /// <summary>
+    /// On one thread the weight gradient of a stride-1 convolution packs its im2col matrix as the product's A while
+    /// making it; dW must be bit for bit what im2col and the plain product give, at every width.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(ConvWidthTests.Widths), MemberType = typeof(ConvWidthTests))]
+    public void WeightGradientWithIm2ColPackedAsAIsBitIdentical(int bits)
+    {
+        using var width = SimdWidths.Use(bits);
+        var rng = new Rng(23);
+        var g = ConvGeom.Create(1, 7, 29, 31, 9, 3, 3, 1, 1, 1, 1, 1); // P 899: two depth slices at every width's KC; Cout 9: no width multiplies it directly
+        var x = rng.Normal(new[] { g.Cin * g.H * g.W }).ToArray();
+        var w = rng.Normal(new[] { g.Cout * g.K }).ToArray();
+        var gy = rng.Normal(new[] { g.Cout * g.P }).ToArray();
+        var col = new float[g.K * g.P];
+        Conv2dKernels.Im2Col(g, x, 0, g.Ho, col);
+        var dwT = new float[g.K * g.Cout];
+        Gemm.Sgemm(false, true, g.K, g.Cout, g.P, 1f, col, g.P, gy, g.P, 1f, dwT, g.Cout, parallel: false);
+        var dw = new float[w.Length];
+        int saved = Kernels.Cpu.Par.Threads;
+        try
+        {
+            Kernels.Cpu.Par.Threads = 1;
+            Conv2dKernels.Backward(g, x, w, gy, Array.Empty<float>(), dw, Array.Empty<float>());
+        }
+        finally { Kernels.Cpu.Par.Threads = saved; }
+        for (int k = 0; k < g.K; k++)
+            for (int o = 0; o < g.Cout; o++)
+                Assert.True(dwT[k * g.Cout + o].Equals(dw[o * g.K + k]), $"{bits}-bit dW[{o}, {k}] is {dw[o * g.K + k]}, im2col and the product give {dwT[k * g.Cout + o]}");
     }
 }

@@ -36,7 +36,7 @@ public readonly record struct ConvGeom(int N, int Cin, int H, int W, int Cout, i
 /// With too few images the GEMMs split across the cores instead. Every SIMD width has its own copy loops
 /// (<see cref="SimdPath.Bits"/>; 0 is the scalar reference).
 /// </summary>
-public static unsafe class Conv2dKernels
+public static unsafe partial class Conv2dKernels
 {
     /// <summary>
     /// Target size (floats) of one im2col band; a band is at least one output row. Large (4 MB: whole images
@@ -287,13 +287,16 @@ public static unsafe class Conv2dKernels
         if (dwT == null && dx == null) return;
         int bandRows = BandRows(g);
         if (dwT != null)
-            fixed (float* col = Scratch(K * bandRows * g.Wo))
-                for (int oh0 = 0; oh0 < g.Ho; oh0 += bandRows)
+            for (int oh0 = 0; oh0 < g.Ho; oh0 += bandRows)
+            {
+                int oh1 = Math.Min(g.Ho, oh0 + bandRows), pc = (oh1 - oh0) * g.Wo;
+                if (PacksColAsA(g, pc, par)) { WeightGradientPacked(g, x, gy, oh0, oh1, dwT); continue; }
+                fixed (float* col = Scratch(K * bandRows * g.Wo))
                 {
-                    int oh1 = Math.Min(g.Ho, oh0 + bandRows), pc = (oh1 - oh0) * g.Wo;
                     Im2Col(g, x, oh0, oh1, col);
                     Mm(false, true, K, g.Cout, pc, col, pc, gy + oh0 * g.Wo, P, 1f, dwT, g.Cout, par);
                 }
+            }
         if (dx == null) return;
         if (plan.Transposed)
         {

@@ -242,7 +242,7 @@ public static unsafe partial class Gemm
         if (k == 0 || alpha == 0f) { ScaleC(m, n, beta, c, ldc); if (bias != null) FillBias(m, n, bias, c, ldc); return; }
         long work = (long)m * n * k;
         var cfg = Current;
-        bool direct = cfg is null || work <= DirectWork || n < cfg.NR / 4 || m < 2;
+        bool direct = IsDirect(cfg, m, n, k);
         int threads = parallel && work >= ParallelWork ? Math.Max(1, Par.Threads) : 1;
         if (direct)
         {
@@ -303,6 +303,9 @@ public static unsafe partial class Gemm
             else System.Numerics.Tensors.TensorPrimitives.Multiply(row, beta, row);
         }
     }
+
+    /// <summary>Products too small or too narrow to pay for packing (or at the scalar width) run unpacked (<see cref="Direct"/>).</summary>
+    internal static bool IsDirect(Config? cfg, int m, int n, int k) => cfg is null || (long)m * n * k <= DirectWork || n < cfg.NR / 4 || m < 2;
 
     private static void Blocked(Config cfg, bool transA, bool transB, int m, int n, int k, float alpha,
         float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, float* bias)

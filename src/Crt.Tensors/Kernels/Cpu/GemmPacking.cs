@@ -160,7 +160,7 @@ internal static unsafe class GemmPacking
     /// check Avx.IsSupported and fall back to scalar copies elsewhere). Rows are stored in order j = 0..7, 8 floats each.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose8x8(float* src, long* rowOff, float* dst, int ldd, float alpha)
+    internal static void Transpose8x8(float* src, long* rowOff, float* dst, int ldd, float alpha)
     {
         var r0 = Avx.LoadVector256(src + rowOff[0]); var r1 = Avx.LoadVector256(src + rowOff[1]);
         var r2 = Avx.LoadVector256(src + rowOff[2]); var r3 = Avx.LoadVector256(src + rowOff[3]);

@@ -32,7 +32,8 @@ public readonly record struct ConvGeom(int N, int Cin, int H, int W, int Cout, i
 /// Work is split over images (forward: over image bands) with one serial GEMM per band and per-thread
 /// dW/db partials; then the weights (forward) and the dx GEMM's weights are packed once per call
 /// (<see cref="Gemm.Pack"/>), and with packed weights im2col writes straight into the layout the GEMM would pack B
-/// into (<see cref="Im2ColPacked"/>). At stride 1, dx is itself a convolution (of gy with the flipped weights), so no col2im.
+/// into (<see cref="Im2ColPacked"/>); for dW, products on one thread get im2col straight in the packed-A layout
+/// (<see cref="Im2ColPackedA"/>). At stride 1, dx is itself a convolution (of gy with the flipped weights), so no col2im.
 /// With too few images the GEMMs split across the cores instead. Every SIMD width has its own copy loops
 /// (<see cref="SimdPath.Bits"/>; 0 is the scalar reference).
 /// </summary>

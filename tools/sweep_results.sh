@@ -41,9 +41,10 @@ save)
       tok=$(basename "$(dirname "$m")")
       # Only a finished tokenizer's curve: recorded by the sweep, and as long as its record says. One still training
       # (first time, or again after a record the sweep measures again) would put a partial curve in git.
-      record=$(grep "\"kind\":\"tokenizer\",\"name\":\"$tok\"" "$rep/points.jsonl" | tail -1)
-      want=$(grep -o '"steps":[0-9]*' <<< "$record" | head -1 | cut -d: -f2)
-      have=$(grep -o '"step":[0-9]*' "$m" | tail -1 | cut -d: -f2)
+      # (|| true: no match is an answer here, not an error that set -e and pipefail would exit on, silently.)
+      record=$(grep "\"kind\":\"tokenizer\",\"name\":\"$tok\"" "$rep/points.jsonl" | tail -1 || true)
+      want=$(grep -o '"steps":[0-9]*' <<< "$record" | head -1 | cut -d: -f2 || true)
+      have=$(grep -o '"step":[0-9]*' "$m" | tail -1 | cut -d: -f2 || true)
       if [[ -z $want || -z $have || $have -lt $want ]]; then
         echo "sweep_results: $rep: tokenizer $tok is still training (step ${have:-0} of ${want:-?}); its curve is left as saved" >&2
         continue

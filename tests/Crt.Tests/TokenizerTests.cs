@@ -73,4 +73,21 @@ public class TokenizerTests
         Assert.Equal(8, q.RestartDeadCodes(Ops.Slice(latents, 0, 0, 2), step: 11, window: 4, new Rng(9)).Length);
         Assert.Throws<InvalidOperationException>(() => new VectorQuantizer(8, 4, 0.25f, 0, new Rng(3)).NoteCodesUsed(new[] { 0 }, 1));
     }
+
+    [Fact]
+    public void ReconstructRunsInEvalModeAndRestoresTheMode()
+    {
+        // With dropout on, a training-mode forward differs from run to run; Reconstruct (rFID's images) must not.
+        var model = new VqModel(VqConfig.Preset("vq-tiny") with { Dropout = 0.5f }, new Rng(1));
+        var x = new Rng(2).Uniform(new[] { 3, 1, 32, 32 }, -1, 1);
+        var usage = model.Quantize.CodebookUsed.ToArray();
+        Assert.True(model.Training);
+        var recon = Training.TokenizerEvaluation.Reconstruct(model, x).ToArray();
+        Assert.True(model.Training);
+        Assert.Equal(usage, model.Quantize.CodebookUsed.ToArray()); // the usage window is the training's, not the evaluation's
+        model.Eval();
+        float[] expected;
+        using (Tensor.NoGrad()) expected = Ops.Clamp(model.Forward(x).Reconstruction, -1f, 1f).ToArray();
+        Assert.Equal(expected, recon);
+    }
 }

@@ -66,19 +66,28 @@ public static class TokenizerEvaluation
             stats.Perplexity, stats.PerPositionEntropyBits.Average(), regularizer is null ? null : crt / count);
     }
 
-    /// <summary>The tokenizer's reconstructions of <paramref name="real"/> (clamped to the pixel range), in batches that bound the activations' memory.</summary>
+    /// <summary>
+    /// The tokenizer's reconstructions of <paramref name="real"/> (clamped to the pixel range), in eval mode (no dropout, no
+    /// quantizer losses, the codebook-usage window left as it is), in batches that bound the activations' memory.
+    /// </summary>
     public static Tensor Reconstruct(VqModel model, Tensor real)
     {
         var recon = Tensor.Empty(real.Shape).Keep();
         int n = real.Shape[0], per = real.Size / n;
-        using var noGrad = Tensor.NoGrad();
-        for (int start = 0; start < n; start += 200)
+        bool wasTraining = model.Training;
+        model.Eval();
+        try
         {
-            using var scope = TensorScope.Begin();
-            int b = Math.Min(200, n - start);
-            var x = Tensor.From(real.ReadOnlySpan.Slice(start * per, b * per), b, real.Shape[1], real.Shape[2], real.Shape[3]).To(model.Device);
-            Ops.Clamp(model.Forward(x).Reconstruction, -1f, 1f).CopyTo(recon.Span.Slice(start * per, b * per));
+            using var noGrad = Tensor.NoGrad();
+            for (int start = 0; start < n; start += 200)
+            {
+                using var scope = TensorScope.Begin();
+                int b = Math.Min(200, n - start);
+                var x = Tensor.From(real.ReadOnlySpan.Slice(start * per, b * per), b, real.Shape[1], real.Shape[2], real.Shape[3]).To(model.Device);
+                Ops.Clamp(model.Forward(x).Reconstruction, -1f, 1f).CopyTo(recon.Span.Slice(start * per, b * per));
+            }
         }
+        finally { model.Train(wasTraining); }
         return recon;
     }
 

@@ -224,12 +224,28 @@ public static class SweepReplicates
         int measured = rows.Sum(r => r.Fid.N), wanted = arms.Count * plan.Replicates.Count;
         bool final = measured == wanted;
         md.AppendLine($"**{(final ? "Selected" : "Provisional leader")}: {selected.Arm}**" + (tied.Count > 1 ? $" ({tied.Count} arms tied; " +
-            (selected.Arm == plan.Crt ? "the default is among them and stays)" : "the cheapest of them)") : "") +
+            (selected.Arm == plan.Crt ? "the default is among them and stays)" : $"the cheapest of them{CostMargin(tied.Select(r => r.Cost).ToList(), selected.Cost)})") : "") +
             (winner.Fid.N < 2 ? ". With one replicate there is no interval: ties are exact only." : ".") +
             (final ? "" : $" Not a selection: {measured} of the {wanted} arm-replicates have an FID at this point, and the declared rule " +
                 $"selects only when every arm has all {plan.Replicates.Count}."));
         md.AppendLine();
         return final ? selected.Arm : null;
+    }
+
+    /// <summary>
+    /// How much cheaper the selected arm is than the next cheapest tied arm. Arms given the baseline's tokenizer FLOPs differ
+    /// in cost only by rounding their step counts, so a margin under 1% is said to be that: the rule's letter decided, not
+    /// a real difference in compute.
+    /// </summary>
+    private static string CostMargin(List<double> tiedCosts, double selectedCost)
+    {
+        double next = tiedCosts.Where(c => c != selectedCost).DefaultIfEmpty(selectedCost).Min();
+        double margin = next / selectedCost - 1;
+        if (margin <= 0) return ", at equal cost";
+        string pct = (100 * margin).ToString(margin < 0.01 ? "G2" : "F1", CultureInfo.InvariantCulture);
+        return margin < 0.01
+            ? $", by {pct}% of the total compute: the arms' costs differ only by the rounding of their step counts, so the cost tie-break decided by less than a real difference in compute"
+            : $", by {pct}% of the total compute";
     }
 
     /// <summary>

@@ -62,8 +62,19 @@ def _sample():
     return run
 
 
+def _sample_gpt_b():
+    torch.manual_seed(0)
+    model = Transformer(gpt_config("gpt-b", block_size=16)).to(DEVICE)
+    classes = torch.tensor([207], device=DEVICE)
+
+    def run():
+        generate(model, classes, cfg_scale=2.0, generator=torch.Generator(device=DEVICE).manual_seed(1))
+    return run
+
+
 WORKLOADS = {
     "gpt-t4-train-step-b32": (_train_step, 0.0),
     "sample-64-cfg2-kvcache": (_sample, 0.0),
     "gpt-b-fwdbwd-b2": (_gpt_b_fwdbwd, 0.0),
+    "sample-gptb-1-cfg2-16tok": (_sample_gpt_b, 0.0),
 }

@@ -112,6 +112,34 @@ public sealed class SampleWorkload : IWorkload
     public void Run() => Sampler.Generate(_model, _classes, _options, new Rng(1));
 }
 
+/// <summary>
+/// Interactive sampling from a LlamaGen-sized model: gpt-b (111M parameters, V 16384, 1000 classes) drawing one image with
+/// classifier-free guidance 2.0 (2 rows: conditional and null class) and the KV cache, for the first 16 of its tokens
+/// (block size 16, a 4×4 grid; the weights are gpt-b's, only the cache is shorter). Each step streams all the weights for two rows,
+/// so this measures what the small-batch matrix products do with weights, not arithmetic. FLOPs: the incremental
+/// forwards' matrix products, counted.
+/// </summary>
+public sealed class SampleGptBWorkload : IWorkload
+{
+    private Gpt _model = null!;
+    private readonly SamplingOptions _options = new() { CfgScale = 2f };
+    private double _flops;
+
+    public string Name => "sample-gptb-1-cfg2-16tok";
+    public double Flops => _flops;
+
+    public void Setup()
+    {
+        _model = new Gpt(GptConfig.Preset("gpt-b") with { BlockSize = 16 }, new Rng(0));
+        _model.To(BenchDevice.Current);
+        using var fc = FlopCounter.Begin();
+        Run();
+        _flops = fc.Flops;
+    }
+
+    public void Run() => Sampler.Generate(_model, [207], _options, new Rng(1));
+}
+
 internal static class GptBench
 {
     /// <summary>Random class ids [B] and token grids [B, N].</summary>

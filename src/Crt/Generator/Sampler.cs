@@ -50,6 +50,7 @@ public static class Sampler
         try
         {
             using var noGrad = Tensor.NoGrad();
+            using var frozen = FrozenWeights.Begin(model.Parameters()); // packed once, not at every token (same sums)
             for (int t = 0; t < n; t++)
             {
                 using var scope = TensorScope.Begin();

@@ -8,16 +8,26 @@ public sealed partial class CpuKernelTable
 {
     // ---- matrix products --------------------------------------------------------------------------
     public override void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, Tensor a, int aOffset, int lda,
-        Tensor b, int bOffset, int ldb, float beta, Tensor c, int cOffset, int ldc) =>
-        Kernels.Cpu.Gemm.Sgemm(transA, transB, m, n, k, alpha, a.ReadOnlySpan[aOffset..], lda, b.ReadOnlySpan[bOffset..], ldb, beta, c.Span[cOffset..], ldc);
+        Tensor b, int bOffset, int ldb, float beta, Tensor c, int cOffset, int ldc)
+    {
+        if (FrozenWeights.Find(b, bOffset, transB, ldb, m, n, k, alpha) is { } packed)
+            Kernels.Cpu.Gemm.SgemmPackedB(transA, m, alpha, a.ReadOnlySpan[aOffset..], lda, packed, beta, c.Span[cOffset..], ldc);
+        else
+            Kernels.Cpu.Gemm.Sgemm(transA, transB, m, n, k, alpha, a.ReadOnlySpan[aOffset..], lda, b.ReadOnlySpan[bOffset..], ldb, beta, c.Span[cOffset..], ldc);
+    }
 
     public override void GemmBatched(bool transA, bool transB, int batch, int m, int n, int k, float alpha, Tensor a, int lda, long strideA,
         Tensor b, int ldb, long strideB, float beta, Tensor c, int ldc, long strideC) =>
         Kernels.Cpu.Gemm.SgemmBatched(transA, transB, batch, m, n, k, alpha, a.ReadOnlySpan, lda, (int)strideA, b.ReadOnlySpan, ldb, (int)strideB,
             beta, c.Span, ldc, (int)strideC);
 
-    public override void GemmBias(bool transA, bool transB, int m, int n, int k, Tensor a, int lda, Tensor b, int ldb, Tensor bias, Tensor c, int ldc) =>
-        Kernels.Cpu.Gemm.SgemmBias(transA, transB, m, n, k, 1f, a.ReadOnlySpan, lda, b.ReadOnlySpan, ldb, bias.ReadOnlySpan, c.Span, ldc);
+    public override void GemmBias(bool transA, bool transB, int m, int n, int k, Tensor a, int lda, Tensor b, int ldb, Tensor bias, Tensor c, int ldc)
+    {
+        if (FrozenWeights.Find(b, 0, transB, ldb, m, n, k, 1f) is { } packed)
+            Kernels.Cpu.Gemm.SgemmPackedB(transA, m, 1f, a.ReadOnlySpan, lda, packed, 0f, c.Span, ldc, bias.ReadOnlySpan);
+        else
+            Kernels.Cpu.Gemm.SgemmBias(transA, transB, m, n, k, 1f, a.ReadOnlySpan, lda, b.ReadOnlySpan, ldb, bias.ReadOnlySpan, c.Span, ldc);
+    }
 
     public override void ColumnSums(Tensor src, int rows, int cols, Tensor dst)
     {

@@ -338,15 +338,19 @@ public static unsafe partial class Gemm
     /// <param name="aPacked">null, or all of alpha·op(A) packed beforehand (<see cref="PackedA"/>): then A is one row
     /// block and is not packed here.</param>
     /// <param name="bPacked">null, or all of op(B) packed beforehand in the <see cref="PackedBLayout"/> of this
-    /// configuration (only with <paramref name="aPacked"/>): then B is not packed here.</param>
+    /// configuration: then B is not packed here.</param>
+    /// <param name="bRound">With <paramref name="bPacked"/>: the packed B's columns rounded up to whole slivers (its slice
+    /// stride), when this product covers only some of them (0: this product's own n, rounded).</param>
+    /// <param name="bCol">With <paramref name="bPacked"/>: the packed B's column that is this product's first (a multiple of NR).</param>
     private static void BlockedBlis(Config cfg, bool transA, bool transB, int m, int n, int k, float alpha,
-        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, float* bias, float* aPacked = null, float* bPacked = null)
+        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, float* bias, float* aPacked = null, float* bPacked = null,
+        int bRound = 0, int bCol = 0)
     {
         int mr = cfg.MR, nr = cfg.NR;
         var kernel = cfg.Kernel;
         int kcMax = DepthSlice(cfg, k);
         int mBlocks = aPacked != null ? 1 : (m + cfg.MC - 1) / cfg.MC, mcMax = RoundUp((m + mBlocks - 1) / mBlocks, mr);
-        int ncMax = Math.Min(cfg.NC, RoundUp(n, nr)), nRound = RoundUp(n, nr);
+        int ncMax = Math.Min(cfg.NC, RoundUp(n, nr)), nRound = bRound > 0 ? bRound : RoundUp(n, nr);
         float* ap = aPacked != null ? null : PackBuffers.A((long)mcMax * kcMax);
         float* bp = bPacked != null ? null : PackBuffers.B((long)ncMax * kcMax);
         float* tile = stackalloc float[mr * nr + 16];
@@ -364,7 +368,7 @@ public static unsafe partial class Gemm
                 for (int jc = 0; jc < n; jc += ncMax)
                 {
                     int nc = Math.Min(ncMax, n - jc);
-                    if (bPacked != null) bp = bPacked + (long)pc * nRound + (long)jc * kc;
+                    if (bPacked != null) bp = bPacked + (long)pc * nRound + (long)(bCol + jc) * kc;
                     else GemmPacking.PackB(transB, b, ldb, pc, jc, kc, nc, nr, bp);
                     for (int ir = 0; ir < mc; ir += mr)
                     {

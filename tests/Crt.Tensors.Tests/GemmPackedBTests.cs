@@ -60,29 +60,12 @@ public class GemmPackedBTests
     public void PackedBGivesTheBlockedProductsBits(int bits)
     {
         using var width = SimdWidths.Use(bits);
-        Gemm.ParallelWork = 0;    // every product of two or more slivers is split across the threads
-        Gemm.SharedBLimit = 3000; // and the shared-B scheduler it is compared with takes several column chunks
-        try
+        if (!GemmBlockingTests.UnderEveryKernelAndBlocking(bits, CheckShapes))
         {
-            var shapes = Gemm.KernelShapes(bits);
-            if (shapes.Length == 0) { Assert.False(Gemm.PacksB(200, 96, 40)); return; } // the scalar width packs nothing
-            foreach (var (mr, nr) in shapes)
-                foreach (var (kc, mc, nc, blis) in new[] { (384, 4096, 8 * nr, true), (16, 3 * mr, 2 * nr, true), (24, 3 * mr, 3 * nr, false) })
-                {
-                    Assert.True(Gemm.Configure(mr, nr, kc, mc, nc, blis), $"{bits}-bit {mr}x{nr}");
-                    Gemm.StaticSplit = !blis;
-                    CheckShapes();
-                }
-            Gemm.Configure(0); // the default blocking
-            CheckShapes();
+            Assert.False(Gemm.PacksB(200, 96, 40)); // the scalar width packs nothing
+            return;
         }
-        finally
-        {
-            Gemm.Configure(0);
-            Gemm.StaticSplit = false;
-            Gemm.ParallelWork = Gemm.DefaultParallelWork;
-            Gemm.SharedBLimit = Gemm.DefaultSharedBLimit;
-        }
+        CheckShapes(); // and the default blocking, at the default parallel threshold
     }
 
     [Fact]

@@ -220,25 +220,32 @@ public class GemmBlockingTests
     public void EveryKernelAndBlocking(int bits)
     {
         using var width = SimdWidths.Use(bits);
-        Gemm.ParallelWork = 0;    // every product takes the parallel path (where there are 2+ threads)
-        Gemm.SharedBLimit = 3000; // and the shared-B scheduler several column chunks
+        if (!UnderEveryKernelAndBlocking(bits, CheckShapes)) Assert.Null(Gemm.Current); // the scalar width: the direct path only
+    }
+
+    /// <summary>
+    /// Runs <paramref name="check"/> under every micro-kernel of the width in force and several blockings (the shared-B
+    /// scheduler with BLIS order, the static per-thread split with GotoBLAS order), every product on the parallel path
+    /// (where there are 2+ threads) and the scheduler in several column chunks; then restores the defaults. A width with
+    /// no kernel (the scalar one) runs <paramref name="check"/> once, under those settings, and returns false.
+    /// </summary>
+    internal static bool UnderEveryKernelAndBlocking(int bits, Action check)
+    {
+        Gemm.ParallelWork = 0;
+        Gemm.SharedBLimit = 3000;
         try
         {
             var shapes = Gemm.KernelShapes(bits);
-            if (shapes.Length == 0)
-            {
-                Assert.Null(Gemm.Current); // the scalar width: the direct path only
-                CheckShapes();
-                return;
-            }
+            if (shapes.Length == 0) { check(); return false; }
             Assert.Equal(bits, Gemm.Current!.Bits);
             foreach (var (mr, nr) in shapes)
                 foreach (var (kc, mc, nc, blis) in new[] { (384, 4096, 8 * nr, true), (256, 32 * mr, 96 * nr, false), (16, 3 * mr, 2 * nr, true), (24, 3 * mr, 3 * nr, false) })
                 {
                     Assert.True(Gemm.Configure(mr, nr, kc, mc, nc, blis), $"{bits}-bit {mr}x{nr}");
-                    Gemm.StaticSplit = !blis; // the static per-thread split with the GotoBLAS rows, the shared-B scheduler with BLIS
-                    CheckShapes();
+                    Gemm.StaticSplit = !blis;
+                    check();
                 }
+            return true;
         }
         finally
         {

@@ -1,3 +1,4 @@
+using Crt.Data;
 using Crt.Tensors;
 using Crt.Tokenizer;
 using Xunit;
@@ -89,5 +90,22 @@ public class TokenizerTests
         float[] expected;
         using (Tensor.NoGrad()) expected = Ops.Clamp(model.Forward(x).Reconstruction, -1f, 1f).ToArray();
         Assert.Equal(expected, recon);
+    }
+
+    [Fact]
+    public void EvaluateKeepsTheReconstructionsReconstructMakes()
+    {
+        // The sweep and the demo take rFID's images from the evaluation's own decoding (batches of 3 here) instead of
+        // decoding again (Reconstruct: batches of up to 200): the same bits, since no image depends on its batch.
+        var model = new VqModel(VqConfig.Preset("vq-tiny"), new Rng(5));
+        var r = new Random(6);
+        var pixels = new byte[7 * 28 * 28];
+        r.NextBytes(pixels);
+        var set = new ImageSet("random", 1, 28, 28, pixels, new int[7], new[] { "a" });
+        var real = set.Batch(Enumerable.Range(0, 7).ToArray(), pad: 2);
+        var kept = Tensor.Empty(real.Shape);
+        Training.TokenizerEvaluation.Evaluate(model, set, pad: 2, count: 7, batchSize: 3, reconstructions: kept);
+        Assert.Equal(Training.TokenizerEvaluation.Reconstruct(model, real).ToArray(), kept.ToArray());
+        Assert.Throws<ArgumentException>(() => Training.TokenizerEvaluation.Evaluate(model, set, 2, 7, reconstructions: Tensor.Empty(6, 1, 32, 32)));
     }
 }

@@ -105,9 +105,9 @@ internal static class SweepTokenizerStage
     {
         var cfg = tok.Config;
         int pad = ctx.Pad;
-        var recon = TokenizerEvaluation.Evaluate(tok.Model, ctx.Test, pad, ctx.Plan.Eval.TestImages, trainer.Regularizer);
-        var real = ctx.Real;
-        double rfid = GenerationEvaluation.Compare(ctx.RealEmbedded, TokenizerEvaluation.Reconstruct(tok.Model, real)).Fid;
+        var reconstructions = Tensor.Empty(ctx.Real.Shape).Keep(); // the images of ctx.Real: the first test images, padded alike
+        var recon = TokenizerEvaluation.Evaluate(tok.Model, ctx.Test, pad, ctx.Plan.Eval.TestImages, trainer.Regularizer, reconstructions: reconstructions);
+        double rfid = GenerationEvaluation.Compare(ctx.RealEmbedded, reconstructions).Fid;
         Directory.CreateDirectory(Path.Combine(ctx.Dir, "images"));
         TokenizerEvaluation.SaveReconstructionGrid(tok.Model, ctx.Test, pad, 16, Path.Combine(ctx.Dir, "images", $"recon-{t.Name}.png"));
         // A baseline that carries the regulariser as a λ = 0 probe is compared by its own compute (the probe only measures).

@@ -175,10 +175,11 @@ public static class Demo
         var modelability = GptEvaluation.Evaluate(gptTrainer.Model, TokenStore.Read(valTokens), plan.EvalImages);
 
         // Measurements: reconstruction (and rFID) on the test split, generation FID against it.
-        var recon = TokenizerEvaluation.Evaluate(tok.Model, test, tok.Config.Pad, plan.EvalImages, tokTrainer.Regularizer);
         var real = test.Batch(Enumerable.Range(0, plan.EvalImages).ToArray(), tok.Config.Pad).Keep();
+        var reconstructions = Tensor.Empty(real.Shape).Keep();
+        var recon = TokenizerEvaluation.Evaluate(tok.Model, test, tok.Config.Pad, plan.EvalImages, tokTrainer.Regularizer, reconstructions: reconstructions);
         var realEmbedded = GenerationEvaluation.Embed(fn, real); // once for the rFID and the FID
-        double rfid = GenerationEvaluation.Compare(realEmbedded, TokenizerEvaluation.Reconstruct(tok.Model, real)).Fid;
+        double rfid = GenerationEvaluation.Compare(realEmbedded, reconstructions).Fid;
         log($"[{name}] sampling {plan.Samples} images (cfg 1.5) for FID");
         var labels = Enumerable.Range(0, plan.Samples).Select(i => i % train.NumClasses).ToArray();
         var samples = SampleImages.Run(gptTrainer.Model, tok, labels, new SamplingOptions { CfgScale = 1.5f }, new Rng(o.Seed + 1), 100,

@@ -23,11 +23,17 @@ public static class TokenizerEvaluation
     /// <summary>
     /// Encodes and decodes <paramref name="count"/> images of <paramref name="set"/> (from the start, in
     /// order) in eval mode and measures them. With a regulariser, its loss on the latents is reported too.
+    /// With <paramref name="reconstructions"/> ([count, C, H, W]) it also keeps the reconstructions, clamped to the pixel
+    /// range, as <see cref="Reconstruct"/> makes them (bit for bit: a vq model's images do not depend on their batch), so
+    /// an rFID of the same images need not decode them again.
     /// </summary>
-    public static ReconstructionReport Evaluate(VqModel model, ImageSet set, int pad, int count, CausalRegularizer? regularizer = null, int batchSize = 100)
+    public static ReconstructionReport Evaluate(VqModel model, ImageSet set, int pad, int count, CausalRegularizer? regularizer = null, int batchSize = 100,
+        Tensor? reconstructions = null)
     {
         count = Math.Min(count, set.Count);
         if (count < 1) throw new ArgumentException($"{set.Name}: no images to evaluate");
+        if (reconstructions is not null && (reconstructions.Rank != 4 || reconstructions.Shape[0] != count || !reconstructions.Device.IsCpu))
+            throw new ArgumentException($"{set.Name}: reconstructions {ShapeUtil.Format(reconstructions.Shape)} must be [{count}, C, H, W] on the CPU");
         bool wasTraining = model.Training;
         model.Eval();
         regularizer?.Eval();
@@ -52,6 +58,12 @@ public static class TokenizerEvaluation
                 psnr += ReconstructionMetrics.Psnr(x.ReadOnlySpan, rec.ReadOnlySpan, n, c, h, w, 2.0).Sum();
                 ssim += ReconstructionMetrics.Ssim(x.ReadOnlySpan, rec.ReadOnlySpan, n, c, h, w, 2.0).Sum();
                 q.Indices.CopyTo(codes, start * tokens);
+                if (reconstructions is not null)
+                {
+                    if (rec.Size != n * reconstructions.Size / count)
+                        throw new ArgumentException($"{set.Name}: reconstructions hold {ShapeUtil.Format(reconstructions.Shape)}, the tokenizer makes [{n}, {c}, {h}, {w}] per batch");
+                    Ops.Clamp(rec, -1f, 1f).ReadOnlySpan.CopyTo(reconstructions.Span.Slice(start * rec.Size / n, rec.Size));
+                }
                 if (regularizer is not null)
                     crt += regularizer.Loss(regularizer.Config.NormalizedLatents ? q.Latents : q.RawLatents, q.Indices).Item() * n;
             }

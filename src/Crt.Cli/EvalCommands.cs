@@ -109,8 +109,10 @@ public static class EvalCommands
         }
         else if (cl.Value("gpt") is not { } gptPath)
         {
-            var rec = TokenizerEvaluation.Evaluate(tok.Model, set, tok.Config.Pad, count);
-            var recon = TokenizerEvaluation.Reconstruct(tok.Model, real);
+            // Without --real-npz the real images are the evaluated ones: their reconstructions are kept, not made again.
+            var recon = realNpz is null ? Tensor.Empty(real.Shape).Keep() : null;
+            var rec = TokenizerEvaluation.Evaluate(tok.Model, set, tok.Config.Pad, count, reconstructions: recon);
+            recon ??= TokenizerEvaluation.Reconstruct(tok.Model, real);
             var g = GenerationEvaluation.Compare(fn, real, recon);
             result = new Dictionary<string, object?>(rec.ToMetrics())
             {

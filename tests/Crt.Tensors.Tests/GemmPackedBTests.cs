@@ -12,23 +12,16 @@ namespace Crt.Tensors.Tests;
 [Collection(GlobalKernelSettings.Name)]
 public class GemmPackedBTests
 {
-    private static float[] Rand(Random r, int n)
-    {
-        var x = new float[n];
-        for (int i = 0; i < n; i++) x[i] = (float)(r.NextDouble() * 2 - 1);
-        return x;
-    }
-
     /// <summary>Sgemm (or SgemmBias) and the packed-B product on the same operands, compared bit for bit, C's padding included.</summary>
     private static void CheckOne(bool ta, bool tb, int m, int n, int k, float alpha, float beta, bool bias, bool parallel, int seed)
     {
         if (!Gemm.PacksB(m, n, k)) return; // the direct path: nothing is packed there
         var r = new Random(seed * 7919 + m * 31 + n * 17 + k);
         int lda = (ta ? m : k) + 1, ldb = (tb ? k : n) + 2, ldc = n + 3;
-        var a = Rand(r, (ta ? k : m) * lda);
-        var b = Rand(r, (tb ? n : k) * ldb);
-        var c0 = Rand(r, m * ldc);
-        var rowBias = bias ? Rand(r, n) : null;
+        var a = GemmTests.Rand(r, (ta ? k : m) * lda);
+        var b = GemmTests.Rand(r, (tb ? n : k) * ldb);
+        var c0 = GemmTests.Rand(r, m * ldc);
+        var rowBias = bias ? GemmTests.Rand(r, n) : null;
         var want = (float[])c0.Clone();
         var got = (float[])c0.Clone();
         if (rowBias is not null) Gemm.SgemmBias(ta, tb, m, n, k, alpha, a, lda, b, ldb, rowBias, want, ldc, parallel);

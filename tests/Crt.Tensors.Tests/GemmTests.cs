@@ -10,7 +10,7 @@ namespace Crt.Tensors.Tests;
 /// </summary>
 public class GemmTests
 {
-    private static float[] Rand(Random r, int n)
+    internal static float[] Rand(Random r, int n)
     {
         var x = new float[n];
         for (int i = 0; i < n; i++) x[i] = (float)(r.NextDouble() * 2 - 1);

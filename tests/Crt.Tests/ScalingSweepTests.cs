@@ -1,6 +1,7 @@
 using Crt.Cli;
 using Crt.Scaling;
 using Crt.Tensors;
+using Crt.Training;
 using Xunit;
 
 namespace Crt.Tests;
@@ -126,6 +127,53 @@ public sealed class ScalingSweepTests : IDisposable
             Assert.Equal(want[p.Key].GptFlops, p.GptFlops);
             Assert.True(Math.Abs(want[p.Key].Fid!.Value - p.Fid!.Value) <= 1e-6 * Math.Max(1, p.Fid.Value), $"{p.Key}: FID {p.Fid} after the interruption, {want[p.Key].Fid} without");
         }
+    }
+
+    /// <summary>
+    /// On another machine a study goes on from what git keeps (tools/sweep_results.sh): points.jsonl, and a finished
+    /// tokenizer whose points are not all measured as its weights alone. That tokenizer is used as it is, not trained
+    /// again, and the points that follow are the ones an uninterrupted sweep measures.
+    /// </summary>
+    [Fact]
+    public void ATokenizerRestoredAsItsWeightsIsUsedAsItIsAndTheSweepGoesOn()
+    {
+        var straight = Path.Combine(_dir, "straight");
+        Sweep(straight);
+
+        var dir = Path.Combine(_dir, "moved");
+        using var cts = new CancellationTokenSource();
+        Assert.Throws<OperationCanceledException>(() => Sweep(dir, _ => cts.Cancel(), cts.Token));
+        var recorded = new PointLog(Path.Combine(dir, "points.jsonl")).Read().Tokenizers.Single(t => t.Name == "baseline");
+
+        // What reaches the new machine: points.jsonl, the plan, and the baseline's config with its last weights.
+        var tok = Path.Combine(dir, "tokenizers", "baseline");
+        var latest = RunDirectory.OpenToRead(tok).LatestCheckpoint()!;
+        var keep = new HashSet<string> { "model.safetensors", "regularizer.safetensors", "state.json" };
+        foreach (var f in Directory.GetFiles(latest).Where(f => !keep.Contains(Path.GetFileName(f)))) File.Delete(f);
+        foreach (var d in Directory.GetDirectories(Path.Combine(tok, "checkpoints")).Where(d => d != latest)) Directory.Delete(d, recursive: true);
+        foreach (var f in Directory.GetFiles(tok).Where(f => Path.GetFileName(f) != "config.json")) File.Delete(f);
+        foreach (var d in new[] { "gpt", "tokens", "images" }.Select(d => Path.Combine(dir, d)).Where(Directory.Exists)) Directory.Delete(d, recursive: true);
+        var weights = Files(tok);
+
+        var rest = Sweep(dir);
+        Assert.Equal((5, 6), (rest.Measured, rest.Recorded));
+        Assert.Equal(weights, Files(tok)); // not trained again
+        Assert.Equal(recorded.Time, new PointLog(Path.Combine(dir, "points.jsonl")).Read().Tokenizers.Single(t => t.Name == "baseline").Time);
+        var want = PointsOf(straight).ToDictionary(p => p.Key);
+        foreach (var p in PointsOf(dir))
+        {
+            Assert.Equal(want[p.Key].CePerToken, p.CePerToken, 5);
+            Assert.True(Math.Abs(want[p.Key].Fid!.Value - p.Fid!.Value) <= 1e-6 * Math.Max(1, p.Fid.Value), $"{p.Key}: FID {p.Fid} after the move, {want[p.Key].Fid} without");
+        }
+
+        // Weights alone of a tokenizer short of the plan's steps cannot be trained on: one message naming the checkpoint.
+        var state = Path.Combine(latest, "state.json");
+        File.WriteAllText(state, System.Text.RegularExpressions.Regex.Replace(File.ReadAllText(state), "\"step\": \\d+", "\"step\": 1"));
+        Directory.Delete(Path.Combine(dir, "gpt"), recursive: true);
+        File.WriteAllLines(Path.Combine(dir, "points.jsonl"), File.ReadAllLines(Path.Combine(dir, "points.jsonl")).Where(l => !l.Contains("\"baseline\"")));
+        var err = Assert.Throws<ArgumentException>(() => Sweep(dir));
+        Assert.Contains(latest, err.Message);
+        Assert.Contains("only the weights of step 1 of", err.Message);
     }
 
     /// <summary>

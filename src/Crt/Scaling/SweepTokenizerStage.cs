@@ -65,11 +65,35 @@ internal static class SweepTokenizerStage
         TokenizerTrainer trainer;
         EnsureSameSettings(ctx, t);
         ctx.UseImagesOf(t.Name, t.Config!);
+        if (WeightsOnly(dir) is { } saved) return OpenSaved(ctx, t, dir, saved);
         if (File.Exists(Path.Combine(dir, "config.json"))) trainer = TokenizerTrainer.Resume(dir, quiet: ctx.Quiet, log: ctx.TrainerLog, device: ctx.Device);
         else trainer = TokenizerTrainer.Create(t.Config!, dir, ctx.Quiet, ctx.TrainerLog, ctx.Device);
         var result = trainer.Train(ctx.Cancel);
         ctx.ThrowIfCancelled();
         return (trainer, result);
+    }
+
+    /// <summary>
+    /// The latest checkpoint of the tokenizer's run when it holds only the weights (no optimizer state): what
+    /// tools/sweep_results.sh saves of a finished tokenizer whose points are not all measured, and restores on another
+    /// machine so the sweep goes on without training it again. Null when the run is absent or can be resumed.
+    /// </summary>
+    private static string? WeightsOnly(string dir)
+    {
+        if (!File.Exists(Path.Combine(dir, "config.json")) || RunDirectory.OpenToRead(dir).LatestCheckpoint() is not { } ckpt) return null;
+        return File.Exists(Path.Combine(ckpt, "optimizer.safetensors")) ? null : ckpt;
+    }
+
+    /// <summary>A finished tokenizer restored as its weights alone: used as it is; one that had not reached the plan's steps is refused.</summary>
+    private static (TokenizerTrainer, TokenizerTrainResult) OpenSaved(SweepContext ctx, SweepTokenizer t, string dir, string checkpoint)
+    {
+        var trainer = TokenizerTrainer.OpenFinished(dir, log: _ => { }, device: ctx.Device);
+        if (trainer.Step < trainer.Config.Steps)
+            throw new ArgumentException($"{checkpoint}: tokenizer '{t.Name}' holds only the weights of step {trainer.Step} of {trainer.Config.Steps} " +
+                "(no optimizer state), so it cannot be trained on; delete the folder to train it again");
+        ctx.Log($"  {t.Name}: using the saved weights of step {trainer.Step} ({checkpoint}); not trained again");
+        var (with, without) = trainer.MeasureStepFlops();
+        return (trainer, new TokenizerTrainResult(trainer.Step, trainer.FlopsSpent, with, with / without - 1, false, 0, null));
     }
 
     /// <summary>An existing run, read and measured but never trained further.</summary>

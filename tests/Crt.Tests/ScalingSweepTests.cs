@@ -41,6 +41,29 @@ public sealed class ScalingSweepTests : IDisposable
         Directory.GetFiles(dir, "*", SearchOption.AllDirectories).Where(f => !f.EndsWith(".html") && !f.EndsWith(".md") && !f.EndsWith(".svg") && !f.EndsWith("plan.json")) // reports are rewritten on every run
             .ToDictionary(f => f, File.GetLastWriteTimeUtc);
 
+    /// <summary>The micro sweep run straight through into one folder, and into another stopped after its first point.</summary>
+    private (string Straight, string Stopped) StraightAndStopped(string name)
+    {
+        var straight = Path.Combine(_dir, "straight");
+        Sweep(straight);
+        var dir = Path.Combine(_dir, name);
+        using var cts = new CancellationTokenSource();
+        Assert.Throws<OperationCanceledException>(() => Sweep(dir, _ => cts.Cancel(), cts.Token));
+        return (straight, dir);
+    }
+
+    /// <summary>Every point of <paramref name="dir"/> has the loss, compute and FID of the same point run straight through.</summary>
+    private static void SamePointsAs(string straight, string dir, string how)
+    {
+        var want = PointsOf(straight).ToDictionary(p => p.Key);
+        foreach (var p in PointsOf(dir))
+        {
+            Assert.Equal(want[p.Key].CePerToken, p.CePerToken, 5);
+            Assert.Equal(want[p.Key].GptFlops, p.GptFlops);
+            Assert.True(Math.Abs(want[p.Key].Fid!.Value - p.Fid!.Value) <= 1e-6 * Math.Max(1, p.Fid.Value), $"{p.Key}: FID {p.Fid} {how}, {want[p.Key].Fid} without");
+        }
+    }
+
     [Fact]
     public void AMicroSweepRecordsEveryPointAndReportsAndARerunTrainsNothing()
     {
@@ -104,12 +127,7 @@ public sealed class ScalingSweepTests : IDisposable
     [Fact]
     public void AnInterruptedSweepContinuesOnRerunAsIfUninterrupted()
     {
-        var straight = Path.Combine(_dir, "straight");
-        Sweep(straight);
-
-        var dir = Path.Combine(_dir, "interrupted");
-        using var cts = new CancellationTokenSource();
-        Assert.Throws<OperationCanceledException>(() => Sweep(dir, _ => cts.Cancel(), cts.Token));
+        var (straight, dir) = StraightAndStopped("interrupted");
         var first = Assert.Single(PointsOf(dir));
         Assert.False(File.Exists(Path.Combine(dir, "report.html")));
         // One tokenizer at a time: the second is not trained before the first one's points are all measured.
@@ -120,13 +138,7 @@ public sealed class ScalingSweepTests : IDisposable
         Assert.Equal((5, 6), (rest.Measured, rest.Recorded));
         Assert.Equal(first.Time, PointsOf(dir).Single(p => p.Key == first.Key).Time); // recorded once, not measured again
         // The GPT runs continued from their checkpoints exactly: the same losses and FIDs as the uninterrupted sweep.
-        var want = PointsOf(straight).ToDictionary(p => p.Key);
-        foreach (var p in PointsOf(dir))
-        {
-            Assert.Equal(want[p.Key].CePerToken, p.CePerToken, 5);
-            Assert.Equal(want[p.Key].GptFlops, p.GptFlops);
-            Assert.True(Math.Abs(want[p.Key].Fid!.Value - p.Fid!.Value) <= 1e-6 * Math.Max(1, p.Fid.Value), $"{p.Key}: FID {p.Fid} after the interruption, {want[p.Key].Fid} without");
-        }
+        SamePointsAs(straight, dir, "after the interruption");
     }
 
     /// <summary>
@@ -137,12 +149,7 @@ public sealed class ScalingSweepTests : IDisposable
     [Fact]
     public void ATokenizerRestoredAsItsWeightsIsUsedAsItIsAndTheSweepGoesOn()
     {
-        var straight = Path.Combine(_dir, "straight");
-        Sweep(straight);
-
-        var dir = Path.Combine(_dir, "moved");
-        using var cts = new CancellationTokenSource();
-        Assert.Throws<OperationCanceledException>(() => Sweep(dir, _ => cts.Cancel(), cts.Token));
+        var (straight, dir) = StraightAndStopped("moved");
         var recorded = new PointLog(Path.Combine(dir, "points.jsonl")).Read().Tokenizers.Single(t => t.Name == "baseline");
 
         // What reaches the new machine: points.jsonl, the plan, and the baseline's config with its last weights.
@@ -159,12 +166,7 @@ public sealed class ScalingSweepTests : IDisposable
         Assert.Equal((5, 6), (rest.Measured, rest.Recorded));
         Assert.Equal(weights, Files(tok)); // not trained again
         Assert.Equal(recorded.Time, new PointLog(Path.Combine(dir, "points.jsonl")).Read().Tokenizers.Single(t => t.Name == "baseline").Time);
-        var want = PointsOf(straight).ToDictionary(p => p.Key);
-        foreach (var p in PointsOf(dir))
-        {
-            Assert.Equal(want[p.Key].CePerToken, p.CePerToken, 5);
-            Assert.True(Math.Abs(want[p.Key].Fid!.Value - p.Fid!.Value) <= 1e-6 * Math.Max(1, p.Fid.Value), $"{p.Key}: FID {p.Fid} after the move, {want[p.Key].Fid} without");
-        }
+        SamePointsAs(straight, dir, "after the move");
 
         // Weights alone of a tokenizer short of the plan's steps cannot be trained on: one message naming the checkpoint.
         var state = Path.Combine(latest, "state.json");

@@ -78,7 +78,7 @@ save)
       cp "$m" "$out/tokenizer-$tok.metrics.jsonl"
     done
     for w in "$out"/tokenizer-*.weights; do # saved earlier; kept below while still needed
-      [[ -d $w ]] && rm -rf "$w"
+      if [[ -d $w ]]; then rm -rf "$w"; fi
     done
     for t in "$rep"/tokenizers/*/; do
       tok=$(basename "$t")
@@ -94,7 +94,7 @@ save)
       cp "$t/config.json" "$w/"
       cp "$t/checkpoints/latest" "$w/checkpoints/"
       for f in model.safetensors regularizer.safetensors state.json; do
-        [[ -f $t/checkpoints/$latest/$f ]] && cp "$t/checkpoints/$latest/$f" "$w/checkpoints/$latest/"
+        if [[ -f $t/checkpoints/$latest/$f ]]; then cp "$t/checkpoints/$latest/$f" "$w/checkpoints/$latest/"; fi
       done
     done
     for m in "$rep"/gpt/*/*/metrics.jsonl; do

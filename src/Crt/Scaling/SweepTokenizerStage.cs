@@ -92,8 +92,14 @@ internal static class SweepTokenizerStage
             throw new ArgumentException($"{checkpoint}: tokenizer '{t.Name}' holds only the weights of step {trainer.Step} of {trainer.Config.Steps} " +
                 "(no optimizer state), so it cannot be trained on; delete the folder to train it again");
         ctx.Log($"  {t.Name}: using the saved weights of step {trainer.Step} ({checkpoint}); not trained again");
+        return (trainer, AsItIs(trainer));
+    }
+
+    /// <summary>The training result of a finished run opened as it is: its steps and FLOPs, and the regulariser's share measured by one step.</summary>
+    private static TokenizerTrainResult AsItIs(TokenizerTrainer trainer)
+    {
         var (with, without) = trainer.MeasureStepFlops();
-        return (trainer, new TokenizerTrainResult(trainer.Step, trainer.FlopsSpent, with, with / without - 1, false, 0, null));
+        return new TokenizerTrainResult(trainer.Step, trainer.FlopsSpent, with, with / without - 1, false, 0, null);
     }
 
     /// <summary>An existing run, read and measured but never trained further.</summary>
@@ -102,9 +108,9 @@ internal static class SweepTokenizerStage
         ConfigOf(t); // a run without its config.json is refused, naming it
         var trainer = TokenizerTrainer.OpenFinished(t.Run!, log: _ => { }, device: ctx.Device);
         ctx.UseImagesOf(t.Name, trainer.Config);
-        var (with, without) = trainer.MeasureStepFlops();
+        var result = AsItIs(trainer);
         ctx.Log($"  {t.Name}: reusing {t.Run} as it is (step {trainer.Step})");
-        return (trainer, new TokenizerTrainResult(trainer.Step, trainer.FlopsSpent, with, with / without - 1, false, 0, null));
+        return (trainer, result);
     }
 
     private static void Tokenize(SweepContext ctx, TokenizerCheckpoint tok, Split split, int count, string[] variants, string path)

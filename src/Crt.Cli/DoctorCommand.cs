@@ -36,7 +36,7 @@ public static class DoctorCommand
 
         var version = typeof(DoctorCommand).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "?";
         Console.WriteLine($"crt {version.Split('+')[0]} on {RuntimeInformation.FrameworkDescription}, {RuntimeInformation.RuntimeIdentifier}");
-        Console.WriteLine($"CPU:     {CpuModel()}, {Environment.ProcessorCount} logical cores; the kernels use {Par.Threads} thread(s){(Environment.GetEnvironmentVariable("CRT_THREADS") is { } t ? $" (CRT_THREADS={t})" : "")}");
+        Console.WriteLine($"CPU:     {MachineInfo.Cpu}, {Environment.ProcessorCount} logical cores; the kernels use {Par.Threads} thread(s){(Environment.GetEnvironmentVariable("CRT_THREADS") is { } t ? $" (CRT_THREADS={t})" : "")}");
         Console.WriteLine($"SIMD:    {InstructionSets()}; kernels at {SimdPath.Describe(SimdPath.Bits)}"
             + (SimdPath.Bits != SimdPath.Native ? $" (CRT_SIMD; the CPU's own: {SimdPath.Describe(SimdPath.Native)})" : ""));
         Console.WriteLine($"Caches:  {Gemm.DescribeBlocking()}");
@@ -95,21 +95,6 @@ public static class DoctorCommand
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"          {r.Op}: {r.Problem ?? $"relative error forward {r.ForwardError:G3}, gradient {r.GradientError:G3} (tolerance {r.Tolerance:G2})"}"));
         return bad.Count == 0 ? 0 : 1;
-    }
-
-    /// <summary>The CPU's model name (Linux: /proc/cpuinfo, x86's "model name"; elsewhere the architecture only).</summary>
-    private static string CpuModel()
-    {
-        try
-        {
-            if (File.Exists("/proc/cpuinfo"))
-                foreach (var line in File.ReadLines("/proc/cpuinfo"))
-                    if (line.StartsWith("model name", StringComparison.Ordinal) && line.IndexOf(':') is int colon and > 0)
-                        return $"{line[(colon + 1)..].Trim()} ({RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant()})";
-        }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
-        return RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant();
     }
 
     private static string InstructionSets()

@@ -77,6 +77,8 @@ public sealed class ScalingSweepTests : IDisposable
         Assert.True(c.CrtEnabled && c.Steps <= b.Steps);
         Assert.True(c.TrainingFlops <= b.TrainingFlops && c.TrainingFlops > b.TrainingFlops - c.TrainingFlops / c.Steps, "CRT's tokenizer gets the baseline's compute, to one step");
         Assert.True(b.Psnr > 0 && double.IsFinite(b.Rfid) && b.CodebookUsage > 0);
+        string machine = Crt.Tensors.Kernels.Cpu.MachineInfo.Describe();
+        Assert.All(tokenizers, t => Assert.Equal(machine, t.Machine)); // the machine their wall time was measured on
 
         Assert.Equal(6, points.Count);
         foreach (var p in points)
@@ -86,6 +88,7 @@ public sealed class ScalingSweepTests : IDisposable
             Assert.Equal(p.CePerPosition[0], p.CePosition0);
             Assert.True(p.Fid is > 0 && p.Samples == 10 && p.RealImages == 16 && p.FeatureNet!.Length > 0);
             Assert.Equal(p.Tokenizer == "baseline" ? b.TrainingFlops : c.TrainingFlops, p.TokenizerFlops);
+            Assert.Equal(machine, p.Machine);
         }
         // Cumulative GPT FLOPs: the same per step at every checkpoint of one run, and equal between two codes of the same size.
         var one = points.Single(p => p.Tokenizer == "crt" && p.Steps == 1).GptFlops;
@@ -99,6 +102,7 @@ public sealed class ScalingSweepTests : IDisposable
         Assert.Contains("## Claims (spec §6)", md);
         Assert.Contains("| crt | gpt-t1 |", md);
         Assert.Contains("prefix of a constant-LR run", md);
+        Assert.Contains($"min points) on {machine}; report made", md);
         Assert.Contains("](figures/frontier-loss.svg)", md);
         Assert.StartsWith("<svg", File.ReadAllText(Path.Combine(dir, "figures", "frontier-loss.svg")));
 
@@ -363,5 +367,23 @@ public sealed class ScalingPointLogTests : IDisposable
         Assert.Empty(log.Read().Points);
         File.AppendAllText(path, "not json\n");
         Assert.Contains("points.jsonl: line 7 is not a sweep record", Assert.Throws<InvalidDataException>(() => log.Read()).Message);
+    }
+
+    [Fact]
+    public void RecordsMadeBeforeTheMachineWasRecordedReadWithoutOneAndTheReportSaysWhereEachTimeWasMeasured()
+    {
+        var path = Path.Combine(_dir, "points.jsonl");
+        File.WriteAllText(path, "{\"kind\":\"tokenizer\",\"name\":\"t\",\"sha256\":\"aa\",\"run_dir\":\"r\",\"preset\":\"vq-tiny\",\"feature_net\":\"f\",\"seconds\":60}\n");
+        var log = new PointLog(path);
+        log.Append(Point("aa", 10, 3.0) with { Seconds = 120, Machine = "Zen 3" });
+        log.Append(Point("aa", 20, 2.0) with { Seconds = 30, Machine = "Zen 4" });
+        var (toks, points) = log.Read();
+        Assert.Null(toks.Single().Machine);
+        Assert.Equal(new[] { "Zen 3", "Zen 4" }, points.Select(p => p.Machine));
+
+        var byMachine = new[] { ((string?)"Zen 3", 120.0), ((string?)null, 60.0), ((string?)"Zen 4", 30.0) };
+        Assert.Equal("on several machines, whose times do not compare: 2.0 min on Zen 3; 1.0 min on machines not named (records made before the machine was recorded); 0.5 min on Zen 4",
+            SweepReport.WhereMeasured(byMachine));
+        Assert.Equal("on Zen 4", SweepReport.WhereMeasured(new[] { ((string?)"Zen 4", 30.0) }));
     }
 }

@@ -77,4 +77,12 @@ public sealed record SweepAnalysis(SweepPlan Plan, IReadOnlyList<TokenizerRecord
 
     /// <summary>Wall seconds recorded across all invocations: tokenizers (their stage-1 work) and points.</summary>
     public double RecordedSeconds => Tokenizers.Sum(t => t.Seconds) + Points.Sum(p => p.Seconds);
+
+    /// <summary>
+    /// <see cref="RecordedSeconds"/> split by the machine that made each record, most first (a null machine: records
+    /// made before the machine was recorded). A study resumed on other machines sums times that are not comparable.
+    /// </summary>
+    public IReadOnlyList<(string? Machine, double Seconds)> RecordedSecondsByMachine =>
+        Tokenizers.Select(t => (t.Machine, t.Seconds)).Concat(Points.Select(p => (p.Machine, p.Seconds)))
+            .GroupBy(x => x.Machine).Select(g => (g.Key, g.Sum(x => x.Seconds))).OrderByDescending(x => x.Item2).ToList();
 }

@@ -4,6 +4,7 @@ using Crt.Data;
 using Crt.Evaluation;
 using Crt.Generator;
 using Crt.Tensors;
+using Crt.Tensors.Kernels.Cpu;
 using Crt.Training;
 
 namespace Crt.Scaling;
@@ -22,7 +23,7 @@ public static class SweepEstimate
         int? classes = null; // from the first tokenizer: an image folder is read as its tokenizers read it
         var scratch = Directory.CreateTempSubdirectory("crt-sweep-estimate-").FullName;
         log($"{plan.PointCount} points: {plan.Tokenizers.Count} tokenizers × {plan.Gpt.Presets.Length} GPT sizes × {plan.Gpt.Steps.Length} training lengths " +
-            $"({string.Join(", ", plan.Gpt.Steps)} steps: checkpoints of one run per tokenizer and size). Timing a few steps of each configuration on {Environment.ProcessorCount} cores (the fastest of three timings: the estimate is for the machine to itself)...");
+            $"({string.Join(", ", plan.Gpt.Steps)} steps: checkpoints of one run per tokenizer and size). Timing a few steps of each configuration on {MachineInfo.Describe()} (the fastest of three timings: the estimate is for the machine to itself)...");
         try
         {
             double total = 0, tokenizerSeconds = 0; // the second: tokenizer training alone, shared by replicates of one tokenizer seed

@@ -3,6 +3,7 @@ using System.Globalization;
 using Crt.Evaluation;
 using Crt.Generator;
 using Crt.Tensors;
+using Crt.Tensors.Kernels.Cpu;
 using Crt.Training;
 
 namespace Crt.Scaling;
@@ -57,7 +58,7 @@ internal static class SweepGptStage
             GptFlops = trainer.FlopsSpent, ValSequences = val.Sequences, CePerToken = val.CePerToken, CePosition0 = val.CePosition0, CeRest = val.CeRest,
             CePerPosition = val.CePerPosition, BitsPerImage = val.BitsPerImage, FeatureNet = gen?.FeatureNet, FeatureNetSha256 = gen?.FeatureNetSha256, Samples = gen?.Generated ?? 0, RealImages = gen?.Real ?? 0,
             Cfg = plan.Eval.Cfg, Fid = gen?.Fid, FidOfFirst = gen?.FidOfFirst.ToDictionary() ?? [], IsMean = gen?.IsMean, IsStd = gen?.IsStd, Precision = gen?.Precision, Recall = gen?.Recall,
-            Seconds = clock.Elapsed.TotalSeconds, TrainSeconds = trainSeconds, Time = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
+            Seconds = clock.Elapsed.TotalSeconds, TrainSeconds = trainSeconds, Machine = MachineInfo.Describe(), Time = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
         };
     }
 

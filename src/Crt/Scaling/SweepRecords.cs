@@ -38,6 +38,8 @@ public sealed record TokenizerRecord
     public string? FeatureNetSha256 { get; init; }
     /// <summary>Wall seconds this sweep spent on the tokenizer: training (this invocation's part), tokenizing, measuring.</summary>
     public double Seconds { get; init; }
+    /// <summary>The machine that made this record (<see cref="Crt.Tensors.Kernels.Cpu.MachineInfo.Describe"/>), which <see cref="Seconds"/> were measured on; null in records made before it was recorded.</summary>
+    public string? Machine { get; init; }
     public string Time { get; init; } = "";
 
     /// <summary>The information the code can carry per image: tokens × log2 K bits.</summary>
@@ -85,6 +87,8 @@ public sealed record PointRecord
     /// <summary>Wall seconds of this point: training from the previous checkpoint of the run (<see cref="TrainSeconds"/>), then measuring.</summary>
     public double Seconds { get; init; }
     public double TrainSeconds { get; init; }
+    /// <summary>The machine that made this record (<see cref="Crt.Tensors.Kernels.Cpu.MachineInfo.Describe"/>), which <see cref="Seconds"/> were measured on; null in records made before it was recorded.</summary>
+    public string? Machine { get; init; }
     public string Time { get; init; } = "";
 
     [JsonIgnore] public string Key => SweepKeys.Point(Tokenizer, Gpt, Steps);

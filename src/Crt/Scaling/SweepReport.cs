@@ -83,8 +83,18 @@ public static class SweepReport
         list.Add("Compute C is the GPT's training FLOPs as the engine counts them (matmuls, convolutions, attention; a step is 3× its forward). Tokenizer compute is reported apart " +
                  "and is equal between the baseline and the CRT tokenizer when the plan matches them.");
         list.Add($"Wall time recorded: {F(a.RecordedSeconds / 60, "F1")} min ({F(a.Tokenizers.Sum(t => t.Seconds) / 60, "F1")} min stage 1, {F(a.Points.Sum(p => p.Seconds) / 60, "F1")} min points) " +
-                 $"on {Environment.ProcessorCount} cores; report made {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC" + (command.Length > 0 ? $" by: {command}" : "") + ".");
+                 $"{WhereMeasured(a.RecordedSecondsByMachine)}; report made {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC" + (command.Length > 0 ? $" by: {command}" : "") + ".");
         return list;
+    }
+
+    /// <summary>The machines the recorded wall time was measured on, with each one's share when there are several.</summary>
+    internal static string WhereMeasured(IReadOnlyList<(string? Machine, double Seconds)> byMachine)
+    {
+        static string Name(string? m) => m ?? "machines not named (records made before the machine was recorded)";
+        if (byMachine.Count == 0) return "on no machine yet";
+        if (byMachine.Count == 1) return $"on {Name(byMachine[0].Machine)}";
+        return "on several machines, whose times do not compare: " + string.Join("; ", byMachine.Select(m =>
+            $"{(m.Seconds / 60).ToString("F1", CultureInfo.InvariantCulture)} min on {Name(m.Machine)}"));
     }
 
     private static void Table(HtmlReport r, ReportTable t)

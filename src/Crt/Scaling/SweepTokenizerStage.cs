@@ -3,6 +3,7 @@ using System.Globalization;
 using Crt.Data;
 using Crt.Evaluation;
 using Crt.Tensors;
+using Crt.Tensors.Kernels.Cpu;
 using Crt.Training;
 
 namespace Crt.Scaling;
@@ -149,7 +150,7 @@ internal static class SweepTokenizerStage
             Steps = result.Steps, TrainingFlops = probe ? result.TokenizerOnlyFlops : result.TrainingFlops, TrainingFlopsWithProbe = result.TrainingFlops,
             RegularizerFlopFraction = result.RegularizerFlopFraction, TestImages = recon.Images, Mse = recon.Mse, Psnr = recon.Psnr, Ssim = recon.Ssim, Rfid = rfid,
             CodebookUsage = recon.CodebookUsage, UsedCodes = recon.UsedCodes, CodeEntropyBits = recon.CodeEntropyBits, CrtLoss = recon.CrtLoss,
-            FeatureNet = ctx.FeatureNet.Name, FeatureNetSha256 = ctx.FeatureNet.Sha256, Time = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
+            FeatureNet = ctx.FeatureNet.Name, FeatureNetSha256 = ctx.FeatureNet.Sha256, Machine = MachineInfo.Describe(), Time = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
         };
     }
 }

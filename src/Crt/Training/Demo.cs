@@ -6,6 +6,7 @@ using Crt.Evaluation;
 using Crt.Generator;
 using Crt.Reporting;
 using Crt.Tensors;
+using Crt.Tensors.Kernels.Cpu;
 
 namespace Crt.Training;
 
@@ -248,7 +249,7 @@ public static class Demo
             $"and so at λ {F(ramp.Lambda(c.Tokenizer.Steps), "G3")} by its last step, gets the same FLOPs: {c.Tokenizer.Steps} steps, " +
             $"its regulariser costs +{F(100 * c.Tokenizer.RegularizerFlopFraction, "F1")}% per step), GPT gpt-t2 {plan.GptSteps} steps on each token set (lr 3e-4, raised from LlamaGen's 1e-4 for so short a run), " +
             $"evaluation on {plan.EvalImages} images, {plan.Samples} samples per model. Augmentation: {FlipSetting.Describe(o.Flip, o.Data)}" +
-            $"{(FlipSetting.Resolve(o.Flip, o.Data) ? " (tokenizer training, and the GPT's tokens are of the originals and their mirror images)" : "")}. Wall time {F(seconds / 60, "F1")} min on {Environment.ProcessorCount} cores, {DateTime.UtcNow:yyyy-MM-dd}.");
+            $"{(FlipSetting.Resolve(o.Flip, o.Data) ? " (tokenizer training, and the GPT's tokens are of the originals and their mirror images)" : "")}. Wall time {F(seconds / 60, "F1")} min on {MachineInfo.Describe()}, {DateTime.UtcNow:yyyy-MM-dd}.");
         r.Heading("The trade-off");
         r.Paragraph(Verdict(replicates));
         if (replicates.Count > 1)

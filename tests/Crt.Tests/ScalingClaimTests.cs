@@ -59,4 +59,30 @@ public sealed class ScalingClaimTests : IDisposable
         Assert.Equal(new[] { ClaimVerdict.No, ClaimVerdict.No, ClaimVerdict.No, ClaimVerdict.No }, a.Claims.Take(4).Select(c => c.Verdict));
         Assert.Contains("lower at 0 of 10", a.Claims[1].Evidence);
     }
+    /// <summary>
+    /// Claim 4 where the step counts give the two codes nearly, not exactly, equal compute (claim 4's replicate (0, 0),
+    /// 2026-12-07): 4×4 tokens at 2000 steps reach 8.13E+13 FLOPs, 8×8 at 500 steps 8.38E+13 (3% more) and a lower FID.
+    /// That 3% must not hide the flip, as the rule over replicates pairs points within 5%.
+    /// </summary>
+    [Fact]
+    public void Claim4CountsAPointWithinFivePercentAsReachingACompute()
+    {
+        var path = Path.Combine(_dir, "plan4.json");
+        File.WriteAllText(path, """
+            { "baseline": "base",
+              "tokenizers": [ { "name": "base", "preset": "vq-tiny" }, { "name": "small", "preset": "vq-tiny", "compare_to": "base" } ],
+              "gpt": { "presets": ["gpt-t4"], "steps": [250, 500, 1000, 2000] }, "eval": { "samples": 100, "bootstrap": 50 } }
+            """);
+        PointRecord P(string tok, int tokens, long steps, double flopsPerStep, double fid) => new()
+        {
+            Tokenizer = tok, TokenizerSha256 = tok, Gpt = "gpt-t4", Steps = steps, GptFlops = steps * flopsPerStep, CodebookSize = 512, TokensPerImage = tokens,
+            CePerToken = 2, CePerPosition = Enumerable.Repeat(2.0, tokens).ToArray(), BitsPerImage = 2 * tokens / Math.Log(2), Fid = fid, Samples = 100,
+        };
+        var large = new[] { (250L, 223.67), (500L, 103.98), (1000L, 65.80), (2000L, 52.08) }.Select(x => P("base", 64, x.Item1, 1.675e11, x.Item2));
+        var small = new[] { (250L, 230.60), (500L, 140.49), (1000L, 125.77), (2000L, 110.39) }.Select(x => P("small", 16, x.Item1, 4.065e10, x.Item2));
+        var a = SweepAnalysis.Run(SweepPlan.Load(path), new[] { Tok("base", 64, 21.96, 36.66), Tok("small", 16, 19.08, 109.73) }, large.Concat(small).ToList());
+        var claim4 = a.Claims[3];
+        Assert.Equal(ClaimVerdict.Yes, claim4.Verdict);
+        Assert.Contains("110.39 vs 103.98", claim4.Evidence);
+    }
 }

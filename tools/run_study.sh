@@ -9,7 +9,8 @@
 #
 # On a fresh machine the recorded points come back from git first (tools/sweep_results.sh restore). Claim 4's 8×8
 # tokenizers are the ablation's baseline tokenizers, copied in before its sweep (declared in docs/results.md);
-# without them (another machine) claim 4 trains its own with the same settings.
+# without them (another machine, or runs/ablation restored from git, which keeps a tokenizer's weights only while its
+# sweep still needs them) claim 4 trains its own with the same settings.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 run() { echo "+ $*"; [[ ${dry:-0} == 1 ]] || "$@"; }

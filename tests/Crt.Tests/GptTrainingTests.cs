@@ -55,6 +55,38 @@ public sealed class GptTrainingTests : IDisposable
         Assert.True((double)val["ce_position0"]! > 0);
     }
 
+    /// <summary>
+    /// A run's training seconds are summed over every process that trained it: a resumed run starts from what its
+    /// checkpoint recorded. A checkpoint made before seconds were recorded leaves the total unknown, not understated.
+    /// </summary>
+    [Fact]
+    public void ACheckpointCarriesTheRunsTrainingSecondsAcrossProcesses()
+    {
+        var dir = Path.Combine(_dir, "seconds");
+        var first = GptTrainer.Create(Config(3), dir, quiet: true, log: _ => { });
+        first.Fit();
+        var step3 = CheckpointSeconds.Latest(dir);
+        Assert.True(CheckpointSeconds.Read(step3) is > 0 and var s && s == first.SecondsSpent, $"step 3 records {CheckpointSeconds.Read(step3)} s, the trainer says {first.SecondsSpent}");
+
+        CheckpointSeconds.Write(step3, 1000); // as if the first process had trained for 1000 s
+        var resumed = GptTrainer.Resume(dir, steps: 6, quiet: true, log: _ => { });
+        Assert.Equal(1000, resumed.SecondsSpent);
+        resumed.Fit();
+        Assert.True(resumed.SecondsSpent > 1000);
+        Assert.Equal(resumed.SecondsSpent, CheckpointSeconds.Read(CheckpointSeconds.Latest(dir)));
+
+        CheckpointSeconds.Write(CheckpointSeconds.Latest(dir), null);
+        var unknown = GptTrainer.Resume(dir, steps: 9, quiet: true, log: _ => { });
+        unknown.Fit();
+        Assert.Null(unknown.SecondsSpent);
+        Assert.Null(CheckpointSeconds.Read(CheckpointSeconds.Latest(dir)));
+
+        CheckpointSeconds.Write(CheckpointSeconds.Latest(dir), -1);
+        var err = Assert.Throws<InvalidDataException>(() => GptTrainer.Resume(dir, steps: 12, quiet: true, log: _ => { }));
+        Assert.Contains(CheckpointSeconds.Latest(dir), err.Message);
+        Assert.Contains("seconds is not a finite number", err.Message);
+    }
+
     [Fact]
     public void EvalRefusesTokensFromAnotherCodebook()
     {

@@ -146,6 +146,41 @@ public sealed class ScalingSweepTests : IDisposable
     }
 
     /// <summary>
+    /// Wall times count every process that trained a stretch: a GPT run or a tokenizer stopped mid-way and resumed
+    /// records the seconds its checkpoint carried, not only the last process's. The checkpoints stand here for an
+    /// earlier process that trained for 1000 s.
+    /// </summary>
+    [Fact]
+    public void SecondsCountEveryProcessThatTrainedARun()
+    {
+        var dir = Path.Combine(_dir, "seconds");
+        using (var cts = new CancellationTokenSource())
+            Assert.Throws<OperationCanceledException>(() => Sweep(dir, _ => cts.Cancel(), cts.Token));
+        var first = Assert.Single(PointsOf(dir));
+        Assert.True(first.RunTrainSeconds is > 0);
+        Assert.Equal(first.RunTrainSeconds, first.TrainSeconds); // the run's first point: its seconds from the start
+
+        var gpt = CheckpointSeconds.Latest(Path.Combine(dir, "gpt", "baseline", "gpt-t1"));
+        CheckpointSeconds.Write(gpt, first.RunTrainSeconds + 1000);
+        var tokenizer = CheckpointSeconds.Latest(Path.Combine(dir, "tokenizers", "baseline"));
+        CheckpointSeconds.Write(tokenizer, CheckpointSeconds.Read(tokenizer) + 1000);
+        // The baseline tokenizer's record as if measured under another feature network, so that it is measured again (its points stay).
+        File.WriteAllLines(Path.Combine(dir, "points.jsonl"), File.ReadAllLines(Path.Combine(dir, "points.jsonl"))
+            .Select(l => l.Contains("\"kind\":\"tokenizer\"") ? l.Replace(first.FeatureNetSha256!, "another-network") : l));
+
+        Sweep(dir);
+        var (tokenizers, points) = new PointLog(Path.Combine(dir, "points.jsonl")).Read();
+        Assert.True(tokenizers.Single(t => t.Name == "baseline").Seconds > 1000, "the tokenizer's record counts the earlier process's training");
+        Assert.Equal(first.Time, points.Single(p => p.Key == first.Key).Time); // recorded once, not measured again
+        var second = points.Single(p => p.Tokenizer == "baseline" && p.Steps == 2);
+        Assert.True(second.TrainSeconds > 1000 && second.Seconds > second.TrainSeconds, $"train {second.TrainSeconds} s, in all {second.Seconds} s; run {second.RunTrainSeconds} s, before {first.RunTrainSeconds} s");
+        Assert.True(second.RunTrainSeconds > first.RunTrainSeconds + 1000);
+        var third = points.Single(p => p.Tokenizer == "baseline" && p.Steps == 4);
+        Assert.True(third.TrainSeconds < 1000, "each point counts its own stretch of the run, not the run's total");
+        Assert.Equal(third.RunTrainSeconds!.Value - second.RunTrainSeconds!.Value, third.TrainSeconds, 6);
+    }
+
+    /// <summary>
     /// On another machine a study goes on from what git keeps (tools/sweep_results.sh): points.jsonl, and a finished
     /// tokenizer whose points are not all measured as its weights alone. That tokenizer is used as it is, not trained
     /// again, and the points that follow are the ones an uninterrupted sweep measures.

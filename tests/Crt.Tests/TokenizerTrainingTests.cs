@@ -34,9 +34,12 @@ public sealed class TokenizerTrainingTests : IDisposable
         // The same run interrupted at step 3 and resumed: identical losses at step 6 and identical weights.
         var split = Path.Combine(_dir, "split");
         TokenizerTrainer.Create(Tiny(3), split, quiet: true, log: _ => { }).Train();
+        CheckpointSeconds.Write(CheckpointSeconds.Latest(split), 1000); // as if the first process had trained for 1000 s
         var resumed = TokenizerTrainer.Resume(split, steps: 6, quiet: true, log: _ => { });
         Assert.Equal(3, resumed.Step);
         resumed.Train();
+        Assert.True(resumed.SecondsSpent > 1000, "the resumed run's seconds start from the checkpoint's");
+        Assert.Equal(resumed.SecondsSpent, CheckpointSeconds.Read(CheckpointSeconds.Latest(split)));
         double Loss(string dir) => (double)RunDirectoryFor(dir).ReadMetrics().Last(m => (string?)m["kind"] == "train")["loss"]!;
         Assert.Equal(Loss(straight), Loss(split), 4);
         var a = SafeTensorsOf(straight); var b = SafeTensorsOf(split);

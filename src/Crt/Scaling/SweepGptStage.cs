@@ -15,8 +15,11 @@ namespace Crt.Scaling;
 /// </summary>
 internal static class SweepGptStage
 {
-    /// <summary>The measured point, or null when the run is already past this step count and can no longer be measured there.</summary>
-    public static PointRecord? Measure(SweepContext ctx, PreparedTokenizer tok, string preset, long steps)
+    /// <summary>
+    /// The measured point, or null when the run is already past this step count and can no longer be measured there.
+    /// <paramref name="previous"/> is the run's recorded point before this one (null for its first): what its training seconds start from.
+    /// </summary>
+    public static PointRecord? Measure(SweepContext ctx, PreparedTokenizer tok, string preset, long steps, PointRecord? previous)
     {
         var clock = Stopwatch.StartNew();
         var plan = ctx.Plan;
@@ -38,7 +41,8 @@ internal static class SweepGptStage
         else trainer = GptTrainer.Create(plan.GptConfig(preset, tok.TrainTokens, tok.ValTokens, steps), dir, ctx.Quiet, ctx.TrainerLog, ctx.Device);
         var result = trainer.Fit(ctx.Cancel);
         ctx.ThrowIfCancelled();
-        double trainSeconds = clock.Elapsed.TotalSeconds;
+        double thisProcessTrain = clock.Elapsed.TotalSeconds;
+        double trainSeconds = TrainSecondsSince(trainer.SecondsSpent, previous is null ? 0 : previous.RunTrainSeconds, thisProcessTrain);
 
         var val = result.Validation ?? GptEvaluation.Evaluate(trainer.Model, trainer.Val!, plan.Eval.ValSequences);
         GenerationReport? gen = null;
@@ -58,9 +62,18 @@ internal static class SweepGptStage
             GptFlops = trainer.FlopsSpent, ValSequences = val.Sequences, CePerToken = val.CePerToken, CePosition0 = val.CePosition0, CeRest = val.CeRest,
             CePerPosition = val.CePerPosition, BitsPerImage = val.BitsPerImage, FeatureNet = gen?.FeatureNet, FeatureNetSha256 = gen?.FeatureNetSha256, Samples = gen?.Generated ?? 0, RealImages = gen?.Real ?? 0,
             Cfg = plan.Eval.Cfg, Fid = gen?.Fid, FidOfFirst = gen?.FidOfFirst.ToDictionary() ?? [], IsMean = gen?.IsMean, IsStd = gen?.IsStd, Precision = gen?.Precision, Recall = gen?.Recall,
-            Seconds = clock.Elapsed.TotalSeconds, TrainSeconds = trainSeconds, Machine = MachineInfo.Describe(), Time = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
+            Seconds = trainSeconds + (clock.Elapsed.TotalSeconds - thisProcessTrain), // training, then measuring
+            TrainSeconds = trainSeconds, RunTrainSeconds = trainer.SecondsSpent, Machine = MachineInfo.Describe(), Time = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
         };
     }
+
+    /// <summary>
+    /// Training seconds of a point: the run's seconds at this point less those at the previous one, when both are known
+    /// (a run stopped and resumed between them counts every process's part); else this process's training time alone.
+    /// A run that went backwards (retrained from its start under the same records) also falls back to this process's time.
+    /// </summary>
+    internal static double TrainSecondsSince(double? runSeconds, double? previousRunSeconds, double thisProcess) =>
+        runSeconds - previousRunSeconds is { } d && d >= 0 ? d : thisProcess;
 
     /// <summary>Refuses a GPT run of the sweep that was made with other settings than the plan now gives it (its points would describe another run).</summary>
     public static void EnsureSameSettings(SweepContext ctx, string tokenizer, string preset)

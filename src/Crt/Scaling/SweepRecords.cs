@@ -36,7 +36,7 @@ public sealed record TokenizerRecord
     public required string FeatureNet { get; init; }
     /// <summary>SHA-256 of the feature network's weights file rFID was measured under (null in records made before it was recorded).</summary>
     public string? FeatureNetSha256 { get; init; }
-    /// <summary>Wall seconds this sweep spent on the tokenizer: training (this invocation's part), tokenizing, measuring.</summary>
+    /// <summary>Wall seconds this sweep spent on the tokenizer: training (summed over the processes that trained it, where its checkpoint recorded them), tokenizing, measuring.</summary>
     public double Seconds { get; init; }
     /// <summary>The machine that made this record (<see cref="Crt.Tensors.Kernels.Cpu.MachineInfo.Describe"/>), which <see cref="Seconds"/> were measured on; null in records made before it was recorded.</summary>
     public string? Machine { get; init; }
@@ -84,9 +84,15 @@ public sealed record PointRecord
     public double? IsStd { get; init; }
     public double? Precision { get; init; }
     public double? Recall { get; init; }
-    /// <summary>Wall seconds of this point: training from the previous checkpoint of the run (<see cref="TrainSeconds"/>), then measuring.</summary>
+    /// <summary>Wall seconds of this point: training from the previous point of the run (<see cref="TrainSeconds"/>), then measuring.</summary>
     public double Seconds { get; init; }
+    /// <summary>
+    /// Training seconds from the run's previous point (or its start) to this one, summed over every process that trained
+    /// that stretch (<see cref="RunTrainSeconds"/> less the previous point's); this process's part alone where either is unknown.
+    /// </summary>
     public double TrainSeconds { get; init; }
+    /// <summary>Training seconds of the GPT run from its start to <see cref="Steps"/>, across its processes; null when unknown (older records and checkpoints).</summary>
+    public double? RunTrainSeconds { get; init; }
     /// <summary>The machine that made this record (<see cref="Crt.Tensors.Kernels.Cpu.MachineInfo.Describe"/>), which <see cref="Seconds"/> were measured on; null in records made before it was recorded.</summary>
     public string? Machine { get; init; }
     public string Time { get; init; } = "";

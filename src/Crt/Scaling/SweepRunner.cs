@@ -81,7 +81,8 @@ public static class SweepRunner
                     continue;
                 ctx.ThrowIfCancelled();
                 log($"[point {k + 1}/{all.Count}] {t.Name} · {preset} · {steps} steps");
-                var p = SweepGptStage.Measure(ctx, prepared, preset, steps);
+                var previous = done.Values.Where(r => r.Tokenizer == t.Name && r.Gpt == preset && r.Steps < steps && r.TokenizerSha256 == prepared.Record.Sha256).MaxBy(r => r.Steps);
+                var p = SweepGptStage.Measure(ctx, prepared, preset, steps, previous);
                 if (p is null) continue;
                 pointLog.Append(p);
                 done[p.Key] = p;

@@ -21,7 +21,7 @@ internal static class SweepTokenizerStage
     public static PreparedTokenizer Prepare(SweepContext ctx, SweepTokenizer t, TokenizerRecord? recorded, PointLog log)
     {
         var clock = Stopwatch.StartNew();
-        var (trainer, result) = t.Run is null ? Train(ctx, t) : Reuse(ctx, t);
+        var (trainer, result, earlierSeconds) = t.Run is null ? Train(ctx, t) : Reuse(ctx, t);
         var tok = TokenizerCheckpoint.Load(trainer.Run.Root);
         tok.Model.To(ctx.Device);
         if (tok.Config.Data != ctx.Plan.Data)
@@ -33,7 +33,7 @@ internal static class SweepTokenizerStage
         if (recorded is not null && recorded.Sha256 == tok.Sha256 && ctx.MeasuredHere(recorded)) return new PreparedTokenizer(recorded, tok, trainTokens, valTokens);
 
         ctx.ThrowIfCancelled();
-        var record = Measure(ctx, t, trainer, result, tok) with { Seconds = clock.Elapsed.TotalSeconds };
+        var record = Measure(ctx, t, trainer, result, tok) with { Seconds = earlierSeconds + clock.Elapsed.TotalSeconds };
         log.Append(record);
         ctx.Log(string.Create(CultureInfo.InvariantCulture,
             $"  {t.Name}: K = {record.CodebookSize}, {record.TokensPerImage} tokens, {record.Steps} steps, {record.TrainingFlops:G3} FLOPs; PSNR {record.Psnr:F2} dB, SSIM {record.Ssim:F4}, rFID ({record.FeatureNet}) {record.Rfid:F2}, usage {100 * record.CodebookUsage:F1}%"));
@@ -60,7 +60,8 @@ internal static class SweepTokenizerStage
         return ConfigResolver.Resolve(new TokenizerTrainConfig(), file, Array.Empty<string>());
     }
 
-    private static (TokenizerTrainer, TokenizerTrainResult) Train(SweepContext ctx, SweepTokenizer t)
+    /// <summary>Trains (or resumes) the tokenizer; also returns the training seconds its checkpoint recorded of earlier processes (0 when unknown or fresh).</summary>
+    private static (TokenizerTrainer, TokenizerTrainResult, double EarlierSeconds) Train(SweepContext ctx, SweepTokenizer t)
     {
         string dir = ctx.TokenizerDir(t.Name);
         TokenizerTrainer trainer;
@@ -69,9 +70,10 @@ internal static class SweepTokenizerStage
         if (WeightsOnly(dir) is { } saved) return OpenSaved(ctx, t, dir, saved);
         if (File.Exists(Path.Combine(dir, "config.json"))) trainer = TokenizerTrainer.Resume(dir, quiet: ctx.Quiet, log: ctx.TrainerLog, device: ctx.Device);
         else trainer = TokenizerTrainer.Create(t.Config!, dir, ctx.Quiet, ctx.TrainerLog, ctx.Device);
+        double earlier = trainer.SecondsSpent ?? 0;
         var result = trainer.Train(ctx.Cancel);
         ctx.ThrowIfCancelled();
-        return (trainer, result);
+        return (trainer, result, earlier);
     }
 
     /// <summary>
@@ -86,14 +88,14 @@ internal static class SweepTokenizerStage
     }
 
     /// <summary>A finished tokenizer restored as its weights alone: used as it is; one that had not reached the plan's steps is refused.</summary>
-    private static (TokenizerTrainer, TokenizerTrainResult) OpenSaved(SweepContext ctx, SweepTokenizer t, string dir, string checkpoint)
+    private static (TokenizerTrainer, TokenizerTrainResult, double EarlierSeconds) OpenSaved(SweepContext ctx, SweepTokenizer t, string dir, string checkpoint)
     {
         var trainer = TokenizerTrainer.OpenFinished(dir, log: _ => { }, device: ctx.Device);
         if (trainer.Step < trainer.Config.Steps)
             throw new ArgumentException($"{checkpoint}: tokenizer '{t.Name}' holds only the weights of step {trainer.Step} of {trainer.Config.Steps} " +
                 "(no optimizer state), so it cannot be trained on; delete the folder to train it again");
         ctx.Log($"  {t.Name}: using the saved weights of step {trainer.Step} ({checkpoint}); not trained again");
-        return (trainer, AsItIs(trainer));
+        return (trainer, AsItIs(trainer), 0); // trained elsewhere: its seconds were another machine's
     }
 
     /// <summary>The training result of a finished run opened as it is: its steps and FLOPs, and the regulariser's share measured by one step.</summary>
@@ -104,14 +106,14 @@ internal static class SweepTokenizerStage
     }
 
     /// <summary>An existing run, read and measured but never trained further.</summary>
-    private static (TokenizerTrainer, TokenizerTrainResult) Reuse(SweepContext ctx, SweepTokenizer t)
+    private static (TokenizerTrainer, TokenizerTrainResult, double EarlierSeconds) Reuse(SweepContext ctx, SweepTokenizer t)
     {
         ConfigOf(t); // a run without its config.json is refused, naming it
         var trainer = TokenizerTrainer.OpenFinished(t.Run!, log: _ => { }, device: ctx.Device);
         ctx.UseImagesOf(t.Name, trainer.Config);
         var result = AsItIs(trainer);
         ctx.Log($"  {t.Name}: reusing {t.Run} as it is (step {trainer.Step})");
-        return (trainer, result);
+        return (trainer, result, 0); // not this sweep's training
     }
 
     private static void Tokenize(SweepContext ctx, TokenizerCheckpoint tok, Split split, int count, string[] variants, string path)

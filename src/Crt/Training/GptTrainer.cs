@@ -23,6 +23,9 @@ public sealed class GptTrainer
     public TokenStore? Val { get; }
     public long Step { get; private set; }
     public double FlopsSpent { get; private set; }
+    /// <summary>Training wall seconds of the run across its processes (null when resumed from a checkpoint that did not record them).</summary>
+    public double? SecondsSpent => _seconds.Total;
+    private readonly TrainingSeconds _seconds = new();
 
     private readonly AdamW _opt;
     private readonly Rng _modelRng, _dataRng;
@@ -85,11 +88,17 @@ public sealed class GptTrainer
         var trainer = new GptTrainer(config, run, quiet, log, device);
         if (run.LatestCheckpoint() is { } ckpt)
         {
-            (trainer.Step, trainer.FlopsSpent) = trainer.Files().Load(ckpt);
+            trainer.Restore(trainer.Files().Load(ckpt));
             trainer._log($"resumed from {ckpt} at step {trainer.Step}");
         }
         run.TruncateMetricsAfter(trainer.Step);
         return trainer;
+    }
+
+    private void Restore(CheckpointState state)
+    {
+        (Step, FlopsSpent) = (state.Step, state.Flops);
+        _seconds.Restore(state.Seconds);
     }
 
     private CheckpointFiles Files() => new CheckpointFiles()
@@ -134,6 +143,7 @@ public sealed class GptTrainer
         _log($"gpt {Config.Preset}: {Model.ParameterCount:N0} parameters; tokens {Config.Tokens}: {h.Count} images × {h.Variants} variants, {h.GridHeight}×{h.GridWidth} tokens, K = {h.CodebookSize}, {h.NumClasses} classes");
         _log($"training {_totalSteps} steps of batch {Config.BatchSize} ({_flopsPerStep:G3} FLOPs/step) from step {Step} on {Device.Name} into {Run.Root}");
         var clock = Stopwatch.StartNew();
+        using var counting = _seconds.Start();
         var progress = new ProgressReporter("train", Step, _totalSteps, _quiet);
         long startStep = Step;
         bool interrupted = false;
@@ -149,12 +159,12 @@ public sealed class GptTrainer
             progress.Report(Step, new[] { ("loss", loss) }, tps, "tok");
             bool last = Step == _totalSteps;
             if (Val is not null && (Step % Config.ValEvery == 0 || last)) { progress.Break(); lastVal = Validate(); }
-            if (Step % Config.CheckpointEvery == 0 || last) Run.SaveCheckpoint(Step, dir => Files().Save(dir, Step, FlopsSpent));
+            if (Step % Config.CheckpointEvery == 0 || last) Run.SaveCheckpoint(Step, dir => Files().Save(dir, Step, FlopsSpent, _seconds.ForCheckpoint()));
         }
         if (interrupted)
         {
             progress.Break();
-            Run.SaveCheckpoint(Step, dir => Files().Save(dir, Step, FlopsSpent));
+            Run.SaveCheckpoint(Step, dir => Files().Save(dir, Step, FlopsSpent, _seconds.ForCheckpoint()));
             _log($"interrupted: checkpoint saved at step {Step}; continue with --resume");
         }
         Reporting.RunReport.TryWriteForRun(Run.Root, _log);

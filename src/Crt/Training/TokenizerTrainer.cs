@@ -30,6 +30,9 @@ public sealed class TokenizerTrainer
     public PatchGanDiscriminator Discriminator { get; }
     public long Step { get; private set; }
     public double FlopsSpent { get; private set; }
+    /// <summary>Training wall seconds of the run across its processes (null when resumed from a checkpoint that did not record them).</summary>
+    public double? SecondsSpent => _seconds.Total;
+    private readonly TrainingSeconds _seconds = new();
 
     private readonly Adam _optVq, _optDisc;
     private readonly AdamW? _optReg;
@@ -123,7 +126,7 @@ public sealed class TokenizerTrainer
         var config = ConfigResolver.Resolve(new TokenizerTrainConfig(), run.ConfigPath, Array.Empty<string>());
         var trainer = new TokenizerTrainer(config, run, quiet: true, log, device) { _readOnly = true };
         var ckpt = run.LatestCheckpoint() ?? throw new FileNotFoundException($"{outDir}: the run has no checkpoint yet");
-        (trainer.Step, trainer.FlopsSpent) = trainer.Files().Load(ckpt, weightsOnly: true);
+        trainer.Restore(trainer.Files().Load(ckpt, weightsOnly: true));
         return trainer;
     }
 
@@ -173,6 +176,7 @@ public sealed class TokenizerTrainer
         if (_readOnly) throw new InvalidOperationException($"{Run.Root}: this run was opened to be read (OpenFinished), not to be trained");
         PlanSteps();
         var clock = Stopwatch.StartNew();
+        using var counting = _seconds.Start();
         _log($"tokenizer {Config.Preset}: {Model.ParameterCount:N0} parameters, K = {Config.Model.CodebookSize}, {Config.Model.GridSize}×{Config.Model.GridSize} tokens; " +
              (Regularizer is null ? "CRT off (baseline)" : $"CRT on (λ_max {Config.Crt.LambdaMax}, depth {Config.Crt.Depth}, width {Config.Crt.Width}, {Regularizer.ParameterCount:N0} parameters, +{100 * _regularizerFraction:F1}% FLOPs per step)"));
         _log(_lpips is null
@@ -340,11 +344,17 @@ public sealed class TokenizerTrainer
         return files;
     }
 
-    private void SaveCheckpoint() => Run.SaveCheckpoint(Step, dir => Files().Save(dir, Step, FlopsSpent));
+    private void SaveCheckpoint() => Run.SaveCheckpoint(Step, dir => Files().Save(dir, Step, FlopsSpent, _seconds.ForCheckpoint()));
+
+    private void Restore(CheckpointState state)
+    {
+        (Step, FlopsSpent) = (state.Step, state.Flops);
+        _seconds.Restore(state.Seconds);
+    }
 
     private void LoadCheckpoint(string dir)
     {
-        (Step, FlopsSpent) = Files().Load(dir);
+        Restore(Files().Load(dir));
         Model.Quantize.AssumeUsageWindowFilled();
         _log($"resumed from {dir} at step {Step}");
     }

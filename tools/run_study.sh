@@ -44,3 +44,7 @@ for s in 0 1 2; do
 done
 run ./crt sweep configs/sweep-claim4.json --out runs/claim4 --quiet
 run tools/sweep_results.sh save runs/claim4 docs/claim4
+# Claim 4's extension (declared in docs/results.md, 2026-12-07): the 4×4 GPT runs continued to 4000 steps. The declared
+# plan's report is kept as docs/claim4/replicates-declared.md; replicates.md becomes the extended plan's.
+run ./crt sweep configs/sweep-claim4-extended.json --out runs/claim4 --only baseline-4x4 --quiet
+run tools/sweep_results.sh save runs/claim4 docs/claim4

@@ -98,6 +98,17 @@ public sealed class ScalingPlanTests : IDisposable
         Assert.True(plan.Eval.Samples > 0);
     }
 
+    /// <summary>Claim 4's extension (declared in docs/results.md) changes nothing of the declared plan but the runs' length.</summary>
+    [Fact]
+    public void TheExtendedClaim4PlanIsTheDeclaredOneWithLongerRuns()
+    {
+        var declared = SweepPlan.Load(Path.Combine(Configs, "sweep-claim4.json"));
+        var extended = SweepPlan.Load(Path.Combine(Configs, "sweep-claim4-extended.json"));
+        Assert.Equal([.. declared.Gpt.Steps, 4000], extended.Gpt.Steps);
+        var same = extended with { Path = declared.Path, Description = declared.Description, Gpt = extended.Gpt with { Steps = declared.Gpt.Steps } };
+        Assert.Equal(declared.ToJson(), same.ToJson());
+    }
+
     [Fact]
     public void TheNoisePlanIsTheStudyDeclaredInTheResults()
     {

@@ -26,7 +26,7 @@ public static class Seeds
 
         string stateDir = Path.Combine(Path.GetTempPath(), $"crt-seeds-{Environment.ProcessId}");
         Directory.CreateDirectory(stateDir);
-        new CheckpointFiles().Rng("data", new Rng(1)).Rng("dropout", new Rng(2)).Save(stateDir, 12, 3.5e9);
+        new CheckpointFiles().Rng("data", new Rng(1)).Rng("dropout", new Rng(2)).Save(stateDir, 12, 3.5e9, seconds: 42.5);
         File.Copy(Path.Combine(stateDir, "state.json"), Path.Combine(Dir("state"), "state.json"), overwrite: true);
         Directory.Delete(stateDir, recursive: true);
 

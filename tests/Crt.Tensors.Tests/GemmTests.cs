@@ -256,6 +256,65 @@ public class GemmBlockingTests
         }
     }
 
+    /// <summary>
+    /// A product whose last sliver is only partly real (n not a multiple of NR) runs a narrower kernel there; each of its
+    /// columns must come out bit-identical to the same column of a product with whole slivers only (B widened with extra
+    /// columns), for every kernel of every width, every store mode (beta 0, beta 1 over several depth slices, a bias) and
+    /// both thread paths.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void EdgeSliversSumAsWholeSlivers(int bits)
+    {
+        using var width = SimdWidths.Use(bits);
+        if (bits == 0) return; // no packed path
+        int lanes = bits / 32;
+        try
+        {
+            foreach (var (mr, nr) in Gemm.KernelShapes(bits))
+            {
+                Assert.True(Gemm.Configure(mr, nr, kc: 40, mc: 4 * mr, nc: 2 * nr));
+                for (int cols = 1; cols < nr; cols += cols % lanes == 0 ? 1 : lanes - 1) // 1, lanes, lanes+1, 2·lanes, …
+                    foreach (bool parallel in new[] { false, true })
+                        CompareWithWholeSlivers(2 * mr + 3, 2 * nr + cols, 97, parallel, $"{bits}-bit {mr}x{nr}, {cols} columns");
+            }
+        }
+        finally { Gemm.Configure(0); }
+    }
+
+    private static void CompareWithWholeSlivers(int m, int n, int k, bool parallel, string what)
+    {
+        var r = new Random(n * 131 + m);
+        int wide = (n / 16 + 2) * 16 + 48; // whole slivers for every NR here, and more columns than n
+        var a = GemmTests.Rand(r, m * k);
+        var bWide = GemmTests.Rand(r, k * wide);
+        var b = new float[k * n];
+        for (int p = 0; p < k; p++) Array.Copy(bWide, p * wide, b, p * n, n);
+        var c0 = GemmTests.Rand(r, m * wide);
+        var bias = GemmTests.Rand(r, wide);
+        for (int mode = 0; mode < 3; mode++)
+        {
+            var cWide = (float[])c0.Clone();
+            var c = new float[m * n];
+            for (int i = 0; i < m; i++) Array.Copy(c0, i * wide, c, i * n, n);
+            if (mode == 2)
+            {
+                Gemm.SgemmBias(false, false, m, wide, k, 1f, a, k, bWide, wide, bias, cWide, wide, parallel);
+                Gemm.SgemmBias(false, false, m, n, k, 1f, a, k, b, n, bias.AsSpan(0, n).ToArray(), c, n, parallel);
+            }
+            else
+            {
+                float beta = mode; // 0: C is overwritten; 1: C is added to, one depth slice after another
+                Gemm.Sgemm(false, false, m, wide, k, 1f, a, k, bWide, wide, beta, cWide, wide, parallel);
+                Gemm.Sgemm(false, false, m, n, k, 1f, a, k, b, n, beta, c, n, parallel);
+            }
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++)
+                    if (BitConverter.SingleToInt32Bits(c[i * n + j]) != BitConverter.SingleToInt32Bits(cWide[i * wide + j]))
+                        Assert.Fail($"{what}, store mode {mode}, parallel {parallel}: C[{i},{j}] = {c[i * n + j]:R} vs {cWide[i * wide + j]:R} with whole slivers");
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Widths))]
     public void DefaultKernelFollowsTheWidth(int bits)
@@ -281,7 +340,9 @@ public class GemmBlockingTests
     }
 
     [Theory]
-    [InlineData(8, 32, 48 << 10, 1 << 20, 1024, 96)]   // Zen 5 at 512 bits: 32 KB A sliver, 384 KB B block
+    [InlineData(8, 48, 48 << 10, 1 << 20, 1024, 96)]   // Zen 5 at 512 bits: 32 KB A sliver, 384 KB B block
+    [InlineData(8, 48, 48 << 10, 1280 << 10, 1024, 96)] // Ice Lake server at 512 bits
+    [InlineData(8, 32, 48 << 10, 1 << 20, 1024, 96)]
     [InlineData(6, 16, 48 << 10, 1 << 20, 1024, 96)]   // the same core at 256 bits (KC capped)
     [InlineData(8, 32, 32 << 10, 512 << 10, 672, 64)]  // a 32 KB / 512 KB core
     [InlineData(8, 12, 128 << 10, 16 << 20, 1024, 1020)] // big ARM caches: both capped

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
+using unsafe KernelFn = delegate*<int, float*, float*, float*, int, float, int, float*, void>;
 
 namespace Crt.Tensors.Kernels.Cpu;
 
@@ -11,6 +12,27 @@ internal static unsafe class GemmKernels
     /// <summary>Fused multiply-add in hardware. Without it (x86 without FMA, e.g. the 128-bit SSE path) the kernels
     /// multiply and add: the BCL's FusedMultiplyAdd would be emulated one lane at a time there.</summary>
     internal static bool HasFma => Fma.IsSupported || AdvSimd.IsSupported;
+
+    /// <summary>The kernels of one tile shape (MR rows, NV vectors): for its first 1, 2, … vectors, the whole tile last; null where
+    /// there is no such shape.</summary>
+    internal static nint[]? Family(int bits, int mr, int nv) => (bits, mr, nv) switch
+    {
+        (512, 8, 2) => [P(&K512_8x32_w16), P(&K512_8x32)],
+        (512, 6, 2) => [P(&K512_6x32_w16), P(&K512_6x32)],
+        (512, 4, 3) => [P(&K512_4x48_w16), P(&K512_4x48_w32), P(&K512_4x48)],
+        (512, 8, 3) => [P(&K512_8x48_w16), P(&K512_8x48_w32), P(&K512_8x48)],
+        (256, 8, 2) => [P(&K256_8x16_w8), P(&K256_8x16)],
+        (256, 6, 2) => [P(&K256_6x16_w8), P(&K256_6x16)],
+        (256, 4, 3) => [P(&K256_4x24_w8), P(&K256_4x24_w16), P(&K256_4x24)],
+        (256, 8, 3) => [P(&K256_8x24_w8), P(&K256_8x24_w16), P(&K256_8x24)],
+        (128, 8, 2) => [P(&K128_8x8_w4), P(&K128_8x8)],
+        (128, 6, 2) => [P(&K128_6x8_w4), P(&K128_6x8)],
+        (128, 4, 3) => [P(&K128_4x12_w4), P(&K128_4x12_w8), P(&K128_4x12)],
+        (128, 8, 3) => [P(&K128_8x12_w4), P(&K128_8x12_w8), P(&K128_8x12)],
+        _ => null,
+    };
+
+    private static nint P(KernelFn kernel) => (nint)kernel;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector512<float> Mad(Vector512<float> a, Vector512<float> b, Vector512<float> c) => HasFma ? Vector512.FusedMultiplyAdd(a, b, c) : a * b + c;
@@ -108,6 +130,63 @@ internal static unsafe class GemmKernels
         { float* cr = c + 7 * ldc; Store(cr, c70, vb, mode, bias); Store(cr + 16, c71, vb, mode, bias + 16); }
     }
 
+    /// <summary>8×16 tile (1 × 512-bit), the first 16 columns of 32-wide B slivers: C (+)= Σ_p a[p·8+r]·b[p·32+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void K512_8x32_w16(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
+    {
+        Vector512<float> c00 = default;
+        Vector512<float> c10 = default;
+        Vector512<float> c20 = default;
+        Vector512<float> c30 = default;
+        Vector512<float> c40 = default;
+        Vector512<float> c50 = default;
+        Vector512<float> c60 = default;
+        Vector512<float> c70 = default;
+        if (Sse.IsSupported)
+            for (int r = 0; r < 8; r++) { float* cr = c + (long)r * ldc; Sse.Prefetch0(cr); Sse.Prefetch0(cr + 15); }
+        if (HasFma)
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector512.Load(b);
+                { var av = Vector512.Create(a[0]); c00 = Vector512.FusedMultiplyAdd(av, b0, c00); }
+                { var av = Vector512.Create(a[1]); c10 = Vector512.FusedMultiplyAdd(av, b0, c10); }
+                { var av = Vector512.Create(a[2]); c20 = Vector512.FusedMultiplyAdd(av, b0, c20); }
+                { var av = Vector512.Create(a[3]); c30 = Vector512.FusedMultiplyAdd(av, b0, c30); }
+                { var av = Vector512.Create(a[4]); c40 = Vector512.FusedMultiplyAdd(av, b0, c40); }
+                { var av = Vector512.Create(a[5]); c50 = Vector512.FusedMultiplyAdd(av, b0, c50); }
+                { var av = Vector512.Create(a[6]); c60 = Vector512.FusedMultiplyAdd(av, b0, c60); }
+                { var av = Vector512.Create(a[7]); c70 = Vector512.FusedMultiplyAdd(av, b0, c70); }
+                a += 8; b += 32;
+            }
+        }
+        else
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector512.Load(b);
+                { var av = Vector512.Create(a[0]); c00 += av * b0; }
+                { var av = Vector512.Create(a[1]); c10 += av * b0; }
+                { var av = Vector512.Create(a[2]); c20 += av * b0; }
+                { var av = Vector512.Create(a[3]); c30 += av * b0; }
+                { var av = Vector512.Create(a[4]); c40 += av * b0; }
+                { var av = Vector512.Create(a[5]); c50 += av * b0; }
+                { var av = Vector512.Create(a[6]); c60 += av * b0; }
+                { var av = Vector512.Create(a[7]); c70 += av * b0; }
+                a += 8; b += 32;
+            }
+        }
+        var vb = Vector512.Create(beta);
+        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode, bias); }
+        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode, bias); }
+        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode, bias); }
+        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode, bias); }
+        { float* cr = c + 4 * ldc; Store(cr, c40, vb, mode, bias); }
+        { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode, bias); }
+        { float* cr = c + 6 * ldc; Store(cr, c60, vb, mode, bias); }
+        { float* cr = c + 7 * ldc; Store(cr, c70, vb, mode, bias); }
+    }
+
     /// <summary>6×32 tile (2 × 512-bit): C (+)= Σ_p a[p·6+r]·b[p·32+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void K512_6x32(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
@@ -157,6 +236,55 @@ internal static unsafe class GemmKernels
         { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode, bias); Store(cr + 16, c51, vb, mode, bias + 16); }
     }
 
+    /// <summary>6×16 tile (1 × 512-bit), the first 16 columns of 32-wide B slivers: C (+)= Σ_p a[p·6+r]·b[p·32+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void K512_6x32_w16(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
+    {
+        Vector512<float> c00 = default;
+        Vector512<float> c10 = default;
+        Vector512<float> c20 = default;
+        Vector512<float> c30 = default;
+        Vector512<float> c40 = default;
+        Vector512<float> c50 = default;
+        if (Sse.IsSupported)
+            for (int r = 0; r < 6; r++) { float* cr = c + (long)r * ldc; Sse.Prefetch0(cr); Sse.Prefetch0(cr + 15); }
+        if (HasFma)
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector512.Load(b);
+                { var av = Vector512.Create(a[0]); c00 = Vector512.FusedMultiplyAdd(av, b0, c00); }
+                { var av = Vector512.Create(a[1]); c10 = Vector512.FusedMultiplyAdd(av, b0, c10); }
+                { var av = Vector512.Create(a[2]); c20 = Vector512.FusedMultiplyAdd(av, b0, c20); }
+                { var av = Vector512.Create(a[3]); c30 = Vector512.FusedMultiplyAdd(av, b0, c30); }
+                { var av = Vector512.Create(a[4]); c40 = Vector512.FusedMultiplyAdd(av, b0, c40); }
+                { var av = Vector512.Create(a[5]); c50 = Vector512.FusedMultiplyAdd(av, b0, c50); }
+                a += 6; b += 32;
+            }
+        }
+        else
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector512.Load(b);
+                { var av = Vector512.Create(a[0]); c00 += av * b0; }
+                { var av = Vector512.Create(a[1]); c10 += av * b0; }
+                { var av = Vector512.Create(a[2]); c20 += av * b0; }
+                { var av = Vector512.Create(a[3]); c30 += av * b0; }
+                { var av = Vector512.Create(a[4]); c40 += av * b0; }
+                { var av = Vector512.Create(a[5]); c50 += av * b0; }
+                a += 6; b += 32;
+            }
+        }
+        var vb = Vector512.Create(beta);
+        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode, bias); }
+        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode, bias); }
+        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode, bias); }
+        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode, bias); }
+        { float* cr = c + 4 * ldc; Store(cr, c40, vb, mode, bias); }
+        { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode, bias); }
+    }
+
     /// <summary>4×48 tile (3 × 512-bit): C (+)= Σ_p a[p·4+r]·b[p·48+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void K512_4x48(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
@@ -196,6 +324,88 @@ internal static unsafe class GemmKernels
         { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode, bias); Store(cr + 16, c11, vb, mode, bias + 16); Store(cr + 32, c12, vb, mode, bias + 32); }
         { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode, bias); Store(cr + 16, c21, vb, mode, bias + 16); Store(cr + 32, c22, vb, mode, bias + 32); }
         { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode, bias); Store(cr + 16, c31, vb, mode, bias + 16); Store(cr + 32, c32, vb, mode, bias + 32); }
+    }
+
+    /// <summary>4×32 tile (2 × 512-bit), the first 32 columns of 48-wide B slivers: C (+)= Σ_p a[p·4+r]·b[p·48+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void K512_4x48_w32(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
+    {
+        Vector512<float> c00 = default, c01 = default;
+        Vector512<float> c10 = default, c11 = default;
+        Vector512<float> c20 = default, c21 = default;
+        Vector512<float> c30 = default, c31 = default;
+        if (Sse.IsSupported)
+            for (int r = 0; r < 4; r++) { float* cr = c + (long)r * ldc; Sse.Prefetch0(cr); Sse.Prefetch0(cr + 16); Sse.Prefetch0(cr + 31); }
+        if (HasFma)
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16);
+                { var av = Vector512.Create(a[0]); c00 = Vector512.FusedMultiplyAdd(av, b0, c00); c01 = Vector512.FusedMultiplyAdd(av, b1, c01); }
+                { var av = Vector512.Create(a[1]); c10 = Vector512.FusedMultiplyAdd(av, b0, c10); c11 = Vector512.FusedMultiplyAdd(av, b1, c11); }
+                { var av = Vector512.Create(a[2]); c20 = Vector512.FusedMultiplyAdd(av, b0, c20); c21 = Vector512.FusedMultiplyAdd(av, b1, c21); }
+                { var av = Vector512.Create(a[3]); c30 = Vector512.FusedMultiplyAdd(av, b0, c30); c31 = Vector512.FusedMultiplyAdd(av, b1, c31); }
+                a += 4; b += 48;
+            }
+        }
+        else
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16);
+                { var av = Vector512.Create(a[0]); c00 += av * b0; c01 += av * b1; }
+                { var av = Vector512.Create(a[1]); c10 += av * b0; c11 += av * b1; }
+                { var av = Vector512.Create(a[2]); c20 += av * b0; c21 += av * b1; }
+                { var av = Vector512.Create(a[3]); c30 += av * b0; c31 += av * b1; }
+                a += 4; b += 48;
+            }
+        }
+        var vb = Vector512.Create(beta);
+        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode, bias); Store(cr + 16, c01, vb, mode, bias + 16); }
+        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode, bias); Store(cr + 16, c11, vb, mode, bias + 16); }
+        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode, bias); Store(cr + 16, c21, vb, mode, bias + 16); }
+        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode, bias); Store(cr + 16, c31, vb, mode, bias + 16); }
+    }
+
+    /// <summary>4×16 tile (1 × 512-bit), the first 16 columns of 48-wide B slivers: C (+)= Σ_p a[p·4+r]·b[p·48+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void K512_4x48_w16(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
+    {
+        Vector512<float> c00 = default;
+        Vector512<float> c10 = default;
+        Vector512<float> c20 = default;
+        Vector512<float> c30 = default;
+        if (Sse.IsSupported)
+            for (int r = 0; r < 4; r++) { float* cr = c + (long)r * ldc; Sse.Prefetch0(cr); Sse.Prefetch0(cr + 15); }
+        if (HasFma)
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector512.Load(b);
+                { var av = Vector512.Create(a[0]); c00 = Vector512.FusedMultiplyAdd(av, b0, c00); }
+                { var av = Vector512.Create(a[1]); c10 = Vector512.FusedMultiplyAdd(av, b0, c10); }
+                { var av = Vector512.Create(a[2]); c20 = Vector512.FusedMultiplyAdd(av, b0, c20); }
+                { var av = Vector512.Create(a[3]); c30 = Vector512.FusedMultiplyAdd(av, b0, c30); }
+                a += 4; b += 48;
+            }
+        }
+        else
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector512.Load(b);
+                { var av = Vector512.Create(a[0]); c00 += av * b0; }
+                { var av = Vector512.Create(a[1]); c10 += av * b0; }
+                { var av = Vector512.Create(a[2]); c20 += av * b0; }
+                { var av = Vector512.Create(a[3]); c30 += av * b0; }
+                a += 4; b += 48;
+            }
+        }
+        var vb = Vector512.Create(beta);
+        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode, bias); }
+        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode, bias); }
+        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode, bias); }
+        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode, bias); }
     }
 
     /// <summary>8×48 tile (3 × 512-bit): C (+)= Σ_p a[p·8+r]·b[p·48+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
@@ -255,6 +465,120 @@ internal static unsafe class GemmKernels
         { float* cr = c + 7 * ldc; Store(cr, c70, vb, mode, bias); Store(cr + 16, c71, vb, mode, bias + 16); Store(cr + 32, c72, vb, mode, bias + 32); }
     }
 
+    /// <summary>8×32 tile (2 × 512-bit), the first 32 columns of 48-wide B slivers: C (+)= Σ_p a[p·8+r]·b[p·48+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void K512_8x48_w32(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
+    {
+        Vector512<float> c00 = default, c01 = default;
+        Vector512<float> c10 = default, c11 = default;
+        Vector512<float> c20 = default, c21 = default;
+        Vector512<float> c30 = default, c31 = default;
+        Vector512<float> c40 = default, c41 = default;
+        Vector512<float> c50 = default, c51 = default;
+        Vector512<float> c60 = default, c61 = default;
+        Vector512<float> c70 = default, c71 = default;
+        if (Sse.IsSupported)
+            for (int r = 0; r < 8; r++) { float* cr = c + (long)r * ldc; Sse.Prefetch0(cr); Sse.Prefetch0(cr + 16); Sse.Prefetch0(cr + 31); }
+        if (HasFma)
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16);
+                { var av = Vector512.Create(a[0]); c00 = Vector512.FusedMultiplyAdd(av, b0, c00); c01 = Vector512.FusedMultiplyAdd(av, b1, c01); }
+                { var av = Vector512.Create(a[1]); c10 = Vector512.FusedMultiplyAdd(av, b0, c10); c11 = Vector512.FusedMultiplyAdd(av, b1, c11); }
+                { var av = Vector512.Create(a[2]); c20 = Vector512.FusedMultiplyAdd(av, b0, c20); c21 = Vector512.FusedMultiplyAdd(av, b1, c21); }
+                { var av = Vector512.Create(a[3]); c30 = Vector512.FusedMultiplyAdd(av, b0, c30); c31 = Vector512.FusedMultiplyAdd(av, b1, c31); }
+                { var av = Vector512.Create(a[4]); c40 = Vector512.FusedMultiplyAdd(av, b0, c40); c41 = Vector512.FusedMultiplyAdd(av, b1, c41); }
+                { var av = Vector512.Create(a[5]); c50 = Vector512.FusedMultiplyAdd(av, b0, c50); c51 = Vector512.FusedMultiplyAdd(av, b1, c51); }
+                { var av = Vector512.Create(a[6]); c60 = Vector512.FusedMultiplyAdd(av, b0, c60); c61 = Vector512.FusedMultiplyAdd(av, b1, c61); }
+                { var av = Vector512.Create(a[7]); c70 = Vector512.FusedMultiplyAdd(av, b0, c70); c71 = Vector512.FusedMultiplyAdd(av, b1, c71); }
+                a += 8; b += 48;
+            }
+        }
+        else
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16);
+                { var av = Vector512.Create(a[0]); c00 += av * b0; c01 += av * b1; }
+                { var av = Vector512.Create(a[1]); c10 += av * b0; c11 += av * b1; }
+                { var av = Vector512.Create(a[2]); c20 += av * b0; c21 += av * b1; }
+                { var av = Vector512.Create(a[3]); c30 += av * b0; c31 += av * b1; }
+                { var av = Vector512.Create(a[4]); c40 += av * b0; c41 += av * b1; }
+                { var av = Vector512.Create(a[5]); c50 += av * b0; c51 += av * b1; }
+                { var av = Vector512.Create(a[6]); c60 += av * b0; c61 += av * b1; }
+                { var av = Vector512.Create(a[7]); c70 += av * b0; c71 += av * b1; }
+                a += 8; b += 48;
+            }
+        }
+        var vb = Vector512.Create(beta);
+        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode, bias); Store(cr + 16, c01, vb, mode, bias + 16); }
+        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode, bias); Store(cr + 16, c11, vb, mode, bias + 16); }
+        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode, bias); Store(cr + 16, c21, vb, mode, bias + 16); }
+        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode, bias); Store(cr + 16, c31, vb, mode, bias + 16); }
+        { float* cr = c + 4 * ldc; Store(cr, c40, vb, mode, bias); Store(cr + 16, c41, vb, mode, bias + 16); }
+        { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode, bias); Store(cr + 16, c51, vb, mode, bias + 16); }
+        { float* cr = c + 6 * ldc; Store(cr, c60, vb, mode, bias); Store(cr + 16, c61, vb, mode, bias + 16); }
+        { float* cr = c + 7 * ldc; Store(cr, c70, vb, mode, bias); Store(cr + 16, c71, vb, mode, bias + 16); }
+    }
+
+    /// <summary>8×16 tile (1 × 512-bit), the first 16 columns of 48-wide B slivers: C (+)= Σ_p a[p·8+r]·b[p·48+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void K512_8x48_w16(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
+    {
+        Vector512<float> c00 = default;
+        Vector512<float> c10 = default;
+        Vector512<float> c20 = default;
+        Vector512<float> c30 = default;
+        Vector512<float> c40 = default;
+        Vector512<float> c50 = default;
+        Vector512<float> c60 = default;
+        Vector512<float> c70 = default;
+        if (Sse.IsSupported)
+            for (int r = 0; r < 8; r++) { float* cr = c + (long)r * ldc; Sse.Prefetch0(cr); Sse.Prefetch0(cr + 15); }
+        if (HasFma)
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector512.Load(b);
+                { var av = Vector512.Create(a[0]); c00 = Vector512.FusedMultiplyAdd(av, b0, c00); }
+                { var av = Vector512.Create(a[1]); c10 = Vector512.FusedMultiplyAdd(av, b0, c10); }
+                { var av = Vector512.Create(a[2]); c20 = Vector512.FusedMultiplyAdd(av, b0, c20); }
+                { var av = Vector512.Create(a[3]); c30 = Vector512.FusedMultiplyAdd(av, b0, c30); }
+                { var av = Vector512.Create(a[4]); c40 = Vector512.FusedMultiplyAdd(av, b0, c40); }
+                { var av = Vector512.Create(a[5]); c50 = Vector512.FusedMultiplyAdd(av, b0, c50); }
+                { var av = Vector512.Create(a[6]); c60 = Vector512.FusedMultiplyAdd(av, b0, c60); }
+                { var av = Vector512.Create(a[7]); c70 = Vector512.FusedMultiplyAdd(av, b0, c70); }
+                a += 8; b += 48;
+            }
+        }
+        else
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector512.Load(b);
+                { var av = Vector512.Create(a[0]); c00 += av * b0; }
+                { var av = Vector512.Create(a[1]); c10 += av * b0; }
+                { var av = Vector512.Create(a[2]); c20 += av * b0; }
+                { var av = Vector512.Create(a[3]); c30 += av * b0; }
+                { var av = Vector512.Create(a[4]); c40 += av * b0; }
+                { var av = Vector512.Create(a[5]); c50 += av * b0; }
+                { var av = Vector512.Create(a[6]); c60 += av * b0; }
+                { var av = Vector512.Create(a[7]); c70 += av * b0; }
+                a += 8; b += 48;
+            }
+        }
+        var vb = Vector512.Create(beta);
+        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode, bias); }
+        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode, bias); }
+        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode, bias); }
+        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode, bias); }
+        { float* cr = c + 4 * ldc; Store(cr, c40, vb, mode, bias); }
+        { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode, bias); }
+        { float* cr = c + 6 * ldc; Store(cr, c60, vb, mode, bias); }
+        { float* cr = c + 7 * ldc; Store(cr, c70, vb, mode, bias); }
+    }
+
     /// <summary>8×16 tile (2 × 256-bit): C (+)= Σ_p a[p·8+r]·b[p·16+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void K256_8x16(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
@@ -312,6 +636,63 @@ internal static unsafe class GemmKernels
         { float* cr = c + 7 * ldc; Store(cr, c70, vb, mode, bias); Store(cr + 8, c71, vb, mode, bias + 8); }
     }
 
+    /// <summary>8×8 tile (1 × 256-bit), the first 8 columns of 16-wide B slivers: C (+)= Σ_p a[p·8+r]·b[p·16+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void K256_8x16_w8(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
+    {
+        Vector256<float> c00 = default;
+        Vector256<float> c10 = default;
+        Vector256<float> c20 = default;
+        Vector256<float> c30 = default;
+        Vector256<float> c40 = default;
+        Vector256<float> c50 = default;
+        Vector256<float> c60 = default;
+        Vector256<float> c70 = default;
+        if (Sse.IsSupported)
+            for (int r = 0; r < 8; r++) { float* cr = c + (long)r * ldc; Sse.Prefetch0(cr); Sse.Prefetch0(cr + 7); }
+        if (HasFma)
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector256.Load(b);
+                { var av = Vector256.Create(a[0]); c00 = Vector256.FusedMultiplyAdd(av, b0, c00); }
+                { var av = Vector256.Create(a[1]); c10 = Vector256.FusedMultiplyAdd(av, b0, c10); }
+                { var av = Vector256.Create(a[2]); c20 = Vector256.FusedMultiplyAdd(av, b0, c20); }
+                { var av = Vector256.Create(a[3]); c30 = Vector256.FusedMultiplyAdd(av, b0, c30); }
+                { var av = Vector256.Create(a[4]); c40 = Vector256.FusedMultiplyAdd(av, b0, c40); }
+                { var av = Vector256.Create(a[5]); c50 = Vector256.FusedMultiplyAdd(av, b0, c50); }
+                { var av = Vector256.Create(a[6]); c60 = Vector256.FusedMultiplyAdd(av, b0, c60); }
+                { var av = Vector256.Create(a[7]); c70 = Vector256.FusedMultiplyAdd(av, b0, c70); }
+                a += 8; b += 16;
+            }
+        }
+        else
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector256.Load(b);
+                { var av = Vector256.Create(a[0]); c00 += av * b0; }
+                { var av = Vector256.Create(a[1]); c10 += av * b0; }
+                { var av = Vector256.Create(a[2]); c20 += av * b0; }
+                { var av = Vector256.Create(a[3]); c30 += av * b0; }
+                { var av = Vector256.Create(a[4]); c40 += av * b0; }
+                { var av = Vector256.Create(a[5]); c50 += av * b0; }
+                { var av = Vector256.Create(a[6]); c60 += av * b0; }
+                { var av = Vector256.Create(a[7]); c70 += av * b0; }
+                a += 8; b += 16;
+            }
+        }
+        var vb = Vector256.Create(beta);
+        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode, bias); }
+        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode, bias); }
+        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode, bias); }
+        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode, bias); }
+        { float* cr = c + 4 * ldc; Store(cr, c40, vb, mode, bias); }
+        { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode, bias); }
+        { float* cr = c + 6 * ldc; Store(cr, c60, vb, mode, bias); }
+        { float* cr = c + 7 * ldc; Store(cr, c70, vb, mode, bias); }
+    }
+
     /// <summary>6×16 tile (2 × 256-bit): C (+)= Σ_p a[p·6+r]·b[p·16+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void K256_6x16(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
@@ -361,6 +742,55 @@ internal static unsafe class GemmKernels
         { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode, bias); Store(cr + 8, c51, vb, mode, bias + 8); }
     }
 
+    /// <summary>6×8 tile (1 × 256-bit), the first 8 columns of 16-wide B slivers: C (+)= Σ_p a[p·6+r]·b[p·16+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void K256_6x16_w8(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
+    {
+        Vector256<float> c00 = default;
+        Vector256<float> c10 = default;
+        Vector256<float> c20 = default;
+        Vector256<float> c30 = default;
+        Vector256<float> c40 = default;
+        Vector256<float> c50 = default;
+        if (Sse.IsSupported)
+            for (int r = 0; r < 6; r++) { float* cr = c + (long)r * ldc; Sse.Prefetch0(cr); Sse.Prefetch0(cr + 7); }
+        if (HasFma)
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector256.Load(b);
+                { var av = Vector256.Create(a[0]); c00 = Vector256.FusedMultiplyAdd(av, b0, c00); }
+                { var av = Vector256.Create(a[1]); c10 = Vector256.FusedMultiplyAdd(av, b0, c10); }
+                { var av = Vector256.Create(a[2]); c20 = Vector256.FusedMultiplyAdd(av, b0, c20); }
+                { var av = Vector256.Create(a[3]); c30 = Vector256.FusedMultiplyAdd(av, b0, c30); }
+                { var av = Vector256.Create(a[4]); c40 = Vector256.FusedMultiplyAdd(av, b0, c40); }
+                { var av = Vector256.Create(a[5]); c50 = Vector256.FusedMultiplyAdd(av, b0, c50); }
+                a += 6; b += 16;
+            }
+        }
+        else
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector256.Load(b);
+                { var av = Vector256.Create(a[0]); c00 += av * b0; }
+                { var av = Vector256.Create(a[1]); c10 += av * b0; }
+                { var av = Vector256.Create(a[2]); c20 += av * b0; }
+                { var av = Vector256.Create(a[3]); c30 += av * b0; }
+                { var av = Vector256.Create(a[4]); c40 += av * b0; }
+                { var av = Vector256.Create(a[5]); c50 += av * b0; }
+                a += 6; b += 16;
+            }
+        }
+        var vb = Vector256.Create(beta);
+        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode, bias); }
+        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode, bias); }
+        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode, bias); }
+        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode, bias); }
+        { float* cr = c + 4 * ldc; Store(cr, c40, vb, mode, bias); }
+        { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode, bias); }
+    }
+
     /// <summary>4×24 tile (3 × 256-bit): C (+)= Σ_p a[p·4+r]·b[p·24+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void K256_4x24(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
@@ -400,6 +830,88 @@ internal static unsafe class GemmKernels
         { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode, bias); Store(cr + 8, c11, vb, mode, bias + 8); Store(cr + 16, c12, vb, mode, bias + 16); }
         { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode, bias); Store(cr + 8, c21, vb, mode, bias + 8); Store(cr + 16, c22, vb, mode, bias + 16); }
         { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode, bias); Store(cr + 8, c31, vb, mode, bias + 8); Store(cr + 16, c32, vb, mode, bias + 16); }
+    }
+
+    /// <summary>4×16 tile (2 × 256-bit), the first 16 columns of 24-wide B slivers: C (+)= Σ_p a[p·4+r]·b[p·24+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void K256_4x24_w16(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
+    {
+        Vector256<float> c00 = default, c01 = default;
+        Vector256<float> c10 = default, c11 = default;
+        Vector256<float> c20 = default, c21 = default;
+        Vector256<float> c30 = default, c31 = default;
+        if (Sse.IsSupported)
+            for (int r = 0; r < 4; r++) { float* cr = c + (long)r * ldc; Sse.Prefetch0(cr); Sse.Prefetch0(cr + 15); }
+        if (HasFma)
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector256.Load(b); var b1 = Vector256.Load(b + 8);
+                { var av = Vector256.Create(a[0]); c00 = Vector256.FusedMultiplyAdd(av, b0, c00); c01 = Vector256.FusedMultiplyAdd(av, b1, c01); }
+                { var av = Vector256.Create(a[1]); c10 = Vector256.FusedMultiplyAdd(av, b0, c10); c11 = Vector256.FusedMultiplyAdd(av, b1, c11); }
+                { var av = Vector256.Create(a[2]); c20 = Vector256.FusedMultiplyAdd(av, b0, c20); c21 = Vector256.FusedMultiplyAdd(av, b1, c21); }
+                { var av = Vector256.Create(a[3]); c30 = Vector256.FusedMultiplyAdd(av, b0, c30); c31 = Vector256.FusedMultiplyAdd(av, b1, c31); }
+                a += 4; b += 24;
+            }
+        }
+        else
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector256.Load(b); var b1 = Vector256.Load(b + 8);
+                { var av = Vector256.Create(a[0]); c00 += av * b0; c01 += av * b1; }
+                { var av = Vector256.Create(a[1]); c10 += av * b0; c11 += av * b1; }
+                { var av = Vector256.Create(a[2]); c20 += av * b0; c21 += av * b1; }
+                { var av = Vector256.Create(a[3]); c30 += av * b0; c31 += av * b1; }
+                a += 4; b += 24;
+            }
+        }
+        var vb = Vector256.Create(beta);
+        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode, bias); Store(cr + 8, c01, vb, mode, bias + 8); }
+        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode, bias); Store(cr + 8, c11, vb, mode, bias + 8); }
+        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode, bias); Store(cr + 8, c21, vb, mode, bias + 8); }
+        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode, bias); Store(cr + 8, c31, vb, mode, bias + 8); }
+    }
+
+    /// <summary>4×8 tile (1 × 256-bit), the first 8 columns of 24-wide B slivers: C (+)= Σ_p a[p·4+r]·b[p·24+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void K256_4x24_w8(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
+    {
+        Vector256<float> c00 = default;
+        Vector256<float> c10 = default;
+        Vector256<float> c20 = default;
+        Vector256<float> c30 = default;
+        if (Sse.IsSupported)
+            for (int r = 0; r < 4; r++) { float* cr = c + (long)r * ldc; Sse.Prefetch0(cr); Sse.Prefetch0(cr + 7); }
+        if (HasFma)
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector256.Load(b);
+                { var av = Vector256.Create(a[0]); c00 = Vector256.FusedMultiplyAdd(av, b0, c00); }
+                { var av = Vector256.Create(a[1]); c10 = Vector256.FusedMultiplyAdd(av, b0, c10); }
+                { var av = Vector256.Create(a[2]); c20 = Vector256.FusedMultiplyAdd(av, b0, c20); }
+                { var av = Vector256.Create(a[3]); c30 = Vector256.FusedMultiplyAdd(av, b0, c30); }
+                a += 4; b += 24;
+            }
+        }
+        else
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector256.Load(b);
+                { var av = Vector256.Create(a[0]); c00 += av * b0; }
+                { var av = Vector256.Create(a[1]); c10 += av * b0; }
+                { var av = Vector256.Create(a[2]); c20 += av * b0; }
+                { var av = Vector256.Create(a[3]); c30 += av * b0; }
+                a += 4; b += 24;
+            }
+        }
+        var vb = Vector256.Create(beta);
+        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode, bias); }
+        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode, bias); }
+        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode, bias); }
+        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode, bias); }
     }
 
     /// <summary>8×24 tile (3 × 256-bit): C (+)= Σ_p a[p·8+r]·b[p·24+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
@@ -459,6 +971,120 @@ internal static unsafe class GemmKernels
         { float* cr = c + 7 * ldc; Store(cr, c70, vb, mode, bias); Store(cr + 8, c71, vb, mode, bias + 8); Store(cr + 16, c72, vb, mode, bias + 16); }
     }
 
+    /// <summary>8×16 tile (2 × 256-bit), the first 16 columns of 24-wide B slivers: C (+)= Σ_p a[p·8+r]·b[p·24+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void K256_8x24_w16(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
+    {
+        Vector256<float> c00 = default, c01 = default;
+        Vector256<float> c10 = default, c11 = default;
+        Vector256<float> c20 = default, c21 = default;
+        Vector256<float> c30 = default, c31 = default;
+        Vector256<float> c40 = default, c41 = default;
+        Vector256<float> c50 = default, c51 = default;
+        Vector256<float> c60 = default, c61 = default;
+        Vector256<float> c70 = default, c71 = default;
+        if (Sse.IsSupported)
+            for (int r = 0; r < 8; r++) { float* cr = c + (long)r * ldc; Sse.Prefetch0(cr); Sse.Prefetch0(cr + 15); }
+        if (HasFma)
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector256.Load(b); var b1 = Vector256.Load(b + 8);
+                { var av = Vector256.Create(a[0]); c00 = Vector256.FusedMultiplyAdd(av, b0, c00); c01 = Vector256.FusedMultiplyAdd(av, b1, c01); }
+                { var av = Vector256.Create(a[1]); c10 = Vector256.FusedMultiplyAdd(av, b0, c10); c11 = Vector256.FusedMultiplyAdd(av, b1, c11); }
+                { var av = Vector256.Create(a[2]); c20 = Vector256.FusedMultiplyAdd(av, b0, c20); c21 = Vector256.FusedMultiplyAdd(av, b1, c21); }
+                { var av = Vector256.Create(a[3]); c30 = Vector256.FusedMultiplyAdd(av, b0, c30); c31 = Vector256.FusedMultiplyAdd(av, b1, c31); }
+                { var av = Vector256.Create(a[4]); c40 = Vector256.FusedMultiplyAdd(av, b0, c40); c41 = Vector256.FusedMultiplyAdd(av, b1, c41); }
+                { var av = Vector256.Create(a[5]); c50 = Vector256.FusedMultiplyAdd(av, b0, c50); c51 = Vector256.FusedMultiplyAdd(av, b1, c51); }
+                { var av = Vector256.Create(a[6]); c60 = Vector256.FusedMultiplyAdd(av, b0, c60); c61 = Vector256.FusedMultiplyAdd(av, b1, c61); }
+                { var av = Vector256.Create(a[7]); c70 = Vector256.FusedMultiplyAdd(av, b0, c70); c71 = Vector256.FusedMultiplyAdd(av, b1, c71); }
+                a += 8; b += 24;
+            }
+        }
+        else
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector256.Load(b); var b1 = Vector256.Load(b + 8);
+                { var av = Vector256.Create(a[0]); c00 += av * b0; c01 += av * b1; }
+                { var av = Vector256.Create(a[1]); c10 += av * b0; c11 += av * b1; }
+                { var av = Vector256.Create(a[2]); c20 += av * b0; c21 += av * b1; }
+                { var av = Vector256.Create(a[3]); c30 += av * b0; c31 += av * b1; }
+                { var av = Vector256.Create(a[4]); c40 += av * b0; c41 += av * b1; }
+                { var av = Vector256.Create(a[5]); c50 += av * b0; c51 += av * b1; }
+                { var av = Vector256.Create(a[6]); c60 += av * b0; c61 += av * b1; }
+                { var av = Vector256.Create(a[7]); c70 += av * b0; c71 += av * b1; }
+                a += 8; b += 24;
+            }
+        }
+        var vb = Vector256.Create(beta);
+        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode, bias); Store(cr + 8, c01, vb, mode, bias + 8); }
+        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode, bias); Store(cr + 8, c11, vb, mode, bias + 8); }
+        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode, bias); Store(cr + 8, c21, vb, mode, bias + 8); }
+        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode, bias); Store(cr + 8, c31, vb, mode, bias + 8); }
+        { float* cr = c + 4 * ldc; Store(cr, c40, vb, mode, bias); Store(cr + 8, c41, vb, mode, bias + 8); }
+        { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode, bias); Store(cr + 8, c51, vb, mode, bias + 8); }
+        { float* cr = c + 6 * ldc; Store(cr, c60, vb, mode, bias); Store(cr + 8, c61, vb, mode, bias + 8); }
+        { float* cr = c + 7 * ldc; Store(cr, c70, vb, mode, bias); Store(cr + 8, c71, vb, mode, bias + 8); }
+    }
+
+    /// <summary>8×8 tile (1 × 256-bit), the first 8 columns of 24-wide B slivers: C (+)= Σ_p a[p·8+r]·b[p·24+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void K256_8x24_w8(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
+    {
+        Vector256<float> c00 = default;
+        Vector256<float> c10 = default;
+        Vector256<float> c20 = default;
+        Vector256<float> c30 = default;
+        Vector256<float> c40 = default;
+        Vector256<float> c50 = default;
+        Vector256<float> c60 = default;
+        Vector256<float> c70 = default;
+        if (Sse.IsSupported)
+            for (int r = 0; r < 8; r++) { float* cr = c + (long)r * ldc; Sse.Prefetch0(cr); Sse.Prefetch0(cr + 7); }
+        if (HasFma)
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector256.Load(b);
+                { var av = Vector256.Create(a[0]); c00 = Vector256.FusedMultiplyAdd(av, b0, c00); }
+                { var av = Vector256.Create(a[1]); c10 = Vector256.FusedMultiplyAdd(av, b0, c10); }
+                { var av = Vector256.Create(a[2]); c20 = Vector256.FusedMultiplyAdd(av, b0, c20); }
+                { var av = Vector256.Create(a[3]); c30 = Vector256.FusedMultiplyAdd(av, b0, c30); }
+                { var av = Vector256.Create(a[4]); c40 = Vector256.FusedMultiplyAdd(av, b0, c40); }
+                { var av = Vector256.Create(a[5]); c50 = Vector256.FusedMultiplyAdd(av, b0, c50); }
+                { var av = Vector256.Create(a[6]); c60 = Vector256.FusedMultiplyAdd(av, b0, c60); }
+                { var av = Vector256.Create(a[7]); c70 = Vector256.FusedMultiplyAdd(av, b0, c70); }
+                a += 8; b += 24;
+            }
+        }
+        else
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector256.Load(b);
+                { var av = Vector256.Create(a[0]); c00 += av * b0; }
+                { var av = Vector256.Create(a[1]); c10 += av * b0; }
+                { var av = Vector256.Create(a[2]); c20 += av * b0; }
+                { var av = Vector256.Create(a[3]); c30 += av * b0; }
+                { var av = Vector256.Create(a[4]); c40 += av * b0; }
+                { var av = Vector256.Create(a[5]); c50 += av * b0; }
+                { var av = Vector256.Create(a[6]); c60 += av * b0; }
+                { var av = Vector256.Create(a[7]); c70 += av * b0; }
+                a += 8; b += 24;
+            }
+        }
+        var vb = Vector256.Create(beta);
+        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode, bias); }
+        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode, bias); }
+        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode, bias); }
+        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode, bias); }
+        { float* cr = c + 4 * ldc; Store(cr, c40, vb, mode, bias); }
+        { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode, bias); }
+        { float* cr = c + 6 * ldc; Store(cr, c60, vb, mode, bias); }
+        { float* cr = c + 7 * ldc; Store(cr, c70, vb, mode, bias); }
+    }
+
     /// <summary>8×8 tile (2 × 128-bit): C (+)= Σ_p a[p·8+r]·b[p·8+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void K128_8x8(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
@@ -516,6 +1142,63 @@ internal static unsafe class GemmKernels
         { float* cr = c + 7 * ldc; Store(cr, c70, vb, mode, bias); Store(cr + 4, c71, vb, mode, bias + 4); }
     }
 
+    /// <summary>8×4 tile (1 × 128-bit), the first 4 columns of 8-wide B slivers: C (+)= Σ_p a[p·8+r]·b[p·8+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void K128_8x8_w4(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
+    {
+        Vector128<float> c00 = default;
+        Vector128<float> c10 = default;
+        Vector128<float> c20 = default;
+        Vector128<float> c30 = default;
+        Vector128<float> c40 = default;
+        Vector128<float> c50 = default;
+        Vector128<float> c60 = default;
+        Vector128<float> c70 = default;
+        if (Sse.IsSupported)
+            for (int r = 0; r < 8; r++) { float* cr = c + (long)r * ldc; Sse.Prefetch0(cr); Sse.Prefetch0(cr + 3); }
+        if (HasFma)
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector128.Load(b);
+                { var av = Vector128.Create(a[0]); c00 = Vector128.FusedMultiplyAdd(av, b0, c00); }
+                { var av = Vector128.Create(a[1]); c10 = Vector128.FusedMultiplyAdd(av, b0, c10); }
+                { var av = Vector128.Create(a[2]); c20 = Vector128.FusedMultiplyAdd(av, b0, c20); }
+                { var av = Vector128.Create(a[3]); c30 = Vector128.FusedMultiplyAdd(av, b0, c30); }
+                { var av = Vector128.Create(a[4]); c40 = Vector128.FusedMultiplyAdd(av, b0, c40); }
+                { var av = Vector128.Create(a[5]); c50 = Vector128.FusedMultiplyAdd(av, b0, c50); }
+                { var av = Vector128.Create(a[6]); c60 = Vector128.FusedMultiplyAdd(av, b0, c60); }
+                { var av = Vector128.Create(a[7]); c70 = Vector128.FusedMultiplyAdd(av, b0, c70); }
+                a += 8; b += 8;
+            }
+        }
+        else
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector128.Load(b);
+                { var av = Vector128.Create(a[0]); c00 += av * b0; }
+                { var av = Vector128.Create(a[1]); c10 += av * b0; }
+                { var av = Vector128.Create(a[2]); c20 += av * b0; }
+                { var av = Vector128.Create(a[3]); c30 += av * b0; }
+                { var av = Vector128.Create(a[4]); c40 += av * b0; }
+                { var av = Vector128.Create(a[5]); c50 += av * b0; }
+                { var av = Vector128.Create(a[6]); c60 += av * b0; }
+                { var av = Vector128.Create(a[7]); c70 += av * b0; }
+                a += 8; b += 8;
+            }
+        }
+        var vb = Vector128.Create(beta);
+        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode, bias); }
+        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode, bias); }
+        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode, bias); }
+        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode, bias); }
+        { float* cr = c + 4 * ldc; Store(cr, c40, vb, mode, bias); }
+        { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode, bias); }
+        { float* cr = c + 6 * ldc; Store(cr, c60, vb, mode, bias); }
+        { float* cr = c + 7 * ldc; Store(cr, c70, vb, mode, bias); }
+    }
+
     /// <summary>6×8 tile (2 × 128-bit): C (+)= Σ_p a[p·6+r]·b[p·8+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void K128_6x8(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
@@ -565,6 +1248,55 @@ internal static unsafe class GemmKernels
         { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode, bias); Store(cr + 4, c51, vb, mode, bias + 4); }
     }
 
+    /// <summary>6×4 tile (1 × 128-bit), the first 4 columns of 8-wide B slivers: C (+)= Σ_p a[p·6+r]·b[p·8+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void K128_6x8_w4(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
+    {
+        Vector128<float> c00 = default;
+        Vector128<float> c10 = default;
+        Vector128<float> c20 = default;
+        Vector128<float> c30 = default;
+        Vector128<float> c40 = default;
+        Vector128<float> c50 = default;
+        if (Sse.IsSupported)
+            for (int r = 0; r < 6; r++) { float* cr = c + (long)r * ldc; Sse.Prefetch0(cr); Sse.Prefetch0(cr + 3); }
+        if (HasFma)
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector128.Load(b);
+                { var av = Vector128.Create(a[0]); c00 = Vector128.FusedMultiplyAdd(av, b0, c00); }
+                { var av = Vector128.Create(a[1]); c10 = Vector128.FusedMultiplyAdd(av, b0, c10); }
+                { var av = Vector128.Create(a[2]); c20 = Vector128.FusedMultiplyAdd(av, b0, c20); }
+                { var av = Vector128.Create(a[3]); c30 = Vector128.FusedMultiplyAdd(av, b0, c30); }
+                { var av = Vector128.Create(a[4]); c40 = Vector128.FusedMultiplyAdd(av, b0, c40); }
+                { var av = Vector128.Create(a[5]); c50 = Vector128.FusedMultiplyAdd(av, b0, c50); }
+                a += 6; b += 8;
+            }
+        }
+        else
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector128.Load(b);
+                { var av = Vector128.Create(a[0]); c00 += av * b0; }
+                { var av = Vector128.Create(a[1]); c10 += av * b0; }
+                { var av = Vector128.Create(a[2]); c20 += av * b0; }
+                { var av = Vector128.Create(a[3]); c30 += av * b0; }
+                { var av = Vector128.Create(a[4]); c40 += av * b0; }
+                { var av = Vector128.Create(a[5]); c50 += av * b0; }
+                a += 6; b += 8;
+            }
+        }
+        var vb = Vector128.Create(beta);
+        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode, bias); }
+        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode, bias); }
+        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode, bias); }
+        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode, bias); }
+        { float* cr = c + 4 * ldc; Store(cr, c40, vb, mode, bias); }
+        { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode, bias); }
+    }
+
     /// <summary>4×12 tile (3 × 128-bit): C (+)= Σ_p a[p·4+r]·b[p·12+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void K128_4x12(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
@@ -604,6 +1336,88 @@ internal static unsafe class GemmKernels
         { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode, bias); Store(cr + 4, c11, vb, mode, bias + 4); Store(cr + 8, c12, vb, mode, bias + 8); }
         { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode, bias); Store(cr + 4, c21, vb, mode, bias + 4); Store(cr + 8, c22, vb, mode, bias + 8); }
         { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode, bias); Store(cr + 4, c31, vb, mode, bias + 4); Store(cr + 8, c32, vb, mode, bias + 8); }
+    }
+
+    /// <summary>4×8 tile (2 × 128-bit), the first 8 columns of 12-wide B slivers: C (+)= Σ_p a[p·4+r]·b[p·12+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void K128_4x12_w8(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
+    {
+        Vector128<float> c00 = default, c01 = default;
+        Vector128<float> c10 = default, c11 = default;
+        Vector128<float> c20 = default, c21 = default;
+        Vector128<float> c30 = default, c31 = default;
+        if (Sse.IsSupported)
+            for (int r = 0; r < 4; r++) { float* cr = c + (long)r * ldc; Sse.Prefetch0(cr); Sse.Prefetch0(cr + 7); }
+        if (HasFma)
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector128.Load(b); var b1 = Vector128.Load(b + 4);
+                { var av = Vector128.Create(a[0]); c00 = Vector128.FusedMultiplyAdd(av, b0, c00); c01 = Vector128.FusedMultiplyAdd(av, b1, c01); }
+                { var av = Vector128.Create(a[1]); c10 = Vector128.FusedMultiplyAdd(av, b0, c10); c11 = Vector128.FusedMultiplyAdd(av, b1, c11); }
+                { var av = Vector128.Create(a[2]); c20 = Vector128.FusedMultiplyAdd(av, b0, c20); c21 = Vector128.FusedMultiplyAdd(av, b1, c21); }
+                { var av = Vector128.Create(a[3]); c30 = Vector128.FusedMultiplyAdd(av, b0, c30); c31 = Vector128.FusedMultiplyAdd(av, b1, c31); }
+                a += 4; b += 12;
+            }
+        }
+        else
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector128.Load(b); var b1 = Vector128.Load(b + 4);
+                { var av = Vector128.Create(a[0]); c00 += av * b0; c01 += av * b1; }
+                { var av = Vector128.Create(a[1]); c10 += av * b0; c11 += av * b1; }
+                { var av = Vector128.Create(a[2]); c20 += av * b0; c21 += av * b1; }
+                { var av = Vector128.Create(a[3]); c30 += av * b0; c31 += av * b1; }
+                a += 4; b += 12;
+            }
+        }
+        var vb = Vector128.Create(beta);
+        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode, bias); Store(cr + 4, c01, vb, mode, bias + 4); }
+        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode, bias); Store(cr + 4, c11, vb, mode, bias + 4); }
+        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode, bias); Store(cr + 4, c21, vb, mode, bias + 4); }
+        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode, bias); Store(cr + 4, c31, vb, mode, bias + 4); }
+    }
+
+    /// <summary>4×4 tile (1 × 128-bit), the first 4 columns of 12-wide B slivers: C (+)= Σ_p a[p·4+r]·b[p·12+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void K128_4x12_w4(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
+    {
+        Vector128<float> c00 = default;
+        Vector128<float> c10 = default;
+        Vector128<float> c20 = default;
+        Vector128<float> c30 = default;
+        if (Sse.IsSupported)
+            for (int r = 0; r < 4; r++) { float* cr = c + (long)r * ldc; Sse.Prefetch0(cr); Sse.Prefetch0(cr + 3); }
+        if (HasFma)
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector128.Load(b);
+                { var av = Vector128.Create(a[0]); c00 = Vector128.FusedMultiplyAdd(av, b0, c00); }
+                { var av = Vector128.Create(a[1]); c10 = Vector128.FusedMultiplyAdd(av, b0, c10); }
+                { var av = Vector128.Create(a[2]); c20 = Vector128.FusedMultiplyAdd(av, b0, c20); }
+                { var av = Vector128.Create(a[3]); c30 = Vector128.FusedMultiplyAdd(av, b0, c30); }
+                a += 4; b += 12;
+            }
+        }
+        else
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector128.Load(b);
+                { var av = Vector128.Create(a[0]); c00 += av * b0; }
+                { var av = Vector128.Create(a[1]); c10 += av * b0; }
+                { var av = Vector128.Create(a[2]); c20 += av * b0; }
+                { var av = Vector128.Create(a[3]); c30 += av * b0; }
+                a += 4; b += 12;
+            }
+        }
+        var vb = Vector128.Create(beta);
+        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode, bias); }
+        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode, bias); }
+        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode, bias); }
+        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode, bias); }
     }
 
     /// <summary>8×12 tile (3 × 128-bit): C (+)= Σ_p a[p·8+r]·b[p·12+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
@@ -661,5 +1475,119 @@ internal static unsafe class GemmKernels
         { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode, bias); Store(cr + 4, c51, vb, mode, bias + 4); Store(cr + 8, c52, vb, mode, bias + 8); }
         { float* cr = c + 6 * ldc; Store(cr, c60, vb, mode, bias); Store(cr + 4, c61, vb, mode, bias + 4); Store(cr + 8, c62, vb, mode, bias + 8); }
         { float* cr = c + 7 * ldc; Store(cr, c70, vb, mode, bias); Store(cr + 4, c71, vb, mode, bias + 4); Store(cr + 8, c72, vb, mode, bias + 8); }
+    }
+
+    /// <summary>8×8 tile (2 × 128-bit), the first 8 columns of 12-wide B slivers: C (+)= Σ_p a[p·8+r]·b[p·12+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void K128_8x12_w8(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
+    {
+        Vector128<float> c00 = default, c01 = default;
+        Vector128<float> c10 = default, c11 = default;
+        Vector128<float> c20 = default, c21 = default;
+        Vector128<float> c30 = default, c31 = default;
+        Vector128<float> c40 = default, c41 = default;
+        Vector128<float> c50 = default, c51 = default;
+        Vector128<float> c60 = default, c61 = default;
+        Vector128<float> c70 = default, c71 = default;
+        if (Sse.IsSupported)
+            for (int r = 0; r < 8; r++) { float* cr = c + (long)r * ldc; Sse.Prefetch0(cr); Sse.Prefetch0(cr + 7); }
+        if (HasFma)
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector128.Load(b); var b1 = Vector128.Load(b + 4);
+                { var av = Vector128.Create(a[0]); c00 = Vector128.FusedMultiplyAdd(av, b0, c00); c01 = Vector128.FusedMultiplyAdd(av, b1, c01); }
+                { var av = Vector128.Create(a[1]); c10 = Vector128.FusedMultiplyAdd(av, b0, c10); c11 = Vector128.FusedMultiplyAdd(av, b1, c11); }
+                { var av = Vector128.Create(a[2]); c20 = Vector128.FusedMultiplyAdd(av, b0, c20); c21 = Vector128.FusedMultiplyAdd(av, b1, c21); }
+                { var av = Vector128.Create(a[3]); c30 = Vector128.FusedMultiplyAdd(av, b0, c30); c31 = Vector128.FusedMultiplyAdd(av, b1, c31); }
+                { var av = Vector128.Create(a[4]); c40 = Vector128.FusedMultiplyAdd(av, b0, c40); c41 = Vector128.FusedMultiplyAdd(av, b1, c41); }
+                { var av = Vector128.Create(a[5]); c50 = Vector128.FusedMultiplyAdd(av, b0, c50); c51 = Vector128.FusedMultiplyAdd(av, b1, c51); }
+                { var av = Vector128.Create(a[6]); c60 = Vector128.FusedMultiplyAdd(av, b0, c60); c61 = Vector128.FusedMultiplyAdd(av, b1, c61); }
+                { var av = Vector128.Create(a[7]); c70 = Vector128.FusedMultiplyAdd(av, b0, c70); c71 = Vector128.FusedMultiplyAdd(av, b1, c71); }
+                a += 8; b += 12;
+            }
+        }
+        else
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector128.Load(b); var b1 = Vector128.Load(b + 4);
+                { var av = Vector128.Create(a[0]); c00 += av * b0; c01 += av * b1; }
+                { var av = Vector128.Create(a[1]); c10 += av * b0; c11 += av * b1; }
+                { var av = Vector128.Create(a[2]); c20 += av * b0; c21 += av * b1; }
+                { var av = Vector128.Create(a[3]); c30 += av * b0; c31 += av * b1; }
+                { var av = Vector128.Create(a[4]); c40 += av * b0; c41 += av * b1; }
+                { var av = Vector128.Create(a[5]); c50 += av * b0; c51 += av * b1; }
+                { var av = Vector128.Create(a[6]); c60 += av * b0; c61 += av * b1; }
+                { var av = Vector128.Create(a[7]); c70 += av * b0; c71 += av * b1; }
+                a += 8; b += 12;
+            }
+        }
+        var vb = Vector128.Create(beta);
+        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode, bias); Store(cr + 4, c01, vb, mode, bias + 4); }
+        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode, bias); Store(cr + 4, c11, vb, mode, bias + 4); }
+        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode, bias); Store(cr + 4, c21, vb, mode, bias + 4); }
+        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode, bias); Store(cr + 4, c31, vb, mode, bias + 4); }
+        { float* cr = c + 4 * ldc; Store(cr, c40, vb, mode, bias); Store(cr + 4, c41, vb, mode, bias + 4); }
+        { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode, bias); Store(cr + 4, c51, vb, mode, bias + 4); }
+        { float* cr = c + 6 * ldc; Store(cr, c60, vb, mode, bias); Store(cr + 4, c61, vb, mode, bias + 4); }
+        { float* cr = c + 7 * ldc; Store(cr, c70, vb, mode, bias); Store(cr + 4, c71, vb, mode, bias + 4); }
+    }
+
+    /// <summary>8×4 tile (1 × 128-bit), the first 4 columns of 12-wide B slivers: C (+)= Σ_p a[p·8+r]·b[p·12+c] over packed slivers; mode 0: store, 1: add, 2: beta·C + acc, 3: acc + bias (a row vector).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void K128_8x12_w4(int kc, float* a, float* b, float* c, int ldc, float beta, int mode, float* bias)
+    {
+        Vector128<float> c00 = default;
+        Vector128<float> c10 = default;
+        Vector128<float> c20 = default;
+        Vector128<float> c30 = default;
+        Vector128<float> c40 = default;
+        Vector128<float> c50 = default;
+        Vector128<float> c60 = default;
+        Vector128<float> c70 = default;
+        if (Sse.IsSupported)
+            for (int r = 0; r < 8; r++) { float* cr = c + (long)r * ldc; Sse.Prefetch0(cr); Sse.Prefetch0(cr + 3); }
+        if (HasFma)
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector128.Load(b);
+                { var av = Vector128.Create(a[0]); c00 = Vector128.FusedMultiplyAdd(av, b0, c00); }
+                { var av = Vector128.Create(a[1]); c10 = Vector128.FusedMultiplyAdd(av, b0, c10); }
+                { var av = Vector128.Create(a[2]); c20 = Vector128.FusedMultiplyAdd(av, b0, c20); }
+                { var av = Vector128.Create(a[3]); c30 = Vector128.FusedMultiplyAdd(av, b0, c30); }
+                { var av = Vector128.Create(a[4]); c40 = Vector128.FusedMultiplyAdd(av, b0, c40); }
+                { var av = Vector128.Create(a[5]); c50 = Vector128.FusedMultiplyAdd(av, b0, c50); }
+                { var av = Vector128.Create(a[6]); c60 = Vector128.FusedMultiplyAdd(av, b0, c60); }
+                { var av = Vector128.Create(a[7]); c70 = Vector128.FusedMultiplyAdd(av, b0, c70); }
+                a += 8; b += 12;
+            }
+        }
+        else
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector128.Load(b);
+                { var av = Vector128.Create(a[0]); c00 += av * b0; }
+                { var av = Vector128.Create(a[1]); c10 += av * b0; }
+                { var av = Vector128.Create(a[2]); c20 += av * b0; }
+                { var av = Vector128.Create(a[3]); c30 += av * b0; }
+                { var av = Vector128.Create(a[4]); c40 += av * b0; }
+                { var av = Vector128.Create(a[5]); c50 += av * b0; }
+                { var av = Vector128.Create(a[6]); c60 += av * b0; }
+                { var av = Vector128.Create(a[7]); c70 += av * b0; }
+                a += 8; b += 12;
+            }
+        }
+        var vb = Vector128.Create(beta);
+        { float* cr = c + 0 * ldc; Store(cr, c00, vb, mode, bias); }
+        { float* cr = c + 1 * ldc; Store(cr, c10, vb, mode, bias); }
+        { float* cr = c + 2 * ldc; Store(cr, c20, vb, mode, bias); }
+        { float* cr = c + 3 * ldc; Store(cr, c30, vb, mode, bias); }
+        { float* cr = c + 4 * ldc; Store(cr, c40, vb, mode, bias); }
+        { float* cr = c + 5 * ldc; Store(cr, c50, vb, mode, bias); }
+        { float* cr = c + 6 * ldc; Store(cr, c60, vb, mode, bias); }
+        { float* cr = c + 7 * ldc; Store(cr, c70, vb, mode, bias); }
     }
 }

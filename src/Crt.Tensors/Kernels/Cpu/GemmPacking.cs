@@ -92,31 +92,24 @@ internal static unsafe class GemmPacking
         for (int r = 0; r < 8; r++) rowOff[r] = (long)r * ldb;
         for (int s = 0; s < nc; s += nr)
         {
-            int cols = Math.Min(nr, nc - s);
+            int cols = Math.Min(nr, nc - s), groups = Avx.IsSupported ? cols / 8 * 8 : 0;
             float* d = dst + (long)s * kc;
-            if (cols == nr && (nr & 7) == 0 && Avx.IsSupported)
-            {
-                // B(p, j) = b[j·ldb + p]: 8×8 register transposes of 8 columns × 8 depths at a time.
-                int p = 0;
+            // B(p, j) = b[j·ldb + p]: 8×8 register transposes of 8 columns × 8 depths at a time, where there are 8
+            // columns (a last sliver that is only partly real too: 48-wide slivers leave 16 or 32 real columns).
+            int p = 0;
+            if (groups > 0)
                 for (; p <= kc - 8; p += 8)
-                    for (int g = 0; g < nr; g += 8)
+                    for (int g = 0; g < groups; g += 8)
                         Transpose8x8(b + (long)(j0 + s + g) * ldb + p0 + p, rowOff, d + p * nr + g, nr, 1f);
-                for (; p < kc; p++)
-                    for (int c = 0; c < nr; c++) d[p * nr + c] = b[(long)(j0 + s + c) * ldb + p0 + p];
-            }
-            else
+            // The rest, each column a contiguous run of b: the last depths of the transposed columns, the other columns whole.
+            for (int c = 0; c < cols; c++)
             {
-                // B(p, j) = b[j·ldb + p]: each column of the sliver is a contiguous run of b.
-                for (int c = 0; c < cols; c++)
-                {
-                    float* src = b + (long)(j0 + s + c) * ldb + p0;
-                    float* dd = d + c;
-                    for (int p = 0; p < kc; p++) dd[p * nr] = src[p];
-                }
-                if (cols < nr)
-                    for (int p = 0; p < kc; p++)
-                        for (int c = cols; c < nr; c++) d[p * nr + c] = 0f;
+                float* src = b + (long)(j0 + s + c) * ldb + p0;
+                float* dd = d + c;
+                for (int q = c < groups ? p : 0; q < kc; q++) dd[q * nr] = src[q];
             }
+            if (cols < nr)
+                for (int q = 0; q < kc; q++) new Span<float>(d + q * nr + cols, nr - cols).Clear();
         }
     }
 
@@ -136,8 +129,10 @@ internal static unsafe class GemmPacking
             if (cols > 0)
             {
                 float* last = dd + (long)full * kc;
-                for (int c = 0; c < cols; c++) last[c] = src[full + c];
-                for (int c = cols; c < nr; c++) last[c] = 0f;
+                int whole = cols & ~3;
+                CopySliverRow(src + full, last, whole);
+                for (int c = whole; c < cols; c++) last[c] = src[full + c];
+                new Span<float>(last + cols, nr - cols).Clear();
             }
         }
     }

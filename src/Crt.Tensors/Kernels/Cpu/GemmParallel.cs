@@ -108,11 +108,7 @@ public static unsafe partial class Gemm
                             float* bs = bp + (long)jr * kc;
                             float* bv = bias == null ? null : bias + jc + jr;
                             if (mh == mr && nw == nr) kernel(kc, asl, bs, crow + jr, ldc, beta, mode, bv);
-                            else
-                            {
-                                kernel(kc, asl, bs, tile, nr, 0f, 0, null);
-                                MergeTile(tile, nr, crow + jr, ldc, mh, nw, beta, mode, bv);
-                            }
+                            else EdgeTile(cfg, kc, asl, bs, crow + jr, ldc, mh, nw, beta, mode, bv, tile);
                         }
                     }
                 }

@@ -311,8 +311,10 @@ public static unsafe partial class Gemm
         }
     }
 
-    /// <summary>Products too small or too narrow to pay for packing (or at the scalar width) run unpacked (<see cref="Direct"/>).</summary>
-    internal static bool IsDirect(Config? cfg, int m, int n, int k) => cfg is null || (long)m * n * k <= DirectWork || n < cfg.NR / 4 || m < 2;
+    /// <summary>Products too small or too narrow to pay for packing (or at the scalar width) run unpacked (<see cref="Direct"/>):
+    /// narrower than half a vector (the direct path sums in another order, so this bound does not follow the kernel's NR:
+    /// 8 columns at 512 bits, as under the 8×32 kernel before 8×48, and 4 at 256).</summary>
+    internal static bool IsDirect(Config? cfg, int m, int n, int k) => cfg is null || (long)m * n * k <= DirectWork || n < cfg.Bits / 64 || m < 2;
 
     private static void Blocked(Config cfg, bool transA, bool transB, int m, int n, int k, float alpha,
         float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, float* bias)

@@ -129,15 +129,13 @@ internal static unsafe class GemmPacking
             if (cols > 0)
             {
                 float* last = dd + (long)full * kc;
-                int whole = cols & ~3;
-                CopySliverRow(src + full, last, whole);
-                for (int c = whole; c < cols; c++) last[c] = src[full + c];
+                CopySliverRow(src + full, last, cols);
                 new Span<float>(last + cols, nr - cols).Clear();
             }
         }
     }
 
-    /// <summary>dst[0..n) = src[0..n) for one depth row of a B sliver (n a multiple of 4: a few vector moves, no call).</summary>
+    /// <summary>dst[0..n) = src[0..n) for one depth row of a B sliver: a few vector moves, no call (the last n mod 4 floats one by one).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void CopySliverRow(float* src, float* dst, int n)
     {

@@ -452,7 +452,7 @@ public class ConvWidthTests
         var r = new Random(bits + 3);
         foreach (int w in Enumerable.Range(1, 40).Append(64))
             foreach (var (stride, pad) in new[] { (1, 1), (2, 1), (1, 0), (1, 2), (2, 2) })
-                foreach (var (nr, depth) in new[] { (32, 18), (16, 7), (12, 18), (8, 5) })
+                foreach (var (nr, depth) in new[] { (48, 18), (32, 18), (24, 7), (16, 7), (12, 18), (8, 5) })
                 {
                     if (w + 2 * pad < 3) continue;
                     var g = ConvGeom.Create(1, 2, 5, w, 1, 3, 3, stride, pad, pad, pad, pad);

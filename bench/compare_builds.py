@@ -8,11 +8,14 @@ old/new per round so drift on a shared machine falls on both sides:
 
 Prints, per workload, the median of each side's per-round medians and new/old. Name the CPU beside the numbers.
 """
-import argparse, json, statistics, subprocess
+import argparse, json, os, statistics, subprocess
 
 
 def median_ms(build, workload, seconds):
-    out = subprocess.run([f"{build}/Crt.Bench", workload, "--seconds", str(seconds)], capture_output=True, text=True, timeout=600, check=True).stdout
+    # Both builds compiled at once, as Crt.Bench.csproj asks since 2026-12-08 (an older build's runtimeconfig does not).
+    env = dict(os.environ, DOTNET_TieredCompilation="0")
+    out = subprocess.run([f"{build}/Crt.Bench", workload, "--seconds", str(seconds)], capture_output=True, text=True, timeout=600,
+                         check=True, env=env).stdout
     return statistics.median(json.loads([l for l in out.splitlines() if l.startswith("{")][-1])["ms"])
 
 

@@ -29,8 +29,13 @@ public sealed class DemoTests : IDisposable
         var data = StripesDataset.Write(Path.Combine(_dir, "stripes"), 6000, 600);
         var outDir = Path.Combine(_dir, "demo");
         var options = new Demo.Options(Budget: 0.01, Out: outDir, Quiet: true, Data: data);
-        var outcome = Demo.Run(options, CancellationToken.None, _ => { });
+        var log = new List<string>();
+        var outcome = Demo.Run(options, CancellationToken.None, log.Add);
         var (baseline, crt, report) = (outcome.Baseline, outcome.Crt, outcome.Report);
+        // The last line says where the wall time went, stage by stage.
+        Assert.StartsWith("time by stage, both arms: feature net ", log[^1]);
+        foreach (var stage in new[] { "tokenizer training ", "tokenization ", "GPT training ", "evaluation ", "sampling and FID ", "other " })
+            Assert.Contains(stage, log[^1]);
 
         // Stage 1 at equal compute: CRT takes fewer steps for the regulariser's FLOPs, to within one step.
         Assert.Equal(20, baseline.Tokenizer.Steps);

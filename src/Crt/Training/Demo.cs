@@ -62,12 +62,13 @@ public static class Demo
     {
         if (o.Seeds < 1) throw new ArgumentException($"demo: seeds {o.Seeds} must be at least 1");
         var clock = Stopwatch.StartNew();
+        var times = new StageTimes();
         var plan = Plan.For(o.Budget);
         Directory.CreateDirectory(o.Out);
         var data = TokenizerTrainConfig.ForPreset("vq-tiny") with { Data = o.Data, Flip = o.Flip };
         data.Validate();
         ArmConfig(true, data, plan, o); // a bad --crt-set fails here, before the baseline arm trains
-        var fn = FeatureNetCache.GetOrTrain(o.Data, log, images: data.Images(), pad: data.Pad);
+        var fn = times.Time("feature net", () => FeatureNetCache.GetOrTrain(o.Data, log, images: data.Images(), pad: data.Pad));
         fn.Net.To(o.Device ?? Device.Cpu);
         var test = data.LoadSplit(Split.Test, log);
         var val = data.LoadSplit(Split.Validation, log);
@@ -84,12 +85,13 @@ public static class Demo
             // One seed keeps the single-run layout; several put each replicate in its own folder.
             var r = o with { Seed = o.Seed + (ulong)i, Out = o.Seeds == 1 ? o.Out : Path.Combine(o.Out, $"seed-{o.Seed + (ulong)i}") };
             if (o.Seeds > 1) log($"[replicate {i + 1}/{o.Seeds}] seed {r.Seed} → {r.Out}");
-            var baseline = Arm("baseline", crt: false, data, plan, r, fn, train, val, test, cancel, log);
-            var crtArm = Arm("crt", crt: true, data, plan, r, fn, train, val, test, cancel, log);
+            var baseline = Arm("baseline", crt: false, data, plan, r, fn, train, val, test, times, cancel, log);
+            var crtArm = Arm("crt", crt: true, data, plan, r, fn, train, val, test, times, cancel, log);
             replicates.Add(new DemoReplicate(r.Seed, baseline, crtArm));
         }
-        var report = WriteReport(o, plan, fn, replicates, clock.Elapsed.TotalSeconds);
+        var report = WriteReport(o, plan, fn, replicates, clock.Elapsed.TotalSeconds, times);
         log(string.Create(CultureInfo.InvariantCulture, $"demo done in {clock.Elapsed.TotalMinutes:F1} min; report {report}"));
+        log($"time by stage, both arms: {times.Describe(clock.Elapsed.TotalSeconds)}");
         return new DemoOutcome(replicates, report);
     }
 
@@ -133,7 +135,7 @@ public static class Demo
     }
 
     private static DemoArm Arm(string name, bool crt, TokenizerTrainConfig data, Plan plan, Options o, TrainedFeatureNet fn, ImageSet train, ImageSet val, ImageSet test,
-        CancellationToken cancel, Action<string> log)
+        StageTimes times, CancellationToken cancel, Action<string> log)
     {
         // Stage 1: the tokenizer. The CRT run gets the baseline's compute: fewer steps by the regulariser's FLOP share.
         string tokDir = Path.Combine(o.Out, $"tokenizer-{name}");
@@ -144,7 +146,7 @@ public static class Demo
         var tokTrainer = File.Exists(stored)
             ? TokenizerTrainer.Resume(tokDir, quiet: o.Quiet, log: log, device: o.Device)
             : TokenizerTrainer.Create(tcfg, tokDir, o.Quiet, log, o.Device);
-        var tokResult = tokTrainer.Train(cancel);
+        var tokResult = times.Time("tokenizer training", () => tokTrainer.Train(cancel));
         if (tokResult.Interrupted) throw new OperationCanceledException("demo interrupted; run it again to continue");
         var tok = TokenizerCheckpoint.Load(tokDir);
         tok.Model.To(o.Device ?? Device.Cpu);
@@ -152,13 +154,16 @@ public static class Demo
         // Tokens: the demo's training subset and the validation split.
         var trainTokens = Path.Combine(tokDir, "train.tokens");
         var valTokens = Path.Combine(tokDir, "val.tokens");
-        if (!File.Exists(trainTokens) || TokenStore.Read(trainTokens).Header.TokenizerSha256 != tok.Sha256)
+        times.Time("tokenization", () =>
         {
-            log($"[{name}] tokenizing {train.Count} training images ({(data.Flips ? "original + mirrored" : "originals only")})");
-            Tokenization.Run(tok, train, trainTokens, data.Flips ? new[] { "original", "flip" } : new[] { "original" });
-        }
-        if (!File.Exists(valTokens) || TokenStore.Read(valTokens).Header.TokenizerSha256 != tok.Sha256)
-            Tokenization.Run(tok, val.Range($"{val.Name}-demo", 0, plan.EvalImages), valTokens, new[] { "original" });
+            if (!File.Exists(trainTokens) || TokenStore.Read(trainTokens).Header.TokenizerSha256 != tok.Sha256)
+            {
+                log($"[{name}] tokenizing {train.Count} training images ({(data.Flips ? "original + mirrored" : "originals only")})");
+                Tokenization.Run(tok, train, trainTokens, data.Flips ? new[] { "original", "flip" } : new[] { "original" });
+            }
+            if (!File.Exists(valTokens) || TokenStore.Read(valTokens).Header.TokenizerSha256 != tok.Sha256)
+                Tokenization.Run(tok, val.Range($"{val.Name}-demo", 0, plan.EvalImages), valTokens, new[] { "original" });
+        });
 
         // Stage 2: the same GPT, the same number of steps (equal compute: same model, same sequence length).
         string gptDir = Path.Combine(o.Out, $"gpt-{name}");
@@ -171,8 +176,9 @@ public static class Demo
         var gptTrainer = File.Exists(Path.Combine(gptDir, "config.json"))
             ? GptTrainer.Resume(gptDir, quiet: o.Quiet, log: log, device: o.Device)
             : GptTrainer.Create(gcfg, gptDir, o.Quiet, log, o.Device);
-        var gptResult = gptTrainer.Fit(cancel);
+        var gptResult = times.Time("GPT training", () => gptTrainer.Fit(cancel));
         if (gptResult.Interrupted) throw new OperationCanceledException("demo interrupted; run it again to continue");
+        long evaluationStart = Stopwatch.GetTimestamp();
         var modelability = GptEvaluation.Evaluate(gptTrainer.Model, TokenStore.Read(valTokens), plan.EvalImages);
 
         // Measurements: reconstruction (and rFID) on the test split, generation FID against it.
@@ -181,6 +187,8 @@ public static class Demo
         var recon = TokenizerEvaluation.Evaluate(tok.Model, test, tok.Config.Pad, plan.EvalImages, tokTrainer.Regularizer, reconstructions: reconstructions);
         var realEmbedded = GenerationEvaluation.Embed(fn, real); // once for the rFID and the FID
         double rfid = GenerationEvaluation.Compare(realEmbedded, reconstructions).Fid;
+        times.Add("evaluation", Stopwatch.GetElapsedTime(evaluationStart).TotalSeconds);
+        long samplingStart = Stopwatch.GetTimestamp();
         log($"[{name}] sampling {plan.Samples} images (cfg 1.5) for FID");
         var labels = Enumerable.Range(0, plan.Samples).Select(i => i % train.NumClasses).ToArray();
         var samples = SampleImages.Run(gptTrainer.Model, tok, labels, new SamplingOptions { CfgScale = 1.5f }, new Rng(o.Seed + 1), 100,
@@ -190,6 +198,7 @@ public static class Demo
         SampleImages.Run(gptTrainer.Model, tok, Enumerable.Range(0, Math.Min(10, train.NumClasses)).SelectMany(c => Enumerable.Repeat(c, 8)).ToArray(),
             new SamplingOptions { CfgScale = 1.5f }, new Rng(o.Seed + 2), 80, Path.Combine(gptDir, "samples-per-class"), columns: 8, quiet: true);
         TokenizerEvaluation.SaveReconstructionGrid(tok.Model, test, tok.Config.Pad, 16, Path.Combine(tokDir, "images", "recon-test.png"));
+        times.Add("sampling and FID", Stopwatch.GetElapsedTime(samplingStart).TotalSeconds);
         var arm = new DemoArm(name, tokResult, recon, rfid, gptResult, modelability, generation, tokDir, gptDir);
         var summary = new JsonObject
         {
@@ -238,7 +247,7 @@ public static class Demo
             $"CRT's FID is lower in {replicates.Count(r => r.Crt.Generation.Fid < r.Baseline.Generation.Fid)} of {d.N} seeds.";
     }
 
-    private static string WriteReport(Options o, Plan plan, TrainedFeatureNet fn, IReadOnlyList<DemoReplicate> replicates, double seconds)
+    private static string WriteReport(Options o, Plan plan, TrainedFeatureNet fn, IReadOnlyList<DemoReplicate> replicates, double seconds, StageTimes times)
     {
         var (b, c) = (replicates[0].Baseline, replicates[0].Crt);
         string F(double v, string f = "F3") => v.ToString(f, CultureInfo.InvariantCulture);
@@ -249,7 +258,7 @@ public static class Demo
             $"and so at λ {F(ramp.Lambda(c.Tokenizer.Steps), "G3")} by its last step, gets the same FLOPs: {c.Tokenizer.Steps} steps, " +
             $"its regulariser costs +{F(100 * c.Tokenizer.RegularizerFlopFraction, "F1")}% per step), GPT gpt-t2 {plan.GptSteps} steps on each token set (lr 3e-4, raised from LlamaGen's 1e-4 for so short a run), " +
             $"evaluation on {plan.EvalImages} images, {plan.Samples} samples per model. Augmentation: {FlipSetting.Describe(o.Flip, o.Data)}" +
-            $"{(FlipSetting.Resolve(o.Flip, o.Data) ? " (tokenizer training, and the GPT's tokens are of the originals and their mirror images)" : "")}. Wall time {F(seconds / 60, "F1")} min on {MachineInfo.Describe()}, {DateTime.UtcNow:yyyy-MM-dd}.");
+            $"{(FlipSetting.Resolve(o.Flip, o.Data) ? " (tokenizer training, and the GPT's tokens are of the originals and their mirror images)" : "")}. Wall time {F(seconds / 60, "F1")} min on {MachineInfo.Describe()}, {DateTime.UtcNow:yyyy-MM-dd}: {times.Describe(seconds)}.");
         r.Heading("The trade-off");
         r.Paragraph(Verdict(replicates));
         if (replicates.Count > 1)

@@ -52,6 +52,7 @@ class GptConfig:
 
 
 GPT_PRESETS = {
+    "gpt-t2": dict(layers=4, heads=4, dim=128, multiple_of=32),
     "gpt-t4": dict(layers=8, heads=8, dim=256, multiple_of=32),
     "gpt-b": dict(layers=12, heads=12, dim=768),
 }

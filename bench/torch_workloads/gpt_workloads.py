@@ -9,9 +9,9 @@ from ._models import Transformer, gpt_config, generate
 LR, BETAS, WEIGHT_DECAY, GRAD_CLIP = 1e-4, (0.9, 0.95), 0.05, 1.0
 
 
-def tiny_tokens_config():
-    """gpt-t4 shaped for vq-tiny's tokens (V 512, 10 classes, 8×8), as `crt gpt train` builds it from a token store."""
-    return gpt_config("gpt-t4", vocab_size=512, num_classes=10, block_size=64)
+def tiny_tokens_config(preset="gpt-t4"):
+    """A preset shaped for vq-tiny's tokens (V 512, 10 classes, 8×8), as `crt gpt train` builds it from a token store."""
+    return gpt_config(preset, vocab_size=512, num_classes=10, block_size=64)
 
 
 # zero_grad(set_to_none=False): gradient buffers are kept and cleared, as crt's ZeroGrad does; measured here
@@ -24,14 +24,14 @@ def _random_batch(c, batch):
             torch.randint(0, c.vocab_size, (batch, c.block_size)).to(DEVICE))
 
 
-def _train_step():
+def _train_step(preset, batch):
     torch.manual_seed(0)
-    model = Transformer(tiny_tokens_config()).train().to(DEVICE)
+    model = Transformer(tiny_tokens_config(preset)).train().to(DEVICE)
     decay = [p for p in model.parameters() if p.dim() >= 2]  # ParamGroup.DecayAndNoDecay (LlamaGen's groups)
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": WEIGHT_DECAY}, {"params": no_decay, "weight_decay": 0.0}],
                             lr=LR, betas=BETAS, eps=1e-8)
-    classes, grids = _random_batch(model.config, 32 * SCALE)
+    classes, grids = _random_batch(model.config, batch * SCALE)
 
     def run():
         opt.zero_grad(set_to_none=SET_TO_NONE)
@@ -73,7 +73,8 @@ def _sample_gpt_b():
 
 
 WORKLOADS = {
-    "gpt-t4-train-step-b32": (_train_step, 0.0),
+    "gpt-t4-train-step-b32": (lambda: _train_step("gpt-t4", 32), 0.0),
+    "gpt-t2-train-step-b64": (lambda: _train_step("gpt-t2", 64), 0.0),
     "sample-64-cfg2-kvcache": (_sample, 0.0),
     "gpt-b-fwdbwd-b2": (_gpt_b_fwdbwd, 0.0),
     "sample-gptb-1-cfg2-16tok": (_sample_gpt_b, 0.0),

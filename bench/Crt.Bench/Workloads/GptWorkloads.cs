@@ -6,30 +6,33 @@ using Crt.Training;
 namespace Crt.Bench.Workloads;
 
 /// <summary>
-/// One gpt-t4 training step as `crt gpt train` takes it on vq-tiny tokens (V 512, 10 classes, 8×8 tokens),
-/// batch 32, the preset's dropouts (token, residual, FFN 0.1) and class dropout 0.1 on: forward, mean
-/// next-token cross-entropy, backward, grad clip, AdamW — lr, betas, weight decay (≥2-D weights only) and
-/// clip from GptTrainConfig's defaults — without data loading. FLOPs: 3× the forward matrix products, counted.
+/// One GPT training step as `crt gpt train` takes it on vq-tiny tokens (V 512, 10 classes, 8×8 tokens): gpt-t4 at
+/// batch 32 (W2), and gpt-t2 at batch 64, the step `crt demo` trains its two GPTs with (44% of the demo's time).
+/// The preset's dropouts (token, residual, FFN 0.1) and class dropout 0.1 on: forward, mean next-token cross-entropy,
+/// backward, grad clip, AdamW — betas, weight decay (≥2-D weights only) and clip from GptTrainConfig's defaults (the
+/// learning rate does not change the cost) — without data loading. FLOPs: 3× the forward matrix products, counted.
 /// </summary>
-public sealed class GptTrainStepWorkload : IWorkload
+public sealed class GptTrainStepWorkload(string preset, int batch) : IWorkload
 {
-    public static int Batch => 32 * BenchDevice.BatchScale;
+    public static IEnumerable<IWorkload> All() => new IWorkload[] { new GptTrainStepWorkload("gpt-t4", 32), new GptTrainStepWorkload("gpt-t2", 64) };
+
+    private int Batch => batch * BenchDevice.BatchScale;
     private Gpt _model = null!;
     private AdamW _opt = null!;
     private int[] _classes = null!, _grids = null!;
     private double _gradClip, _flops;
 
-    public string Name => "gpt-t4-train-step-b32";
+    public string Name => $"{preset}-train-step-b{batch}";
     public double Flops => _flops;
 
-    /// <summary>gpt-t4 shaped for vq-tiny's tokens, as the trainer builds it from a token store.</summary>
-    public static GptConfig TinyTokensConfig() => GptConfig.Preset("gpt-t4") with { VocabSize = 512, NumClasses = 10, BlockSize = 64 };
+    /// <summary>A preset shaped for vq-tiny's tokens, as the trainer builds it from a token store.</summary>
+    public static GptConfig TinyTokensConfig(string preset = "gpt-t4") => GptConfig.Preset(preset) with { VocabSize = 512, NumClasses = 10, BlockSize = 64 };
 
     public void Setup()
     {
         var rng = new Rng(0);
         var train = new GptTrainConfig();
-        _model = new Gpt(TinyTokensConfig(), rng);
+        _model = new Gpt(TinyTokensConfig(preset), rng);
         _model.To(BenchDevice.Current);
         _opt = new AdamW(ParamGroup.DecayAndNoDecay(_model.NamedParameters(), train.WeightDecay), train.Lr, train.Beta1, train.Beta2, 1e-8);
         _gradClip = train.GradClip;

@@ -5,6 +5,7 @@ using Crt.Bench;
 using Crt.Tensors;
 
 // Usage: Crt.Bench list | Crt.Bench NAME [--seconds S] [--device D] [--batch-scale N] [--precision fp32|tf32] | Crt.Bench crt ARGS
+//        | Crt.Bench fraction NAME [--rounds N] [--seconds S] (NAME's GFLOP/s over fma-peak's, the two timed in turns)
 // Prints one JSON line per workload: {"workload":..., "ms":[per-iteration times...]}
 var workloads = Assembly.GetExecutingAssembly().GetTypes()
     .Where(t => typeof(IWorkload).IsAssignableFrom(t) && !t.IsAbstract && !t.IsInterface)
@@ -31,6 +32,19 @@ for (int i = 1; i < args.Length; i++)
     else if (args[i] == "--device") BenchDevice.Current = Device.Parse(args[++i]);
     else if (args[i] == "--batch-scale") BenchDevice.BatchScale = int.Parse(args[++i], CultureInfo.InvariantCulture);
     else if (args[i] == "--precision") BenchDevice.Current.Precision = Enum.Parse<Crt.Tensors.Backends.MatmulPrecision>(args[++i], ignoreCase: true);
+}
+if (args[0] == "fraction")
+{
+    // Crt.Bench fraction WORKLOAD [--rounds N] [--seconds S]: the workload's share of the FMA peak, measured in turns (PeakFraction).
+    int rounds = 8;
+    for (int i = 2; i < args.Length; i++)
+        if (args[i] == "--rounds") rounds = int.Parse(args[++i], CultureInfo.InvariantCulture);
+    if (args.Length < 2 || !workloads.TryGetValue(args[1], out var measured))
+    {
+        Console.Error.WriteLine($"usage: Crt.Bench fraction WORKLOAD [--rounds N] [--seconds S]; workloads: {string.Join(", ", workloads.Keys.Order())}");
+        return 2;
+    }
+    return PeakFraction.Run(measured, rounds, seconds);
 }
 if (!workloads.TryGetValue(args[0], out var w))
 {

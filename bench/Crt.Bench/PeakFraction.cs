@@ -16,7 +16,11 @@ public static class PeakFraction
 {
     public static int Run(IWorkload work, int rounds, double seconds)
     {
-        if (rounds < 2) throw new ArgumentException($"fraction: --rounds {rounds} must be at least 2 (one round gives no interval)");
+        if (rounds < 2)
+        {
+            Console.Error.WriteLine($"fraction: --rounds {rounds} must be at least 2 (one round gives no interval)");
+            return 2;
+        }
         var peak = new FmaPeakWorkload();
         peak.Setup();
         work.Setup();

@@ -32,7 +32,7 @@ public sealed class StageTimes
 
     public IReadOnlyList<(string Stage, double Seconds)> Stages => stages;
 
-    /// <summary>"tokenizers 7.1 min (42%), …" against <paramref name="totalSeconds"/>; the rest (data, feature net, report) is named "other".</summary>
+    /// <summary>"tokenizer training 7.1 min (43%), …" against <paramref name="totalSeconds"/>; what no stage timed (loading data, writing the report) is "other".</summary>
     public string Describe(double totalSeconds)
     {
         var inv = CultureInfo.InvariantCulture;

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Crt.Bench.Workloads;
 using Crt.Scaling;
@@ -27,8 +26,8 @@ public static class PeakFraction
         var inv = CultureInfo.InvariantCulture;
         Console.WriteLine($"{work.Name} against fma-peak, {rounds} rounds of {seconds.ToString(inv)} s per side, {Crt.Tensors.Kernels.Cpu.Par.Threads} threads, " +
                           $"{Crt.Tensors.Kernels.Cpu.SimdPath.Describe(Crt.Tensors.Kernels.Cpu.SimdPath.Bits)}");
-        Warm(peak, seconds);
-        Warm(work, seconds);
+        Timing.Warm(peak, seconds);
+        Timing.Warm(work, seconds);
         var fractions = new List<double>();
         for (int r = 0; r < rounds; r++)
         {
@@ -46,24 +45,11 @@ public static class PeakFraction
         return 0;
     }
 
-    private static void Warm(IWorkload w, double seconds)
-    {
-        var sw = Stopwatch.StartNew();
-        for (int i = 0; i < 3 || sw.Elapsed.TotalSeconds < seconds / 3; i++) w.Run();
-    }
-
-    /// <summary>GFLOP/s at the median iteration time over <paramref name="seconds"/> (at least 5 iterations).</summary>
+    /// <summary>GFLOP/s at the median iteration time over <paramref name="seconds"/>.</summary>
     private static double GflopS(IWorkload w, double seconds)
     {
-        var times = new List<double>();
-        var sw = Stopwatch.StartNew();
-        while (times.Count < 5 || sw.Elapsed.TotalSeconds < seconds)
-        {
-            long t0 = Stopwatch.GetTimestamp();
-            using (Crt.Tensors.TensorScope.Begin()) w.Run();
-            times.Add(Stopwatch.GetElapsedTime(t0).TotalSeconds);
-        }
-        times.Sort();
-        return w.Flops / times[times.Count / 2] / 1e9;
+        var ms = Timing.Times(w, seconds);
+        ms.Sort();
+        return w.Flops / (ms[ms.Count / 2] / 1e3) / 1e9;
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Reflection;
 using Crt.Bench;
@@ -52,23 +51,7 @@ if (!workloads.TryGetValue(args[0], out var w))
     return 2;
 }
 w.Setup();
-// Warm up (JIT tiers, pool) for at least 3 runs or a third of the budget.
-var sw = Stopwatch.StartNew();
-for (int i = 0; i < 3 || sw.Elapsed.TotalSeconds < seconds / 3; i++) Step(w);
-var times = new List<double>();
-sw.Restart();
-while (times.Count < 5 || (sw.Elapsed.TotalSeconds < seconds && times.Count < 1000))
-{
-    var t0 = Stopwatch.GetTimestamp();
-    Step(w);
-    times.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
-}
+Timing.Warm(w, seconds);
+var times = Timing.Times(w, seconds);
 Console.WriteLine($"{{\"workload\":\"{w.Name}\",\"device\":\"{BenchDevice.Current.Name}\",\"batch_scale\":{BenchDevice.BatchScale},\"flops\":{w.Flops.ToString(CultureInfo.InvariantCulture)},\"ms\":[{string.Join(",", times.Select(t => t.ToString("F4", CultureInfo.InvariantCulture)))}]}}");
 return 0;
-
-static void Step(IWorkload w)
-{
-    using var scope = TensorScope.Begin(); // a training step's temporaries return to the pool
-    w.Run();
-    BenchDevice.Current.Synchronize(); // a device's kernels are asynchronous: the step ends when they have run
-}

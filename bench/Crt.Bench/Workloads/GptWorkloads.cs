@@ -7,7 +7,7 @@ namespace Crt.Bench.Workloads;
 
 /// <summary>
 /// One GPT training step as `crt gpt train` takes it on vq-tiny tokens (V 512, 10 classes, 8×8 tokens): gpt-t4 at
-/// batch 32 (W2), and gpt-t2 at batch 64, the step `crt demo` trains its two GPTs with (44% of the demo's wall time on the Intel Xeon at 256 bits).
+/// batch 32 (W2), and gpt-t2 at batch 64, the step `crt demo` trains its two GPTs with (44% of the demo's wall time on the Intel Xeon @ 2.80GHz with AVX-512, run at 256 bits).
 /// The preset's dropouts (token, residual, FFN 0.1) and class dropout 0.1 on: forward, mean next-token cross-entropy,
 /// backward, grad clip, AdamW — betas, weight decay (≥2-D weights only) and clip from GptTrainConfig's defaults (the
 /// learning rate does not change the cost) — without data loading. FLOPs: 3× the forward matrix products, counted.
